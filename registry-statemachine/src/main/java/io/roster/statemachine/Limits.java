@@ -1,0 +1,45 @@
+package io.roster.statemachine;
+
+/**
+ * Hard caps and defaults of the replicated state. Every peer must run with the same values, so they
+ * are constants of the schema version, not configuration: a registry may choose lower limits at
+ * creation (replicated with it), never higher ones.
+ */
+public final class Limits {
+  private Limits() {}
+
+  public static final int REGISTRY_NAME_BYTES_MAX = 128;
+  public static final int KEY_BYTES_CAP = 1024;
+  public static final int KEY_BYTES_DEFAULT = 1024;
+  public static final int VALUE_BYTES_CAP = 256 * 1024;
+  public static final int VALUE_BYTES_DEFAULT = 16 * 1024;
+  public static final int REGISTRATIONS_PER_PID_CAP = 1_000_000;
+  public static final int REGISTRATIONS_PER_PID_DEFAULT = 10_000;
+  public static final int PARTITIONS_MAX = 64;
+  public static final int REGISTRIES_MAX = 100_000;
+  public static final int SESSIONS_MAX = 100_000;
+  public static final int META_KEYS_PER_REGISTRY_MAX = 10_000;
+  /** Commands in one Raft entry. */
+  public static final int BATCH_COMMANDS_MAX = 4096;
+  /** Bytes of one encoded Raft entry. */
+  public static final int BATCH_BYTES_MAX = 8 * 1024 * 1024;
+
+  /** Counts the UTF-8 bytes of a string without encoding it (an unpaired surrogate counts 3). */
+  public static int utf8Length(CharSequence s) {
+    int bytes = 0;
+    for (int i = 0, n = s.length(); i < n; i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes += 1;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
+  }
+}

@@ -1,0 +1,380 @@
+package io.roster.statemachine;
+
+import io.roster.Pid;
+import io.roster.statemachine.Change.LockAcquired;
+import io.roster.statemachine.Change.LockReleased;
+import io.roster.statemachine.Change.MetaDeleted;
+import io.roster.statemachine.Change.MetaPut;
+import io.roster.statemachine.Change.Registered;
+import io.roster.statemachine.Change.RegistryCreated;
+import io.roster.statemachine.Change.SessionChanged;
+import io.roster.statemachine.Change.Unregistered;
+import io.roster.statemachine.Change.ValueUpdated;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The in-memory read model of the replicated state, built from {@link ConcurrentHashMap}s.
+ *
+ * <p><b>Threads.</b> One writer, the apply thread, calls {@link #apply}; any number of readers read
+ * concurrently without locks. Every published object is immutable (duplicates are copy-on-write
+ * arrays), so a reader sees each key either before or after a change, never half of one. Reads that
+ * span keys are weakly consistent, like {@code ConcurrentHashMap} iteration.
+ *
+ * <p><b>Hit path.</b> {@link #whereis} does two {@code ConcurrentHashMap.get}s and allocates nothing.
+ *
+ * <p><b>Staleness.</b> The mirror reflects the entries applied on this peer, which may lag the
+ * leader's commit index by the replication window; {@link #appliedIndex()} tells how far it is.
+ */
+public final class Mirror implements StateView {
+  private static final Registration[] NO_REGISTRATIONS = new Registration[0];
+  private static final LockHold[] NO_LOCKS = new LockHold[0];
+
+  /** The state of one registry: its entries (a Registration, or a Registration[] for duplicates). */
+  static final class RegistryState {
+    final RegistryDescriptor descriptor;
+    final ConcurrentHashMap<String, Object> entries = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, byte[]> meta = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, LockHold> locks = new ConcurrentHashMap<>();
+
+    RegistryState(RegistryDescriptor descriptor) {
+      this.descriptor = descriptor;
+    }
+  }
+
+  /** What one pid holds; immutable, replaced on change. */
+  private record Holdings(Registration[] registrations, LockHold[] locks) {
+    int size() {
+      return registrations.length + locks.length;
+    }
+  }
+
+  private final ConcurrentHashMap<String, RegistryState> registries = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Pid, Holdings> holdings = new ConcurrentHashMap<>();
+  private volatile long appliedIndex;
+
+  /** The index of the last Raft entry applied to this mirror. */
+  public long appliedIndex() {
+    return appliedIndex;
+  }
+
+  void appliedIndex(long index) {
+    if (index < appliedIndex) {
+      throw new IllegalStateException("applied index went back from " + appliedIndex + " to " + index);
+    }
+    appliedIndex = index;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * The owner of a unique key, or of the first (oldest) entry of a duplicate key; null if the key
+   * or the registry does not exist. Local, never blocks, allocates nothing.
+   */
+  public Pid whereis(String registry, String key) {
+    RegistryState r = registries.get(registry);
+    if (r == null) {
+      return null;
+    }
+    Object e = r.entries.get(key);
+    if (e instanceof Registration) {
+      return ((Registration) e).pid();
+    }
+    return e == null ? null : ((Registration[]) e)[0].pid();
+  }
+
+  /** Every entry of a key (one for a unique key), in creation order; empty if none. */
+  public List<Registration> lookup(String registry, String key) {
+    RegistryState r = registries.get(registry);
+    if (r == null) {
+      return List.of();
+    }
+    Object e = r.entries.get(key);
+    if (e instanceof Registration) {
+      return List.of((Registration) e);
+    }
+    return e == null ? List.of() : List.of((Registration[]) e);
+  }
+
+  @Override
+  public RegistryDescriptor registry(String name) {
+    RegistryState r = registries.get(name);
+    return r == null ? null : r.descriptor;
+  }
+
+  @Override
+  public int registryCount() {
+    return registries.size();
+  }
+
+  @Override
+  public Registration unique(String registry, String key) {
+    RegistryState r = registries.get(registry);
+    Object e = r == null ? null : r.entries.get(key);
+    return e instanceof Registration ? (Registration) e : null;
+  }
+
+  @Override
+  public List<Registration> duplicates(String registry, String key) {
+    RegistryState r = registries.get(registry);
+    Object e = r == null ? null : r.entries.get(key);
+    return e instanceof Registration[] ? List.of((Registration[]) e) : List.of();
+  }
+
+  @Override
+  public List<Registration> registrationsOf(Pid pid) {
+    Holdings h = holdings.get(pid);
+    return h == null ? List.of() : List.of(h.registrations());
+  }
+
+  @Override
+  public List<LockHold> locksOf(Pid pid) {
+    Holdings h = holdings.get(pid);
+    return h == null ? List.of() : List.of(h.locks());
+  }
+
+  /** Scans every pid that holds anything: O(pids), for the rare node-level expiry. */
+  @Override
+  public List<Pid> pidsOf(String nodeId, long incarnation) {
+    List<Pid> pids = new ArrayList<>();
+    for (Pid pid : holdings.keySet()) {
+      if (pid.incarnation() == incarnation && pid.nodeId().equals(nodeId)) {
+        pids.add(pid);
+      }
+    }
+    pids.sort((a, b) -> Long.compare(a.serial(), b.serial())); // deterministic order for the core
+    return pids;
+  }
+
+  @Override
+  public int holdingsOf(Pid pid) {
+    Holdings h = holdings.get(pid);
+    return h == null ? 0 : h.size();
+  }
+
+  @Override
+  public Session session(String nodeId) {
+    return sessions.get(nodeId);
+  }
+
+  @Override
+  public int sessionCount() {
+    return sessions.size();
+  }
+
+  @Override
+  public LockHold lock(String registry, String lockKey) {
+    RegistryState r = registries.get(registry);
+    return r == null ? null : r.locks.get(lockKey);
+  }
+
+  @Override
+  public byte[] meta(String registry, String key) {
+    RegistryState r = registries.get(registry);
+    return r == null ? null : r.meta.get(key);
+  }
+
+  @Override
+  public int metaCount(String registry) {
+    RegistryState r = registries.get(registry);
+    return r == null ? 0 : r.meta.size();
+  }
+
+  /** Number of registrations in all registries (counts every duplicate entry). */
+  public long registrationCount() {
+    long n = 0;
+    for (Holdings h : holdings.values()) {
+      n += h.registrations().length;
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------- writes (apply thread only)
+
+  /** Applies one change. Only the apply thread calls this. */
+  void apply(Change change) {
+    if (change instanceof RegistryCreated c) {
+      RegistryState previous = registries.putIfAbsent(c.registry().name(), new RegistryState(c.registry()));
+      check(previous == null, "registry created twice: " + c.registry().name());
+    } else if (change instanceof Registered c) {
+      register(c.registration());
+    } else if (change instanceof Unregistered c) {
+      unregister(c.registration());
+    } else if (change instanceof ValueUpdated c) {
+      RegistryState r = state(c.before().registry().name());
+      boolean replaced = r.entries.replace(c.before().key(), c.before(), c.after());
+      check(replaced, "value update of a registration that is not current: " + c.before());
+      replaceHolding(c.before(), c.after());
+    } else if (change instanceof MetaPut c) {
+      state(c.registry()).meta.put(c.key(), c.value());
+    } else if (change instanceof MetaDeleted c) {
+      state(c.registry()).meta.remove(c.key());
+    } else if (change instanceof SessionChanged c) {
+      sessions.put(c.session().nodeId(), c.session());
+    } else if (change instanceof LockAcquired c) {
+      LockHold previous = state(c.lock().registry()).locks.putIfAbsent(c.lock().lockKey(), c.lock());
+      check(previous == null, "lock acquired while held: " + previous);
+      Holdings h = holdingsOrEmpty(c.lock().pid());
+      holdings.put(c.lock().pid(), new Holdings(h.registrations(), append(h.locks(), c.lock())));
+    } else if (change instanceof LockReleased c) {
+      boolean removed = state(c.lock().registry()).locks.remove(c.lock().lockKey(), c.lock());
+      check(removed, "release of a lock that is not held: " + c.lock());
+      Holdings h = holdingsOrEmpty(c.lock().pid());
+      putHoldings(c.lock().pid(), new Holdings(h.registrations(), without(h.locks(), c.lock())));
+    } else {
+      throw new IllegalArgumentException("unknown change " + change);
+    }
+  }
+
+  private void register(Registration reg) {
+    RegistryState r = state(reg.registry().name());
+    if (reg.registry().unique()) {
+      Object previous = r.entries.putIfAbsent(reg.key(), reg);
+      // Invariant: a unique key has at most one owner.
+      check(previous == null, "unique key registered twice: " + previous + " and " + reg);
+    } else {
+      r.entries.compute(reg.key(), (k, v) -> {
+        Registration[] old = v == null ? NO_REGISTRATIONS : (Registration[]) v;
+        check(old.length == 0 || Registration.creationOrder(old[old.length - 1], reg) < 0,
+            "duplicate entries out of creation order: " + reg);
+        return append(old, reg);
+      });
+    }
+    Holdings h = holdingsOrEmpty(reg.pid());
+    holdings.put(reg.pid(), new Holdings(append(h.registrations(), reg), h.locks()));
+  }
+
+  private void unregister(Registration reg) {
+    RegistryState r = state(reg.registry().name());
+    if (reg.registry().unique()) {
+      boolean removed = r.entries.remove(reg.key(), reg);
+      check(removed, "unregister of a registration that is not current: " + reg);
+    } else {
+      Object v = r.entries.get(reg.key());
+      check(v != null, "unregister of a missing duplicate entry: " + reg);
+      Registration[] rest = without((Registration[]) v, reg);
+      check(rest.length == ((Registration[]) v).length - 1, "unregister of a missing duplicate entry: " + reg);
+      if (rest.length == 0) {
+        r.entries.remove(reg.key());
+      } else {
+        r.entries.put(reg.key(), rest);
+      }
+    }
+    Holdings h = holdingsOrEmpty(reg.pid());
+    putHoldings(reg.pid(), new Holdings(without(h.registrations(), reg), h.locks()));
+  }
+
+  private void replaceHolding(Registration before, Registration after) {
+    Holdings h = holdingsOrEmpty(before.pid());
+    Registration[] regs = h.registrations().clone();
+    for (int i = 0; i < regs.length; i++) {
+      if (regs[i].sameIdentity(before)) {
+        regs[i] = after;
+        holdings.put(before.pid(), new Holdings(regs, h.locks()));
+        return;
+      }
+    }
+    check(false, "value update of a registration its pid does not hold: " + before);
+  }
+
+  private Holdings holdingsOrEmpty(Pid pid) {
+    Holdings h = holdings.get(pid);
+    return h == null ? new Holdings(NO_REGISTRATIONS, NO_LOCKS) : h;
+  }
+
+  private void putHoldings(Pid pid, Holdings h) {
+    if (h.size() == 0) {
+      holdings.remove(pid);
+    } else {
+      holdings.put(pid, h);
+    }
+  }
+
+  private RegistryState state(String registry) {
+    RegistryState r = registries.get(registry);
+    check(r != null, "change to a registry that does not exist: " + registry);
+    return r;
+  }
+
+  private static Registration[] append(Registration[] a, Registration r) {
+    Registration[] b = Arrays.copyOf(a, a.length + 1);
+    b[a.length] = r;
+    return b;
+  }
+
+  private static LockHold[] append(LockHold[] a, LockHold l) {
+    LockHold[] b = Arrays.copyOf(a, a.length + 1);
+    b[a.length] = l;
+    return b;
+  }
+
+  private static Registration[] without(Registration[] a, Registration r) {
+    for (int i = 0; i < a.length; i++) {
+      if (a[i].sameIdentity(r)) {
+        Registration[] b = new Registration[a.length - 1];
+        System.arraycopy(a, 0, b, 0, i);
+        System.arraycopy(a, i + 1, b, i, a.length - i - 1);
+        return b;
+      }
+    }
+    return a;
+  }
+
+  private static LockHold[] without(LockHold[] a, LockHold l) {
+    List<LockHold> rest = new ArrayList<>(List.of(a));
+    rest.remove(l);
+    return rest.toArray(NO_LOCKS);
+  }
+
+  /** An invariant of the state; a failure is a bug, never a user error. */
+  private static void check(boolean condition, String message) {
+    if (!condition) {
+      throw new IllegalStateException("mirror invariant violated: " + message);
+    }
+  }
+
+  // ---------------------------------------------------------------- canonical form
+
+  /**
+   * A canonical, sorted description of the whole state (one line per fact), for comparing two
+   * mirrors: equal descriptions mean equal state. Costs O(state); for tests and diagnostics.
+   */
+  public TreeSet<String> describe() {
+    TreeSet<String> lines = new TreeSet<>();
+    Base64.Encoder b64 = Base64.getEncoder();
+    for (Map.Entry<String, RegistryState> e : registries.entrySet()) {
+      RegistryState r = e.getValue();
+      RegistryDescriptor d = r.descriptor;
+      lines.add("registry " + d.name() + " " + d.mode() + " p=" + d.partitions() + " k=" + d.maxKeyBytes()
+          + " v=" + d.maxValueBytes() + " per-pid=" + d.maxRegistrationsPerPid() + " @" + d.revision());
+      r.entries.forEach((key, v) -> {
+        Registration[] regs = v instanceof Registration ? new Registration[] {(Registration) v} : (Registration[]) v;
+        for (int i = 0; i < regs.length; i++) {
+          Registration reg = regs[i];
+          lines.add("entry " + d.name() + " " + key + " #" + i + " " + reg.pid() + " "
+              + b64.encodeToString(reg.valueUnsafe()) + " @" + reg.revision() + "." + reg.ordinal());
+        }
+      });
+      r.meta.forEach((k, v) -> lines.add("meta " + d.name() + " " + k + " " + b64.encodeToString(v)));
+      r.locks.forEach((k, l) -> lines.add("lock " + d.name() + " " + k + " " + l.pid() + " @" + l.token()));
+    }
+    sessions.forEach((n, s) -> lines.add("session " + n + " " + s.incarnation() + (s.expired() ? " expired" : " open")
+        + " @" + s.revision()));
+    holdings.forEach((pid, h) -> {
+      for (Registration reg : h.registrations()) {
+        lines.add("holds " + pid + " " + reg.registry().name() + " " + reg.key() + " @" + reg.revision() + "."
+            + reg.ordinal());
+      }
+      for (LockHold l : h.locks()) {
+        lines.add("holds-lock " + pid + " " + l.registry() + " " + l.lockKey());
+      }
+    });
+    return lines;
+  }
+}

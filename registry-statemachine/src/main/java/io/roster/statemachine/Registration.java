@@ -1,0 +1,87 @@
+package io.roster.statemachine;
+
+import io.roster.Pid;
+import java.util.Arrays;
+
+/**
+ * One registration: a key of a registry held by a pid, with a value.
+ *
+ * <p>Immutable once published to the mirror. The value array is never modified and must not be
+ * handed to users without a copy. {@code (revision, ordinal)} identifies the registration uniquely:
+ * the Raft index of the entry that created it and the command's position inside that entry.
+ */
+public final class Registration {
+  private final RegistryDescriptor registry;
+  private final String key;
+  private final Pid pid;
+  private final byte[] value;
+  private final long revision;
+  private final int ordinal;
+
+  public Registration(RegistryDescriptor registry, String key, Pid pid, byte[] value, long revision, int ordinal) {
+    this.registry = registry;
+    this.key = key;
+    this.pid = pid;
+    this.value = value;
+    this.revision = revision;
+    this.ordinal = ordinal;
+  }
+
+  public RegistryDescriptor registry() {
+    return registry;
+  }
+
+  public String key() {
+    return key;
+  }
+
+  public Pid pid() {
+    return pid;
+  }
+
+  /** The stored value; callers must not modify it. */
+  public byte[] valueUnsafe() {
+    return value;
+  }
+
+  public long revision() {
+    return revision;
+  }
+
+  public int ordinal() {
+    return ordinal;
+  }
+
+  /** True for the same registration: same registry, key, pid and (revision, ordinal). */
+  boolean sameIdentity(Registration other) {
+    return revision == other.revision
+        && ordinal == other.ordinal
+        && key.equals(other.key)
+        && pid.equals(other.pid)
+        && registry.name().equals(other.registry.name());
+  }
+
+  /** Orders duplicates of one key by creation: (revision, ordinal). */
+  static int creationOrder(Registration a, Registration b) {
+    int c = Long.compare(a.revision, b.revision);
+    return c != 0 ? c : Integer.compare(a.ordinal, b.ordinal);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Registration
+        && sameIdentity((Registration) o)
+        && Arrays.equals(value, ((Registration) o).value);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * key.hashCode() + Long.hashCode(revision) * 17 + ordinal;
+  }
+
+  @Override
+  public String toString() {
+    return registry.name() + "/" + key + " -> " + pid + " value=" + Arrays.toString(value)
+        + " @" + revision + "." + ordinal;
+  }
+}

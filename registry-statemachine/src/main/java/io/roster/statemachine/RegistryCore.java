@@ -1,0 +1,463 @@
+package io.roster.statemachine;
+
+import io.roster.Pid;
+import io.roster.statemachine.Change.LockAcquired;
+import io.roster.statemachine.Change.LockReleased;
+import io.roster.statemachine.Change.MetaDeleted;
+import io.roster.statemachine.Change.MetaPut;
+import io.roster.statemachine.Change.Registered;
+import io.roster.statemachine.Change.RegistryCreated;
+import io.roster.statemachine.Change.SessionChanged;
+import io.roster.statemachine.Change.Unregistered;
+import io.roster.statemachine.Change.ValueUpdated;
+import io.roster.statemachine.proto.AcquireLock;
+import io.roster.statemachine.proto.Command;
+import io.roster.statemachine.proto.CreateRegistry;
+import io.roster.statemachine.proto.DeleteMeta;
+import io.roster.statemachine.proto.ExpireSession;
+import io.roster.statemachine.proto.KeyMode;
+import io.roster.statemachine.proto.OpenSession;
+import io.roster.statemachine.proto.PidProto;
+import io.roster.statemachine.proto.PutMeta;
+import io.roster.statemachine.proto.Register;
+import io.roster.statemachine.proto.ReleaseLock;
+import io.roster.statemachine.proto.Result;
+import io.roster.statemachine.proto.Status;
+import io.roster.statemachine.proto.Unregister;
+import io.roster.statemachine.proto.UnregisterPid;
+import io.roster.statemachine.proto.UpdateValue;
+import com.google.protobuf.ByteString;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Decides every registry command: where {@code register} is decided, and everything else.
+ *
+ * <p>Pure and deterministic: {@link #apply} reads the state through a {@link StateView}, never
+ * changes it, and returns the result plus the list of {@link Change}s that the caller applies to
+ * the mirror and the store. No clock, thread, I/O or randomness: every peer that applies the same
+ * commands to the same state decides the same outcome. Errors are results, never exceptions.
+ */
+public final class RegistryCore {
+
+  /** A command's result and the changes that realise it (empty unless the status is OK). */
+  public record Outcome(Result result, List<Change> changes) {}
+
+  /**
+   * Decides one command.
+   *
+   * @param revision the Raft index of the entry carrying the command
+   * @param ordinal the command's position inside that entry
+   */
+  public Outcome apply(StateView state, Command command, long revision, int ordinal) {
+    Decision d = new Decision(state, revision, ordinal);
+    switch (command.getKindCase()) {
+      case CREATE_REGISTRY -> d.createRegistry(command.getCreateRegistry());
+      case REGISTER -> d.register(command.getRegister());
+      case UNREGISTER -> d.unregister(command.getUnregister());
+      case UNREGISTER_PID -> d.unregisterPid(command.getUnregisterPid());
+      case UPDATE_VALUE -> d.updateValue(command.getUpdateValue());
+      case PUT_META -> d.putMeta(command.getPutMeta());
+      case DELETE_META -> d.deleteMeta(command.getDeleteMeta());
+      case OPEN_SESSION -> d.openSession(command.getOpenSession());
+      case EXPIRE_SESSION -> d.expireSession(command.getExpireSession());
+      case ACQUIRE_LOCK -> d.acquireLock(command.getAcquireLock());
+      case RELEASE_LOCK -> d.releaseLock(command.getReleaseLock());
+      default -> d.fail(Status.UNKNOWN_COMMAND, "unknown command kind (field " + unknownField(command) + ")");
+    }
+    return d.outcome();
+  }
+
+  private static String unknownField(Command command) {
+    return command.getUnknownFields().asMap().keySet().toString();
+  }
+
+  /** The decision of one command: reads from the view, collects the result and changes. */
+  private static final class Decision {
+    private final StateView state;
+    private final long revision;
+    private final int ordinal;
+    private final Result.Builder result = Result.newBuilder();
+    private final List<Change> changes = new ArrayList<>(2);
+    private boolean decided;
+
+    Decision(StateView state, long revision, int ordinal) {
+      this.state = state;
+      this.revision = revision;
+      this.ordinal = ordinal;
+      result.setRevision(revision);
+    }
+
+    Outcome outcome() {
+      if (!decided) {
+        result.setStatus(Status.OK);
+      }
+      return new Outcome(result.build(), changes);
+    }
+
+    /** Records a failure; the first one wins and no change is kept. */
+    void fail(Status status, String detail) {
+      if (!decided) {
+        decided = true;
+        changes.clear();
+        result.setStatus(status).setDetail(detail);
+      }
+    }
+
+    void failWithOwner(Status status, String detail, Pid owner) {
+      if (!decided) {
+        fail(status, detail);
+        result.setOwner(Codec.toProto(owner));
+      }
+    }
+
+    // ---- validation helpers: each returns null (and records the failure) when invalid ----
+
+    RegistryDescriptor existingRegistry(String name) {
+      if (!validName(name, "registry", Limits.REGISTRY_NAME_BYTES_MAX)) {
+        return null;
+      }
+      RegistryDescriptor registry = state.registry(name);
+      if (registry == null) {
+        fail(Status.NO_SUCH_REGISTRY, "no registry named '" + name + "'");
+      }
+      return registry;
+    }
+
+    boolean validName(String name, String what, int maxBytes) {
+      int bytes = Limits.utf8Length(name);
+      if (bytes == 0) {
+        fail(Status.INVALID_ARGUMENT, what + " must not be empty");
+        return false;
+      }
+      if (bytes > maxBytes) {
+        fail(Status.LIMIT_EXCEEDED, what + " is " + bytes + " bytes; the limit is " + maxBytes);
+        return false;
+      }
+      return true;
+    }
+
+    boolean validValue(RegistryDescriptor registry, int bytes) {
+      if (bytes > registry.maxValueBytes()) {
+        fail(Status.LIMIT_EXCEEDED, "value is " + bytes + " bytes; the limit is " + registry.maxValueBytes());
+        return false;
+      }
+      return true;
+    }
+
+    Pid validPid(boolean present, PidProto proto) {
+      if (!present) {
+        fail(Status.INVALID_ARGUMENT, "pid is missing");
+        return null;
+      }
+      String problem = Pid.problem(proto.getNodeId(), proto.getIncarnation(), proto.getSerial());
+      if (problem != null) {
+        fail(Status.INVALID_ARGUMENT, "invalid pid: " + problem);
+        return null;
+      }
+      return Codec.fromProto(proto);
+    }
+
+    /** The pid's node incarnation must have an open session for the pid to take anything. */
+    boolean liveSession(Pid pid) {
+      Session session = state.session(pid.nodeId());
+      if (session == null || session.expired() || session.incarnation() != pid.incarnation()) {
+        fail(Status.SESSION_EXPIRED, "node " + pid.nodeId() + " incarnation " + pid.incarnation()
+            + " has no open session" + (session == null ? "" : " (current: incarnation "
+            + session.incarnation() + (session.expired() ? ", expired)" : ")")));
+        return false;
+      }
+      return true;
+    }
+
+    boolean roomFor(Pid pid, RegistryDescriptor registry) {
+      int held = state.holdingsOf(pid);
+      if (held >= registry.maxRegistrationsPerPid()) {
+        fail(Status.LIMIT_EXCEEDED, pid + " holds " + held + " registrations and locks; the limit is "
+            + registry.maxRegistrationsPerPid());
+        return false;
+      }
+      return true;
+    }
+
+    // ---- commands ----
+
+    void createRegistry(CreateRegistry c) {
+      if (!validName(c.getRegistry(), "registry", Limits.REGISTRY_NAME_BYTES_MAX)) {
+        return;
+      }
+      if (c.getMode() != KeyMode.UNIQUE && c.getMode() != KeyMode.DUPLICATE) {
+        fail(Status.INVALID_ARGUMENT, "mode must be UNIQUE or DUPLICATE, was " + c.getModeValue());
+        return;
+      }
+      Integer partitions = setting(c.getPartitions(), 1, Limits.PARTITIONS_MAX, "partitions");
+      Integer keyBytes = setting(c.getMaxKeyBytes(), Limits.KEY_BYTES_DEFAULT, Limits.KEY_BYTES_CAP, "max_key_bytes");
+      Integer valueBytes =
+          setting(c.getMaxValueBytes(), Limits.VALUE_BYTES_DEFAULT, Limits.VALUE_BYTES_CAP, "max_value_bytes");
+      Integer perPid = setting(c.getMaxRegistrationsPerPid(), Limits.REGISTRATIONS_PER_PID_DEFAULT,
+          Limits.REGISTRATIONS_PER_PID_CAP, "max_registrations_per_pid");
+      if (decided) {
+        return;
+      }
+      RegistryDescriptor wanted = new RegistryDescriptor(
+          c.getRegistry(), c.getMode(), partitions, keyBytes, valueBytes, perPid, revision);
+      RegistryDescriptor existing = state.registry(c.getRegistry());
+      if (existing != null) {
+        if (!existing.sameSettings(wanted)) {
+          fail(Status.REGISTRY_MISMATCH, "registry '" + c.getRegistry() + "' exists with other settings: "
+              + existing);
+        }
+        return;
+      }
+      if (state.registryCount() >= Limits.REGISTRIES_MAX) {
+        fail(Status.LIMIT_EXCEEDED, "the cluster has " + Limits.REGISTRIES_MAX + " registries, the limit");
+        return;
+      }
+      changes.add(new RegistryCreated(wanted));
+    }
+
+    /** 0 means the default; otherwise 1..cap. */
+    Integer setting(int value, int defaultValue, int cap, String name) {
+      if (value == 0) {
+        return defaultValue;
+      }
+      if (value < 0 || value > cap) {
+        fail(Status.INVALID_ARGUMENT, name + " must be 1.." + cap + " (0 for the default), was "
+            + Integer.toUnsignedString(value));
+        return null;
+      }
+      return value;
+    }
+
+    void register(Register c) {
+      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      if (registry == null
+          || !validName(c.getKey(), "key", registry.maxKeyBytes())
+          || !validValue(registry, c.getValue().size())) {
+        return;
+      }
+      Pid pid = validPid(c.hasPid(), c.getPid());
+      if (pid == null || !liveSession(pid)) {
+        return;
+      }
+      if (registry.unique()) {
+        Registration owner = state.unique(registry.name(), c.getKey());
+        if (owner != null) {
+          failWithOwner(Status.ALREADY_REGISTERED, "'" + c.getKey() + "' is registered to " + owner.pid(),
+              owner.pid());
+          return;
+        }
+      }
+      if (!roomFor(pid, registry)) {
+        return;
+      }
+      changes.add(new Registered(
+          new Registration(registry, c.getKey(), pid, c.getValue().toByteArray(), revision, ordinal)));
+    }
+
+    void unregister(Unregister c) {
+      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      if (registry == null || !validName(c.getKey(), "key", registry.maxKeyBytes())) {
+        return;
+      }
+      Pid pid = validPid(c.hasPid(), c.getPid());
+      if (pid == null) {
+        return;
+      }
+      if (registry.unique()) {
+        Registration r = state.unique(registry.name(), c.getKey());
+        if (r != null && r.pid().equals(pid)) {
+          changes.add(new Unregistered(r));
+        }
+      } else {
+        for (Registration r : state.duplicates(registry.name(), c.getKey())) {
+          if (r.pid().equals(pid)) {
+            changes.add(new Unregistered(r));
+          }
+        }
+      }
+      result.setRemoved(changes.size());
+    }
+
+    void unregisterPid(UnregisterPid c) {
+      Pid pid = validPid(c.hasPid(), c.getPid());
+      if (pid != null) {
+        result.setRemoved(releaseEverything(pid));
+      }
+    }
+
+    /** Adds the changes that remove everything the pid holds; returns how many registrations. */
+    int releaseEverything(Pid pid) {
+      List<Registration> registrations = state.registrationsOf(pid);
+      for (Registration r : registrations) {
+        changes.add(new Unregistered(r));
+      }
+      for (LockHold lock : state.locksOf(pid)) {
+        changes.add(new LockReleased(lock));
+      }
+      return registrations.size();
+    }
+
+    void updateValue(UpdateValue c) {
+      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      if (registry == null || !validName(c.getKey(), "key", registry.maxKeyBytes())) {
+        return;
+      }
+      if (!registry.unique()) {
+        fail(Status.WRONG_MODE, "update_value needs a unique registry; '" + registry.name() + "' is duplicate");
+        return;
+      }
+      if (!validValue(registry, c.getValue().size())) {
+        return;
+      }
+      Pid pid = validPid(c.hasPid(), c.getPid());
+      if (pid == null || !liveSession(pid)) {
+        return;
+      }
+      Registration before = state.unique(registry.name(), c.getKey());
+      if (before == null) {
+        fail(Status.NOT_REGISTERED, "'" + c.getKey() + "' is not registered");
+        return;
+      }
+      if (!before.pid().equals(pid)) {
+        failWithOwner(Status.NOT_OWNER, "'" + c.getKey() + "' is registered to " + before.pid(), before.pid());
+        return;
+      }
+      byte[] value = c.getValue().toByteArray();
+      Registration after = new Registration(registry, before.key(), pid, value, revision, ordinal);
+      changes.add(new ValueUpdated(before, after));
+      result.setOldValue(ByteString.copyFrom(before.valueUnsafe()))
+          .setHadOldValue(true)
+          .setNewValue(c.getValue());
+    }
+
+    void putMeta(PutMeta c) {
+      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      if (registry == null
+          || !validName(c.getKey(), "meta key", registry.maxKeyBytes())
+          || !validValue(registry, c.getValue().size())) {
+        return;
+      }
+      byte[] previous = state.meta(registry.name(), c.getKey());
+      if (previous == null && state.metaCount(registry.name()) >= Limits.META_KEYS_PER_REGISTRY_MAX) {
+        fail(Status.LIMIT_EXCEEDED, "registry '" + registry.name() + "' has " + Limits.META_KEYS_PER_REGISTRY_MAX
+            + " meta keys, the limit");
+        return;
+      }
+      if (previous != null) {
+        result.setOldValue(ByteString.copyFrom(previous)).setHadOldValue(true);
+      }
+      changes.add(new MetaPut(registry.name(), c.getKey(), c.getValue().toByteArray()));
+    }
+
+    void deleteMeta(DeleteMeta c) {
+      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      if (registry == null || !validName(c.getKey(), "meta key", registry.maxKeyBytes())) {
+        return;
+      }
+      byte[] previous = state.meta(registry.name(), c.getKey());
+      if (previous != null) {
+        result.setOldValue(ByteString.copyFrom(previous)).setHadOldValue(true).setRemoved(1);
+        changes.add(new MetaDeleted(registry.name(), c.getKey()));
+      }
+    }
+
+    void openSession(OpenSession c) {
+      if (!validSessionId(c.getNodeId(), c.getIncarnation())) {
+        return;
+      }
+      Session current = state.session(c.getNodeId());
+      if (current != null) {
+        if (c.getIncarnation() < current.incarnation()
+            || (c.getIncarnation() == current.incarnation() && current.expired())) {
+          fail(Status.SESSION_EXPIRED, "node " + c.getNodeId() + " incarnation " + c.getIncarnation()
+              + " is superseded or expired (current: incarnation " + current.incarnation()
+              + (current.expired() ? ", expired)" : ")"));
+          return;
+        }
+        if (c.getIncarnation() == current.incarnation()) {
+          return; // already open: idempotent
+        }
+        result.setRemoved(releaseIncarnation(current.nodeId(), current.incarnation()));
+      } else if (state.sessionCount() >= Limits.SESSIONS_MAX) {
+        fail(Status.LIMIT_EXCEEDED, "the cluster has " + Limits.SESSIONS_MAX + " node sessions, the limit");
+        return;
+      }
+      changes.add(new SessionChanged(new Session(c.getNodeId(), c.getIncarnation(), false, revision)));
+    }
+
+    void expireSession(ExpireSession c) {
+      if (!validSessionId(c.getNodeId(), c.getIncarnation())) {
+        return;
+      }
+      Session current = state.session(c.getNodeId());
+      if (current == null || current.expired() || current.incarnation() != c.getIncarnation()) {
+        result.setDetail("session was not open"); // idempotent: nothing to expire
+        return;
+      }
+      result.setRemoved(releaseIncarnation(current.nodeId(), current.incarnation()));
+      changes.add(new SessionChanged(new Session(current.nodeId(), current.incarnation(), true, revision)));
+    }
+
+    boolean validSessionId(String nodeId, long incarnation) {
+      String problem = Pid.problem(nodeId, incarnation, 1);
+      if (problem != null) {
+        fail(Status.INVALID_ARGUMENT, "invalid session: " + problem);
+        return false;
+      }
+      return true;
+    }
+
+    int releaseIncarnation(String nodeId, long incarnation) {
+      int removed = 0;
+      for (Pid pid : state.pidsOf(nodeId, incarnation)) {
+        removed += releaseEverything(pid);
+      }
+      return removed;
+    }
+
+    void acquireLock(AcquireLock c) {
+      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      if (registry == null || !validName(c.getLockKey(), "lock key", registry.maxKeyBytes())) {
+        return;
+      }
+      Pid pid = validPid(c.hasPid(), c.getPid());
+      if (pid == null || !liveSession(pid)) {
+        return;
+      }
+      LockHold held = state.lock(registry.name(), c.getLockKey());
+      if (held != null) {
+        failWithOwner(Status.LOCK_HELD, "lock '" + c.getLockKey() + "' is held by " + held.pid()
+            + " (token " + held.token() + ")", held.pid());
+        return;
+      }
+      if (!roomFor(pid, registry)) {
+        return;
+      }
+      changes.add(new LockAcquired(new LockHold(registry.name(), c.getLockKey(), pid, revision)));
+      result.setToken(revision);
+    }
+
+    void releaseLock(ReleaseLock c) {
+      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      if (registry == null || !validName(c.getLockKey(), "lock key", registry.maxKeyBytes())) {
+        return;
+      }
+      Pid pid = validPid(c.hasPid(), c.getPid());
+      if (pid == null) {
+        return;
+      }
+      LockHold held = state.lock(registry.name(), c.getLockKey());
+      if (held == null) {
+        fail(Status.NOT_OWNER, "lock '" + c.getLockKey() + "' is not held");
+        return;
+      }
+      if (!held.pid().equals(pid)) {
+        failWithOwner(Status.NOT_OWNER, "lock '" + c.getLockKey() + "' is held by " + held.pid(), held.pid());
+        return;
+      }
+      changes.add(new LockReleased(held));
+      result.setToken(held.token());
+    }
+  }
+}

@@ -1,0 +1,353 @@
+package io.roster.statemachine;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnsafeByteOperations;
+import io.roster.statemachine.proto.BatchResult;
+import io.roster.statemachine.proto.Entry;
+import io.roster.statemachine.proto.Query;
+import io.roster.statemachine.proto.QueryResult;
+import io.roster.statemachine.proto.Status;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.util.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Ratis state machine of a registry Raft group: a thin adapter around {@link Replica}.
+ *
+ * <p><b>Files</b> under the group's Ratis storage root: {@code sm/} holds snapshots (RocksDB
+ * checkpoints, see {@link CheckpointSnapshotStorage}); {@code db/} holds the live database, outside
+ * {@code sm/} because Ratis replaces the whole of {@code sm/} when it installs a snapshot.
+ *
+ * <p><b>Lifecycle.</b> {@link #initialize} opens the live database, or rebuilds it from the latest
+ * snapshot when that is newer (or the database is missing). {@link #pause} closes the database and
+ * moves the life cycle to PAUSED, as Ratis requires before it installs a snapshot; {@link
+ * #reinitialize} then rebuilds the live database from the installed snapshot and resumes. Entries
+ * that Ratis replays at or below the database's applied index are skipped.
+ *
+ * <p><b>Reads.</b> {@link #query} answers from the local mirror; Ratis calls it after a ReadIndex
+ * barrier for linearizable reads. {@link #queryStale} waits, bounded, for a minimum applied index.
+ */
+public class RegistryStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(RegistryStateMachine.class);
+  static final String DB_DIR = "db";
+  /** Bound on waiting for an index in {@link #queryStale}. */
+  static final long STALE_READ_WAIT_MILLIS = 10_000;
+
+  private final CheckpointSnapshotStorage storage = new CheckpointSnapshotStorage();
+  private final AppliedIndexWaiters waiters = new AppliedIndexWaiters(this::mirrorAppliedIndex, 100_000);
+  private final AtomicLong snapshotsInstalled = new AtomicLong();
+  private final Consumer<Change> listener;
+  private volatile Replica replica;
+  private volatile Path dbDir;
+
+  public RegistryStateMachine() {
+    this(change -> { });
+  }
+
+  /** {@code listener} sees every applied change, on the apply thread, in apply order. */
+  public RegistryStateMachine(Consumer<Change> listener) {
+    this.listener = listener;
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    super.initialize(server, groupId, raftStorage);
+    storage.init(raftStorage);
+    dbDir = raftStorage.getStorageDir().getRoot().toPath().resolve(DB_DIR);
+    getLifeCycle().startAndTransition(() -> {
+      openReplica();
+      SnapshotInfo snapshot = storage.getLatestSnapshot();
+      if (snapshot != null) {
+        setLastAppliedTermIndex(snapshot.getTermIndex());
+      }
+    }, IOException.class);
+  }
+
+  /**
+   * Opens the live database, first rebuilding it from the latest snapshot if that is newer.
+   *
+   * @return true if the database was rebuilt from the snapshot
+   */
+  private boolean openReplica() throws IOException {
+    SnapshotInfo snapshot = storage.getLatestSnapshot();
+    Replica r = Files.exists(dbDir.resolve("CURRENT")) ? Replica.open(dbDir, listener) : null;
+    if (snapshot != null && (r == null || r.appliedIndex() < snapshot.getIndex())) {
+      if (r != null) {
+        r.close();
+      }
+      LOG.info("{}: rebuilding the store from snapshot {}", getId(), snapshot.getTermIndex());
+      restore(storage.latestDir(), dbDir);
+      replica = Replica.open(dbDir, listener);
+      waiters.advance(replica.mirror().appliedIndex());
+      return true;
+    }
+    replica = r != null ? r : Replica.open(dbDir, listener);
+    waiters.advance(replica.mirror().appliedIndex());
+    return false;
+  }
+
+  /**
+   * Replaces {@code live} with a copy of the checkpoint in {@code snapshot}: SST files are hard
+   * linked (RocksDB never changes them), the rest copied. Crash-safe: the copy is made beside
+   * {@code live} and renamed into place; a missing {@code live} is rebuilt at the next start.
+   */
+  static void restore(Path snapshot, Path live) throws IOException {
+    Path fresh = live.resolveSibling(live.getFileName() + ".restore");
+    Path old = live.resolveSibling(live.getFileName() + ".old");
+    CheckpointSnapshotStorage.deleteTree(fresh);
+    CheckpointSnapshotStorage.deleteTree(old);
+    Files.createDirectories(fresh);
+    for (Path f : CheckpointSnapshotStorage.checkpointFiles(snapshot)) {
+      Path target = fresh.resolve(f.getFileName());
+      if (f.getFileName().toString().endsWith(".sst")) {
+        try {
+          Files.createLink(target, f);
+          continue;
+        } catch (IOException | UnsupportedOperationException e) {
+          // fall back to a copy (another file system, or links not supported)
+        }
+      }
+      Files.copy(f, target, StandardCopyOption.COPY_ATTRIBUTES);
+    }
+    if (Files.exists(live)) {
+      Files.move(live, old, StandardCopyOption.ATOMIC_MOVE);
+    }
+    Files.move(fresh, live, StandardCopyOption.ATOMIC_MOVE);
+    CheckpointSnapshotStorage.deleteTree(old);
+  }
+
+  @Override
+  public StateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
+
+  /** The local mirror; replaced when a snapshot is installed, so fetch it for each read. */
+  public Mirror mirror() {
+    Replica r = replica;
+    if (r == null) {
+      throw new IllegalStateException("the state machine is " + getLifeCycleState());
+    }
+    return r.mirror();
+  }
+
+  private long mirrorAppliedIndex() {
+    Replica r = replica;
+    return r == null ? 0 : r.mirror().appliedIndex();
+  }
+
+  /** Waits, bounded, until the local mirror has applied {@code index}. */
+  public CompletableFuture<Long> awaitApplied(long index, long timeoutMillis) {
+    return waiters.await(index, timeoutMillis);
+  }
+
+  /** How many snapshots this peer has installed from a leader since it started. */
+  public long snapshotsInstalled() {
+    return snapshotsInstalled.get();
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Rejects, before it reaches the log, a request whose bytes are not a valid command batch. */
+  @Override
+  public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+    TransactionContext context = super.startTransaction(request);
+    Codec.Decoded decoded = Codec.decodeBatch(toProtobuf(request.getMessage().getContent()));
+    if (!decoded.ok()) {
+      context.setException(new IllegalArgumentException(decoded.errorStatus() + ": " + decoded.errorDetail()));
+    }
+    return context;
+  }
+
+  /**
+   * Applies an entry on Ratis' apply thread. Synchronized with {@link #pause}, {@link #close} and
+   * {@link #takeSnapshot}, which close or read the database from other threads. A failure to write
+   * the store is thrown, which makes Ratis stop this peer (a restart rebuilds it from disk).
+   */
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto entry = trx.getLogEntry();
+    BatchResult result;
+    synchronized (this) {
+      Replica r = replica;
+      if (r == null) {
+        // Ratis never applies while paused; if it did, skipping the entry would diverge the replicas.
+        throw new IllegalStateException("entry " + entry.getIndex() + " applied while " + getLifeCycleState());
+      }
+      result = r.applyEntry(
+          toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(), entry.getIndex());
+      advanceApplied(entry.getTerm(), entry.getIndex());
+    }
+    return CompletableFuture.completedFuture(Message.valueOf(
+        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(result.toByteArray())));
+  }
+
+  @Override
+  public void notifyTermIndexUpdated(long term, long index) {
+    synchronized (this) {
+      advanceApplied(term, index); // configuration and metadata entries
+    }
+  }
+
+  /** Moves the applied index forward (never back: replayed entries may be below it). */
+  private void advanceApplied(long term, long index) {
+    TermIndex current = getLastAppliedTermIndex();
+    if (current == null || index > current.getIndex()) {
+      updateLastAppliedTermIndex(term, index);
+    }
+    Replica r = replica;
+    if (r != null && index > r.mirror().appliedIndex()) {
+      r.mirror().appliedIndex(index); // every transaction up to index is in the mirror
+    }
+    waiters.advance(mirrorAppliedIndex());
+  }
+
+  // ---------------------------------------------------------------- snapshots and lifecycle
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    synchronized (this) {
+      Replica r = replica;
+      TermIndex last = getLastAppliedTermIndex();
+      if (r == null || last == null || last.getIndex() <= 0) {
+        return -1;
+      }
+      r.markApplied(last.getTerm(), last.getIndex());
+      Path tmp = storage.newTemporary();
+      r.store().checkpoint(tmp);
+      storage.publish(tmp, last);
+      storage.cleanupOldSnapshots(null);
+      return last.getIndex();
+    }
+  }
+
+  @Override
+  public void pause() {
+    synchronized (this) {
+      LifeCycle lc = getLifeCycle();
+      if (lc.getCurrentState() != LifeCycle.State.RUNNING) {
+        return;
+      }
+      lc.transition(LifeCycle.State.PAUSING);
+      closeReplica();
+      lc.transition(LifeCycle.State.PAUSED);
+      LOG.info("{}: paused", getId());
+    }
+  }
+
+  @Override
+  public void reinitialize() throws IOException {
+    synchronized (this) {
+      storage.reload();
+      SnapshotInfo snapshot = storage.getLatestSnapshot();
+      boolean[] restored = new boolean[1];
+      getLifeCycle().startAndTransition(() -> restored[0] = openReplica(), IOException.class);
+      if (restored[0]) {
+        setLastAppliedTermIndex(snapshot.getTermIndex());
+        snapshotsInstalled.incrementAndGet();
+        LOG.info("{}: installed snapshot {}", getId(), snapshot.getTermIndex());
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    synchronized (this) {
+      closeReplica();
+      waiters.failAll(new IOException("the state machine is closed"));
+      super.close();
+    }
+  }
+
+  private void closeReplica() {
+    Replica r = replica;
+    replica = null;
+    if (r != null) {
+      try {
+        r.store().flush(); // a clean stop needs no replay
+      } catch (IOException e) {
+        LOG.warn("{}: flush on close failed; the log will be replayed at the next start", getId(), e);
+      }
+      r.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    Query q;
+    try {
+      q = Query.parseFrom(toProtobuf(request.getContent()));
+    } catch (InvalidProtocolBufferException e) {
+      return reply(QueryResult.newBuilder().setStatus(Status.UNKNOWN_COMMAND)
+          .setDetail("query does not decode: " + e.getMessage()).build());
+    }
+    Replica r = replica;
+    if (r == null) {
+      return CompletableFuture.failedFuture(new IllegalStateException("the state machine is " + getLifeCycleState()));
+    }
+    return reply(Queries.answer(r.mirror(), q));
+  }
+
+  /** Answers once the local mirror has applied {@code minIndex}, waiting at most 10 s. */
+  @Override
+  public CompletableFuture<Message> queryStale(Message request, long minIndex) {
+    return waiters.await(minIndex, STALE_READ_WAIT_MILLIS).thenCompose(applied -> query(request));
+  }
+
+  private static CompletableFuture<Message> reply(QueryResult result) {
+    return CompletableFuture.completedFuture(Message.valueOf(
+        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(result.toByteArray())));
+  }
+
+  static ByteString toProtobuf(org.apache.ratis.thirdparty.com.google.protobuf.ByteString bytes) {
+    return UnsafeByteOperations.unsafeWrap(bytes.asReadOnlyByteBuffer());
+  }
+
+  /** Evaluation of {@link Query} messages against a mirror. */
+  static final class Queries {
+    private Queries() {}
+
+    static QueryResult answer(Mirror mirror, Query q) {
+      QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(mirror.appliedIndex());
+      switch (q.getKindCase()) {
+        case WHEREIS -> {
+          var pid = mirror.whereis(q.getWhereis().getRegistry(), q.getWhereis().getKey());
+          if (pid != null) {
+            b.addEntries(Entry.newBuilder().setPid(Codec.toProto(pid)));
+          }
+          return b.setStatus(Status.OK).build();
+        }
+        case LOOKUP -> {
+          for (Registration r : mirror.lookup(q.getLookup().getRegistry(), q.getLookup().getKey())) {
+            b.addEntries(Entry.newBuilder().setPid(Codec.toProto(r.pid()))
+                .setValue(ByteString.copyFrom(r.valueUnsafe())).setRevision(r.revision()));
+          }
+          return b.setStatus(Status.OK).build();
+        }
+        default -> {
+          return b.setStatus(Status.UNKNOWN_COMMAND).setDetail("unknown query kind").build();
+        }
+      }
+    }
+  }
+}

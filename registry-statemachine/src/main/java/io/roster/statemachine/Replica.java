@@ -1,0 +1,144 @@
+package io.roster.statemachine;
+
+import com.google.protobuf.ByteString;
+import io.roster.statemachine.RegistryCore.Outcome;
+import io.roster.statemachine.proto.BatchResult;
+import io.roster.statemachine.proto.Command;
+import io.roster.statemachine.proto.CommandBatch;
+import io.roster.statemachine.proto.Result;
+import io.roster.statemachine.proto.Status;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The applied state of one peer: the pure {@link RegistryCore} deciding, the {@link Mirror} serving
+ * reads, the {@link RocksStore} keeping it durable. Applies Raft entries in log order.
+ *
+ * <p>For each entry: decode (bad bytes become an error result and change nothing), decide each
+ * command against the mirror, apply its changes to the mirror at once (so later commands of the
+ * same entry see them) and stage them in one write batch, then commit the batch with the entry's
+ * index. Entries at or below the stored applied index were applied before a restart and are
+ * skipped. A store write failure is fatal for this peer ({@link IllegalStateException}): the mirror
+ * may then be ahead of the store, and the peer must be restarted, which rebuilds it from the store.
+ *
+ * <p>Not thread-safe: one thread applies. The mirror may be read from any thread.
+ */
+public final class Replica implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Replica.class);
+
+  private final RegistryCore core = new RegistryCore();
+  private final RocksStore store;
+  private final Mirror mirror;
+  private final Consumer<Change> listener;
+
+  private Replica(RocksStore store, Mirror mirror, Consumer<Change> listener) {
+    this.store = store;
+    this.mirror = mirror;
+    this.listener = listener;
+  }
+
+  /** Opens the store in {@code dir} and loads its mirror. */
+  public static Replica open(Path dir) throws IOException {
+    return open(dir, change -> { });
+  }
+
+  /**
+   * Opens the store in {@code dir} and loads its mirror; {@code listener} sees every change applied
+   * after opening, on the apply thread, in apply order.
+   */
+  public static Replica open(Path dir, Consumer<Change> listener) throws IOException {
+    RocksStore store = RocksStore.open(dir);
+    try {
+      return new Replica(store, store.load(), listener);
+    } catch (IOException | RuntimeException e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  public Mirror mirror() {
+    return mirror;
+  }
+
+  public RocksStore store() {
+    return store;
+  }
+
+  public long appliedIndex() {
+    return store.appliedIndex();
+  }
+
+  /**
+   * Applies one Raft entry.
+   *
+   * @return one result per command, or a single error result if the entry does not decode; a
+   *     single {@link Status#REPLAYED} result if the entry was applied before
+   */
+  public BatchResult applyEntry(ByteString data, long term, long index) {
+    if (index <= store.appliedIndex()) {
+      return BatchResult.newBuilder()
+          .addResults(Result.newBuilder().setStatus(Status.REPLAYED).setRevision(index))
+          .build();
+    }
+    Codec.Decoded decoded = Codec.decodeBatch(data);
+    BatchResult.Builder results = BatchResult.newBuilder();
+    try (WriteBatch batch = new WriteBatch()) {
+      if (decoded.ok()) {
+        applyCommands(decoded.batch(), index, batch, results);
+      } else {
+        LOG.warn("entry {} rejected: {}", index, decoded.errorDetail());
+        results.mergeFrom(Codec.rejected(decoded, index));
+      }
+      store.commit(batch, term, index);
+    } catch (RocksDBException e) {
+      throw new IllegalStateException("store write of entry " + index + " failed; this peer must restart", e);
+    }
+    mirror.appliedIndex(index);
+    return results.build();
+  }
+
+  private void applyCommands(CommandBatch commands, long index, WriteBatch batch, BatchResult.Builder results)
+      throws RocksDBException {
+    for (int ordinal = 0; ordinal < commands.getCommandsCount(); ordinal++) {
+      Command command = commands.getCommands(ordinal);
+      Outcome outcome;
+      try {
+        outcome = core.apply(mirror, command, index, ordinal);
+      } catch (RuntimeException e) {
+        // A bug in the core; deterministic, so every peer answers the same. Nothing was changed.
+        LOG.error("command {}.{} failed in the core", index, ordinal, e);
+        outcome = new Outcome(Result.newBuilder().setStatus(Status.INVALID_ARGUMENT).setRevision(index)
+            .setDetail("internal error: " + e).build(), java.util.List.of());
+      }
+      for (Change change : outcome.changes()) {
+        mirror.apply(change);
+        store.stage(batch, change);
+      }
+      for (Change change : outcome.changes()) {
+        listener.accept(change);
+      }
+      results.addResults(outcome.result());
+    }
+  }
+
+  /**
+   * Marks everything up to (term, index) as applied when the entries since the last applied one
+   * changed no state (Raft configuration entries).
+   */
+  public void markApplied(long term, long index) throws IOException {
+    store.markApplied(term, index);
+    if (index > mirror.appliedIndex()) {
+      mirror.appliedIndex(index);
+    }
+  }
+
+  @Override
+  public void close() {
+    store.close();
+  }
+}

@@ -1,0 +1,340 @@
+package io.roster.statemachine;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.roster.Pid;
+import io.roster.statemachine.Change.LockAcquired;
+import io.roster.statemachine.Change.LockReleased;
+import io.roster.statemachine.Change.MetaDeleted;
+import io.roster.statemachine.Change.MetaPut;
+import io.roster.statemachine.Change.Registered;
+import io.roster.statemachine.Change.RegistryCreated;
+import io.roster.statemachine.Change.SessionChanged;
+import io.roster.statemachine.Change.Unregistered;
+import io.roster.statemachine.Change.ValueUpdated;
+import io.roster.statemachine.proto.AppliedRecord;
+import io.roster.statemachine.proto.LockRecord;
+import io.roster.statemachine.proto.RegistrationRecord;
+import io.roster.statemachine.proto.RegistryRecord;
+import io.roster.statemachine.proto.SessionRecord;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.rocksdb.Checkpoint;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The durable applied state: one RocksDB database with one column family.
+ *
+ * <p><b>Durability.</b> RocksDB's WAL is off: the Raft log is the write-ahead log. Each Raft entry's
+ * changes and the applied (term, index) go into one {@link WriteBatch}, so whatever RocksDB has
+ * persisted (after a flush, or a crash at any point) is the state after some entry, together with
+ * that entry's index. On restart Ratis replays the log from the latest snapshot; entries at or
+ * below {@link #appliedIndex()} are skipped, so none is applied twice and none is lost.
+ *
+ * <p><b>Layout.</b> One byte of record type, then length-prefixed UTF-8 names:
+ * {@code G name} registry; {@code U reg key} unique entry; {@code D reg key revision ordinal}
+ * duplicate entry (big-endian, so iteration yields creation order); {@code M reg key} metadata;
+ * {@code L reg key} lock; {@code S node} session; {@code A} applied term/index; {@code V} format.
+ *
+ * <p>Not thread-safe: the apply thread owns it.
+ */
+public final class RocksStore implements AutoCloseable {
+  /** Version of the on-disk layout; a store of another version is refused. */
+  static final int FORMAT_VERSION = 1;
+
+  private static final byte REGISTRY = 'G';
+  private static final byte UNIQUE = 'U';
+  private static final byte DUPLICATE = 'D';
+  private static final byte META = 'M';
+  private static final byte LOCK = 'L';
+  private static final byte SESSION = 'S';
+  private static final byte[] APPLIED_KEY = {'A'};
+  private static final byte[] FORMAT_KEY = {'V'};
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final Path dir;
+  private final Options options;
+  private final WriteOptions writeOptions;
+  private final RocksDB db;
+  private long appliedTerm;
+  private long appliedIndex;
+
+  private RocksStore(Path dir, Options options, WriteOptions writeOptions, RocksDB db) {
+    this.dir = dir;
+    this.options = options;
+    this.writeOptions = writeOptions;
+    this.db = db;
+  }
+
+  /** Opens (creating if missing) the store in {@code dir}. */
+  public static RocksStore open(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    Options options = new Options().setCreateIfMissing(true).setAvoidFlushDuringShutdown(false);
+    WriteOptions writeOptions = new WriteOptions().setDisableWAL(true);
+    RocksDB db;
+    try {
+      db = RocksDB.open(options, dir.toString());
+    } catch (RocksDBException e) {
+      options.close();
+      writeOptions.close();
+      throw new IOException("cannot open the store at " + dir + ": " + e.getMessage(), e);
+    }
+    RocksStore store = new RocksStore(dir, options, writeOptions, db);
+    try {
+      store.checkFormat();
+      store.readApplied();
+    } catch (IOException | RuntimeException e) {
+      store.close();
+      throw e;
+    }
+    return store;
+  }
+
+  private void checkFormat() throws IOException {
+    byte[] v = get(FORMAT_KEY);
+    if (v == null) {
+      put(FORMAT_KEY, ByteBuffer.allocate(4).putInt(FORMAT_VERSION).array());
+      return;
+    }
+    int version = ByteBuffer.wrap(v).getInt();
+    if (version != FORMAT_VERSION) {
+      throw new IOException("store at " + dir + " has format " + version + "; this build reads " + FORMAT_VERSION);
+    }
+  }
+
+  private void readApplied() throws IOException {
+    byte[] v = get(APPLIED_KEY);
+    if (v != null) {
+      AppliedRecord a = AppliedRecord.parseFrom(v);
+      appliedTerm = a.getTerm();
+      appliedIndex = a.getIndex();
+    }
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** The index of the last Raft entry whose changes are in this store (0 if none). */
+  public long appliedIndex() {
+    return appliedIndex;
+  }
+
+  public long appliedTerm() {
+    return appliedTerm;
+  }
+
+  /** Adds one change to the batch of the entry being applied. */
+  void stage(WriteBatch batch, Change change) throws RocksDBException {
+    if (change instanceof RegistryCreated c) {
+      RegistryDescriptor d = c.registry();
+      batch.put(key(REGISTRY, d.name()), RegistryRecord.newBuilder()
+          .setMode(d.mode())
+          .setPartitions(d.partitions())
+          .setMaxKeyBytes(d.maxKeyBytes())
+          .setMaxValueBytes(d.maxValueBytes())
+          .setMaxRegistrationsPerPid(d.maxRegistrationsPerPid())
+          .setRevision(d.revision())
+          .build().toByteArray());
+    } else if (change instanceof Registered c) {
+      batch.put(entryKey(c.registration()), record(c.registration()));
+    } else if (change instanceof Unregistered c) {
+      batch.delete(entryKey(c.registration()));
+    } else if (change instanceof ValueUpdated c) {
+      batch.put(entryKey(c.after()), record(c.after()));
+    } else if (change instanceof MetaPut c) {
+      batch.put(key(META, c.registry(), c.key()), c.value());
+    } else if (change instanceof MetaDeleted c) {
+      batch.delete(key(META, c.registry(), c.key()));
+    } else if (change instanceof SessionChanged c) {
+      Session s = c.session();
+      batch.put(key(SESSION, s.nodeId()), SessionRecord.newBuilder()
+          .setIncarnation(s.incarnation()).setExpired(s.expired()).setRevision(s.revision()).build().toByteArray());
+    } else if (change instanceof LockAcquired c) {
+      LockHold l = c.lock();
+      batch.put(key(LOCK, l.registry(), l.lockKey()),
+          LockRecord.newBuilder().setPid(Codec.toProto(l.pid())).setToken(l.token()).build().toByteArray());
+    } else if (change instanceof LockReleased c) {
+      batch.delete(key(LOCK, c.lock().registry(), c.lock().lockKey()));
+    } else {
+      throw new IllegalArgumentException("unknown change " + change);
+    }
+  }
+
+  /** Writes the entry's batch together with its (term, index), atomically. */
+  void commit(WriteBatch batch, long term, long index) throws RocksDBException {
+    if (index <= appliedIndex) {
+      // Invariant: revisions only grow.
+      throw new IllegalStateException("entry " + index + " is not after the applied index " + appliedIndex);
+    }
+    batch.put(APPLIED_KEY, AppliedRecord.newBuilder().setTerm(term).setIndex(index).build().toByteArray());
+    db.write(writeOptions, batch);
+    appliedTerm = term;
+    appliedIndex = index;
+  }
+
+  /**
+   * Records that everything up to (term, index) is applied when the entries after the stored index
+   * changed no state (configuration and metadata entries), so a snapshot taken at that index
+   * carries it.
+   */
+  void markApplied(long term, long index) throws IOException {
+    if (index > appliedIndex) {
+      put(APPLIED_KEY, AppliedRecord.newBuilder().setTerm(term).setIndex(index).build().toByteArray());
+      appliedTerm = term;
+      appliedIndex = index;
+    }
+  }
+
+  /** Persists the memtable (the WAL is off, so this is what makes applied state survive a crash). */
+  public void flush() throws IOException {
+    try (FlushOptions f = new FlushOptions().setWaitForFlush(true)) {
+      db.flush(f);
+    } catch (RocksDBException e) {
+      throw new IOException("flush of " + dir + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Flushes, then writes a consistent checkpoint (hard links where possible) to {@code target}, which must not exist. */
+  public void checkpoint(Path target) throws IOException {
+    flush();
+    try (Checkpoint c = Checkpoint.create(db)) {
+      c.createCheckpoint(target.toString());
+    } catch (RocksDBException e) {
+      throw new IOException("checkpoint to " + target + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Builds a mirror from the stored state. */
+  public Mirror load() throws IOException {
+    Mirror mirror = new Mirror();
+    Map<String, RegistryDescriptor> registries = new HashMap<>();
+    Map<Pid, Pid> pids = new HashMap<>(); // one instance per pid
+    try (RocksIterator it = db.newIterator()) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        byte[] k = it.key();
+        byte[] v = it.value();
+        ByteBuffer b = ByteBuffer.wrap(k, 1, k.length - 1);
+        switch (k[0]) {
+          case REGISTRY -> {
+            String name = new String(k, 1, k.length - 1, StandardCharsets.UTF_8);
+            RegistryRecord r = RegistryRecord.parseFrom(v);
+            RegistryDescriptor d = new RegistryDescriptor(name, r.getMode(), r.getPartitions(), r.getMaxKeyBytes(),
+                r.getMaxValueBytes(), r.getMaxRegistrationsPerPid(), r.getRevision());
+            registries.put(name, d);
+            mirror.apply(new RegistryCreated(d));
+          }
+          case UNIQUE, DUPLICATE -> {
+            RegistryDescriptor d = registries.get(string(b));
+            String key = string(b);
+            RegistrationRecord r = RegistrationRecord.parseFrom(v);
+            Pid pid = pids.computeIfAbsent(Codec.fromProto(r.getPid()), p -> p);
+            mirror.apply(new Registered(
+                new Registration(d, key, pid, r.getValue().toByteArray(), r.getRevision(), r.getOrdinal())));
+          }
+          case META -> mirror.apply(new MetaPut(string(b), rest(b), v));
+          case LOCK -> {
+            String registry = string(b);
+            LockRecord l = LockRecord.parseFrom(v);
+            Pid pid = pids.computeIfAbsent(Codec.fromProto(l.getPid()), p -> p);
+            mirror.apply(new LockAcquired(new LockHold(registry, rest(b), pid, l.getToken())));
+          }
+          case SESSION -> {
+            SessionRecord s = SessionRecord.parseFrom(v);
+            mirror.apply(new SessionChanged(
+                new Session(rest(b), s.getIncarnation(), s.getExpired(), s.getRevision())));
+          }
+          default -> { } // 'A' and 'V'
+        }
+      }
+    } catch (InvalidProtocolBufferException | RuntimeException e) {
+      throw new IOException("the store at " + dir + " is corrupt: " + e.getMessage(), e);
+    }
+    mirror.appliedIndex(appliedIndex);
+    return mirror;
+  }
+
+  @Override
+  public void close() {
+    db.close();
+    writeOptions.close();
+    options.close();
+  }
+
+  // ---------------------------------------------------------------- encoding
+
+  private byte[] get(byte[] key) throws IOException {
+    try {
+      return db.get(key);
+    } catch (RocksDBException e) {
+      throw new IOException("read from " + dir + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  private void put(byte[] key, byte[] value) throws IOException {
+    try {
+      db.put(writeOptions, key, value);
+    } catch (RocksDBException e) {
+      throw new IOException("write to " + dir + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  private static byte[] record(Registration r) {
+    return RegistrationRecord.newBuilder()
+        .setPid(Codec.toProto(r.pid()))
+        .setValue(ByteString.copyFrom(r.valueUnsafe()))
+        .setRevision(r.revision())
+        .setOrdinal(r.ordinal())
+        .build().toByteArray();
+  }
+
+  private static byte[] entryKey(Registration r) {
+    byte[] registry = r.registry().name().getBytes(StandardCharsets.UTF_8);
+    byte[] key = r.key().getBytes(StandardCharsets.UTF_8);
+    if (r.registry().unique()) {
+      return ByteBuffer.allocate(1 + 2 + registry.length + 2 + key.length)
+          .put(UNIQUE).putShort((short) registry.length).put(registry).putShort((short) key.length).put(key).array();
+    }
+    return ByteBuffer.allocate(1 + 2 + registry.length + 2 + key.length + 8 + 4)
+        .put(DUPLICATE).putShort((short) registry.length).put(registry).putShort((short) key.length).put(key)
+        .putLong(r.revision()).putInt(r.ordinal()).array();
+  }
+
+  /** type, length-prefixed registry, then the rest unprefixed. */
+  private static byte[] key(byte type, String registry, String rest) {
+    byte[] reg = registry.getBytes(StandardCharsets.UTF_8);
+    byte[] r = rest.getBytes(StandardCharsets.UTF_8);
+    return ByteBuffer.allocate(1 + 2 + reg.length + r.length).put(type).putShort((short) reg.length).put(reg).put(r)
+        .array();
+  }
+
+  private static byte[] key(byte type, String name) {
+    byte[] n = name.getBytes(StandardCharsets.UTF_8);
+    return ByteBuffer.allocate(1 + n.length).put(type).put(n).array();
+  }
+
+  private static String string(ByteBuffer b) {
+    int length = Short.toUnsignedInt(b.getShort());
+    String s = new String(b.array(), b.position(), length, StandardCharsets.UTF_8);
+    b.position(b.position() + length);
+    return s;
+  }
+
+  private static String rest(ByteBuffer b) {
+    return new String(b.array(), b.position(), b.remaining(), StandardCharsets.UTF_8);
+  }
+}
