@@ -225,21 +225,27 @@ public final class RocksStore implements AutoCloseable {
     Map<String, RegistryDescriptor> registries = new HashMap<>();
     Map<Pid, Pid> pids = new HashMap<>(); // one instance per pid
     try (RocksIterator it = db.newIterator()) {
+      // Registries first: entries of every kind refer to them, and 'D' sorts before 'G'.
+      for (it.seek(new byte[] {REGISTRY}); it.isValid() && it.key()[0] == REGISTRY; it.next()) {
+        byte[] k = it.key();
+        String name = new String(k, 1, k.length - 1, StandardCharsets.UTF_8);
+        RegistryRecord r = RegistryRecord.parseFrom(it.value());
+        RegistryDescriptor d = new RegistryDescriptor(name, r.getMode(), r.getPartitions(), r.getMaxKeyBytes(),
+            r.getMaxValueBytes(), r.getMaxRegistrationsPerPid(), r.getRevision());
+        registries.put(name, d);
+        mirror.apply(new RegistryCreated(d));
+      }
       for (it.seekToFirst(); it.isValid(); it.next()) {
         byte[] k = it.key();
         byte[] v = it.value();
         ByteBuffer b = ByteBuffer.wrap(k, 1, k.length - 1);
         switch (k[0]) {
-          case REGISTRY -> {
-            String name = new String(k, 1, k.length - 1, StandardCharsets.UTF_8);
-            RegistryRecord r = RegistryRecord.parseFrom(v);
-            RegistryDescriptor d = new RegistryDescriptor(name, r.getMode(), r.getPartitions(), r.getMaxKeyBytes(),
-                r.getMaxValueBytes(), r.getMaxRegistrationsPerPid(), r.getRevision());
-            registries.put(name, d);
-            mirror.apply(new RegistryCreated(d));
-          }
           case UNIQUE, DUPLICATE -> {
-            RegistryDescriptor d = registries.get(string(b));
+            String registry = string(b);
+            RegistryDescriptor d = registries.get(registry);
+            if (d == null) {
+              throw new IllegalStateException("entry of the unknown registry '" + registry + "'");
+            }
             String key = string(b);
             RegistrationRecord r = RegistrationRecord.parseFrom(v);
             Pid pid = pids.computeIfAbsent(Codec.fromProto(r.getPid()), p -> p);
@@ -258,7 +264,7 @@ public final class RocksStore implements AutoCloseable {
             mirror.apply(new SessionChanged(
                 new Session(rest(b), s.getIncarnation(), s.getExpired(), s.getRevision())));
           }
-          default -> { } // 'A' and 'V'
+          default -> { } // 'G' (loaded above), 'A' and 'V'
         }
       }
     } catch (InvalidProtocolBufferException | RuntimeException e) {

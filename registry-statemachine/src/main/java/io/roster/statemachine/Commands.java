@@ -1,0 +1,78 @@
+package io.roster.statemachine;
+
+import com.google.protobuf.ByteString;
+import io.roster.Pid;
+import io.roster.statemachine.proto.AcquireLock;
+import io.roster.statemachine.proto.Command;
+import io.roster.statemachine.proto.CreateRegistry;
+import io.roster.statemachine.proto.DeleteMeta;
+import io.roster.statemachine.proto.ExpireSession;
+import io.roster.statemachine.proto.KeyMode;
+import io.roster.statemachine.proto.OpenSession;
+import io.roster.statemachine.proto.PutMeta;
+import io.roster.statemachine.proto.Register;
+import io.roster.statemachine.proto.ReleaseLock;
+import io.roster.statemachine.proto.Unregister;
+import io.roster.statemachine.proto.UnregisterPid;
+import io.roster.statemachine.proto.UpdateValue;
+
+/** Builds the commands of the schema. No validation here: the core validates what it applies. */
+public final class Commands {
+  private Commands() {}
+
+  public static Command createRegistry(String registry, KeyMode mode) {
+    return createRegistry(CreateRegistry.newBuilder().setRegistry(registry).setMode(mode).build());
+  }
+
+  public static Command createRegistry(CreateRegistry c) {
+    return Command.newBuilder().setCreateRegistry(c).build();
+  }
+
+  public static Command register(String registry, String key, byte[] value, Pid pid) {
+    return Command.newBuilder().setRegister(Register.newBuilder().setRegistry(registry).setKey(key)
+        .setValue(ByteString.copyFrom(value)).setPid(Codec.toProto(pid))).build();
+  }
+
+  public static Command unregister(String registry, String key, Pid pid) {
+    return Command.newBuilder().setUnregister(Unregister.newBuilder().setRegistry(registry).setKey(key)
+        .setPid(Codec.toProto(pid))).build();
+  }
+
+  public static Command unregisterPid(Pid pid) {
+    return Command.newBuilder().setUnregisterPid(UnregisterPid.newBuilder().setPid(Codec.toProto(pid))).build();
+  }
+
+  public static Command updateValue(String registry, String key, byte[] value, Pid pid) {
+    return Command.newBuilder().setUpdateValue(UpdateValue.newBuilder().setRegistry(registry).setKey(key)
+        .setValue(ByteString.copyFrom(value)).setPid(Codec.toProto(pid))).build();
+  }
+
+  public static Command putMeta(String registry, String key, byte[] value) {
+    return Command.newBuilder().setPutMeta(PutMeta.newBuilder().setRegistry(registry).setKey(key)
+        .setValue(ByteString.copyFrom(value))).build();
+  }
+
+  public static Command deleteMeta(String registry, String key) {
+    return Command.newBuilder().setDeleteMeta(DeleteMeta.newBuilder().setRegistry(registry).setKey(key)).build();
+  }
+
+  public static Command openSession(String nodeId, long incarnation) {
+    return Command.newBuilder().setOpenSession(OpenSession.newBuilder().setNodeId(nodeId)
+        .setIncarnation(incarnation)).build();
+  }
+
+  public static Command expireSession(String nodeId, long incarnation) {
+    return Command.newBuilder().setExpireSession(ExpireSession.newBuilder().setNodeId(nodeId)
+        .setIncarnation(incarnation)).build();
+  }
+
+  public static Command acquireLock(String registry, String lockKey, Pid pid) {
+    return Command.newBuilder().setAcquireLock(AcquireLock.newBuilder().setRegistry(registry).setLockKey(lockKey)
+        .setPid(Codec.toProto(pid))).build();
+  }
+
+  public static Command releaseLock(String registry, String lockKey, Pid pid) {
+    return Command.newBuilder().setReleaseLock(ReleaseLock.newBuilder().setRegistry(registry).setLockKey(lockKey)
+        .setPid(Codec.toProto(pid))).build();
+  }
+}
