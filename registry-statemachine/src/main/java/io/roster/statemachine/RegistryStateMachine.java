@@ -57,6 +57,8 @@ public class RegistryStateMachine extends BaseStateMachine {
   private final AtomicLong snapshotsInstalled = new AtomicLong();
   private final Consumer<Change> listener;
   private volatile Replica replica;
+  /** The mirror local reads use: kept while paused, replaced only by a complete new one. */
+  private volatile Mirror mirror;
   private volatile Path dbDir;
 
   public RegistryStateMachine() {
@@ -96,13 +98,17 @@ public class RegistryStateMachine extends BaseStateMachine {
       }
       LOG.info("{}: rebuilding the store from snapshot {}", getId(), snapshot.getTermIndex());
       restore(storage.latestDir(), dbDir);
-      replica = Replica.open(dbDir, listener);
-      waiters.advance(replica.mirror().appliedIndex());
+      publish(Replica.open(dbDir, listener));
       return true;
     }
-    replica = r != null ? r : Replica.open(dbDir, listener);
-    waiters.advance(replica.mirror().appliedIndex());
+    publish(r != null ? r : Replica.open(dbDir, listener));
     return false;
+  }
+
+  private void publish(Replica r) {
+    replica = r;
+    mirror = r.mirror();
+    waiters.advance(r.mirror().appliedIndex());
   }
 
   /**
@@ -140,18 +146,24 @@ public class RegistryStateMachine extends BaseStateMachine {
     return storage;
   }
 
-  /** The local mirror; replaced when a snapshot is installed, so fetch it for each read. */
+  /**
+   * The local mirror. While a snapshot is being installed it is the mirror from before the
+   * install (consistent, and stale by at most what the install brings); the rebuilt mirror replaces
+   * it atomically. Fetch it for each read rather than keeping it.
+   *
+   * @throws IllegalStateException before {@link #initialize} has opened the store
+   */
   public Mirror mirror() {
-    Replica r = replica;
-    if (r == null) {
+    Mirror m = mirror;
+    if (m == null) {
       throw new IllegalStateException("the state machine is " + getLifeCycleState());
     }
-    return r.mirror();
+    return m;
   }
 
   private long mirrorAppliedIndex() {
-    Replica r = replica;
-    return r == null ? 0 : r.mirror().appliedIndex();
+    Mirror m = mirror;
+    return m == null ? 0 : m.appliedIndex();
   }
 
   /** Waits, bounded, until the local mirror has applied {@code index}. */
