@@ -313,11 +313,11 @@ public class RegistryStateMachine extends BaseStateMachine {
       return reply(QueryResult.newBuilder().setStatus(Status.UNKNOWN_COMMAND)
           .setDetail("query does not decode: " + e.getMessage()).build());
     }
-    Replica r = replica;
-    if (r == null) {
+    Mirror m = mirror;
+    if (m == null) {
       return CompletableFuture.failedFuture(new IllegalStateException("the state machine is " + getLifeCycleState()));
     }
-    return reply(Queries.answer(r.mirror(), q));
+    return reply(Queries.answer(m, q));
   }
 
   /** Answers once the local mirror has applied {@code minIndex}, waiting at most 10 s. */

@@ -54,9 +54,7 @@ class ReplicaPropertyTest {
         TreeSet<String> state = replica.mirror().describe();
         registrationsMax = Math.max(registrationsMax, replica.mirror().registrationCount());
         assertThat(state).as(where).isEqualTo(model.describe());
-        if (index % 10 == 0) {
-          assertThat(replica.store().load().describe()).as("fresh load, " + where).isEqualTo(state);
-        }
+        assertThat(replica.store().load().describe()).as("fresh load, " + where).isEqualTo(state);
         if (index % 97 == 0) {
           Path checkpoint = dir.resolve("snapshot-" + snapshots);
           Path restored = dir.resolve("restored-" + snapshots++);
