@@ -57,8 +57,12 @@ public final class Commands {
   }
 
   public static Command openSession(String nodeId, long incarnation) {
+    return openSession(nodeId, incarnation, 0);
+  }
+
+  public static Command openSession(String nodeId, long incarnation, long timeoutMillis) {
     return Command.newBuilder().setOpenSession(OpenSession.newBuilder().setNodeId(nodeId)
-        .setIncarnation(incarnation)).build();
+        .setIncarnation(incarnation).setTimeoutMillis((int) timeoutMillis)).build();
   }
 
   public static Command expireSession(String nodeId, long incarnation) {

@@ -163,6 +163,17 @@ public final class Mirror implements StateView {
     return sessions.get(nodeId);
   }
 
+  /** Sessions that are open (not expired). */
+  public List<Session> openSessions() {
+    List<Session> open = new ArrayList<>();
+    for (Session s : sessions.values()) {
+      if (!s.expired()) {
+        open.add(s);
+      }
+    }
+    return open;
+  }
+
   @Override
   public int sessionCount() {
     return sessions.size();
@@ -365,7 +376,7 @@ public final class Mirror implements StateView {
       r.locks.forEach((k, l) -> lines.add("lock " + d.name() + " " + k + " " + l.pid() + " @" + l.token()));
     }
     sessions.forEach((n, s) -> lines.add("session " + n + " " + s.incarnation() + (s.expired() ? " expired" : " open")
-        + " @" + s.revision()));
+        + " timeout=" + s.timeoutMillis() + " @" + s.revision()));
     holdings.forEach((pid, h) -> {
       for (Registration reg : h.registrations()) {
         lines.add("holds " + pid + " " + reg.registry().name() + " " + reg.key() + " @" + reg.revision() + "."

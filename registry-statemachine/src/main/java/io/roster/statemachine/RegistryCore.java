@@ -366,6 +366,12 @@ public final class RegistryCore {
       if (!validSessionId(c.getNodeId(), c.getIncarnation())) {
         return;
       }
+      long timeout = c.getTimeoutMillis() == 0 ? Session.TIMEOUT_MILLIS_DEFAULT : c.getTimeoutMillis();
+      if (timeout < Session.TIMEOUT_MILLIS_MIN || timeout > Session.TIMEOUT_MILLIS_MAX) {
+        fail(Status.INVALID_ARGUMENT, "session timeout must be " + Session.TIMEOUT_MILLIS_MIN + ".."
+            + Session.TIMEOUT_MILLIS_MAX + " ms, was " + timeout);
+        return;
+      }
       Session current = state.session(c.getNodeId());
       if (current != null) {
         if (c.getIncarnation() < current.incarnation()
@@ -376,6 +382,9 @@ public final class RegistryCore {
           return;
         }
         if (c.getIncarnation() == current.incarnation()) {
+          if (timeout != current.timeoutMillis()) {
+            changes.add(new SessionChanged(new Session(c.getNodeId(), c.getIncarnation(), timeout, false, revision)));
+          }
           return; // already open: idempotent
         }
         result.setRemoved(releaseIncarnation(current.nodeId(), current.incarnation()));
@@ -383,7 +392,7 @@ public final class RegistryCore {
         fail(Status.LIMIT_EXCEEDED, "the cluster has " + Limits.SESSIONS_MAX + " node sessions, the limit");
         return;
       }
-      changes.add(new SessionChanged(new Session(c.getNodeId(), c.getIncarnation(), false, revision)));
+      changes.add(new SessionChanged(new Session(c.getNodeId(), c.getIncarnation(), timeout, false, revision)));
     }
 
     void expireSession(ExpireSession c) {
@@ -396,7 +405,8 @@ public final class RegistryCore {
         return;
       }
       result.setRemoved(releaseIncarnation(current.nodeId(), current.incarnation()));
-      changes.add(new SessionChanged(new Session(current.nodeId(), current.incarnation(), true, revision)));
+      changes.add(new SessionChanged(
+          new Session(current.nodeId(), current.incarnation(), current.timeoutMillis(), true, revision)));
     }
 
     boolean validSessionId(String nodeId, long incarnation) {

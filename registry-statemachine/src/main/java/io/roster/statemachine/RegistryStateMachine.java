@@ -5,6 +5,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
 import io.roster.statemachine.proto.BatchResult;
 import io.roster.statemachine.proto.Entry;
+import io.roster.statemachine.proto.Heartbeat;
 import io.roster.statemachine.proto.Query;
 import io.roster.statemachine.proto.QueryResult;
 import io.roster.statemachine.proto.Status;
@@ -19,6 +20,8 @@ import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -55,6 +58,7 @@ public class RegistryStateMachine extends BaseStateMachine {
   private final CheckpointSnapshotStorage storage = new CheckpointSnapshotStorage();
   private final AppliedIndexWaiters waiters = new AppliedIndexWaiters(this::mirrorAppliedIndex, 100_000);
   private final AtomicLong snapshotsInstalled = new AtomicLong();
+  private final SessionTracker sessions = new SessionTracker(System::nanoTime);
   private final Consumer<Change> listener;
   private volatile Replica replica;
   /** The mirror local reads use: kept while paused, replaced only by a complete new one. */
@@ -174,6 +178,24 @@ public class RegistryStateMachine extends BaseStateMachine {
   /** How many snapshots this peer has installed from a leader since it started. */
   public long snapshotsInstalled() {
     return snapshotsInstalled.get();
+  }
+
+  /** The leader's heartbeat record (meaningful only while this peer leads). */
+  public SessionTracker sessionTracker() {
+    return sessions;
+  }
+
+  @Override
+  public void notifyLeaderReady() {
+    sessions.becameLeader();
+    LOG.info("{}: leader ready; every session has a fresh grace period", getId());
+  }
+
+  @Override
+  public void notifyLeaderChanged(RaftGroupMemberId member, RaftPeerId newLeaderId) {
+    if (!member.getPeerId().equals(newLeaderId)) {
+      sessions.lostLeadership();
+    }
   }
 
   // ---------------------------------------------------------------- writes
@@ -317,6 +339,9 @@ public class RegistryStateMachine extends BaseStateMachine {
     if (m == null) {
       return CompletableFuture.failedFuture(new IllegalStateException("the state machine is " + getLifeCycleState()));
     }
+    if (q.getKindCase() == Query.KindCase.HEARTBEAT) {
+      return reply(heartbeat(m, q.getHeartbeat()));
+    }
     return reply(Queries.answer(m, q));
   }
 
@@ -324,6 +349,22 @@ public class RegistryStateMachine extends BaseStateMachine {
   @Override
   public CompletableFuture<Message> queryStale(Message request, long minIndex) {
     return waiters.await(minIndex, STALE_READ_WAIT_MILLIS).thenCompose(applied -> query(request));
+  }
+
+  /** Records a node's heartbeat (leader only) and tells it whether its session is still open. */
+  private QueryResult heartbeat(Mirror m, Heartbeat h) {
+    QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(m.appliedIndex());
+    if (!sessions.leader()) {
+      return b.setStatus(Status.NOT_LEADER).setDetail("heartbeats go to the leader").build();
+    }
+    Session s = m.session(h.getNodeId());
+    if (s != null && (s.incarnation() > h.getIncarnation()
+        || (s.incarnation() == h.getIncarnation() && s.expired()))) {
+      return b.setStatus(Status.SESSION_EXPIRED).setDetail("session of " + h.getNodeId() + " incarnation "
+          + h.getIncarnation() + " is " + (s.expired() ? "expired" : "superseded")).build();
+    }
+    sessions.heartbeat(h.getNodeId(), h.getIncarnation());
+    return b.setStatus(Status.OK).build();
   }
 
   private static CompletableFuture<Message> reply(QueryResult result) {
@@ -355,6 +396,9 @@ public class RegistryStateMachine extends BaseStateMachine {
                 .setValue(ByteString.copyFrom(r.valueUnsafe())).setRevision(r.revision()));
           }
           return b.setStatus(Status.OK).build();
+        }
+        case BARRIER -> {
+          return b.setStatus(Status.OK).build(); // Ratis answers only after the read index is applied
         }
         default -> {
           return b.setStatus(Status.UNKNOWN_COMMAND).setDetail("unknown query kind").build();

@@ -112,7 +112,7 @@ public final class Replica implements AutoCloseable {
       } catch (RuntimeException e) {
         // A bug in the core; deterministic, so every peer answers the same. Nothing was changed.
         LOG.error("command {}.{} failed in the core", index, ordinal, e);
-        outcome = new Outcome(Result.newBuilder().setStatus(Status.INVALID_ARGUMENT).setRevision(index)
+        outcome = new Outcome(Result.newBuilder().setStatus(Status.INTERNAL_ERROR).setRevision(index)
             .setDetail("internal error: " + e).build(), java.util.List.of());
       }
       for (Change change : outcome.changes()) {

@@ -163,7 +163,8 @@ public final class RocksStore implements AutoCloseable {
     } else if (change instanceof SessionChanged c) {
       Session s = c.session();
       batch.put(key(SESSION, s.nodeId()), SessionRecord.newBuilder()
-          .setIncarnation(s.incarnation()).setExpired(s.expired()).setRevision(s.revision()).build().toByteArray());
+          .setIncarnation(s.incarnation()).setExpired(s.expired()).setRevision(s.revision())
+          .setTimeoutMillis((int) s.timeoutMillis()).build().toByteArray());
     } else if (change instanceof LockAcquired c) {
       LockHold l = c.lock();
       batch.put(key(LOCK, l.registry(), l.lockKey()),
@@ -262,7 +263,7 @@ public final class RocksStore implements AutoCloseable {
           case SESSION -> {
             SessionRecord s = SessionRecord.parseFrom(v);
             mirror.apply(new SessionChanged(
-                new Session(rest(b), s.getIncarnation(), s.getExpired(), s.getRevision())));
+                new Session(rest(b), s.getIncarnation(), s.getTimeoutMillis(), s.getExpired(), s.getRevision())));
           }
           default -> { } // 'G' (loaded above), 'A' and 'V'
         }

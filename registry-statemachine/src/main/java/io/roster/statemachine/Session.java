@@ -1,8 +1,13 @@
 package io.roster.statemachine;
 
 /**
- * The replicated session of a node: its current incarnation and whether it has expired.
+ * The replicated session of a node: its current incarnation, its timeout, and whether it expired.
  *
+ * @param timeoutMillis how long the leader may go without a heartbeat before expiring it
  * @param revision the revision of the command that last changed it
  */
-public record Session(String nodeId, long incarnation, boolean expired, long revision) {}
+public record Session(String nodeId, long incarnation, long timeoutMillis, boolean expired, long revision) {
+  public static final long TIMEOUT_MILLIS_MIN = 1_000;
+  public static final long TIMEOUT_MILLIS_MAX = 60_000;
+  public static final long TIMEOUT_MILLIS_DEFAULT = 5_000;
+}

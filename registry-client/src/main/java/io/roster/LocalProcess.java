@@ -1,0 +1,31 @@
+package io.roster;
+
+/**
+ * A process of this node: a pid, a bounded mailbox and a lifetime. Its death (by {@link #close()},
+ * its handler throwing, or its node stopping) removes every registration it holds, cluster-wide, in
+ * one command; the node retries that command until it is applied or the node's session ends.
+ *
+ * <p>Thread-safe.
+ */
+public interface LocalProcess extends AutoCloseable {
+  Pid pid();
+
+  /** Whether the process is alive. A dead process never comes back. */
+  boolean isAlive();
+
+  /**
+   * Puts a message in this process's mailbox; the handler receives it on a Roster thread, one
+   * message at a time, in the order they were put. A message to a dead process is dropped.
+   *
+   * @return false if the process is dead (the message was dropped)
+   * @throws LimitExceededException if the mailbox is full
+   */
+  boolean tell(byte[] message);
+
+  /** Why the process died, if its handler threw; null while alive or after a normal close. */
+  Throwable failure();
+
+  /** Ends the process (idempotent). Its registrations are removed asynchronously. */
+  @Override
+  void close();
+}

@@ -1,0 +1,159 @@
+package io.roster;
+
+import io.roster.internal.Node;
+import io.roster.internal.NodeConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A member of a Roster cluster, embedded in this JVM: one per JVM. Create it with {@link #builder()};
+ * close it to leave the cluster (its processes die and its registrations are removed).
+ *
+ * <p>Thread-safe.
+ */
+public interface RegistryNode extends AutoCloseable {
+
+  static Builder builder() {
+    return new Builder();
+  }
+
+  String nodeId();
+
+  Role role();
+
+  /** This node's incarnation: new at every start, so pids are never reused. */
+  long incarnation();
+
+  /**
+   * Completes when this node's session is open in the cluster (a quorum of voters is up), or
+   * exceptionally if the session cannot be opened. Operations wait for it on their own.
+   */
+  CompletableFuture<Void> ready();
+
+  /**
+   * The registry named {@code name} with unique keys, created if it does not exist. Blocks until the
+   * creation is committed.
+   *
+   * @throws IllegalArgumentException if the registry exists with duplicate keys, or the name is invalid
+   * @throws RegistryUnavailableException if no leader commits within the request timeout
+   */
+  default Registry registry(String name) {
+    return registry(name, Keys.UNIQUE);
+  }
+
+  /** The registry named {@code name}, created with {@code keys} if it does not exist; as {@link #registry(String)}. */
+  Registry registry(String name, Keys keys);
+
+  /** Starts a process with no handler (messages to it are dropped): a pid with a lifetime. */
+  LocalProcess spawn();
+
+  /** Starts a process whose handler receives its messages, one at a time. */
+  LocalProcess spawn(MessageHandler handler);
+
+  /**
+   * The current leader's node id, as this node knows it; empty if none is known. Local, never blocks;
+   * may be stale during an election.
+   */
+  Optional<String> leader();
+
+  /**
+   * The nodes with an open session, from this node's mirror (local, may lag), sorted by node id.
+   */
+  List<Member> members();
+
+  /** The voters of the Raft group (node id → address), as configured. */
+  Map<String, String> voters();
+
+  /** Leaves the cluster: ends the session (removing its registrations), stops processes and servers. */
+  @Override
+  void close();
+
+  /** Configures and starts a node. */
+  final class Builder {
+    private String nodeId;
+    private String listenAddress;
+    private final Map<String, String> voters = new LinkedHashMap<>();
+    private Path dataDir;
+    private Role role = Role.VOTER;
+    private String cluster = "roster";
+    private Duration sessionTimeout = Duration.ofMillis(5_000);
+    private Duration requestTimeout = Duration.ofSeconds(5);
+    private NodeListener listener = new NodeListener() {};
+
+    Builder() {}
+
+    /** The node's id, unique in the cluster: 1..128 UTF-8 bytes. Required. */
+    public Builder nodeId(String nodeId) {
+      this.nodeId = Objects.requireNonNull(nodeId, "nodeId");
+      return this;
+    }
+
+    /** {@code host:port} this node serves on; required for a voter (it must be its entry in {@link #voter}). */
+    public Builder listenAddress(String hostPort) {
+      this.listenAddress = Objects.requireNonNull(hostPort, "hostPort");
+      return this;
+    }
+
+    /** Adds a voter of the cluster ({@code host:port}). Every node lists the same voters. */
+    public Builder voter(String nodeId, String hostPort) {
+      voters.put(Objects.requireNonNull(nodeId, "nodeId"), Objects.requireNonNull(hostPort, "hostPort"));
+      return this;
+    }
+
+    /** Where a voter keeps its Raft log, snapshots and store. Required for a voter. */
+    public Builder dataDir(Path dataDir) {
+      this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
+      return this;
+    }
+
+    public Builder role(Role role) {
+      this.role = Objects.requireNonNull(role, "role");
+      return this;
+    }
+
+    /** The cluster's name; nodes of one cluster use the same one. Default "roster". */
+    public Builder cluster(String cluster) {
+      this.cluster = Objects.requireNonNull(cluster, "cluster");
+      return this;
+    }
+
+    /**
+     * How long the leader waits without a heartbeat before it expires this node's session and
+     * removes its registrations: 1 s to 60 s, default 5 s. Heartbeats go every third of it.
+     */
+    public Builder sessionTimeout(Duration timeout) {
+      this.sessionTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** The bound on every blocking call and consistent read: default 5 s. */
+    public Builder requestTimeout(Duration timeout) {
+      this.requestTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    public Builder listener(NodeListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /**
+     * Validates the configuration and starts the node: its Raft server if it is a voter, then its
+     * session in the background ({@link RegistryNode#ready()} tells when it is open).
+     *
+     * @throws IllegalArgumentException if the configuration is invalid (the message says what)
+     * @throws RosterException if the node cannot start (a port in use, an unreadable data directory)
+     */
+    public RegistryNode start() {
+      NodeConfig config = new NodeConfig(nodeId, listenAddress, Map.copyOf(voters), dataDir, role, cluster,
+          sessionTimeout, requestTimeout, listener);
+      return Node.start(config);
+    }
+  }
+}

@@ -1,0 +1,16 @@
+package io.roster.internal;
+
+import io.roster.statemachine.Mirror;
+import java.util.concurrent.CompletableFuture;
+
+/** Where a node's local mirror comes from: its own state machine (voter) or a voter's change stream (client). */
+interface MirrorSource extends AutoCloseable {
+  /** The current mirror; fetch it for each read. */
+  Mirror mirror();
+
+  /** Completes once the mirror has applied {@code index}; times out after {@code timeoutMillis}. */
+  CompletableFuture<Long> awaitApplied(long index, long timeoutMillis);
+
+  @Override
+  void close();
+}

@@ -1,0 +1,83 @@
+package io.roster.internal;
+
+import io.roster.NodeListener;
+import io.roster.Pid;
+import io.roster.Role;
+import io.roster.statemachine.Session;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/** A node's validated configuration. Every problem is an IllegalArgumentException naming the setting. */
+public record NodeConfig(
+    String nodeId,
+    String listenAddress,
+    Map<String, String> voters,
+    Path dataDir,
+    Role role,
+    String cluster,
+    Duration sessionTimeout,
+    Duration requestTimeout,
+    NodeListener listener) {
+
+  private static final Pattern HOST_PORT = Pattern.compile("[A-Za-z0-9.\\-]+:(\\d{1,5})|\\[[0-9A-Fa-f:.]+]:(\\d{1,5})");
+  static final Duration REQUEST_TIMEOUT_MIN = Duration.ofMillis(100);
+  static final Duration REQUEST_TIMEOUT_MAX = Duration.ofMinutes(10);
+
+  public NodeConfig {
+    require(nodeId != null, "nodeId is required");
+    String problem = Pid.problem(nodeId, 1, 1);
+    require(problem == null, "nodeId: " + problem);
+    require(cluster != null && !cluster.isEmpty() && cluster.length() <= 64, "cluster name must be 1..64 characters");
+    require(voters != null && !voters.isEmpty(), "at least one voter is required (voter(id, host:port))");
+    require(voters.size() <= 9, "at most 9 voters, was " + voters.size());
+    voters.forEach((id, address) -> {
+      String p = Pid.problem(id, 1, 1);
+      require(p == null, "voter id '" + id + "': " + p);
+      requireHostPort(address, "voter " + id);
+    });
+    require(role != null, "role is required");
+    if (role == Role.VOTER) {
+      require(listenAddress != null, "a voter needs listenAddress");
+      require(voters.containsKey(nodeId), "voter " + nodeId + " is not in the voters " + voters.keySet());
+      require(voters.get(nodeId).equals(listenAddress), "voter " + nodeId + " listens on " + listenAddress
+          + " but the voters list it at " + voters.get(nodeId));
+      require(dataDir != null, "a voter needs dataDir");
+    } else {
+      require(!voters.containsKey(nodeId), "client " + nodeId + " must not be one of the voters");
+    }
+    if (listenAddress != null) {
+      requireHostPort(listenAddress, "listenAddress");
+    }
+    require(sessionTimeout != null && sessionTimeout.toMillis() >= Session.TIMEOUT_MILLIS_MIN
+        && sessionTimeout.toMillis() <= Session.TIMEOUT_MILLIS_MAX,
+        "sessionTimeout must be 1s..60s, was " + sessionTimeout);
+    require(requestTimeout != null && requestTimeout.compareTo(REQUEST_TIMEOUT_MIN) >= 0
+        && requestTimeout.compareTo(REQUEST_TIMEOUT_MAX) <= 0,
+        "requestTimeout must be 100ms..10min, was " + requestTimeout);
+    require(listener != null, "listener is required");
+  }
+
+  private static void requireHostPort(String address, String what) {
+    var m = HOST_PORT.matcher(address == null ? "" : address);
+    require(m.matches(), what + ": expected host:port, was '" + address + "'");
+    int port = Integer.parseInt(m.group(1) != null ? m.group(1) : m.group(2));
+    require(port >= 1 && port <= 65535, what + ": port must be 1..65535, was " + port);
+  }
+
+  static int port(String hostPort) {
+    return Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
+  }
+
+  static String host(String hostPort) {
+    String host = hostPort.substring(0, hostPort.lastIndexOf(':'));
+    return host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+  }
+
+  private static void require(boolean condition, String message) {
+    if (!condition) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+package io.roster.internal;
+
+import io.roster.Pid;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Removals this node asked for that have not applied yet: unregistered keys and dead processes.
+ * Local reads consult it so that the node hides them at once (DGen's fire-and-forget unregister);
+ * the mirror itself changes only in apply order. An entry is dropped when its command applies or
+ * fails. Empty almost always, and then a read costs one volatile load.
+ */
+final class PendingRemovals {
+  private final AtomicInteger size = new AtomicInteger();
+  private final ConcurrentHashMap<String, ConcurrentHashMap<String, Set<Pid>>> keys = new ConcurrentHashMap<>();
+  private final Set<Pid> deadPids = ConcurrentHashMap.newKeySet();
+
+  boolean hides(String registry, String key, Pid owner) {
+    if (size.get() == 0) {
+      return false;
+    }
+    if (deadPids.contains(owner)) {
+      return true;
+    }
+    ConcurrentHashMap<String, Set<Pid>> r = keys.get(registry);
+    Set<Pid> pids = r == null ? null : r.get(key);
+    return pids != null && pids.contains(owner);
+  }
+
+  void addKey(String registry, String key, Pid owner) {
+    if (keys.computeIfAbsent(registry, k -> new ConcurrentHashMap<>())
+        .computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet()).add(owner)) {
+      size.incrementAndGet();
+    }
+  }
+
+  void removeKey(String registry, String key, Pid owner) {
+    ConcurrentHashMap<String, Set<Pid>> r = keys.get(registry);
+    Set<Pid> pids = r == null ? null : r.get(key);
+    if (pids != null && pids.remove(owner)) {
+      size.decrementAndGet();
+      if (pids.isEmpty()) {
+        r.remove(key, pids);
+      }
+    }
+  }
+
+  void addPid(Pid pid) {
+    if (deadPids.add(pid)) {
+      size.incrementAndGet();
+    }
+  }
+
+  void removePid(Pid pid) {
+    if (deadPids.remove(pid)) {
+      size.decrementAndGet();
+    }
+  }
+}

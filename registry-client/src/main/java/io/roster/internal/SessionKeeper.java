@@ -1,0 +1,155 @@
+package io.roster.internal;
+
+import io.roster.SessionExpiredException;
+import io.roster.statemachine.Commands;
+import io.roster.statemachine.RegistryStateMachine;
+import io.roster.statemachine.Session;
+import io.roster.statemachine.proto.Heartbeat;
+import io.roster.statemachine.proto.Query;
+import io.roster.statemachine.proto.QueryResult;
+import io.roster.statemachine.proto.Status;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps this node's session: opens it (retrying until a quorum answers), heartbeats to the leader
+ * outside the log every third of the timeout, and notices when the leader says it expired. On a
+ * voter that leads, also proposes the expiry of other nodes' silent sessions.
+ */
+final class SessionKeeper {
+  private static final Logger LOG = LoggerFactory.getLogger(SessionKeeper.class);
+  private static final long RETRY_MILLIS = 250;
+  private static final long EXPIRY_CHECK_MILLIS = 200;
+  private static final long REPROPOSE_MILLIS = 2_000;
+
+  private final Node node;
+  private final Writer writer;
+  private final RaftClient heartbeatClient;
+  private final ScheduledExecutorService scheduler;
+  private final long timeoutMillis;
+  private final CompletableFuture<Void> ready = new CompletableFuture<>();
+  private final Map<String, Long> proposedAtNanos = new ConcurrentHashMap<>();
+  private volatile boolean expired;
+  private volatile boolean closed;
+
+  SessionKeeper(Node node, Writer writer, RaftClient heartbeatClient, ScheduledExecutorService scheduler,
+      long timeoutMillis) {
+    this.node = node;
+    this.writer = writer;
+    this.heartbeatClient = heartbeatClient;
+    this.scheduler = scheduler;
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  CompletableFuture<Void> ready() {
+    return ready;
+  }
+
+  boolean expired() {
+    return expired;
+  }
+
+  void start(RegistryStateMachine leaderDuties) {
+    scheduler.execute(this::open);
+    if (leaderDuties != null) {
+      scheduler.scheduleWithFixedDelay(() -> expireSilentSessions(leaderDuties), EXPIRY_CHECK_MILLIS,
+          EXPIRY_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  void close() {
+    closed = true;
+    ready.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
+  }
+
+  private void open() {
+    if (closed) {
+      return;
+    }
+    writer.submit(Commands.openSession(node.nodeId(), node.incarnation(), timeoutMillis)).whenComplete((r, e) -> {
+      if (closed) {
+        return;
+      }
+      if (e != null) {
+        LOG.debug("{}: session not open yet ({}); retrying", node.nodeId(), e.getMessage());
+        scheduler.schedule(this::open, RETRY_MILLIS, TimeUnit.MILLISECONDS);
+      } else if (r.getStatus() == Status.OK) {
+        LOG.info("{}: session open (incarnation {}, timeout {} ms)", node.nodeId(), node.incarnation(), timeoutMillis);
+        scheduler.scheduleWithFixedDelay(this::heartbeat, 0, Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS);
+        ready.complete(null);
+      } else {
+        ready.completeExceptionally(new SessionExpiredException("node " + node.nodeId() + " cannot open its session: "
+            + r.getStatus() + " " + r.getDetail()));
+      }
+    });
+  }
+
+  private void heartbeat() {
+    if (closed || expired) {
+      return;
+    }
+    Query q = Query.newBuilder().setHeartbeat(
+        Heartbeat.newBuilder().setNodeId(node.nodeId()).setIncarnation(node.incarnation())).build();
+    try {
+      heartbeatClient.async().sendReadOnlyNonLinearizable(Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())))
+          .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS)
+          .whenComplete((reply, e) -> {
+            if (e != null || !reply.isSuccess()) {
+              return; // no leader right now: the next beat tries again, the new leader grants grace
+            }
+            try {
+              QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+              if (r.getStatus() == Status.SESSION_EXPIRED) {
+                expire(r.getDetail());
+              }
+            } catch (Exception parse) {
+              LOG.warn("{}: heartbeat reply does not decode", node.nodeId(), parse);
+            }
+          });
+    } catch (RuntimeException e) {
+      LOG.debug("{}: heartbeat not sent: {}", node.nodeId(), e.toString());
+    }
+  }
+
+  /** The leader told this node its session is gone. */
+  void expire(String why) {
+    if (!expired && !closed) {
+      expired = true;
+      LOG.warn("{}: session expired ({}); its registrations are gone and its writes are refused", node.nodeId(), why);
+      node.sessionExpired();
+    }
+  }
+
+  private void expireSilentSessions(RegistryStateMachine sm) {
+    if (closed || !sm.sessionTracker().leader()) {
+      return;
+    }
+    long now = System.nanoTime();
+    java.util.List<Session> open = sm.mirror().openSessions();
+    for (Session s : sm.sessionTracker().expired(open)) {
+      String id = s.nodeId() + "#" + s.incarnation();
+      Long at = proposedAtNanos.get(id);
+      if (at != null && now - at < REPROPOSE_MILLIS * 1_000_000L) {
+        continue;
+      }
+      proposedAtNanos.put(id, now);
+      writer.submit(Commands.expireSession(s.nodeId(), s.incarnation())).whenComplete((r, e) -> {
+        if (e == null && r.getStatus() == Status.OK && !r.getDetail().equals("session was not open")) {
+          LOG.info("session of {} (incarnation {}) expired after {} ms of silence: {} registrations removed",
+              s.nodeId(), s.incarnation(), s.timeoutMillis(), r.getRemoved());
+        }
+      });
+    }
+    java.util.Set<String> openIds = new java.util.HashSet<>();
+    open.forEach(s -> openIds.add(s.nodeId() + "#" + s.incarnation()));
+    proposedAtNanos.keySet().retainAll(openIds);
+  }
+}

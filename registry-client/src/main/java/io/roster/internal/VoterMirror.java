@@ -1,0 +1,29 @@
+package io.roster.internal;
+
+import io.roster.statemachine.Mirror;
+import io.roster.statemachine.RegistryStateMachine;
+import java.util.concurrent.CompletableFuture;
+
+/** A voter's mirror: the one its own state machine applies to. */
+final class VoterMirror implements MirrorSource {
+  private final RegistryStateMachine sm;
+
+  VoterMirror(RegistryStateMachine sm) {
+    this.sm = sm;
+  }
+
+  @Override
+  public Mirror mirror() {
+    return sm.mirror();
+  }
+
+  @Override
+  public CompletableFuture<Long> awaitApplied(long index, long timeoutMillis) {
+    return sm.awaitApplied(index, timeoutMillis);
+  }
+
+  @Override
+  public void close() {
+    // the state machine is closed with the Raft server
+  }
+}

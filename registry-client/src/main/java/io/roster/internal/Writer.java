@@ -1,0 +1,95 @@
+package io.roster.internal;
+
+import io.roster.AlreadyRegisteredException;
+import io.roster.LimitExceededException;
+import io.roster.NotOwnerException;
+import io.roster.RegistryUnavailableException;
+import io.roster.RosterException;
+import io.roster.SessionExpiredException;
+import io.roster.statemachine.Codec;
+import io.roster.statemachine.proto.BatchResult;
+import io.roster.statemachine.proto.Command;
+import io.roster.statemachine.proto.Result;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+
+/** Sends commands to the leader and turns their results into values or exceptions. */
+final class Writer {
+  private final RaftClient client;
+  private final long timeoutMillis;
+
+  Writer(RaftClient client, long timeoutMillis) {
+    this.client = client;
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  /** Completes with the command's result once committed and applied; exceptionally with {@link RegistryUnavailableException}. */
+  CompletableFuture<Result> submit(Command command) {
+    Message message = Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.encode(command)));
+    CompletableFuture<RaftClientReply> sent;
+    try {
+      sent = client.async().send(message);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(unavailable(e));
+    }
+    return sent.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).handle((reply, error) -> {
+      if (error != null) {
+        throw unavailable(error);
+      }
+      if (!reply.isSuccess()) {
+        throw unavailable(reply.getException());
+      }
+      try {
+        return BatchResult.parseFrom(reply.getMessage().getContent().toByteArray()).getResults(0);
+      } catch (Exception e) {
+        throw new RosterException("the leader's reply does not decode: " + e, e);
+      }
+    });
+  }
+
+  private RegistryUnavailableException unavailable(Throwable error) {
+    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    String why = cause instanceof TimeoutException
+        ? "no leader committed the command within " + timeoutMillis + " ms"
+        : "the cluster did not accept the command: " + cause;
+    return new RegistryUnavailableException(why, cause);
+  }
+
+  /** The revision of an OK result, or the exception its status stands for. */
+  static long revisionOrThrow(Result r, String key) {
+    switch (r.getStatus()) {
+      case OK:
+        return r.getRevision();
+      case ALREADY_REGISTERED:
+        throw new AlreadyRegisteredException(key, Codec.fromProto(r.getOwner()));
+      case NOT_OWNER:
+        throw new NotOwnerException(r.getDetail(), r.hasOwner() ? Codec.fromProto(r.getOwner()) : null);
+      case LIMIT_EXCEEDED:
+        throw new LimitExceededException(r.getDetail());
+      case SESSION_EXPIRED:
+        throw new SessionExpiredException(r.getDetail());
+      case INVALID_ARGUMENT:
+      case REGISTRY_MISMATCH:
+      case WRONG_MODE:
+        throw new IllegalArgumentException(r.getDetail());
+      default:
+        throw new RosterException(r.getStatus() + ": " + r.getDetail());
+    }
+  }
+
+  /** Unwraps the exception a future completed with, for blocking callers. */
+  static RuntimeException unwrap(Throwable t) {
+    Throwable cause = t instanceof CompletionException || t instanceof java.util.concurrent.ExecutionException
+        ? t.getCause() : t;
+    if (cause instanceof RuntimeException r) {
+      return r;
+    }
+    return new RosterException(String.valueOf(cause), cause);
+  }
+}

@@ -1,0 +1,68 @@
+package io.roster.statemachine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+
+/**
+ * The leader's in-memory record of when it last heard from each node session. Not replicated and
+ * never read by {@code apply}: the leader decides that a session expired and proposes
+ * {@code ExpireSession}; every peer then applies that command alike.
+ *
+ * <p>A peer that becomes leader knows nothing of earlier heartbeats, so it gives every session a
+ * full timeout of grace from the moment it became leader before expiring any.
+ *
+ * <p>Thread-safe.
+ */
+public final class SessionTracker {
+  private record Heard(long incarnation, long atNanos) {}
+
+  private final LongSupplier nanoTime;
+  private final ConcurrentHashMap<String, Heard> heard = new ConcurrentHashMap<>();
+  private volatile long leaderSinceNanos;
+  private volatile boolean leader;
+
+  public SessionTracker(LongSupplier nanoTime) {
+    this.nanoTime = nanoTime;
+    this.leaderSinceNanos = nanoTime.getAsLong();
+  }
+
+  /** This peer became leader: forget what an earlier term heard and start every grace period now. */
+  public void becameLeader() {
+    heard.clear();
+    leaderSinceNanos = nanoTime.getAsLong();
+    leader = true;
+  }
+
+  public void lostLeadership() {
+    leader = false;
+    heard.clear();
+  }
+
+  public boolean leader() {
+    return leader;
+  }
+
+  public void heartbeat(String nodeId, long incarnation) {
+    heard.put(nodeId, new Heard(incarnation, nanoTime.getAsLong()));
+  }
+
+  /**
+   * The open sessions silent longer than their timeout. A session not heard from in this term
+   * counts from the start of the term.
+   */
+  public List<Session> expired(List<Session> open) {
+    long now = nanoTime.getAsLong();
+    long since = leaderSinceNanos;
+    List<Session> expired = new ArrayList<>();
+    for (Session s : open) {
+      Heard h = heard.get(s.nodeId());
+      long last = h != null && h.incarnation() == s.incarnation() ? Math.max(h.atNanos(), since) : since;
+      if (now - last > s.timeoutMillis() * 1_000_000L) {
+        expired.add(s);
+      }
+    }
+    return expired;
+  }
+}
