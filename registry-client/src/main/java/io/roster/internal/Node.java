@@ -127,7 +127,7 @@ public final class Node implements RegistryNode {
       }
       mirror = new VoterMirror(sm);
     } else {
-      throw new IllegalArgumentException("role CLIENT is not available in this build");
+      mirror = new StreamMirror(config.nodeId(), RatisWiring.streamClient(group, config), group.getPeers().stream().toList());
     }
     Node node = new Node(config, incarnation, server, sm, mirror, group);
     node.session.start(sm);
@@ -315,7 +315,8 @@ public final class Node implements RegistryNode {
     }
   }
 
-  Mirror mirror() {
+  /** This node's local mirror (fetch it for each read); for tests, tools and the demo. */
+  public Mirror mirror() {
     return mirror.mirror();
   }
 

@@ -49,8 +49,28 @@ final class RatisWiring {
     // Bounded log: purge up to the snapshot; a follower behind it gets the snapshot installed.
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     p.set("raft.server.log.append-entries.compose.enabled", "false");
+    GrpcConfigKeys.setMessageSizeMax(p, MESSAGE_BYTES_MAX);
     return p;
   }
+
+  /**
+   * The client a client node's change stream uses: one try per call (the stream moves to another
+   * voter itself), with room for the long poll.
+   */
+  static RaftClient streamClient(RaftGroup group, NodeConfig config) {
+    RaftProperties p = new RaftProperties();
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, TimeUnit.SECONDS));
+    GrpcConfigKeys.setMessageSizeMax(p, MESSAGE_BYTES_MAX);
+    return RaftClient.newBuilder()
+        .setClientId(ClientId.randomId())
+        .setProperties(p)
+        .setRaftGroup(group)
+        .setRetryPolicy(RetryPolicies.noRetry())
+        .build();
+  }
+
+  /** The largest gRPC message: bounds a client's initial load of the whole state. */
+  static final org.apache.ratis.util.SizeInBytes MESSAGE_BYTES_MAX = org.apache.ratis.util.SizeInBytes.valueOf("256MB");
 
   /**
    * A client with a bounded retry policy (Ratis' default retries forever): a few tries per

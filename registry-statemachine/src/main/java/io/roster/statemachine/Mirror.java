@@ -350,6 +350,57 @@ public final class Mirror implements StateView {
     }
   }
 
+  // ---------------------------------------------------------------- change streams
+
+  /**
+   * The whole state as the changes that would create it, registries first; with
+   * {@link #appliedIndex()} read under the same apply lock it is a consistent dump.
+   */
+  public List<Change> asChanges() {
+    List<Change> changes = new ArrayList<>();
+    registries.values().forEach(r -> changes.add(new RegistryCreated(r.descriptor)));
+    sessions.values().forEach(s -> changes.add(new SessionChanged(s)));
+    for (RegistryState r : registries.values()) {
+      r.entries.values().forEach(v -> {
+        if (v instanceof Registration reg) {
+          changes.add(new Registered(reg));
+        } else {
+          for (Registration reg : (Registration[]) v) {
+            changes.add(new Registered(reg));
+          }
+        }
+      });
+      r.meta.forEach((k, v) -> changes.add(new MetaPut(r.descriptor.name(), k, v)));
+      r.locks.values().forEach(l -> changes.add(new LockAcquired(l)));
+    }
+    return changes;
+  }
+
+  /**
+   * Applies one entry received from a voter's change stream (a client node's mirror).
+   *
+   * @throws IllegalArgumentException if the changes do not decode or do not fit this mirror's state
+   *     (the stream is out of step: reload the whole state)
+   */
+  public void applyStreamed(long index, List<io.roster.statemachine.proto.ChangeProto> protos) {
+    List<Change> changes = ChangeCodec.decode(protos, this, pid -> pid);
+    try {
+      changes.forEach(this::apply);
+    } catch (IllegalStateException e) {
+      throw new IllegalArgumentException("streamed entry " + index + " does not fit the mirror: " + e.getMessage(), e);
+    }
+    if (index > appliedIndex) {
+      appliedIndex(index);
+    }
+  }
+
+  /** Moves the applied index forward for entries that changed nothing (streamed mirrors). */
+  public void advanceTo(long index) {
+    if (index > appliedIndex) {
+      appliedIndex(index);
+    }
+  }
+
   // ---------------------------------------------------------------- canonical form
 
   /**

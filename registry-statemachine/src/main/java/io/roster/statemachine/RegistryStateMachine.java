@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
 import io.roster.statemachine.proto.BatchResult;
+import io.roster.statemachine.proto.Changes;
 import io.roster.statemachine.proto.Entry;
 import io.roster.statemachine.proto.Heartbeat;
 import io.roster.statemachine.proto.Query;
@@ -15,7 +16,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientRequest;
@@ -59,19 +59,23 @@ public class RegistryStateMachine extends BaseStateMachine {
   private final AppliedIndexWaiters waiters = new AppliedIndexWaiters(this::mirrorAppliedIndex, 100_000);
   private final AtomicLong snapshotsInstalled = new AtomicLong();
   private final SessionTracker sessions = new SessionTracker(System::nanoTime);
-  private final Consumer<Change> listener;
+  private final AppliedListener listener;
+  private final ChangeHistory history = new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX);
   private volatile Replica replica;
   /** The mirror local reads use: kept while paused, replaced only by a complete new one. */
   private volatile Mirror mirror;
   private volatile Path dbDir;
 
   public RegistryStateMachine() {
-    this(change -> { });
+    this((index, changes) -> { });
   }
 
-  /** {@code listener} sees every applied change, on the apply thread, in apply order. */
-  public RegistryStateMachine(Consumer<Change> listener) {
-    this.listener = listener;
+  /** {@code listener} sees every applied entry's changes, on the apply thread, in log order. */
+  public RegistryStateMachine(AppliedListener listener) {
+    this.listener = (index, changes) -> {
+      history.applied(index, changes);
+      listener.applied(index, changes);
+    };
   }
 
   @Override
@@ -112,6 +116,7 @@ public class RegistryStateMachine extends BaseStateMachine {
   private void publish(Replica r) {
     replica = r;
     mirror = r.mirror();
+    history.reset(r.mirror().appliedIndex());
     waiters.advance(r.mirror().appliedIndex());
   }
 
@@ -250,6 +255,7 @@ public class RegistryStateMachine extends BaseStateMachine {
     Replica r = replica;
     if (r != null && index > r.mirror().appliedIndex()) {
       r.mirror().appliedIndex(index); // every transaction up to index is in the mirror
+      history.applied(index, java.util.List.of());
     }
     waiters.advance(mirrorAppliedIndex());
   }
@@ -342,6 +348,12 @@ public class RegistryStateMachine extends BaseStateMachine {
     if (q.getKindCase() == Query.KindCase.HEARTBEAT) {
       return reply(heartbeat(m, q.getHeartbeat()));
     }
+    if (q.getKindCase() == Query.KindCase.CHANGES) {
+      return changes(q.getChanges());
+    }
+    if (q.getKindCase() == Query.KindCase.DUMP) {
+      return reply(dump());
+    }
     return reply(Queries.answer(m, q));
   }
 
@@ -349,6 +361,40 @@ public class RegistryStateMachine extends BaseStateMachine {
   @Override
   public CompletableFuture<Message> queryStale(Message request, long minIndex) {
     return waiters.await(minIndex, STALE_READ_WAIT_MILLIS).thenCompose(applied -> query(request));
+  }
+
+  static final int CHANGES_PER_ANSWER_MAX = 1024;
+  static final int CHANGES_WAIT_MILLIS_MAX = 5_000;
+
+  /** The change stream: entries after an index, waiting (bounded) when there are none yet. */
+  private CompletableFuture<Message> changes(Changes c) {
+    int max = c.getMaxEntries() == 0 ? CHANGES_PER_ANSWER_MAX : Math.min(c.getMaxEntries(), CHANGES_PER_ANSWER_MAX);
+    CompletableFuture<Void> next = history.nextChange(); // taken before reading, so no append is missed
+    ChangeHistory.Slice slice = history.after(c.getFromIndex(), max);
+    if (slice == null) {
+      return reply(QueryResult.newBuilder().setStatus(Status.COMPACTED).setAppliedIndex(history.appliedIndex())
+          .setDetail("index " + c.getFromIndex() + " is older than this peer's change history").build());
+    }
+    int wait = Math.min(c.getWaitMillis(), CHANGES_WAIT_MILLIS_MAX);
+    if (!slice.entries().isEmpty() || wait == 0) {
+      return reply(QueryResult.newBuilder().setStatus(Status.OK).setAppliedIndex(slice.appliedIndex())
+          .addAllChangeEntries(slice.entries()).build());
+    }
+    Changes again = c.toBuilder().setWaitMillis(0).build();
+    return next.completeOnTimeout(null, wait, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .thenCompose(v -> changes(again));
+  }
+
+  /** The whole state at one applied index, taken under the apply lock. */
+  private QueryResult dump() {
+    synchronized (this) {
+      Mirror m = mirror;
+      if (m == null) {
+        return QueryResult.newBuilder().setStatus(Status.NOT_LEADER).setDetail("not started").build();
+      }
+      return QueryResult.newBuilder().setStatus(Status.OK).setAppliedIndex(m.appliedIndex())
+          .addChangeEntries(ChangeCodec.encode(m.appliedIndex(), m.asChanges())).build();
+    }
   }
 
   /** Records a node's heartbeat (leader only) and tells it whether its session is still open. */

@@ -9,7 +9,8 @@ import io.roster.statemachine.proto.Result;
 import io.roster.statemachine.proto.Status;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.function.Consumer;
+import java.util.ArrayList;
+import java.util.List;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
 import org.slf4j.Logger;
@@ -34,9 +35,9 @@ public final class Replica implements AutoCloseable {
   private final RegistryCore core = new RegistryCore();
   private final RocksStore store;
   private final Mirror mirror;
-  private final Consumer<Change> listener;
+  private final AppliedListener listener;
 
-  private Replica(RocksStore store, Mirror mirror, Consumer<Change> listener) {
+  private Replica(RocksStore store, Mirror mirror, AppliedListener listener) {
     this.store = store;
     this.mirror = mirror;
     this.listener = listener;
@@ -44,14 +45,14 @@ public final class Replica implements AutoCloseable {
 
   /** Opens the store in {@code dir} and loads its mirror. */
   public static Replica open(Path dir) throws IOException {
-    return open(dir, change -> { });
+    return open(dir, (index, changes) -> { });
   }
 
   /**
-   * Opens the store in {@code dir} and loads its mirror; {@code listener} sees every change applied
-   * after opening, on the apply thread, in apply order.
+   * Opens the store in {@code dir} and loads its mirror; {@code listener} sees every entry applied
+   * after opening.
    */
-  public static Replica open(Path dir, Consumer<Change> listener) throws IOException {
+  public static Replica open(Path dir, AppliedListener listener) throws IOException {
     RocksStore store = RocksStore.open(dir);
     try {
       return new Replica(store, store.load(), listener);
@@ -87,9 +88,10 @@ public final class Replica implements AutoCloseable {
     }
     Codec.Decoded decoded = Codec.decodeBatch(data);
     BatchResult.Builder results = BatchResult.newBuilder();
+    List<Change> applied = new ArrayList<>();
     try (WriteBatch batch = new WriteBatch()) {
       if (decoded.ok()) {
-        applyCommands(decoded.batch(), index, batch, results);
+        applyCommands(decoded.batch(), index, batch, results, applied);
       } else {
         LOG.warn("entry {} rejected: {}", index, decoded.errorDetail());
         results.mergeFrom(Codec.rejected(decoded, index));
@@ -99,11 +101,12 @@ public final class Replica implements AutoCloseable {
       throw new IllegalStateException("store write of entry " + index + " failed; this peer must restart", e);
     }
     mirror.appliedIndex(index);
+    listener.applied(index, applied);
     return results.build();
   }
 
-  private void applyCommands(CommandBatch commands, long index, WriteBatch batch, BatchResult.Builder results)
-      throws RocksDBException {
+  private void applyCommands(CommandBatch commands, long index, WriteBatch batch, BatchResult.Builder results,
+      List<Change> applied) throws RocksDBException {
     for (int ordinal = 0; ordinal < commands.getCommandsCount(); ordinal++) {
       Command command = commands.getCommands(ordinal);
       Outcome outcome;
@@ -113,15 +116,13 @@ public final class Replica implements AutoCloseable {
         // A bug in the core; deterministic, so every peer answers the same. Nothing was changed.
         LOG.error("command {}.{} failed in the core", index, ordinal, e);
         outcome = new Outcome(Result.newBuilder().setStatus(Status.INTERNAL_ERROR).setRevision(index)
-            .setDetail("internal error: " + e).build(), java.util.List.of());
+            .setDetail("internal error: " + e).build(), List.of());
       }
       for (Change change : outcome.changes()) {
         mirror.apply(change);
         store.stage(batch, change);
       }
-      for (Change change : outcome.changes()) {
-        listener.accept(change);
-      }
+      applied.addAll(outcome.changes());
       results.addResults(outcome.result());
     }
   }

@@ -141,34 +141,21 @@ public final class RocksStore implements AutoCloseable {
   /** Adds one change to the batch of the entry being applied. */
   void stage(WriteBatch batch, Change change) throws RocksDBException {
     if (change instanceof RegistryCreated c) {
-      RegistryDescriptor d = c.registry();
-      batch.put(key(REGISTRY, d.name()), RegistryRecord.newBuilder()
-          .setMode(d.mode())
-          .setPartitions(d.partitions())
-          .setMaxKeyBytes(d.maxKeyBytes())
-          .setMaxValueBytes(d.maxValueBytes())
-          .setMaxRegistrationsPerPid(d.maxRegistrationsPerPid())
-          .setRevision(d.revision())
-          .build().toByteArray());
+      batch.put(key(REGISTRY, c.registry().name()), Records.of(c.registry()).toByteArray());
     } else if (change instanceof Registered c) {
-      batch.put(entryKey(c.registration()), record(c.registration()));
+      batch.put(entryKey(c.registration()), Records.of(c.registration()).toByteArray());
     } else if (change instanceof Unregistered c) {
       batch.delete(entryKey(c.registration()));
     } else if (change instanceof ValueUpdated c) {
-      batch.put(entryKey(c.after()), record(c.after()));
+      batch.put(entryKey(c.after()), Records.of(c.after()).toByteArray());
     } else if (change instanceof MetaPut c) {
       batch.put(key(META, c.registry(), c.key()), c.value());
     } else if (change instanceof MetaDeleted c) {
       batch.delete(key(META, c.registry(), c.key()));
     } else if (change instanceof SessionChanged c) {
-      Session s = c.session();
-      batch.put(key(SESSION, s.nodeId()), SessionRecord.newBuilder()
-          .setIncarnation(s.incarnation()).setExpired(s.expired()).setRevision(s.revision())
-          .setTimeoutMillis((int) s.timeoutMillis()).build().toByteArray());
+      batch.put(key(SESSION, c.session().nodeId()), Records.of(c.session()).toByteArray());
     } else if (change instanceof LockAcquired c) {
-      LockHold l = c.lock();
-      batch.put(key(LOCK, l.registry(), l.lockKey()),
-          LockRecord.newBuilder().setPid(Codec.toProto(l.pid())).setToken(l.token()).build().toByteArray());
+      batch.put(key(LOCK, c.lock().registry(), c.lock().lockKey()), Records.of(c.lock()).toByteArray());
     } else if (change instanceof LockReleased c) {
       batch.delete(key(LOCK, c.lock().registry(), c.lock().lockKey()));
     } else {
@@ -225,14 +212,13 @@ public final class RocksStore implements AutoCloseable {
     Mirror mirror = new Mirror();
     Map<String, RegistryDescriptor> registries = new HashMap<>();
     Map<Pid, Pid> pids = new HashMap<>(); // one instance per pid
+    java.util.function.UnaryOperator<Pid> intern = p -> pids.computeIfAbsent(p, q -> q);
     try (RocksIterator it = db.newIterator()) {
       // Registries first: entries of every kind refer to them, and 'D' sorts before 'G'.
       for (it.seek(new byte[] {REGISTRY}); it.isValid() && it.key()[0] == REGISTRY; it.next()) {
         byte[] k = it.key();
         String name = new String(k, 1, k.length - 1, StandardCharsets.UTF_8);
-        RegistryRecord r = RegistryRecord.parseFrom(it.value());
-        RegistryDescriptor d = new RegistryDescriptor(name, r.getMode(), r.getPartitions(), r.getMaxKeyBytes(),
-            r.getMaxValueBytes(), r.getMaxRegistrationsPerPid(), r.getRevision());
+        RegistryDescriptor d = Records.descriptor(name, RegistryRecord.parseFrom(it.value()));
         registries.put(name, d);
         mirror.apply(new RegistryCreated(d));
       }
@@ -248,22 +234,15 @@ public final class RocksStore implements AutoCloseable {
               throw new IllegalStateException("entry of the unknown registry '" + registry + "'");
             }
             String key = string(b);
-            RegistrationRecord r = RegistrationRecord.parseFrom(v);
-            Pid pid = pids.computeIfAbsent(Codec.fromProto(r.getPid()), p -> p);
-            mirror.apply(new Registered(
-                new Registration(d, key, pid, r.getValue().toByteArray(), r.getRevision(), r.getOrdinal())));
+            mirror.apply(new Registered(Records.registration(d, key, RegistrationRecord.parseFrom(v), intern)));
           }
           case META -> mirror.apply(new MetaPut(string(b), rest(b), v));
           case LOCK -> {
             String registry = string(b);
-            LockRecord l = LockRecord.parseFrom(v);
-            Pid pid = pids.computeIfAbsent(Codec.fromProto(l.getPid()), p -> p);
-            mirror.apply(new LockAcquired(new LockHold(registry, rest(b), pid, l.getToken())));
+            mirror.apply(new LockAcquired(Records.lock(registry, rest(b), LockRecord.parseFrom(v), intern)));
           }
           case SESSION -> {
-            SessionRecord s = SessionRecord.parseFrom(v);
-            mirror.apply(new SessionChanged(
-                new Session(rest(b), s.getIncarnation(), s.getTimeoutMillis(), s.getExpired(), s.getRevision())));
+            mirror.apply(new SessionChanged(Records.session(rest(b), SessionRecord.parseFrom(v))));
           }
           default -> { } // 'G' (loaded above), 'A' and 'V'
         }
@@ -298,15 +277,6 @@ public final class RocksStore implements AutoCloseable {
     } catch (RocksDBException e) {
       throw new IOException("write to " + dir + " failed: " + e.getMessage(), e);
     }
-  }
-
-  private static byte[] record(Registration r) {
-    return RegistrationRecord.newBuilder()
-        .setPid(Codec.toProto(r.pid()))
-        .setValue(ByteString.copyFrom(r.valueUnsafe()))
-        .setRevision(r.revision())
-        .setOrdinal(r.ordinal())
-        .build().toByteArray();
   }
 
   private static byte[] entryKey(Registration r) {

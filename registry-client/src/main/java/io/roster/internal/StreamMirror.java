@@ -1,0 +1,149 @@
+package io.roster.internal;
+
+import io.roster.statemachine.AppliedIndexWaiters;
+import io.roster.statemachine.Mirror;
+import io.roster.statemachine.proto.ChangeEntry;
+import io.roster.statemachine.proto.Changes;
+import io.roster.statemachine.proto.Dump;
+import io.roster.statemachine.proto.Query;
+import io.roster.statemachine.proto.QueryResult;
+import io.roster.statemachine.proto.Status;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A client node's mirror, fed by a voter's change stream: it loads the whole state once, then
+ * long-polls for the entries after its applied index, in order. When a voter fails it moves to the
+ * next one and resumes from the same index; when its index is older than the voter's history
+ * (COMPACTED) it loads the whole state again, serving the old mirror until the new one is complete.
+ */
+final class StreamMirror implements MirrorSource {
+  private static final Logger LOG = LoggerFactory.getLogger(StreamMirror.class);
+  static final int WAIT_MILLIS = 1_000;
+  static final long BACKOFF_MILLIS = 200;
+
+  private final String nodeId;
+  private final RaftClient client;
+  private final List<RaftPeerId> voters;
+  private final AppliedIndexWaiters waiters;
+  private final Thread follower;
+  private volatile Mirror mirror = new Mirror();
+  private volatile boolean loaded;
+  private volatile boolean closed;
+  private int voter;
+
+  StreamMirror(String nodeId, RaftClient client, List<RaftPeer> voters) {
+    this.nodeId = nodeId;
+    this.client = client;
+    this.voters = voters.stream().map(RaftPeer::getId).toList();
+    this.waiters = new AppliedIndexWaiters(() -> mirror.appliedIndex(), 100_000);
+    this.voter = Math.floorMod(nodeId.hashCode(), voters.size()); // spread clients over voters
+    this.follower = new Thread(this::follow, "roster-" + nodeId + "-stream");
+    this.follower.setDaemon(true);
+    this.follower.start();
+  }
+
+  @Override
+  public Mirror mirror() {
+    return mirror;
+  }
+
+  /** Whether the whole state has been loaded once. */
+  boolean loaded() {
+    return loaded;
+  }
+
+  @Override
+  public CompletableFuture<Long> awaitApplied(long index, long timeoutMillis) {
+    return waiters.await(index, timeoutMillis);
+  }
+
+  private void follow() {
+    boolean reload = true;
+    while (!closed) {
+      RaftPeerId peer = voters.get(voter);
+      try {
+        if (reload) {
+          load(peer);
+          reload = false;
+        }
+        QueryResult r = query(Query.newBuilder().setChanges(Changes.newBuilder()
+            .setFromIndex(mirror.appliedIndex()).setWaitMillis(WAIT_MILLIS)).build(), peer);
+        if (r.getStatus() == Status.COMPACTED) {
+          LOG.info("{}: behind {}'s change history; loading the whole state", nodeId, peer);
+          reload = true;
+          continue;
+        }
+        Mirror m = mirror;
+        for (ChangeEntry e : r.getChangeEntriesList()) {
+          m.applyStreamed(e.getIndex(), e.getChangesList());
+        }
+        m.advanceTo(r.getAppliedIndex());
+        waiters.advance(m.appliedIndex());
+      } catch (IllegalArgumentException e) {
+        LOG.warn("{}: change stream from {} out of step ({}); reloading", nodeId, peer, e.getMessage());
+        reload = true;
+      } catch (Exception e) {
+        if (closed) {
+          return;
+        }
+        LOG.debug("{}: change stream from {} failed: {}", nodeId, peer, e.toString());
+        voter = (voter + 1) % voters.size();
+        sleep(BACKOFF_MILLIS);
+      }
+    }
+  }
+
+  private void load(RaftPeerId peer) throws Exception {
+    QueryResult r = query(Query.newBuilder().setDump(Dump.getDefaultInstance()).build(), peer);
+    if (r.getStatus() != Status.OK) {
+      throw new IllegalStateException("dump from " + peer + " failed: " + r.getStatus() + " " + r.getDetail());
+    }
+    Mirror fresh = new Mirror();
+    for (ChangeEntry e : r.getChangeEntriesList()) {
+      fresh.applyStreamed(e.getIndex(), e.getChangesList());
+    }
+    fresh.advanceTo(r.getAppliedIndex());
+    mirror = fresh;
+    loaded = true;
+    waiters.advance(fresh.appliedIndex());
+    LOG.info("{}: loaded the state at index {} from {}", nodeId, r.getAppliedIndex(), peer);
+  }
+
+  private QueryResult query(Query q, RaftPeerId peer) throws Exception {
+    RaftClientReply reply = client.io().sendStaleRead(
+        Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())), 0, peer);
+    if (!reply.isSuccess()) {
+      throw reply.getException();
+    }
+    return QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    follower.interrupt();
+    waiters.failAll(new IllegalStateException("node " + nodeId + " is closed"));
+    try {
+      client.close();
+    } catch (Exception e) {
+      LOG.debug("{}: stream client close: {}", nodeId, e.toString());
+    }
+  }
+}

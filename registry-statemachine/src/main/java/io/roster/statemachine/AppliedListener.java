@@ -1,0 +1,10 @@
+package io.roster.statemachine;
+
+import java.util.List;
+
+/** Sees each applied Raft entry's changes, on the apply thread, in log order, after they are durable. */
+@FunctionalInterface
+public interface AppliedListener {
+  /** {@code changes} is empty for an entry that changed nothing (a rejected or no-op entry). */
+  void applied(long index, List<Change> changes);
+}

@@ -1,0 +1,126 @@
+package io.roster.statemachine;
+
+import com.google.protobuf.ByteString;
+import io.roster.Pid;
+import io.roster.statemachine.Change.LockAcquired;
+import io.roster.statemachine.Change.LockReleased;
+import io.roster.statemachine.Change.MetaDeleted;
+import io.roster.statemachine.Change.MetaPut;
+import io.roster.statemachine.Change.Registered;
+import io.roster.statemachine.Change.RegistryCreated;
+import io.roster.statemachine.Change.SessionChanged;
+import io.roster.statemachine.Change.Unregistered;
+import io.roster.statemachine.Change.ValueUpdated;
+import io.roster.statemachine.proto.ChangeEntry;
+import io.roster.statemachine.proto.ChangeProto;
+import io.roster.statemachine.proto.LockChange;
+import io.roster.statemachine.proto.MetaChange;
+import io.roster.statemachine.proto.RegistrationChange;
+import io.roster.statemachine.proto.RegistryCreatedChange;
+import io.roster.statemachine.proto.SessionChange;
+import io.roster.statemachine.proto.ValueUpdatedChange;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+
+/** Changes on the wire: what a voter's change stream sends and a client's mirror applies. */
+public final class ChangeCodec {
+  private ChangeCodec() {}
+
+  public static ChangeProto encode(Change change) {
+    ChangeProto.Builder b = ChangeProto.newBuilder();
+    if (change instanceof RegistryCreated c) {
+      b.setRegistryCreated(RegistryCreatedChange.newBuilder().setName(c.registry().name())
+          .setRecord(Records.of(c.registry())));
+    } else if (change instanceof Registered c) {
+      b.setRegistered(registration(c.registration()));
+    } else if (change instanceof Unregistered c) {
+      b.setUnregistered(registration(c.registration()));
+    } else if (change instanceof ValueUpdated c) {
+      b.setValueUpdated(ValueUpdatedChange.newBuilder().setBefore(registration(c.before()))
+          .setAfter(registration(c.after())));
+    } else if (change instanceof MetaPut c) {
+      b.setMetaPut(MetaChange.newBuilder().setRegistry(c.registry()).setKey(c.key())
+          .setValue(ByteString.copyFrom(c.value())));
+    } else if (change instanceof MetaDeleted c) {
+      b.setMetaDeleted(MetaChange.newBuilder().setRegistry(c.registry()).setKey(c.key()));
+    } else if (change instanceof SessionChanged c) {
+      b.setSessionChanged(SessionChange.newBuilder().setNodeId(c.session().nodeId())
+          .setRecord(Records.of(c.session())));
+    } else if (change instanceof LockAcquired c) {
+      b.setLockAcquired(lock(c.lock()));
+    } else if (change instanceof LockReleased c) {
+      b.setLockReleased(lock(c.lock()));
+    } else {
+      throw new IllegalArgumentException("unknown change " + change);
+    }
+    return b.build();
+  }
+
+  public static ChangeEntry encode(long index, List<Change> changes) {
+    ChangeEntry.Builder b = ChangeEntry.newBuilder().setIndex(index);
+    for (Change c : changes) {
+      b.addChanges(encode(c));
+    }
+    return b.build();
+  }
+
+  private static RegistrationChange registration(Registration r) {
+    return RegistrationChange.newBuilder().setRegistry(r.registry().name()).setKey(r.key()).setRecord(Records.of(r))
+        .build();
+  }
+
+  private static LockChange lock(LockHold l) {
+    return LockChange.newBuilder().setRegistry(l.registry()).setLockKey(l.lockKey()).setRecord(Records.of(l)).build();
+  }
+
+  /**
+   * Decodes changes against the mirror they will be applied to (registry descriptors are resolved
+   * in it, registries created earlier in the same list included).
+   *
+   * @throws IllegalArgumentException if a change is malformed or names an unknown registry
+   */
+  static List<Change> decode(List<ChangeProto> protos, Mirror mirror, UnaryOperator<Pid> pids) {
+    List<Change> changes = new ArrayList<>(protos.size());
+    java.util.Map<String, RegistryDescriptor> created = new java.util.HashMap<>();
+    java.util.function.Function<String, RegistryDescriptor> registry = name -> {
+      RegistryDescriptor d = created.containsKey(name) ? created.get(name) : mirror.registry(name);
+      if (d == null) {
+        throw new IllegalArgumentException("change names the unknown registry '" + name + "'");
+      }
+      return d;
+    };
+    for (ChangeProto p : protos) {
+      switch (p.getKindCase()) {
+        case REGISTRY_CREATED -> {
+          RegistryDescriptor d = Records.descriptor(p.getRegistryCreated().getName(), p.getRegistryCreated().getRecord());
+          created.put(d.name(), d);
+          changes.add(new RegistryCreated(d));
+        }
+        case REGISTERED -> changes.add(new Registered(registration(p.getRegistered(), registry, pids)));
+        case UNREGISTERED -> changes.add(new Unregistered(registration(p.getUnregistered(), registry, pids)));
+        case VALUE_UPDATED -> changes.add(new ValueUpdated(
+            registration(p.getValueUpdated().getBefore(), registry, pids),
+            registration(p.getValueUpdated().getAfter(), registry, pids)));
+        case META_PUT -> changes.add(new MetaPut(p.getMetaPut().getRegistry(), p.getMetaPut().getKey(),
+            p.getMetaPut().getValue().toByteArray()));
+        case META_DELETED -> changes.add(new MetaDeleted(p.getMetaDeleted().getRegistry(), p.getMetaDeleted().getKey()));
+        case SESSION_CHANGED -> changes.add(new SessionChanged(
+            Records.session(p.getSessionChanged().getNodeId(), p.getSessionChanged().getRecord())));
+        case LOCK_ACQUIRED -> changes.add(new LockAcquired(lock(p.getLockAcquired(), pids)));
+        case LOCK_RELEASED -> changes.add(new LockReleased(lock(p.getLockReleased(), pids)));
+        default -> throw new IllegalArgumentException("unknown change kind " + p.getKindCase());
+      }
+    }
+    return changes;
+  }
+
+  private static Registration registration(RegistrationChange c,
+      java.util.function.Function<String, RegistryDescriptor> registry, UnaryOperator<Pid> pids) {
+    return Records.registration(registry.apply(c.getRegistry()), c.getKey(), c.getRecord(), pids);
+  }
+
+  private static LockHold lock(LockChange c, UnaryOperator<Pid> pids) {
+    return Records.lock(c.getRegistry(), c.getLockKey(), c.getRecord(), pids);
+  }
+}

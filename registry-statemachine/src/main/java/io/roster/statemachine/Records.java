@@ -1,0 +1,62 @@
+package io.roster.statemachine;
+
+import com.google.protobuf.ByteString;
+import io.roster.Pid;
+import io.roster.statemachine.proto.LockRecord;
+import io.roster.statemachine.proto.RegistrationRecord;
+import io.roster.statemachine.proto.RegistryRecord;
+import io.roster.statemachine.proto.SessionRecord;
+import java.util.function.UnaryOperator;
+
+/** Conversions between the state's objects and their protobuf records, shared by the store and the change stream. */
+final class Records {
+  private Records() {}
+
+  static RegistryRecord of(RegistryDescriptor d) {
+    return RegistryRecord.newBuilder()
+        .setMode(d.mode())
+        .setPartitions(d.partitions())
+        .setMaxKeyBytes(d.maxKeyBytes())
+        .setMaxValueBytes(d.maxValueBytes())
+        .setMaxRegistrationsPerPid(d.maxRegistrationsPerPid())
+        .setRevision(d.revision())
+        .build();
+  }
+
+  static RegistryDescriptor descriptor(String name, RegistryRecord r) {
+    return new RegistryDescriptor(name, r.getMode(), r.getPartitions(), r.getMaxKeyBytes(), r.getMaxValueBytes(),
+        r.getMaxRegistrationsPerPid(), r.getRevision());
+  }
+
+  static RegistrationRecord of(Registration r) {
+    return RegistrationRecord.newBuilder()
+        .setPid(Codec.toProto(r.pid()))
+        .setValue(ByteString.copyFrom(r.valueUnsafe()))
+        .setRevision(r.revision())
+        .setOrdinal(r.ordinal())
+        .build();
+  }
+
+  /** {@code pids} returns one shared instance per pid (to keep the mirror small). */
+  static Registration registration(RegistryDescriptor d, String key, RegistrationRecord r, UnaryOperator<Pid> pids) {
+    return new Registration(d, key, pids.apply(Codec.fromProto(r.getPid())), r.getValue().toByteArray(),
+        r.getRevision(), r.getOrdinal());
+  }
+
+  static SessionRecord of(Session s) {
+    return SessionRecord.newBuilder().setIncarnation(s.incarnation()).setExpired(s.expired())
+        .setRevision(s.revision()).setTimeoutMillis((int) s.timeoutMillis()).build();
+  }
+
+  static Session session(String nodeId, SessionRecord s) {
+    return new Session(nodeId, s.getIncarnation(), s.getTimeoutMillis(), s.getExpired(), s.getRevision());
+  }
+
+  static LockRecord of(LockHold l) {
+    return LockRecord.newBuilder().setPid(Codec.toProto(l.pid())).setToken(l.token()).build();
+  }
+
+  static LockHold lock(String registry, String lockKey, LockRecord l, UnaryOperator<Pid> pids) {
+    return new LockHold(registry, lockKey, pids.apply(Codec.fromProto(l.getPid())), l.getToken());
+  }
+}
