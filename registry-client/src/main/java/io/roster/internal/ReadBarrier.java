@@ -6,8 +6,11 @@ import java.util.function.Supplier;
 /**
  * Shares ReadIndex barriers among concurrent linearizable reads. A barrier serves only reads that
  * began before it was requested, so a read that arrives while one is in flight waits for the next,
- * which starts when the current one ends and serves every read that arrived meanwhile: at most two
- * barriers are outstanding however many readers there are.
+ * which is requested when the current one ends and serves every read that arrived meanwhile: at
+ * most one barrier is outstanding, however many readers there are.
+ *
+ * <p>Each barrier has a slot, the future its readers hold, published before the barrier is
+ * requested; a barrier that completes at once (a fast failure) therefore cannot leave a stale slot.
  */
 final class ReadBarrier {
   private final Supplier<CompletableFuture<Long>> barrier;
@@ -20,45 +23,44 @@ final class ReadBarrier {
   }
 
   /** A barrier requested after this call: completes with the index to read at. */
-  synchronized CompletableFuture<Long> join() {
-    if (inFlight == null) {
-      inFlight = start();
-      return inFlight;
+  CompletableFuture<Long> join() {
+    CompletableFuture<Long> slot;
+    synchronized (this) {
+      if (inFlight != null) {
+        if (next == null) {
+          next = new CompletableFuture<>();
+        }
+        return next;
+      }
+      slot = new CompletableFuture<>();
+      inFlight = slot;
     }
-    if (next == null) {
-      next = new CompletableFuture<>();
-    }
-    return next;
+    launch(slot);
+    return slot;
   }
 
-  private CompletableFuture<Long> start() {
+  private void launch(CompletableFuture<Long> slot) {
     CompletableFuture<Long> f;
     try {
       f = barrier.get();
     } catch (RuntimeException e) {
       f = CompletableFuture.failedFuture(e);
     }
-    f.whenComplete((index, error) -> finished());
-    return f;
-  }
-
-  private void finished() {
-    CompletableFuture<Long> waiting;
-    CompletableFuture<Long> started;
-    synchronized (this) {
-      waiting = next;
-      next = null;
-      inFlight = waiting == null ? null : start();
-      started = inFlight;
-    }
-    if (waiting != null) {
-      started.whenComplete((index, error) -> {
-        if (error != null) {
-          waiting.completeExceptionally(error);
-        } else {
-          waiting.complete(index);
-        }
-      });
-    }
+    f.whenComplete((index, error) -> {
+      CompletableFuture<Long> waiting;
+      synchronized (this) {
+        waiting = next;
+        next = null;
+        inFlight = waiting; // the readers who arrived meanwhile get the next barrier
+      }
+      if (error != null) {
+        slot.completeExceptionally(error);
+      } else {
+        slot.complete(index);
+      }
+      if (waiting != null) {
+        launch(waiting);
+      }
+    });
   }
 }

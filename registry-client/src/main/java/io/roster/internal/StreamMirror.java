@@ -44,7 +44,7 @@ final class StreamMirror implements MirrorSource {
     this.nodeId = nodeId;
     this.client = client;
     this.voters = voters.stream().map(RaftPeer::getId).toList();
-    this.waiters = new AppliedIndexWaiters(() -> mirror.appliedIndex(), 100_000);
+    this.waiters = new AppliedIndexWaiters(() -> mirror.appliedIndex(), 100_000, Runnable::run); // no locks held
     this.voter = Math.floorMod(nodeId.hashCode(), voters.size()); // spread clients over voters
     this.follower = new Thread(this::follow, "roster-" + nodeId + "-stream");
     this.follower.setDaemon(true);

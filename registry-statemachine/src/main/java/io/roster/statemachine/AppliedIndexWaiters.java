@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -16,12 +17,18 @@ import java.util.function.LongSupplier;
 public final class AppliedIndexWaiters {
   private final LongSupplier applied;
   private final int waitersMax;
+  private final Executor notifier;
   private final TreeMap<Long, List<CompletableFuture<Long>>> waiting = new TreeMap<>();
   private int count;
 
-  public AppliedIndexWaiters(LongSupplier applied, int waitersMax) {
+  /**
+   * @param notifier completes the waiters' futures, so that what callers chained on them never runs
+   *     on the thread that advanced the index (the apply thread, holding its locks)
+   */
+  public AppliedIndexWaiters(LongSupplier applied, int waitersMax, Executor notifier) {
     this.applied = applied;
     this.waitersMax = waitersMax;
+    this.notifier = notifier;
   }
 
   /**
@@ -66,8 +73,8 @@ public final class AppliedIndexWaiters {
       count -= ready.size();
       head.clear();
     }
-    for (CompletableFuture<Long> f : ready) {
-      f.complete(index);
+    if (!ready.isEmpty()) {
+      notifier.execute(() -> ready.forEach(f -> f.complete(index)));
     }
   }
 

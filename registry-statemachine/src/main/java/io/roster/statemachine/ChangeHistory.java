@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 
 /**
  * The recent applied entries that changed state, encoded, for change-stream subscribers. Bounded
@@ -24,24 +25,32 @@ public final class ChangeHistory {
   private long completeAfter;
   private long appliedIndex;
   private CompletableFuture<Void> next = new CompletableFuture<>();
+  private final Executor notifier;
 
-  public ChangeHistory(int entriesMax, long bytesMax) {
+  /** {@code notifier} completes the futures of {@link #nextChange()}: never the appending thread, never under a lock. */
+  public ChangeHistory(int entriesMax, long bytesMax, Executor notifier) {
     this.entriesMax = entriesMax;
     this.bytesMax = bytesMax;
+    this.notifier = notifier;
   }
 
   /** Forgets everything: the history is complete only after {@code index} (a restart or snapshot install). */
-  public synchronized void reset(long index) {
-    entries.clear();
-    bytes = 0;
-    completeAfter = index;
-    appliedIndex = index;
-    wake();
+  public void reset(long index) {
+    CompletableFuture<Void> woken;
+    synchronized (this) {
+      entries.clear();
+      bytes = 0;
+      completeAfter = index;
+      appliedIndex = index;
+      woken = swapNext();
+    }
+    wake(woken);
   }
 
   /** Records an applied entry; {@code changes} may be empty (the index still advances). */
   public void applied(long index, List<Change> changes) {
     ChangeEntry entry = changes.isEmpty() ? null : ChangeCodec.encode(index, changes);
+    CompletableFuture<Void> woken;
     synchronized (this) {
       appliedIndex = Math.max(appliedIndex, index);
       if (entry != null) {
@@ -53,14 +62,23 @@ public final class ChangeHistory {
           completeAfter = dropped.getIndex();
         }
       }
-      wake();
+      woken = swapNext();
     }
+    wake(woken);
   }
 
-  private void wake() {
+  private CompletableFuture<Void> swapNext() {
     CompletableFuture<Void> woken = next;
     next = new CompletableFuture<>();
-    woken.complete(null);
+    return woken;
+  }
+
+  private void wake(CompletableFuture<Void> woken) {
+    if (!woken.isDone() && woken.getNumberOfDependents() > 0) {
+      notifier.execute(() -> woken.complete(null));
+    } else {
+      woken.complete(null);
+    }
   }
 
   /**

@@ -15,6 +15,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
@@ -56,11 +58,18 @@ public class RegistryStateMachine extends BaseStateMachine {
   static final long STALE_READ_WAIT_MILLIS = 10_000;
 
   private final CheckpointSnapshotStorage storage = new CheckpointSnapshotStorage();
-  private final AppliedIndexWaiters waiters = new AppliedIndexWaiters(this::mirrorAppliedIndex, 100_000);
+  /** Completes read futures off the apply thread, so their continuations never run under its locks. */
+  private final ExecutorService notifier = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "roster-sm-notify");
+    t.setDaemon(true);
+    return t;
+  });
+  private final AppliedIndexWaiters waiters = new AppliedIndexWaiters(this::mirrorAppliedIndex, 100_000, notifier);
   private final AtomicLong snapshotsInstalled = new AtomicLong();
   private final SessionTracker sessions = new SessionTracker(System::nanoTime);
   private final AppliedListener listener;
-  private final ChangeHistory history = new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX);
+  private final ChangeHistory history =
+      new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX, notifier);
   private volatile Replica replica;
   /** The mirror local reads use: kept while paused, replaced only by a complete new one. */
   private volatile Mirror mirror;
@@ -313,6 +322,7 @@ public class RegistryStateMachine extends BaseStateMachine {
     synchronized (this) {
       closeReplica();
       waiters.failAll(new IOException("the state machine is closed"));
+      notifier.shutdown();
       super.close();
     }
   }
