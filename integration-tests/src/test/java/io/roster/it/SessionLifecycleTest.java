@@ -1,0 +1,140 @@
+package io.roster.it;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.roster.LocalProcess;
+import io.roster.NodeListener;
+import io.roster.Registry;
+import io.roster.RegistryNode;
+import io.roster.Role;
+import io.roster.SessionExpiredException;
+import io.roster.internal.Node;
+import io.roster.server.LocalCluster;
+import io.roster.statemachine.Codec;
+import io.roster.statemachine.Commands;
+import io.roster.statemachine.proto.BatchResult;
+import io.roster.statemachine.proto.Status;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Sessions with a long timeout (30 s), so that what the tests show cannot come from expiry by
+ * silence: unregister, a restart's new incarnation, an expiry the node learns from the leader.
+ */
+class SessionLifecycleTest {
+  static final Duration LONG_SESSION = Duration.ofSeconds(30);
+  static final Duration WAIT = Duration.ofSeconds(15); // well under the session timeout
+
+  @TempDir Path dir;
+  LocalCluster cluster;
+
+  @BeforeEach
+  void start() {
+    cluster = LocalCluster.start(dir, 3, LONG_SESSION, Duration.ofSeconds(5));
+    cluster.awaitReady(Duration.ofSeconds(30));
+  }
+
+  @AfterEach
+  void stop() {
+    cluster.close();
+  }
+
+  @Test
+  void unregisterHidesTheNameAtOnceOnItsNodeAndEverywhereOnceApplied() throws Exception {
+    Node a = cluster.node("n1");
+    Registry r = a.registry("svc");
+    LocalProcess p = a.spawn();
+    r.register("gone-soon", p);
+    CompletableFuture<Long> outcome = r.unregister("gone-soon", p);
+    assertThat(r.whereis("gone-soon")).as("hidden on the calling node without waiting").isNull();
+    assertThat(r.lookup("gone-soon")).isEmpty();
+    long revision = outcome.get(10, TimeUnit.SECONDS);
+    for (Node n : cluster.nodes()) {
+      assertThat(n.registry("svc").whereisConsistent("gone-soon")).isNull();
+      assertThat(n.registry("svc").whereis("gone-soon", io.roster.Consistency.atLeast(revision))).isNull();
+    }
+    assertThat(r.register("gone-soon", p)).as("the name is free again").isGreaterThan(revision);
+  }
+
+  @Test
+  void aRestartedNodesNewIncarnationRemovesItsOldNamesAtOnce() {
+    Node n3 = cluster.node("n3");
+    LocalProcess old = n3.spawn();
+    n3.registry("svc").register("on-n3", old);
+    long oldIncarnation = n3.incarnation();
+    cluster.crash("n3");
+    Node restarted = cluster.startVoter("n3");
+    assertThat(restarted.incarnation()).isGreaterThan(oldIncarnation);
+    Registry onN1 = cluster.node("n1").registry("svc");
+    // far sooner than the 30 s session timeout: opening the new session removed the old entries
+    Awaitility.await().atMost(WAIT).until(() -> onN1.whereisConsistent("on-n3") == null);
+    assertThat(cluster.node("n1").members()).filteredOn(m -> m.nodeId().equals("n3"))
+        .singleElement().satisfies(m -> assertThat(m.incarnation()).isEqualTo(restarted.incarnation()));
+  }
+
+  @Test
+  void aNodeToldItsSessionExpiredTellsTheApplicationAndRefusesWrites() throws Exception {
+    CompletableFuture<Long> told = new CompletableFuture<>();
+    Node client = (Node) builder("c9").listener(new NodeListener() {
+      @Override
+      public void sessionExpired(String nodeId, long incarnation) {
+        told.complete(incarnation);
+      }
+    }).start();
+    try {
+      client.ready().get(30, TimeUnit.SECONDS);
+      Registry r = client.registry("svc");
+      LocalProcess p = client.spawn();
+      r.register("client-name", p);
+
+      // What a leader does when a partitioned node stays silent: expire its session.
+      assertThat(propose(Commands.expireSession("c9", client.incarnation()))).isEqualTo(Status.OK);
+
+      assertThat(told.get(15, TimeUnit.SECONDS)).isEqualTo(client.incarnation());
+      assertThat(p.isAlive()).as("its processes die with the session").isFalse();
+      assertThat(cluster.node("n1").registry("svc").whereisConsistent("client-name")).isNull();
+      assertThatThrownBy(() -> r.register("again", client.spawn())).isInstanceOf(SessionExpiredException.class);
+    } finally {
+      client.close();
+    }
+  }
+
+  private RegistryNode.Builder builder(String id) {
+    RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(Role.CLIENT).sessionTimeout(LONG_SESSION);
+    cluster.voters().forEach(b::voter);
+    return b;
+  }
+
+  /** Sends one command to the cluster through a plain Ratis client, as any peer could. */
+  private Status propose(io.roster.statemachine.proto.Command command) throws Exception {
+    List<RaftPeer> peers = cluster.voters().entrySet().stream()
+        .map(e -> RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build())
+        .collect(Collectors.toList());
+    RaftGroupId id = RaftGroupId.valueOf(UUID.nameUUIDFromBytes("roster-cluster:roster".getBytes(UTF_8)));
+    try (RaftClient c = RaftClient.newBuilder().setProperties(new RaftProperties())
+        .setRaftGroup(RaftGroup.valueOf(id, peers)).build()) {
+      RaftClientReply reply = c.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.encode(command))));
+      return BatchResult.parseFrom(reply.getMessage().getContent().toByteArray()).getResults(0).getStatus();
+    }
+  }
+}
