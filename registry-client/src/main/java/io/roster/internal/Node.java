@@ -92,7 +92,7 @@ public final class Node implements RegistryNode {
     this.timeoutMillis = config.requestTimeout().toMillis();
     this.writeClient = RatisWiring.client(group, config);
     this.readClient = RatisWiring.client(group, config);
-    this.heartbeatClient = RatisWiring.client(group, config);
+    this.heartbeatClient = RatisWiring.heartbeatClient(group, config);
     this.writer = new Writer(writeClient, timeoutMillis);
     this.barrier = new ReadBarrier(this::takeBarrier);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(threads("roster-" + config.nodeId() + "-session"));
@@ -130,7 +130,7 @@ public final class Node implements RegistryNode {
       mirror = new StreamMirror(config.nodeId(), RatisWiring.streamClient(group, config), group.getPeers().stream().toList());
     }
     Node node = new Node(config, incarnation, server, sm, mirror, group);
-    node.session.start(sm);
+    node.session.start(sm, node::leaderTerm, node::localLeaderId);
     LOG.info("node {} started as {} (incarnation {})", config.nodeId(), config.role(), incarnation);
     return node;
   }
@@ -229,6 +229,31 @@ public final class Node implements RegistryNode {
       return Optional.ofNullable(writeClient.getLeaderId()).map(RaftPeerId::toString);
     } catch (IOException e) {
       return Optional.empty();
+    }
+  }
+
+  /** The leader this voter's Raft division knows; empty on a client or while there is none. */
+  private Optional<RaftPeerId> localLeaderId() {
+    if (server == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.ofNullable(server.getDivision(group.getGroupId()).getInfo().getLeaderId());
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** The current term while this voter is the ready leader; empty otherwise (and on a client). */
+  private java.util.OptionalLong leaderTerm() {
+    if (server == null) {
+      return java.util.OptionalLong.empty();
+    }
+    try {
+      var info = server.getDivision(group.getGroupId()).getInfo();
+      return info.isLeaderReady() ? java.util.OptionalLong.of(info.getCurrentTerm()) : java.util.OptionalLong.empty();
+    } catch (IOException e) {
+      return java.util.OptionalLong.empty();
     }
   }
 

@@ -29,21 +29,27 @@ final class PendingRemovals {
   }
 
   void addKey(String registry, String key, Pid owner) {
-    if (keys.computeIfAbsent(registry, k -> new ConcurrentHashMap<>())
-        .computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet()).add(owner)) {
-      size.incrementAndGet();
-    }
+    keys.computeIfAbsent(registry, k -> new ConcurrentHashMap<>()).compute(key, (k, pids) -> {
+      Set<Pid> set = pids == null ? ConcurrentHashMap.newKeySet() : pids;
+      if (set.add(owner)) {
+        size.incrementAndGet();
+      }
+      return set;
+    });
   }
 
   void removeKey(String registry, String key, Pid owner) {
     ConcurrentHashMap<String, Set<Pid>> r = keys.get(registry);
-    Set<Pid> pids = r == null ? null : r.get(key);
-    if (pids != null && pids.remove(owner)) {
-      size.decrementAndGet();
-      if (pids.isEmpty()) {
-        r.remove(key, pids);
-      }
+    if (r == null) {
+      return;
     }
+    // atomic per key, so that an addKey racing with the removal of the last owner is not lost
+    r.computeIfPresent(key, (k, pids) -> {
+      if (pids.remove(owner)) {
+        size.decrementAndGet();
+      }
+      return pids.isEmpty() ? null : pids;
+    });
   }
 
   void addPid(Pid pid) {

@@ -73,16 +73,38 @@ final class RatisWiring {
   static final org.apache.ratis.util.SizeInBytes MESSAGE_BYTES_MAX = org.apache.ratis.util.SizeInBytes.valueOf("256MB");
 
   /**
-   * A client with a bounded retry policy (Ratis' default retries forever): a few tries per
-   * request-timeout window, after which the caller's own timeout reports the cluster unavailable.
+   * A client for writes and read barriers, with a retry policy sized to the caller's timeout (Ratis'
+   * default retries forever, and its async API blocks callers once 100 requests are outstanding):
+   * each try waits at most a quarter of the timeout, and the tries with their pauses span about the
+   * timeout, so a request the caller gave up on does not linger for long in the client.
    */
   static RaftClient client(RaftGroup group, NodeConfig config) {
     long timeoutMillis = config.requestTimeout().toMillis();
+    long attemptMillis = Math.max(250, timeoutMillis / 4);
+    long sleepMillis = 200;
+    int attempts = (int) Math.max(3, timeoutMillis / (sleepMillis + 100));
+    return newClient(group, attemptMillis, RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+        attempts, TimeDuration.valueOf(sleepMillis, TimeUnit.MILLISECONDS)));
+  }
+
+  /**
+   * A client for heartbeats: quick tries (so that a heartbeat sent to a former or dead leader is
+   * redirected) that together last at most half the session timeout, so at most two heartbeats of
+   * a node are ever in flight.
+   */
+  static RaftClient heartbeatClient(RaftGroup group, NodeConfig config) {
+    long period = Math.max(100, config.sessionTimeout().toMillis() / 3);
+    long attemptMillis = Math.max(50, period / 4);
+    long sleepMillis = Math.max(10, period / 20);
+    int attempts = (int) Math.max(3, (config.sessionTimeout().toMillis() / 2) / (attemptMillis + sleepMillis));
+    return newClient(group, attemptMillis, RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+        attempts, TimeDuration.valueOf(sleepMillis, TimeUnit.MILLISECONDS)));
+  }
+
+  private static RaftClient newClient(RaftGroup group, long attemptMillis, RetryPolicy retry) {
     RaftProperties p = new RaftProperties();
-    RaftClientConfigKeys.Rpc.setRequestTimeout(p,
-        TimeDuration.valueOf(Math.max(500, Math.min(3000, timeoutMillis / 2)), TimeUnit.MILLISECONDS));
-    RetryPolicy retry = RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-        (int) Math.max(3, timeoutMillis / 100), TimeDuration.valueOf(100, TimeUnit.MILLISECONDS));
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(attemptMillis, TimeUnit.MILLISECONDS));
+    RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, OUTSTANDING_REQUESTS_MAX);
     return RaftClient.newBuilder()
         .setClientId(ClientId.randomId())
         .setProperties(p)
@@ -90,4 +112,7 @@ final class RatisWiring {
         .setRetryPolicy(retry)
         .build();
   }
+
+  /** Requests one client keeps in flight before its callers wait (Ratis' default is 100). */
+  static final int OUTSTANDING_REQUESTS_MAX = 1_000;
 }

@@ -39,6 +39,9 @@ final class SessionKeeper {
   private final Map<String, Long> proposedAtNanos = new ConcurrentHashMap<>();
   private volatile boolean expired;
   private volatile boolean closed;
+  private volatile RegistryStateMachine local; // this voter's state machine, or null on a client
+  private volatile java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> localLeader =
+      java.util.Optional::empty;
 
   SessionKeeper(Node node, Writer writer, RaftClient heartbeatClient, ScheduledExecutorService scheduler,
       long timeoutMillis) {
@@ -57,10 +60,17 @@ final class SessionKeeper {
     return expired;
   }
 
-  void start(RegistryStateMachine leaderDuties) {
+  /**
+   * Starts the session; on a voter, {@code leaderTerm} tells the current term while this peer is the
+   * ready leader (empty otherwise), and the keeper then expires silent sessions.
+   */
+  void start(RegistryStateMachine leaderDuties, java.util.function.Supplier<java.util.OptionalLong> leaderTerm,
+      java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> leaderId) {
+    this.local = leaderDuties;
+    this.localLeader = leaderId;
     scheduler.execute(this::open);
     if (leaderDuties != null) {
-      scheduler.scheduleWithFixedDelay(() -> expireSilentSessions(leaderDuties), EXPIRY_CHECK_MILLIS,
+      scheduler.scheduleWithFixedDelay(() -> expireSilentSessions(leaderDuties, leaderTerm), EXPIRY_CHECK_MILLIS,
           EXPIRY_CHECK_MILLIS, TimeUnit.MILLISECONDS);
     }
   }
@@ -96,10 +106,21 @@ final class SessionKeeper {
     if (closed || expired) {
       return;
     }
+    RegistryStateMachine sm = local;
+    if (sm != null && sm.sessionTracker().leader()) {
+      sm.sessionTracker().heartbeat(node.nodeId(), node.incarnation()); // the leader hears itself
+      return;
+    }
     Query q = Query.newBuilder().setHeartbeat(
         Heartbeat.newBuilder().setNodeId(node.nodeId()).setIncarnation(node.incarnation())).build();
+    Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
     try {
-      heartbeatClient.async().sendReadOnlyNonLinearizable(Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())))
+      // A voter knows the leader from Raft itself and asks it directly; a client follows the leader
+      // its Ratis client finds.
+      var leader = localLeader.get();
+      (leader.isPresent()
+          ? heartbeatClient.async().sendStaleRead(m, 0, leader.get())
+          : heartbeatClient.async().sendReadOnlyNonLinearizable(m))
           .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS)
           .whenComplete((reply, e) -> {
             if (e != null || !reply.isSuccess()) {
@@ -128,8 +149,9 @@ final class SessionKeeper {
     }
   }
 
-  private void expireSilentSessions(RegistryStateMachine sm) {
-    if (closed || !sm.sessionTracker().leader()) {
+  private void expireSilentSessions(RegistryStateMachine sm, java.util.function.Supplier<java.util.OptionalLong> leaderTerm) {
+    java.util.OptionalLong term = leaderTerm.get();
+    if (closed || term.isEmpty() || !sm.sessionTracker().leader()) {
       return;
     }
     long now = System.nanoTime();
@@ -141,7 +163,8 @@ final class SessionKeeper {
         continue;
       }
       proposedAtNanos.put(id, now);
-      writer.submit(Commands.expireSession(s.nodeId(), s.incarnation())).whenComplete((r, e) -> {
+      // Valid only if committed in this term: if this peer is deposed meanwhile, the decision is void.
+      writer.submit(Commands.expireSession(s.nodeId(), s.incarnation(), term.getAsLong())).whenComplete((r, e) -> {
         if (e == null && r.getStatus() == Status.OK && !r.getDetail().equals("session was not open")) {
           LOG.info("session of {} (incarnation {}) expired after {} ms of silence: {} registrations removed",
               s.nodeId(), s.incarnation(), s.timeoutMillis(), r.getRemoved());

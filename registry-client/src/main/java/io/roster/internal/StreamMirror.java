@@ -29,6 +29,8 @@ final class StreamMirror implements MirrorSource {
   private static final Logger LOG = LoggerFactory.getLogger(StreamMirror.class);
   static final int WAIT_MILLIS = 1_000;
   static final long BACKOFF_MILLIS = 200;
+  /** A voter that leaves a waited-for index unreached this long is left for another (it may be cut off). */
+  static final long STALL_MILLIS = 2_000;
 
   private final String nodeId;
   private final RaftClient client;
@@ -68,8 +70,21 @@ final class StreamMirror implements MirrorSource {
 
   private void follow() {
     boolean reload = true;
+    long progressNanos = System.nanoTime();
+    long progressIndex = 0;
     while (!closed) {
       RaftPeerId peer = voters.get(voter);
+      long applied = mirror.appliedIndex();
+      if (applied > progressIndex) {
+        progressIndex = applied;
+        progressNanos = System.nanoTime();
+      } else if (waiters.highestAwaited() > applied && System.nanoTime() - progressNanos > STALL_MILLIS * 1_000_000L) {
+        LOG.info("{}: {} has not reached index {} in {} ms; following another voter", nodeId, peer,
+            waiters.highestAwaited(), STALL_MILLIS);
+        voter = (voter + 1) % voters.size();
+        progressNanos = System.nanoTime();
+        continue;
+      }
       try {
         if (reload) {
           load(peer);
@@ -106,6 +121,11 @@ final class StreamMirror implements MirrorSource {
     QueryResult r = query(Query.newBuilder().setDump(Dump.getDefaultInstance()).build(), peer);
     if (r.getStatus() != Status.OK) {
       throw new IllegalStateException("dump from " + peer + " failed: " + r.getStatus() + " " + r.getDetail());
+    }
+    if (loaded && r.getAppliedIndex() < mirror.appliedIndex()) {
+      // a lagging voter: reads on this node must never go back in time
+      throw new IllegalStateException(peer + " is at index " + r.getAppliedIndex() + ", behind this mirror's "
+          + mirror.appliedIndex());
     }
     Mirror fresh = new Mirror();
     for (ChangeEntry e : r.getChangeEntriesList()) {

@@ -74,6 +74,9 @@ final class Writer {
         throw new LimitExceededException(r.getDetail());
       case SESSION_EXPIRED:
         throw new SessionExpiredException(r.getDetail());
+      case REPLAYED:
+        throw new RosterException("the leader restarted and replayed this write from its log; its outcome is "
+            + "unknown: read to find out");
       case INVALID_ARGUMENT:
       case REGISTRY_MISMATCH:
       case WRONG_MODE:

@@ -102,4 +102,9 @@ public final class AppliedIndexWaiters {
   public synchronized int waiting() {
     return count;
   }
+
+  /** The highest index anyone waits for, or 0. */
+  public synchronized long highestAwaited() {
+    return waiting.isEmpty() ? 0 : waiting.lastKey();
+  }
 }

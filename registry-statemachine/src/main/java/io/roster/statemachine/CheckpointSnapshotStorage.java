@@ -2,7 +2,6 @@ package io.roster.statemachine;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -79,10 +78,10 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
   /** Publishes a finished checkpoint in {@code tmp} as the snapshot at {@code termIndex}. */
   void publish(Path tmp, TermIndex termIndex) throws IOException {
     Path target = dirOf(termIndex);
-    try {
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-    } catch (FileAlreadyExistsException e) {
+    if (Files.exists(target)) {
       deleteTree(tmp); // the same snapshot was taken before
+    } else {
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
     }
     latest = info(target, termIndex);
     LOG.info("snapshot {} taken in {}", termIndex, target);

@@ -65,9 +65,15 @@ public final class Commands {
         .setIncarnation(incarnation).setTimeoutMillis((int) timeoutMillis)).build();
   }
 
+  /** A node ending its own session (valid in any term). */
   public static Command expireSession(String nodeId, long incarnation) {
+    return expireSession(nodeId, incarnation, 0);
+  }
+
+  /** A leader's expiry decision, valid only if committed in {@code leaderTerm}. */
+  public static Command expireSession(String nodeId, long incarnation, long leaderTerm) {
     return Command.newBuilder().setExpireSession(ExpireSession.newBuilder().setNodeId(nodeId)
-        .setIncarnation(incarnation)).build();
+        .setIncarnation(incarnation).setLeaderTerm(leaderTerm)).build();
   }
 
   public static Command acquireLock(String registry, String lockKey, Pid pid) {

@@ -43,14 +43,20 @@ public final class RegistryCore {
   /** A command's result and the changes that realise it (empty unless the status is OK). */
   public record Outcome(Result result, List<Change> changes) {}
 
+  /** Decides one command of an entry of term 0 (tests and tools with no Raft term). */
+  public Outcome apply(StateView state, Command command, long revision, int ordinal) {
+    return apply(state, command, 0, revision, ordinal);
+  }
+
   /**
    * Decides one command.
    *
+   * @param term the Raft term of the entry carrying the command
    * @param revision the Raft index of the entry carrying the command
    * @param ordinal the command's position inside that entry
    */
-  public Outcome apply(StateView state, Command command, long revision, int ordinal) {
-    Decision d = new Decision(state, revision, ordinal);
+  public Outcome apply(StateView state, Command command, long term, long revision, int ordinal) {
+    Decision d = new Decision(state, term, revision, ordinal);
     switch (command.getKindCase()) {
       case CREATE_REGISTRY -> d.createRegistry(command.getCreateRegistry());
       case REGISTER -> d.register(command.getRegister());
@@ -75,14 +81,16 @@ public final class RegistryCore {
   /** The decision of one command: reads from the view, collects the result and changes. */
   private static final class Decision {
     private final StateView state;
+    private final long term;
     private final long revision;
     private final int ordinal;
     private final Result.Builder result = Result.newBuilder();
     private final List<Change> changes = new ArrayList<>(2);
     private boolean decided;
 
-    Decision(StateView state, long revision, int ordinal) {
+    Decision(StateView state, long term, long revision, int ordinal) {
       this.state = state;
+      this.term = term;
       this.revision = revision;
       this.ordinal = ordinal;
       result.setRevision(revision);
@@ -397,6 +405,10 @@ public final class RegistryCore {
 
     void expireSession(ExpireSession c) {
       if (!validSessionId(c.getNodeId(), c.getIncarnation())) {
+        return;
+      }
+      if (c.getLeaderTerm() != 0 && c.getLeaderTerm() != term) {
+        fail(Status.STALE_TERM, "expiry decided in term " + c.getLeaderTerm() + " was committed in term " + term);
         return;
       }
       Session current = state.session(c.getNodeId());

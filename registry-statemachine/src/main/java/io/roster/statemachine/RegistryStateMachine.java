@@ -71,6 +71,8 @@ public class RegistryStateMachine extends BaseStateMachine {
   private final ChangeHistory history =
       new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX, notifier);
   private volatile Replica replica;
+  /** The highest entry Ratis handed over while the store was closed for a snapshot install. */
+  private long skippedWhilePaused;
   /** The mirror local reads use: kept while paused, replaced only by a complete new one. */
   private volatile Mirror mirror;
   private volatile Path dbDir;
@@ -108,7 +110,18 @@ public class RegistryStateMachine extends BaseStateMachine {
    */
   private boolean openReplica() throws IOException {
     SnapshotInfo snapshot = storage.getLatestSnapshot();
-    Replica r = Files.exists(dbDir.resolve("CURRENT")) ? Replica.open(dbDir, listener) : null;
+    Replica r = null;
+    if (Files.exists(dbDir.resolve("CURRENT"))) {
+      try {
+        r = Replica.open(dbDir, listener);
+      } catch (IOException e) {
+        if (snapshot == null) {
+          throw e;
+        }
+        LOG.warn("{}: the store in {} does not open ({}); rebuilding it from snapshot {}", getId(), dbDir,
+            e.getMessage(), snapshot.getTermIndex());
+      }
+    }
     if (snapshot != null && (r == null || r.appliedIndex() < snapshot.getIndex())) {
       if (r != null) {
         r.close();
@@ -151,12 +164,26 @@ public class RegistryStateMachine extends BaseStateMachine {
         }
       }
       Files.copy(f, target, StandardCopyOption.COPY_ATTRIBUTES);
+      fsync(target);
     }
+    fsync(fresh);
     if (Files.exists(live)) {
       Files.move(live, old, StandardCopyOption.ATOMIC_MOVE);
     }
     Files.move(fresh, live, StandardCopyOption.ATOMIC_MOVE);
+    fsync(live.getParent());
     CheckpointSnapshotStorage.deleteTree(old);
+  }
+
+  /** Forces a file, or a directory's entries, to disk (a power loss must not leave a half-restored store). */
+  private static void fsync(Path path) throws IOException {
+    try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.READ)) {
+      c.force(true);
+    } catch (IOException e) {
+      if (!Files.isDirectory(path)) {
+        throw e; // some file systems cannot sync a directory; files must sync
+      }
+    }
   }
 
   @Override
@@ -237,8 +264,14 @@ public class RegistryStateMachine extends BaseStateMachine {
     synchronized (this) {
       Replica r = replica;
       if (r == null) {
-        // Ratis never applies while paused; if it did, skipping the entry would diverge the replicas.
-        throw new IllegalStateException("entry " + entry.getIndex() + " applied while " + getLifeCycleState());
+        // Paused for a snapshot install while Ratis still replays committed entries: the snapshot
+        // being installed covers them (reinitialize checks it), so they are skipped here.
+        skippedWhilePaused = Math.max(skippedWhilePaused, entry.getIndex());
+        LOG.debug("{}: entry {} skipped while {}", getId(), entry.getIndex(), getLifeCycleState());
+        return CompletableFuture.completedFuture(Message.valueOf(
+            org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(BatchResult.newBuilder()
+                .addResults(io.roster.statemachine.proto.Result.newBuilder().setStatus(Status.REPLAYED)
+                    .setRevision(entry.getIndex())).build().toByteArray())));
       }
       result = r.applyEntry(
           toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(), entry.getIndex());
@@ -309,6 +342,11 @@ public class RegistryStateMachine extends BaseStateMachine {
       SnapshotInfo snapshot = storage.getLatestSnapshot();
       boolean[] restored = new boolean[1];
       getLifeCycle().startAndTransition(() -> restored[0] = openReplica(), IOException.class);
+      if (skippedWhilePaused > replica.appliedIndex()) {
+        throw new IOException("entries up to " + skippedWhilePaused + " were skipped while paused, but the store "
+            + "resumed at " + replica.appliedIndex() + "; refusing to continue with a gap");
+      }
+      skippedWhilePaused = 0;
       if (restored[0]) {
         setLastAppliedTermIndex(snapshot.getTermIndex());
         snapshotsInstalled.incrementAndGet();
@@ -391,7 +429,8 @@ public class RegistryStateMachine extends BaseStateMachine {
           .addAllChangeEntries(slice.entries()).build());
     }
     Changes again = c.toBuilder().setWaitMillis(0).build();
-    return next.completeOnTimeout(null, wait, java.util.concurrent.TimeUnit.MILLISECONDS)
+    // a copy: completing the shared future on timeout would wake every later poll at once
+    return next.copy().completeOnTimeout(null, wait, java.util.concurrent.TimeUnit.MILLISECONDS)
         .thenCompose(v -> changes(again));
   }
 

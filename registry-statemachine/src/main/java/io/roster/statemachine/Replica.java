@@ -91,7 +91,7 @@ public final class Replica implements AutoCloseable {
     List<Change> applied = new ArrayList<>();
     try (WriteBatch batch = new WriteBatch()) {
       if (decoded.ok()) {
-        applyCommands(decoded.batch(), index, batch, results, applied);
+        applyCommands(decoded.batch(), term, index, batch, results, applied);
       } else {
         LOG.warn("entry {} rejected: {}", index, decoded.errorDetail());
         results.mergeFrom(Codec.rejected(decoded, index));
@@ -105,13 +105,13 @@ public final class Replica implements AutoCloseable {
     return results.build();
   }
 
-  private void applyCommands(CommandBatch commands, long index, WriteBatch batch, BatchResult.Builder results,
+  private void applyCommands(CommandBatch commands, long term, long index, WriteBatch batch, BatchResult.Builder results,
       List<Change> applied) throws RocksDBException {
     for (int ordinal = 0; ordinal < commands.getCommandsCount(); ordinal++) {
       Command command = commands.getCommands(ordinal);
       Outcome outcome;
       try {
-        outcome = core.apply(mirror, command, index, ordinal);
+        outcome = core.apply(mirror, command, term, index, ordinal);
       } catch (RuntimeException e) {
         // A bug in the core; deterministic, so every peer answers the same. Nothing was changed.
         LOG.error("command {}.{} failed in the core", index, ordinal, e);

@@ -49,8 +49,9 @@ public final class SessionTracker {
   }
 
   /**
-   * The open sessions silent longer than their timeout. A session not heard from in this term
-   * counts from the start of the term.
+   * The open sessions silent longer than their timeout. A session this leader has not heard from
+   * under its current incarnation counts from the moment the leader first sees it here (a session
+   * opened long after the term began gets its full timeout too), and never from before the term.
    */
   public List<Session> expired(List<Session> open) {
     long now = nanoTime.getAsLong();
@@ -58,8 +59,11 @@ public final class SessionTracker {
     List<Session> expired = new ArrayList<>();
     for (Session s : open) {
       Heard h = heard.get(s.nodeId());
-      long last = h != null && h.incarnation() == s.incarnation() ? Math.max(h.atNanos(), since) : since;
-      if (now - last > s.timeoutMillis() * 1_000_000L) {
+      if (h == null || h.incarnation() != s.incarnation()) {
+        heard.put(s.nodeId(), new Heard(s.incarnation(), now)); // first sight: the grace starts now
+        continue;
+      }
+      if (now - Math.max(h.atNanos(), since) > s.timeoutMillis() * 1_000_000L) {
         expired.add(s);
       }
     }

@@ -336,6 +336,20 @@ class RegistryCoreTest {
     }
 
     @Test
+    void anExpiryDecidedInAnotherTermIsVoid() {
+      h.run(register("u", "k1", v("1"), C));
+      TreeSet<String> before = h.mirror.describe();
+      // decided by the leader of term 3, committed by the leader of term 4 (the first was deposed)
+      var stale = h.core.apply(h.mirror, Commands.expireSession("n2", 7, 3), 4, ++h.revision, 0);
+      assertThat(stale.result().getStatus()).isEqualTo(Status.STALE_TERM);
+      assertThat(stale.changes()).isEmpty();
+      assertThat(h.mirror.describe()).isEqualTo(before);
+      var valid = h.core.apply(h.mirror, Commands.expireSession("n2", 7, 4), 4, ++h.revision, 0);
+      assertThat(valid.result().getStatus()).isEqualTo(Status.OK);
+      assertThat(valid.result().getRemoved()).isEqualTo(1);
+    }
+
+    @Test
     void expiringAnotherIncarnationChangesNothing() {
       h.run(register("u", "k1", v("1"), C));
       TreeSet<String> before = h.mirror.describe();

@@ -1,0 +1,70 @@
+package io.roster.statemachine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class SessionTrackerTest {
+  static final long MS = 1_000_000L;
+  final AtomicLong now = new AtomicLong(1_000 * MS);
+  SessionTracker tracker;
+  final Session a = new Session("a", 1, 5_000, false, 1);
+  final Session b = new Session("b", 1, 2_000, false, 1);
+
+  @BeforeEach
+  void lead() {
+    tracker = new SessionTracker(now::get);
+    tracker.becameLeader();
+  }
+
+  @Test
+  void aSessionSilentLongerThanItsOwnTimeoutExpires() {
+    assertThat(tracker.expired(List.of(a, b))).isEmpty(); // first sight
+    tracker.heartbeat("a", 1);
+    now.addAndGet(2_001 * MS);
+    assertThat(tracker.expired(List.of(a, b))).containsExactly(b);
+    tracker.heartbeat("a", 1);
+    now.addAndGet(4_999 * MS);
+    assertThat(tracker.expired(List.of(a))).isEmpty();
+    now.addAndGet(2 * MS);
+    assertThat(tracker.expired(List.of(a))).containsExactly(a);
+  }
+
+  @Test
+  void aSessionFirstSeenLongAfterTheTermBeganGetsItsWholeTimeout() {
+    now.addAndGet(60_000 * MS); // the leader has led for a minute
+    assertThat(tracker.expired(List.of(b))).as("just opened: no heartbeat yet").isEmpty();
+    now.addAndGet(1_999 * MS);
+    assertThat(tracker.expired(List.of(b))).isEmpty();
+    now.addAndGet(2 * MS);
+    assertThat(tracker.expired(List.of(b))).containsExactly(b);
+  }
+
+  @Test
+  void aNewIncarnationIsANewSessionWithItsOwnGrace() {
+    tracker.heartbeat("b", 1);
+    now.addAndGet(1_500 * MS);
+    Session restarted = new Session("b", 2, 2_000, false, 9);
+    assertThat(tracker.expired(List.of(restarted))).isEmpty();
+    now.addAndGet(1_000 * MS);
+    assertThat(tracker.expired(List.of(restarted))).as("counted from first sight, not from incarnation 1").isEmpty();
+  }
+
+  @Test
+  void aNewLeaderGivesEverySessionAFreshGracePeriod() {
+    tracker.heartbeat("b", 1);
+    tracker.expired(List.of(b));
+    now.addAndGet(10_000 * MS);
+    tracker.lostLeadership();
+    assertThat(tracker.leader()).isFalse();
+    tracker.becameLeader();
+    assertThat(tracker.expired(List.of(b))).isEmpty();
+    now.addAndGet(1_999 * MS);
+    assertThat(tracker.expired(List.of(b))).isEmpty();
+    now.addAndGet(2 * MS);
+    assertThat(tracker.expired(List.of(b))).containsExactly(b);
+  }
+}
