@@ -221,12 +221,19 @@ public final class Node implements RegistryNode {
 
   @Override
   public Optional<String> leader() {
+    if (server != null) {
+      return localLeaderId().map(RaftPeerId::toString);
+    }
+    return Optional.ofNullable(writeClient.getLeaderId()).map(RaftPeerId::toString);
+  }
+
+  /** This voter's Raft division; empty on a client or before the division exists. */
+  private Optional<org.apache.ratis.server.DivisionInfo> division() {
+    if (server == null) {
+      return Optional.empty();
+    }
     try {
-      if (server != null) {
-        RaftPeerId leader = server.getDivision(group.getGroupId()).getInfo().getLeaderId();
-        return Optional.ofNullable(leader).map(RaftPeerId::toString);
-      }
-      return Optional.ofNullable(writeClient.getLeaderId()).map(RaftPeerId::toString);
+      return Optional.of(server.getDivision(group.getGroupId()).getInfo());
     } catch (IOException e) {
       return Optional.empty();
     }
@@ -234,27 +241,14 @@ public final class Node implements RegistryNode {
 
   /** The leader this voter's Raft division knows; empty on a client or while there is none. */
   private Optional<RaftPeerId> localLeaderId() {
-    if (server == null) {
-      return Optional.empty();
-    }
-    try {
-      return Optional.ofNullable(server.getDivision(group.getGroupId()).getInfo().getLeaderId());
-    } catch (IOException e) {
-      return Optional.empty();
-    }
+    return division().map(org.apache.ratis.server.DivisionInfo::getLeaderId);
   }
 
   /** The current term while this voter is the ready leader; empty otherwise (and on a client). */
   private java.util.OptionalLong leaderTerm() {
-    if (server == null) {
-      return java.util.OptionalLong.empty();
-    }
-    try {
-      var info = server.getDivision(group.getGroupId()).getInfo();
-      return info.isLeaderReady() ? java.util.OptionalLong.of(info.getCurrentTerm()) : java.util.OptionalLong.empty();
-    } catch (IOException e) {
-      return java.util.OptionalLong.empty();
-    }
+    return division().filter(org.apache.ratis.server.DivisionInfo::isLeaderReady)
+        .map(info -> java.util.OptionalLong.of(info.getCurrentTerm()))
+        .orElse(java.util.OptionalLong.empty());
   }
 
   @Override

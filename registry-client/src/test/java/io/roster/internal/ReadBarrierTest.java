@@ -9,14 +9,18 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class ReadBarrierTest {
-  @Test
-  void readersArrivingDuringABarrierShareTheNextOne() {
-    List<CompletableFuture<Long>> requested = new ArrayList<>();
-    ReadBarrier barrier = new ReadBarrier(() -> {
+  /** A barrier whose requests the test completes by hand. */
+  private static ReadBarrier recording(List<CompletableFuture<Long>> requested) {
+    return new ReadBarrier(() -> {
       CompletableFuture<Long> f = new CompletableFuture<>();
       requested.add(f);
       return f;
     });
+  }
+  @Test
+  void readersArrivingDuringABarrierShareTheNextOne() {
+    List<CompletableFuture<Long>> requested = new ArrayList<>();
+    ReadBarrier barrier = recording(requested);
     CompletableFuture<Long> first = barrier.join();
     CompletableFuture<Long> second = barrier.join();
     CompletableFuture<Long> third = barrier.join();
@@ -48,11 +52,7 @@ class ReadBarrierTest {
   @Test
   void aFailedBarrierFailsItsReadersAndTheNextOneStillRuns() {
     List<CompletableFuture<Long>> requested = new ArrayList<>();
-    ReadBarrier barrier = new ReadBarrier(() -> {
-      CompletableFuture<Long> f = new CompletableFuture<>();
-      requested.add(f);
-      return f;
-    });
+    ReadBarrier barrier = recording(requested);
     CompletableFuture<Long> first = barrier.join();
     CompletableFuture<Long> second = barrier.join();
     requested.get(0).completeExceptionally(new IllegalStateException("no leader"));
