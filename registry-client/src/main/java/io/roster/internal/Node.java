@@ -93,7 +93,8 @@ public final class Node implements RegistryNode {
     this.writeClient = RatisWiring.client(group, config);
     this.readClient = RatisWiring.client(group, config);
     this.heartbeatClient = RatisWiring.heartbeatClient(group, config);
-    this.writer = new Writer(writeClient, timeoutMillis);
+    this.writer = new Writer("roster-" + config.nodeId() + "-group-commit", writeClient, timeoutMillis,
+        GroupCommit.Settings.DEFAULT);
     this.barrier = new ReadBarrier(this::takeBarrier);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(threads("roster-" + config.nodeId() + "-session"));
     this.processExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
@@ -304,6 +305,7 @@ public final class Node implements RegistryNode {
     processes.killAll();
     scheduler.shutdownNow();
     processExecutor.shutdownNow();
+    writer.close();
     closeQuietly(heartbeatClient);
     closeQuietly(readClient);
     closeQuietly(writeClient);

@@ -16,41 +16,61 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 
-/** Sends commands to the leader and turns their results into values or exceptions. */
-final class Writer {
+/**
+ * Sends commands to the leader, through group commit, and turns their results into values or
+ * exceptions.
+ */
+final class Writer implements AutoCloseable {
   private final RaftClient client;
   private final long timeoutMillis;
+  private final GroupCommit groupCommit;
 
-  Writer(RaftClient client, long timeoutMillis) {
+  Writer(String name, RaftClient client, long timeoutMillis, GroupCommit.Settings batching) {
     this.client = client;
     this.timeoutMillis = timeoutMillis;
+    this.groupCommit = new GroupCommit(name, batching, this::sendEntry);
   }
 
-  /** Completes with the command's result once committed and applied; exceptionally with {@link RegistryUnavailableException}. */
+  /**
+   * Completes with the command's result once its entry is committed and applied; exceptionally
+   * with {@link RegistryUnavailableException} after the timeout, or {@link io.roster.LimitExceededException}
+   * if the write queue is full.
+   */
   CompletableFuture<Result> submit(Command command) {
-    Message message = Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.encode(command)));
-    CompletableFuture<RaftClientReply> sent;
-    try {
-      sent = client.async().send(message);
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(unavailable(e));
-    }
-    return sent.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).handle((reply, error) -> {
-      if (error != null) {
-        throw unavailable(error);
+    return groupCommit.submit(command).orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).handle((r, error) -> {
+      if (error == null) {
+        return r;
       }
+      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+      if (cause instanceof RosterException re) {
+        throw re; // already says what happened (unavailable, queue full, refused entry)
+      }
+      if (cause instanceof IllegalStateException closed) {
+        throw closed;
+      }
+      throw unavailable(cause);
+    });
+  }
+
+  /** Ships one encoded entry (a batch of commands) to the leader. */
+  private CompletableFuture<BatchResult> sendEntry(byte[] entry) {
+    return client.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(entry))).thenApply(reply -> {
       if (!reply.isSuccess()) {
         throw unavailable(reply.getException());
       }
       try {
-        return BatchResult.parseFrom(reply.getMessage().getContent().toByteArray()).getResults(0);
+        return BatchResult.parseFrom(reply.getMessage().getContent().toByteArray());
       } catch (Exception e) {
         throw new RosterException("the leader's reply does not decode: " + e, e);
       }
     });
+  }
+
+  @Override
+  public void close() {
+    groupCommit.close();
   }
 
   private RegistryUnavailableException unavailable(Throwable error) {
