@@ -85,6 +85,10 @@ public interface RegistryNode extends AutoCloseable {
     private Duration sessionTimeout = Duration.ofMillis(5_000);
     private Duration requestTimeout = Duration.ofSeconds(5);
     private NodeListener listener = new NodeListener() {};
+    private int batchCommandsMax = 256;
+    private int batchBytesMax = 256 * 1024;
+    private Duration batchLinger = Duration.ofNanos(200_000);
+    private int batchesInFlightMax = 4;
 
     Builder() {}
 
@@ -138,6 +142,21 @@ public interface RegistryNode extends AutoCloseable {
       return this;
     }
 
+    /**
+     * Group commit: this node's concurrent writes share Raft entries of at most {@code commandsMax}
+     * commands (1..4096, default 256) and {@code bytesMax} bytes (1 KiB..4 MiB, default 256 KiB); a
+     * batch waits at most {@code linger} between two writes (0..100 ms, default 200 µs); at most
+     * {@code inFlightMax} batches are outstanding (1..64, default 4), and writes arriving meanwhile
+     * leave together in the next one.
+     */
+    public Builder groupCommit(int commandsMax, int bytesMax, Duration linger, int inFlightMax) {
+      this.batchCommandsMax = commandsMax;
+      this.batchBytesMax = bytesMax;
+      this.batchLinger = Objects.requireNonNull(linger, "linger");
+      this.batchesInFlightMax = inFlightMax;
+      return this;
+    }
+
     public Builder listener(NodeListener listener) {
       this.listener = Objects.requireNonNull(listener, "listener");
       return this;
@@ -152,7 +171,8 @@ public interface RegistryNode extends AutoCloseable {
      */
     public RegistryNode start() {
       NodeConfig config = new NodeConfig(nodeId, listenAddress, Map.copyOf(voters), dataDir, role, cluster,
-          sessionTimeout, requestTimeout, listener);
+          sessionTimeout, requestTimeout, listener,
+          new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos(), batchesInFlightMax));
       return Node.start(config);
     }
   }

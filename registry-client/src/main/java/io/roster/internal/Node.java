@@ -94,7 +94,7 @@ public final class Node implements RegistryNode {
     this.readClient = RatisWiring.client(group, config);
     this.heartbeatClient = RatisWiring.heartbeatClient(group, config);
     this.writer = new Writer("roster-" + config.nodeId() + "-group-commit", writeClient, timeoutMillis,
-        GroupCommit.Settings.DEFAULT);
+        config.batching().settings());
     this.barrier = new ReadBarrier(this::takeBarrier);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(threads("roster-" + config.nodeId() + "-session"));
     this.processExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),

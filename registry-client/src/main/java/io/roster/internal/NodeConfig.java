@@ -19,7 +19,16 @@ public record NodeConfig(
     String cluster,
     Duration sessionTimeout,
     Duration requestTimeout,
-    NodeListener listener) {
+    NodeListener listener,
+    Batching batching) {
+
+  /** Group commit settings, validated by {@link GroupCommit.Settings}. */
+  public record Batching(int commandsMax, int bytesMax, long lingerNanos, int inFlightMax) {
+    GroupCommit.Settings settings() {
+      return new GroupCommit.Settings(commandsMax, bytesMax, lingerNanos, inFlightMax,
+          GroupCommit.Settings.DEFAULT.queueMax());
+    }
+  }
 
   private static final Pattern HOST_PORT = Pattern.compile("[A-Za-z0-9.\\-]+:(\\d{1,5})|\\[[0-9A-Fa-f:.]+]:(\\d{1,5})");
   static final Duration REQUEST_TIMEOUT_MIN = Duration.ofMillis(100);
@@ -57,6 +66,8 @@ public record NodeConfig(
         && requestTimeout.compareTo(REQUEST_TIMEOUT_MAX) <= 0,
         "requestTimeout must be 100ms..10min, was " + requestTimeout);
     require(listener != null, "listener is required");
+    require(batching != null, "batching is required");
+    batching.settings(); // throws IllegalArgumentException naming the bad setting
   }
 
   private static void requireHostPort(String address, String what) {

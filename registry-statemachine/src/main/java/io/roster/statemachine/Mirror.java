@@ -208,8 +208,13 @@ public final class Mirror implements StateView {
 
   // ---------------------------------------------------------------- writes (apply thread only)
 
-  /** Applies one change. Only the apply thread calls this. */
-  void apply(Change change) {
+  /**
+   * Applies one change decided by {@link RegistryCore}. Only the single writer (the apply thread)
+   * may call it; public for benchmarks and tools that drive a mirror without a store.
+   *
+   * @throws IllegalStateException if the change breaks an invariant (a bug upstream)
+   */
+  public void apply(Change change) {
     if (change instanceof RegistryCreated c) {
       RegistryState previous = registries.putIfAbsent(c.registry().name(), new RegistryState(c.registry()));
       check(previous == null, "registry created twice: " + c.registry().name());

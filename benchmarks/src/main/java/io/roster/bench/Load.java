@@ -1,0 +1,253 @@
+package io.roster.bench;
+
+import io.roster.Consistency;
+import io.roster.LocalProcess;
+import io.roster.Registry;
+import io.roster.RegistryNode;
+import io.roster.Role;
+import io.roster.server.LocalCluster;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * A closed-loop load generator: {@code in-flight} workers each issue one operation, wait for it,
+ * and issue the next, for a warm-up and then a measured period; latencies go to HdrHistogram.
+ * Against a 3-voter cluster in this JVM, or 3 voter processes on loopback reached through a client
+ * node in this JVM. Writes are durable as shipped (Raft log fsync, majority commit).
+ */
+@Command(name = "load", mixinStandardHelpOptions = true, description = "Closed-loop load against a Roster cluster.")
+public final class Load implements Callable<Integer> {
+  @Option(names = "--workload", split = ",", defaultValue = "register,churn,consistent-read,mixed",
+      description = "register, churn, consistent-read, mixed (default: ${DEFAULT-VALUE})")
+  List<String> workloads;
+
+  @Option(names = "--in-flight", split = ",", defaultValue = "1,16,64,256",
+      description = "Concurrent operations (default: ${DEFAULT-VALUE})")
+  List<Integer> inFlight;
+
+  @Option(names = "--duration", defaultValue = "PT10S", description = "Measured time per point (default: ${DEFAULT-VALUE})")
+  Duration duration;
+
+  @Option(names = "--warmup", defaultValue = "PT3S", description = "Warm-up per point (default: ${DEFAULT-VALUE})")
+  Duration warmup;
+
+  @Option(names = "--cluster", defaultValue = "in-jvm", description = "in-jvm or processes (default: ${DEFAULT-VALUE})")
+  String cluster;
+
+  @Option(names = "--roster-jar", defaultValue = "registry-server/target/roster.jar",
+      description = "The node jar for --cluster processes (default: ${DEFAULT-VALUE})")
+  Path rosterJar;
+
+  @Option(names = "--csv", description = "Also append results to this CSV file")
+  Path csv;
+
+  private final PrintStream out = System.out;
+
+  public static void main(String[] args) {
+    System.setProperty("roster.log.level", System.getProperty("roster.log.level", "WARN"));
+    System.setProperty("roster.ratis.log.level", System.getProperty("roster.ratis.log.level", "OFF"));
+    System.exit(new CommandLine(new Load()).execute(args));
+  }
+
+  /** The result of one point. */
+  public record Point(String system, String workload, int inFlight, double opsPerSecond, double p50Millis,
+      double p99Millis, double p999Millis) {
+    String row() {
+      return String.format("%-8s %-16s %9d %12.0f %9.2f %9.2f %9.2f", system, workload, inFlight, opsPerSecond,
+          p50Millis, p99Millis, p999Millis);
+    }
+
+    String csv() {
+      return String.format("%s,%s,%d,%.1f,%.3f,%.3f,%.3f", system, workload, inFlight, opsPerSecond, p50Millis,
+          p99Millis, p999Millis);
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Path data = Files.createTempDirectory("roster-load-");
+    List<Process> processes = new ArrayList<>();
+    LocalCluster local = null;
+    List<RegistryNode> nodes = new ArrayList<>();
+    try {
+      if (cluster.equals("in-jvm")) {
+        local = LocalCluster.start(data, 3, Duration.ofSeconds(5), Duration.ofSeconds(10));
+        local.awaitReady(Duration.ofSeconds(60));
+        nodes.addAll(local.nodes());
+      } else if (cluster.equals("processes")) {
+        nodes.add(startProcesses(data, processes));
+      } else {
+        throw new IllegalArgumentException("--cluster must be in-jvm or processes");
+      }
+      out.printf("cluster: %s, %d cores; %s warm-up, %s measured per point%n", cluster,
+          Runtime.getRuntime().availableProcessors(), warmup, duration);
+      out.printf("%-8s %-16s %9s %12s %9s %9s %9s%n", "system", "workload", "in-flight", "ops/s", "p50 ms",
+          "p99 ms", "p99.9 ms");
+      for (String workload : workloads) {
+        for (int n : inFlight) {
+          Point p = run("roster", workload, n, nodes);
+          out.println(p.row());
+          if (csv != null) {
+            Files.writeString(csv, p.csv() + System.lineSeparator(), java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.APPEND);
+          }
+        }
+      }
+      return 0;
+    } finally {
+      for (RegistryNode n : nodes) {
+        if (local == null) {
+          n.close();
+        }
+      }
+      if (local != null) {
+        local.close();
+      }
+      for (Process p : processes) {
+        p.destroy();
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+        }
+      }
+      LocalCluster.deleteTree(data);
+    }
+  }
+
+  /** Starts 3 voter processes and returns a client node of this JVM connected to them. */
+  private RegistryNode startProcesses(Path data, List<Process> processes) throws Exception {
+    if (!Files.exists(rosterJar)) {
+      throw new IllegalArgumentException(rosterJar + " is missing: run mvn -B -DskipTests package first");
+    }
+    Map<String, String> voters = new LinkedHashMap<>();
+    for (int i = 1; i <= 3; i++) {
+      voters.put("n" + i, "127.0.0.1:" + freePort());
+    }
+    String votersArg = String.join(",", voters.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    for (String id : voters.keySet()) {
+      processes.add(new ProcessBuilder(java, "-Xmx1g", "-Droster.log.level=WARN", "-jar", rosterJar.toString(),
+          "node", "--id", id, "--voters", votersArg, "--data", data.resolve(id).toString())
+          .redirectErrorStream(true).redirectOutput(data.resolve(id + ".log").toFile()).start());
+    }
+    RegistryNode.Builder b = RegistryNode.builder().nodeId("load").role(Role.CLIENT)
+        .requestTimeout(Duration.ofSeconds(10));
+    voters.forEach(b::voter);
+    RegistryNode client = b.start();
+    client.ready().get(60, TimeUnit.SECONDS);
+    return client;
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** One point: {@code n} closed-loop workers spread over the nodes. */
+  Point run(String system, String workload, int n, List<RegistryNode> nodes) throws Exception {
+    String registryName = "load-" + workload + "-" + n;
+    List<Registry> registries = new ArrayList<>();
+    for (RegistryNode node : nodes) {
+      registries.add(node.registry(registryName));
+    }
+    List<String> readKeys = new ArrayList<>();
+    if (workload.equals("consistent-read") || workload.equals("mixed")) {
+      LocalProcess owner = nodes.get(0).spawn();
+      for (int i = 0; i < 1000; i++) {
+        readKeys.add("read-" + i);
+        registries.get(0).register("read-" + i, owner);
+      }
+    }
+    Recorder recorder = new Recorder(3);
+    AtomicLong ops = new AtomicLong();
+    long warmupEnd = System.nanoTime() + warmup.toNanos();
+    long end = warmupEnd + duration.toNanos();
+    CountDownLatch done = new CountDownLatch(n);
+    AtomicLong errors = new AtomicLong();
+    for (int w = 0; w < n; w++) {
+      int worker = w;
+      RegistryNode node = nodes.get(w % nodes.size());
+      Registry registry = registries.get(w % nodes.size());
+      Thread t = new Thread(() -> {
+        try {
+          LocalProcess process = node.spawn();
+          long seq = 0;
+          byte[] value = new byte[16];
+          while (System.nanoTime() < end) {
+            long start = System.nanoTime();
+            try {
+              operate(workload, registry, process, worker + "-" + seq++, value, readKeys);
+            } catch (RuntimeException e) {
+              errors.incrementAndGet();
+              continue;
+            }
+            long now = System.nanoTime();
+            if (start >= warmupEnd) {
+              recorder.recordValue(Math.max(1, (now - start) / 1_000));
+              ops.incrementAndGet();
+            }
+          }
+          process.close();
+        } finally {
+          done.countDown();
+        }
+      }, "load-" + w);
+      t.setDaemon(true);
+      t.start();
+    }
+    long measureStart = warmupEnd;
+    done.await();
+    double seconds = Math.max(1e-9, (Math.min(System.nanoTime(), end) - measureStart) / 1e9);
+    Histogram h = recorder.getIntervalHistogram();
+    if (errors.get() > 0) {
+      out.printf("  (%d operations failed during %s at %d in flight)%n", errors.get(), workload, n);
+    }
+    return new Point(system, workload, n, ops.get() / seconds, h.getValueAtPercentile(50) / 1000.0,
+        h.getValueAtPercentile(99) / 1000.0, h.getValueAtPercentile(99.9) / 1000.0);
+  }
+
+  private static void operate(String workload, Registry registry, LocalProcess process, String key, byte[] value,
+      List<String> readKeys) {
+    switch (workload) {
+      case "register" -> registry.register(key, process, value);
+      case "churn" -> {
+        registry.register(key, process, value);
+        registry.unregister(key, process).join();
+      }
+      case "consistent-read" -> registry.whereis(readKeys.get(ThreadLocalRandom.current().nextInt(readKeys.size())),
+          Consistency.LINEARIZABLE);
+      case "mixed" -> {
+        int dice = ThreadLocalRandom.current().nextInt(100);
+        String readKey = readKeys.get(ThreadLocalRandom.current().nextInt(readKeys.size()));
+        if (dice < 80) {
+          registry.whereis(readKey);
+        } else if (dice < 95) {
+          registry.whereis(readKey, Consistency.LINEARIZABLE);
+        } else {
+          registry.register(key, process, value);
+          registry.unregister(key, process).join();
+        }
+      }
+      default -> throw new IllegalArgumentException("unknown workload " + workload);
+    }
+  }
+}
