@@ -47,16 +47,36 @@ public final class Mirror implements StateView {
     }
   }
 
-  /** What one pid holds; immutable, replaced on change. */
+  /**
+   * What one pid holds; immutable, replaced on change. A pid holding exactly one registration and
+   * no lock is stored as that {@link Registration} itself (most processes hold one name), which
+   * saves this record and its array: see {@link #expand} and {@link #compact}.
+   */
   private record Holdings(Registration[] registrations, LockHold[] locks) {
     int size() {
       return registrations.length + locks.length;
     }
   }
 
+  private static final Holdings NO_HOLDINGS = new Holdings(new Registration[0], new LockHold[0]);
+
+  private static Holdings expand(Object v) {
+    if (v == null) {
+      return NO_HOLDINGS;
+    }
+    return v instanceof Registration r ? new Holdings(new Registration[] {r}, NO_LOCKS) : (Holdings) v;
+  }
+
+  private static Object compact(Holdings h) {
+    if (h.size() == 0) {
+      return null;
+    }
+    return h.registrations().length == 1 && h.locks().length == 0 ? h.registrations()[0] : h;
+  }
+
   private final ConcurrentHashMap<String, RegistryState> registries = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<Pid, Holdings> holdings = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Pid, Object> holdings = new ConcurrentHashMap<>(); // Registration or Holdings
   private volatile long appliedIndex;
 
   /** The index of the last Raft entry applied to this mirror. */
@@ -129,14 +149,29 @@ public final class Mirror implements StateView {
 
   @Override
   public List<Registration> registrationsOf(Pid pid) {
-    Holdings h = holdings.get(pid);
-    return h == null ? List.of() : List.of(h.registrations());
+    return List.of(expand(holdings.get(pid)).registrations());
   }
 
   @Override
   public List<LockHold> locksOf(Pid pid) {
-    Holdings h = holdings.get(pid);
-    return h == null ? List.of() : List.of(h.locks());
+    return List.of(expand(holdings.get(pid)).locks());
+  }
+
+  /**
+   * The instance of {@code pid} the mirror already holds, or one that shares its node's id string:
+   * a million registrations should not carry a million copies of a few node ids.
+   */
+  @Override
+  public Pid canonical(Pid pid) {
+    Object v = holdings.get(pid);
+    if (v instanceof Registration r) {
+      return r.pid();
+    }
+    if (v instanceof Holdings h) {
+      return h.registrations().length > 0 ? h.registrations()[0].pid() : h.locks()[0].pid();
+    }
+    Session s = sessions.get(pid.nodeId());
+    return s == null || s.nodeId() == pid.nodeId() ? pid : Pid.of(s.nodeId(), pid.incarnation(), pid.serial());
   }
 
   /** Scans every pid that holds anything: O(pids), for the rare node-level expiry. */
@@ -154,8 +189,8 @@ public final class Mirror implements StateView {
 
   @Override
   public int holdingsOf(Pid pid) {
-    Holdings h = holdings.get(pid);
-    return h == null ? 0 : h.size();
+    Object v = holdings.get(pid);
+    return v == null ? 0 : v instanceof Registration ? 1 : ((Holdings) v).size();
   }
 
   @Override
@@ -200,8 +235,8 @@ public final class Mirror implements StateView {
   /** Number of registrations in all registries (counts every duplicate entry). */
   public long registrationCount() {
     long n = 0;
-    for (Holdings h : holdings.values()) {
-      n += h.registrations().length;
+    for (Object v : holdings.values()) {
+      n += v instanceof Registration ? 1 : ((Holdings) v).registrations().length;
     }
     return n;
   }
@@ -237,7 +272,7 @@ public final class Mirror implements StateView {
       LockHold previous = state(c.lock().registry()).locks.putIfAbsent(c.lock().lockKey(), c.lock());
       check(previous == null, "lock acquired while held: " + previous);
       Holdings h = holdingsOrEmpty(c.lock().pid());
-      holdings.put(c.lock().pid(), new Holdings(h.registrations(), append(h.locks(), c.lock())));
+      putHoldings(c.lock().pid(), new Holdings(h.registrations(), append(h.locks(), c.lock())));
     } else if (change instanceof LockReleased c) {
       boolean removed = state(c.lock().registry()).locks.remove(c.lock().lockKey(), c.lock());
       check(removed, "release of a lock that is not held: " + c.lock());
@@ -263,7 +298,7 @@ public final class Mirror implements StateView {
       });
     }
     Holdings h = holdingsOrEmpty(reg.pid());
-    holdings.put(reg.pid(), new Holdings(append(h.registrations(), reg), h.locks()));
+    putHoldings(reg.pid(), new Holdings(append(h.registrations(), reg), h.locks()));
   }
 
   private void unregister(Registration reg) {
@@ -292,7 +327,7 @@ public final class Mirror implements StateView {
     for (int i = 0; i < regs.length; i++) {
       if (regs[i].sameIdentity(before)) {
         regs[i] = after;
-        holdings.put(before.pid(), new Holdings(regs, h.locks()));
+        putHoldings(before.pid(), new Holdings(regs, h.locks()));
         return;
       }
     }
@@ -300,15 +335,15 @@ public final class Mirror implements StateView {
   }
 
   private Holdings holdingsOrEmpty(Pid pid) {
-    Holdings h = holdings.get(pid);
-    return h == null ? new Holdings(NO_REGISTRATIONS, NO_LOCKS) : h;
+    return expand(holdings.get(pid));
   }
 
   private void putHoldings(Pid pid, Holdings h) {
-    if (h.size() == 0) {
+    Object v = compact(h);
+    if (v == null) {
       holdings.remove(pid);
     } else {
-      holdings.put(pid, h);
+      holdings.put(pid, v);
     }
   }
 
@@ -433,7 +468,8 @@ public final class Mirror implements StateView {
     }
     sessions.forEach((n, s) -> lines.add("session " + n + " " + s.incarnation() + (s.expired() ? " expired" : " open")
         + " timeout=" + s.timeoutMillis() + " @" + s.revision()));
-    holdings.forEach((pid, h) -> {
+    holdings.forEach((pid, v) -> {
+      Holdings h = expand(v);
       for (Registration reg : h.registrations()) {
         lines.add("holds " + pid + " " + reg.registry().name() + " " + reg.key() + " @" + reg.revision() + "."
             + reg.ordinal());

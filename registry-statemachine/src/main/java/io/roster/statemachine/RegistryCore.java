@@ -163,7 +163,7 @@ public final class RegistryCore {
         fail(Status.INVALID_ARGUMENT, "invalid pid: " + problem);
         return null;
       }
-      return Codec.fromProto(proto);
+      return state.canonical(Codec.fromProto(proto));
     }
 
     /** The pid's node incarnation must have an open session for the pid to take anything. */

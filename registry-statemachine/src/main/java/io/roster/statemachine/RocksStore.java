@@ -212,7 +212,9 @@ public final class RocksStore implements AutoCloseable {
     Mirror mirror = new Mirror();
     Map<String, RegistryDescriptor> registries = new HashMap<>();
     Map<Pid, Pid> pids = new HashMap<>(); // one instance per pid
-    java.util.function.UnaryOperator<Pid> intern = p -> pids.computeIfAbsent(p, q -> q);
+    Map<String, String> nodeIds = new HashMap<>(); // one string per node id
+    java.util.function.UnaryOperator<Pid> intern = p -> pids.computeIfAbsent(p,
+        q -> Pid.of(nodeIds.computeIfAbsent(q.nodeId(), id -> id), q.incarnation(), q.serial()));
     try (RocksIterator it = db.newIterator()) {
       // Registries first: entries of every kind refer to them, and 'D' sorts before 'G'.
       for (it.seek(new byte[] {REGISTRY}); it.isValid() && it.key()[0] == REGISTRY; it.next()) {

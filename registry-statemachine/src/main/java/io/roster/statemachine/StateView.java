@@ -25,6 +25,11 @@ public interface StateView {
   /** The pids of one node incarnation that hold anything (registrations or locks). */
   List<Pid> pidsOf(String nodeId, long incarnation);
 
+  /** An equal pid that shares storage with what the state already holds (or {@code pid} itself). */
+  default Pid canonical(Pid pid) {
+    return pid;
+  }
+
   /** Registrations plus locks the pid holds. */
   int holdingsOf(Pid pid);
 
