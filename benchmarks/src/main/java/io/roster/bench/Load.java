@@ -18,12 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -133,7 +129,7 @@ public final class Load implements Callable<Integer> {
   }
 
   /** Starts 3 voter processes and returns a client node of this JVM connected to them. */
-  private RegistryNode startProcesses(Path data, List<Process> processes) throws Exception {
+  public RegistryNode startProcesses(Path data, List<Process> processes) throws Exception {
     if (!Files.exists(rosterJar)) {
       throw new IllegalArgumentException(rosterJar + " is missing: run mvn -B -DskipTests package first");
     }
@@ -163,7 +159,7 @@ public final class Load implements Callable<Integer> {
   }
 
   /** One point: {@code n} closed-loop workers spread over the nodes. */
-  Point run(String system, String workload, int n, List<RegistryNode> nodes) throws Exception {
+  public Point run(String system, String workload, int n, List<RegistryNode> nodes) throws Exception {
     String registryName = "load-" + workload + "-" + n;
     List<Registry> registries = new ArrayList<>();
     for (RegistryNode node : nodes) {
@@ -177,52 +173,22 @@ public final class Load implements Callable<Integer> {
         registries.get(0).register("read-" + i, owner);
       }
     }
-    Recorder recorder = new Recorder(3);
-    AtomicLong ops = new AtomicLong();
-    long warmupEnd = System.nanoTime() + warmup.toNanos();
-    long end = warmupEnd + duration.toNanos();
-    CountDownLatch done = new CountDownLatch(n);
-    AtomicLong errors = new AtomicLong();
-    for (int w = 0; w < n; w++) {
-      int worker = w;
-      RegistryNode node = nodes.get(w % nodes.size());
+    LocalProcess[] owners = new LocalProcess[n];
+    ClosedLoop.Result r = ClosedLoop.run(n, warmup, duration, w -> {
       Registry registry = registries.get(w % nodes.size());
-      Thread t = new Thread(() -> {
-        try {
-          LocalProcess process = node.spawn();
-          long seq = 0;
-          byte[] value = new byte[16];
-          while (System.nanoTime() < end) {
-            long start = System.nanoTime();
-            try {
-              operate(workload, registry, process, worker + "-" + seq++, value, readKeys);
-            } catch (RuntimeException e) {
-              errors.incrementAndGet();
-              continue;
-            }
-            long now = System.nanoTime();
-            if (start >= warmupEnd) {
-              recorder.recordValue(Math.max(1, (now - start) / 1_000));
-              ops.incrementAndGet();
-            }
-          }
-          process.close();
-        } finally {
-          done.countDown();
-        }
-      }, "load-" + w);
-      t.setDaemon(true);
-      t.start();
+      LocalProcess process = nodes.get(w % nodes.size()).spawn();
+      owners[w] = process;
+      byte[] value = new byte[16];
+      return seq -> operate(workload, registry, process, w + "-" + seq, value, readKeys);
+    });
+    for (LocalProcess p : owners) {
+      p.close();
     }
-    long measureStart = warmupEnd;
-    done.await();
-    double seconds = Math.max(1e-9, (Math.min(System.nanoTime(), end) - measureStart) / 1e9);
-    Histogram h = recorder.getIntervalHistogram();
-    if (errors.get() > 0) {
-      out.printf("  (%d operations failed during %s at %d in flight)%n", errors.get(), workload, n);
+    if (r.errors() > 0) {
+      out.printf("  (%d operations failed during %s at %d in flight)%n", r.errors(), workload, n);
     }
-    return new Point(system, workload, n, ops.get() / seconds, h.getValueAtPercentile(50) / 1000.0,
-        h.getValueAtPercentile(99) / 1000.0, h.getValueAtPercentile(99.9) / 1000.0);
+    return new Point(system, workload, n, r.opsPerSecond(), r.percentileMillis(50), r.percentileMillis(99),
+        r.percentileMillis(99.9));
   }
 
   private static void operate(String workload, Registry registry, LocalProcess process, String key, byte[] value,
