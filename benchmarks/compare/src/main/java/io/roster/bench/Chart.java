@@ -47,7 +47,7 @@ final class Chart {
       g.fillRect(x, y - 10, 14, 10);
       g.setColor(Color.BLACK);
       g.drawString(name, x + 20, y);
-      x += 190;
+      x += 240;
       if (x > width - 180) {
         x = 60;
         y += 20;
