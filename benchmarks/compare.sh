@@ -3,10 +3,12 @@
 # Installs etcd-server, etcd-client and zookeeper from apt if missing (needs root), starts 3-member
 # etcd and ZooKeeper clusters, runs benchmarks/compare (Roster runs as 3 node processes), prints a
 # table and a last line "summary: ...", writes benchmarks/results/compare.png, and stops everything
-# it started. Tunables: IN_FLIGHT (default 1,16,64), DURATION (PT10S), WARMUP (PT3S).
+# it started. Every system gets the same untimed warm-up first (SYSTEM_WARMUP, PT20S), then each point
+# its own warm-up (WARMUP, PT3S) and measured period (DURATION, PT10S). IN_FLIGHT: 1,16,64,256.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-IN_FLIGHT="${IN_FLIGHT:-1,16,64}"
+IN_FLIGHT="${IN_FLIGHT:-1,16,64,256}"
+SYSTEM_WARMUP="${SYSTEM_WARMUP:-PT20S}"
 DURATION="${DURATION:-PT10S}"
 WARMUP="${WARMUP:-PT3S}"
 ETCD_CLIENT_PORTS=(23791 23792 23793)
@@ -81,5 +83,5 @@ echo "etcd: $endpoints; zookeeper: $zk; in-flight $IN_FLIGHT, $WARMUP warm-up + 
 machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -n 1 || true)"
 cd "$root"
 java -Xmx2g -jar benchmarks/compare/target/compare.jar --etcd "$endpoints" --zk "$zk" \
-  --in-flight "$IN_FLIGHT" --duration "$DURATION" --warmup "$WARMUP" \
+  --in-flight "$IN_FLIGHT" --duration "$DURATION" --warmup "$WARMUP" --system-warmup "$SYSTEM_WARMUP" \
   --roster-jar registry-server/target/roster.jar --chart benchmarks/results/compare.png --machine "$machine"

@@ -47,6 +47,10 @@ public final class Compare implements Callable<Integer> {
   @Option(names = "--warmup", defaultValue = "PT3S")
   Duration warmup;
 
+  @Option(names = "--system-warmup", defaultValue = "PT20S",
+      description = "Untimed load on each system before its points (JIT, caches, connections), split over its operations")
+  Duration systemWarmup;
+
   @Option(names = "--roster-jar", defaultValue = "registry-server/target/roster.jar")
   Path rosterJar;
 
@@ -98,6 +102,13 @@ public final class Compare implements Callable<Integer> {
     return p;
   }
 
+  /** Untimed load at 16 in flight, so every system is measured warm. */
+  private void warm(String system, java.util.function.IntFunction<ClosedLoop.Operation> workers)
+      throws InterruptedException {
+    System.err.println("warming " + system + " for " + systemWarmup.dividedBy(2) + "...");
+    ClosedLoop.run(16, Duration.ZERO, systemWarmup.dividedBy(2), workers);
+  }
+
   private static ByteSequence bytes(String s) {
     return ByteSequence.from(s, StandardCharsets.UTF_8);
   }
@@ -110,6 +121,10 @@ public final class Compare implements Callable<Integer> {
       for (int i = 0; i < 1000; i++) {
         kv.put(bytes("read/" + i), value).get(30, TimeUnit.SECONDS);
       }
+      warm("etcd", w -> seq -> kv.put(bytes("warm/" + w + "/" + seq),
+          value, PutOption.builder().withLeaseId(lease.grant(30).get(30, TimeUnit.SECONDS).getID()).build())
+          .get(30, TimeUnit.SECONDS));
+      warm("etcd", w -> seq -> kv.get(bytes("read/" + ThreadLocalRandom.current().nextInt(1000))).get(30, TimeUnit.SECONDS));
       for (int n : inFlight) {
         measure(points, "etcd", "lease-put", n, w -> seq -> {
           long id = lease.grant(30).get(30, TimeUnit.SECONDS).getID();
@@ -134,6 +149,15 @@ public final class Compare implements Callable<Integer> {
       for (int i = 0; i < 1000; i++) {
         client.create().orSetData().creatingParentsIfNeeded().forPath("/read/" + i, value);
       }
+      client.create().orSetData().creatingParentsIfNeeded().forPath("/warm", new byte[0]);
+      warm("zookeeper", w -> seq ->
+          client.create().withMode(CreateMode.EPHEMERAL).forPath("/warm/" + w + "-" + seq, value));
+      warm("zookeeper", w -> seq -> {
+        CountDownLatch synced = new CountDownLatch(1);
+        client.sync().inBackground((c, event) -> synced.countDown()).forPath("/read/0");
+        synced.await(30, TimeUnit.SECONDS);
+        client.getData().forPath("/read/0");
+      });
       for (int n : inFlight) {
         client.create().orSetData().creatingParentsIfNeeded().forPath("/reg/" + n, new byte[0]);
         measure(points, "zookeeper", "ephemeral-create", n, w -> seq ->
@@ -163,6 +187,13 @@ public final class Compare implements Callable<Integer> {
     RegistryNode client = null;
     try {
       client = load.startProcesses(data, processes);
+      System.err.println("warming roster for " + systemWarmup + "...");
+      load.warmup = Duration.ZERO;
+      load.duration = systemWarmup.dividedBy(2);
+      load.run("roster-warm", "register", 16, List.of(client));
+      load.run("roster-warm", "consistent-read", 16, List.of(client));
+      load.warmup = warmup;
+      load.duration = duration;
       for (String workload : List.of("register", "consistent-read")) {
         for (int n : inFlight) {
           Load.Point p = load.run("roster", workload, n, List.of(client));
