@@ -160,7 +160,7 @@ public final class Load implements Callable<Integer> {
 
   /** One point: {@code n} closed-loop workers spread over the nodes. */
   public Point run(String system, String workload, int n, List<RegistryNode> nodes) throws Exception {
-    String registryName = "load-" + workload + "-" + n;
+    String registryName = "load-" + system + "-" + workload + "-" + n; // a run never meets another run's keys
     List<Registry> registries = new ArrayList<>();
     for (RegistryNode node : nodes) {
       registries.add(node.registry(registryName));
