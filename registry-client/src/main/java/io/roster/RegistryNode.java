@@ -23,8 +23,10 @@ public interface RegistryNode extends AutoCloseable {
     return new Builder();
   }
 
+  /** This node's id, as configured; never changes. */
   String nodeId();
 
+  /** Whether this node is a Raft voter or a client, as configured; never changes. */
   Role role();
 
   /** This node's incarnation: new at every start, so pids are never reused. */

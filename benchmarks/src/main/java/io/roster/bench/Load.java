@@ -67,8 +67,11 @@ public final class Load implements Callable<Integer> {
   /** The result of one point. */
   public record Point(String system, String workload, int inFlight, double opsPerSecond, double p50Millis,
       double p99Millis, double p999Millis) {
+    static final String HEADER = String.format("%-9s %-16s %9s %12s %9s %9s %9s", "system", "workload",
+        "in-flight", "ops/s", "p50 ms", "p99 ms", "p99.9 ms");
+
     String row() {
-      return String.format("%-8s %-16s %9d %12.0f %9.2f %9.2f %9.2f", system, workload, inFlight, opsPerSecond,
+      return String.format("%-9s %-16s %9d %12.0f %9.2f %9.2f %9.2f", system, workload, inFlight, opsPerSecond,
           p50Millis, p99Millis, p999Millis);
     }
 
@@ -96,8 +99,7 @@ public final class Load implements Callable<Integer> {
       }
       out.printf("cluster: %s, %d cores; %s warm-up, %s measured per point%n", cluster,
           Runtime.getRuntime().availableProcessors(), warmup, duration);
-      out.printf("%-8s %-16s %9s %12s %9s %9s %9s%n", "system", "workload", "in-flight", "ops/s", "p50 ms",
-          "p99 ms", "p99.9 ms");
+      out.println(Point.HEADER);
       for (String workload : workloads) {
         for (int n : inFlight) {
           Point p = run("roster", workload, n, nodes);

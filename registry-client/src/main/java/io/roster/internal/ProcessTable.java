@@ -5,7 +5,6 @@ import io.roster.LocalProcess;
 import io.roster.MessageHandler;
 import io.roster.Pid;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -154,9 +153,5 @@ final class ProcessTable {
     public String toString() {
       return "process " + pid + (alive.get() ? "" : " (dead)");
     }
-  }
-
-  List<Pid> pids() {
-    return new ArrayList<>(live.keySet());
   }
 }

@@ -58,11 +58,6 @@ final class StreamMirror implements MirrorSource {
     return mirror;
   }
 
-  /** Whether the whole state has been loaded once. */
-  boolean loaded() {
-    return loaded;
-  }
-
   @Override
   public CompletableFuture<Long> awaitApplied(long index, long timeoutMillis) {
     return waiters.await(index, timeoutMillis);

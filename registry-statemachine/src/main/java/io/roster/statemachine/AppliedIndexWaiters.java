@@ -99,10 +99,6 @@ public final class AppliedIndexWaiters {
     all.forEach(f -> f.completeExceptionally(cause));
   }
 
-  public synchronized int waiting() {
-    return count;
-  }
-
   /** The highest index anyone waits for, or 0. */
   public synchronized long highestAwaited() {
     return waiting.isEmpty() ? 0 : waiting.lastKey();

@@ -268,17 +268,15 @@ public class RegistryStateMachine extends BaseStateMachine {
         // being installed covers them (reinitialize checks it), so they are skipped here.
         skippedWhilePaused = Math.max(skippedWhilePaused, entry.getIndex());
         LOG.debug("{}: entry {} skipped while {}", getId(), entry.getIndex(), getLifeCycleState());
-        return CompletableFuture.completedFuture(Message.valueOf(
-            org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(BatchResult.newBuilder()
-                .addResults(io.roster.statemachine.proto.Result.newBuilder().setStatus(Status.REPLAYED)
-                    .setRevision(entry.getIndex())).build().toByteArray())));
+        return CompletableFuture.completedFuture(message(BatchResult.newBuilder()
+            .addResults(io.roster.statemachine.proto.Result.newBuilder().setStatus(Status.REPLAYED)
+                .setRevision(entry.getIndex())).build()));
       }
       result = r.applyEntry(
           toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(), entry.getIndex());
       advanceApplied(entry.getTerm(), entry.getIndex());
     }
-    return CompletableFuture.completedFuture(Message.valueOf(
-        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(result.toByteArray())));
+    return CompletableFuture.completedFuture(message(result));
   }
 
   @Override
@@ -463,8 +461,13 @@ public class RegistryStateMachine extends BaseStateMachine {
   }
 
   private static CompletableFuture<Message> reply(QueryResult result) {
-    return CompletableFuture.completedFuture(Message.valueOf(
-        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(result.toByteArray())));
+    return CompletableFuture.completedFuture(message(result));
+  }
+
+  /** A Ratis message carrying an answer of the schema. */
+  private static Message message(com.google.protobuf.MessageLite answer) {
+    return Message.valueOf(
+        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(answer.toByteArray()));
   }
 
   static ByteString toProtobuf(org.apache.ratis.thirdparty.com.google.protobuf.ByteString bytes) {

@@ -1,6 +1,5 @@
 package io.roster.statemachine;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.roster.Pid;
 import io.roster.statemachine.Change.LockAcquired;
@@ -70,7 +69,6 @@ public final class RocksStore implements AutoCloseable {
   private final Options options;
   private final WriteOptions writeOptions;
   private final RocksDB db;
-  private long appliedTerm;
   private long appliedIndex;
 
   private RocksStore(Path dir, Options options, WriteOptions writeOptions, RocksDB db) {
@@ -120,7 +118,6 @@ public final class RocksStore implements AutoCloseable {
     byte[] v = get(APPLIED_KEY);
     if (v != null) {
       AppliedRecord a = AppliedRecord.parseFrom(v);
-      appliedTerm = a.getTerm();
       appliedIndex = a.getIndex();
     }
   }
@@ -132,10 +129,6 @@ public final class RocksStore implements AutoCloseable {
   /** The index of the last Raft entry whose changes are in this store (0 if none). */
   public long appliedIndex() {
     return appliedIndex;
-  }
-
-  public long appliedTerm() {
-    return appliedTerm;
   }
 
   /** Adds one change to the batch of the entry being applied. */
@@ -171,7 +164,6 @@ public final class RocksStore implements AutoCloseable {
     }
     batch.put(APPLIED_KEY, AppliedRecord.newBuilder().setTerm(term).setIndex(index).build().toByteArray());
     db.write(writeOptions, batch);
-    appliedTerm = term;
     appliedIndex = index;
   }
 
@@ -183,7 +175,6 @@ public final class RocksStore implements AutoCloseable {
   void markApplied(long term, long index) throws IOException {
     if (index > appliedIndex) {
       put(APPLIED_KEY, AppliedRecord.newBuilder().setTerm(term).setIndex(index).build().toByteArray());
-      appliedTerm = term;
       appliedIndex = index;
     }
   }

@@ -87,8 +87,7 @@ public final class Compare implements Callable<Integer> {
   }
 
   private void header() {
-    System.out.printf("%-9s %-16s %9s %12s %9s %9s %9s%n", "system", "operation", "in-flight", "ops/s", "p50 ms",
-        "p99 ms", "p99.9 ms");
+    System.out.println(Load.Point.HEADER);
   }
 
   private Load.Point measure(List<Load.Point> points, String system, String op, int n,
@@ -96,8 +95,7 @@ public final class Compare implements Callable<Integer> {
     ClosedLoop.Result r = ClosedLoop.run(n, warmup, duration, workers);
     Load.Point p = new Load.Point(system, op, n, r.opsPerSecond(), r.percentileMillis(50), r.percentileMillis(99),
         r.percentileMillis(99.9));
-    System.out.println(String.format("%-9s %-16s %9d %12.0f %9.2f %9.2f %9.2f", system, op, n, p.opsPerSecond(),
-        p.p50Millis(), p.p99Millis(), p.p999Millis()) + (r.errors() > 0 ? "  (" + r.errors() + " errors)" : ""));
+    System.out.println(p.row() + (r.errors() > 0 ? "  (" + r.errors() + " errors)" : ""));
     points.add(p);
     return p;
   }
@@ -197,8 +195,7 @@ public final class Compare implements Callable<Integer> {
       for (String workload : List.of("register", "consistent-read")) {
         for (int n : inFlight) {
           Load.Point p = load.run("roster", workload, n, List.of(client));
-          System.out.println(String.format("%-9s %-16s %9d %12.0f %9.2f %9.2f %9.2f", "roster", workload, n,
-              p.opsPerSecond(), p.p50Millis(), p.p99Millis(), p.p999Millis()));
+          System.out.println(p.row());
           points.add(p);
         }
       }
