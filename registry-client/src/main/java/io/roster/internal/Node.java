@@ -345,6 +345,16 @@ public final class Node implements RegistryNode {
     return pending;
   }
 
+  /** The Raft server of a voter, or null on a client; for tools and benchmarks. */
+  public RaftServer raftServer() {
+    return server;
+  }
+
+  /** The Raft group of the cluster; for tools and benchmarks that talk to Ratis directly. */
+  public RaftGroup raftGroup() {
+    return group;
+  }
+
   /** The Raft state machine of a voter, or null on a client; for tests and the demo. */
   public RegistryStateMachine stateMachine() {
     return stateMachine;

@@ -50,6 +50,10 @@ final class RatisWiring {
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     p.set("raft.server.log.append-entries.compose.enabled", "false");
     GrpcConfigKeys.setMessageSizeMax(p, MESSAGE_BYTES_MAX);
+    // The appender sends to a follower at most once per this interval. Ratis' 1 ms default makes
+    // the append that carries the commit index wait, so it costs a lone write about 1 ms of its 3;
+    // 100 us measured 1.5-2.3 ms instead (benchmarks: WritePath). Durability is unchanged.
+    RaftServerConfigKeys.Log.Appender.setWaitTimeMin(p, TimeDuration.valueOf(100, TimeUnit.MICROSECONDS));
     return p;
   }
 

@@ -7,6 +7,7 @@ import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.RegistryEntry;
 import io.roster.statemachine.Commands;
+import io.roster.statemachine.Mirror;
 import io.roster.statemachine.Registration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,11 +19,29 @@ final class RegistryImpl implements Registry {
   private final Node node;
   private final String name;
   private final Keys keys;
+  /** This registry's state in the mirror it was found in; found again when the node replaces its mirror. */
+  private volatile Found found;
+
+  private record Found(Mirror mirror, Mirror.RegistryState state) {}
 
   RegistryImpl(Node node, String name, Keys keys) {
     this.node = node;
     this.name = name;
     this.keys = keys;
+  }
+
+  /** This registry in the node's current mirror, or null while the mirror has not seen it created. */
+  private Mirror.RegistryState state() {
+    Mirror mirror = node.mirror();
+    Found f = found;
+    if (f != null && f.mirror() == mirror) {
+      return f.state();
+    }
+    Mirror.RegistryState state = mirror.registryState(name);
+    if (state != null) {
+      found = new Found(mirror, state);
+    }
+    return state;
   }
 
   @Override
@@ -67,7 +86,8 @@ final class RegistryImpl implements Registry {
 
   @Override
   public Pid whereis(String key) {
-    Pid owner = node.mirror().whereis(name, key);
+    Mirror.RegistryState state = state();
+    Pid owner = state == null ? null : state.whereis(key);
     if (owner == null || !node.pending().hides(name, key, owner)) {
       return owner;
     }
@@ -90,7 +110,8 @@ final class RegistryImpl implements Registry {
 
   @Override
   public List<RegistryEntry> lookup(String key) {
-    List<Registration> found = node.mirror().lookup(name, key);
+    Mirror.RegistryState state = state();
+    List<Registration> found = state == null ? List.of() : state.lookup(key);
     List<RegistryEntry> entries = new ArrayList<>(found.size());
     for (Registration r : found) {
       if (!node.pending().hides(name, key, r.pid())) {

@@ -26,7 +26,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * arrays), so a reader sees each key either before or after a change, never half of one. Reads that
  * span keys are weakly consistent, like {@code ConcurrentHashMap} iteration.
  *
- * <p><b>Hit path.</b> {@link #whereis} does two {@code ConcurrentHashMap.get}s and allocates nothing.
+ * <p><b>Hit path.</b> {@link #whereis} does two {@code ConcurrentHashMap.get}s and allocates nothing;
+ * {@link RegistryState#whereis}, on a registry found once, does one.
  *
  * <p><b>Staleness.</b> The mirror reflects the entries applied on this peer, which may lag the
  * leader's commit index by the replication window; {@link #appliedIndex()} tells how far it is.
@@ -35,8 +36,12 @@ public final class Mirror implements StateView {
   private static final Registration[] NO_REGISTRATIONS = new Registration[0];
   private static final LockHold[] NO_LOCKS = new LockHold[0];
 
-  /** The state of one registry: its entries (a Registration, or a Registration[] for duplicates). */
-  static final class RegistryState {
+  /**
+   * The state of one registry: its entries (a Registration, or a Registration[] for duplicates).
+   * A reader may keep it (see {@link Mirror#registryState}) for as long as it keeps this mirror: a
+   * registry is never deleted, and a mirror is replaced as a whole, never cleared.
+   */
+  public static final class RegistryState {
     final RegistryDescriptor descriptor;
     final ConcurrentHashMap<String, Object> entries = new ConcurrentHashMap<>();
     final ConcurrentHashMap<String, byte[]> meta = new ConcurrentHashMap<>();
@@ -44,6 +49,28 @@ public final class Mirror implements StateView {
 
     RegistryState(RegistryDescriptor descriptor) {
       this.descriptor = descriptor;
+    }
+
+    public RegistryDescriptor descriptor() {
+      return descriptor;
+    }
+
+    /** As {@link Mirror#whereis}, with the registry already found: one map read, no allocation. */
+    public Pid whereis(String key) {
+      Object e = entries.get(key);
+      if (e instanceof Registration) {
+        return ((Registration) e).pid();
+      }
+      return e == null ? null : ((Registration[]) e)[0].pid();
+    }
+
+    /** As {@link Mirror#lookup}, with the registry already found. */
+    public List<Registration> lookup(String key) {
+      Object e = entries.get(key);
+      if (e instanceof Registration) {
+        return List.of((Registration) e);
+      }
+      return e == null ? List.of() : List.of((Registration[]) e);
     }
   }
 
@@ -99,27 +126,18 @@ public final class Mirror implements StateView {
    */
   public Pid whereis(String registry, String key) {
     RegistryState r = registries.get(registry);
-    if (r == null) {
-      return null;
-    }
-    Object e = r.entries.get(key);
-    if (e instanceof Registration) {
-      return ((Registration) e).pid();
-    }
-    return e == null ? null : ((Registration[]) e)[0].pid();
+    return r == null ? null : r.whereis(key);
   }
 
   /** Every entry of a key (one for a unique key), in creation order; empty if none. */
   public List<Registration> lookup(String registry, String key) {
     RegistryState r = registries.get(registry);
-    if (r == null) {
-      return List.of();
-    }
-    Object e = r.entries.get(key);
-    if (e instanceof Registration) {
-      return List.of((Registration) e);
-    }
-    return e == null ? List.of() : List.of((Registration[]) e);
+    return r == null ? List.of() : r.lookup(key);
+  }
+
+  /** The state of a registry, to read it without finding it again; null if it does not exist (yet). */
+  public RegistryState registryState(String registry) {
+    return registries.get(registry);
   }
 
   @Override
