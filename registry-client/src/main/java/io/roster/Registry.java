@@ -1,29 +1,52 @@
 package io.roster;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 
 /**
- * A named registry (a tenant): keys owned by processes, replicated through Raft.
+ * A named registry (a tenant): keys owned by processes, each entry with a value, replicated through
+ * Raft: Elixir's {@code Registry}, cluster-wide.
  *
- * <p><b>Writes</b> ({@link #register}, {@link #unregister}) are Raft commands: linearizable, durable
- * on a majority of voters before they are acknowledged, sent to the leader from any node. Each
- * returns its revision, the Raft index of the write: monotonic, usable as a fencing token and with
+ * <p><b>Writes</b> ({@link #register}, {@link #unregister}, {@link #unregisterMatch},
+ * {@link #updateValue}, {@link #putMeta}, {@link #deleteMeta}) are Raft commands: linearizable,
+ * durable on a majority of voters before they are acknowledged, sent to the leader from any node.
+ * Each has a revision, the Raft index of the write: monotonic, usable as a fencing token and with
  * {@link Consistency#atLeast(long)} for read-your-writes.
  *
- * <p><b>Local reads</b> ({@link #whereis(String)}, {@link #lookup(String)}) read this node's mirror:
- * no network, never block, may lag the leader by the replication window. <b>Consistent reads</b>
- * ({@link #whereisConsistent}, or a {@link Consistency} argument) wait as that option says.
+ * <p><b>Local reads</b> ({@link #whereis(String)}, {@link #lookup(String)}, {@link #match},
+ * {@link #count()}, {@link #countMatch}, {@link #select}, {@link #countSelect}, {@link #keys(Pid)},
+ * {@link #values}, {@link #dispatch}, {@link #meta}) read this node's mirror: no network, never
+ * block, may lag the leader by the replication window. Reads that span keys are weakly consistent,
+ * like {@code ConcurrentHashMap} iteration. <b>Consistent reads</b>: {@link #at(Consistency)} waits
+ * until this node's mirror satisfies the consistency and returns this registry, so that the reads
+ * that follow see at least that state ({@code registry.at(Consistency.LINEARIZABLE).select(...)});
+ * {@link #whereisConsistent} and the {@code Consistency} overloads do the same for one read.
+ *
+ * <p>A registration made by this node and then removed ({@link #unregister}, or its process died)
+ * disappears from this node's reads at once; other nodes see the removal once it applies.
  *
  * <p>Thread-safe.
+ *
+ * @param <V> the value type, through the registry's {@link ValueCodec}
  */
-public interface Registry {
+public interface Registry<V> {
   String name();
 
+  /** Whether keys are unique or duplicate; fixed when the registry was created. */
   Keys keys();
 
+  ValueCodec<V> codec();
+
+  // ------------------------------------------------------------------ writes
+
   /**
-   * Registers {@code key} to {@code process} with a value. Blocks until committed.
+   * Registers {@code key} to {@code process} with a value. Blocks until committed. A null value is
+   * stored as no bytes and reads back as the codec's decoding of no bytes.
    *
    * @return the revision of the registration
    * @throws AlreadyRegisteredException for a unique key that is taken (carries the owner)
@@ -32,18 +55,15 @@ public interface Registry {
    * @throws LimitExceededException if the key or value is too large, or the process holds too many keys
    * @throws IllegalArgumentException if the key is empty or the process is not alive or not of this node
    */
-  long register(String key, LocalProcess process, byte[] value);
+  long register(String key, LocalProcess process, V value);
 
-  /** {@link #register(String, LocalProcess, byte[])} with an empty value. */
+  /** {@link #register(String, LocalProcess, Object)} with no value. */
   default long register(String key, LocalProcess process) {
-    return register(key, process, new byte[0]);
+    return register(key, process, null);
   }
 
-  /**
-   * The asynchronous twin of {@link #register(String, LocalProcess, byte[])}: completes with the
-   * revision, or exceptionally with the same exceptions.
-   */
-  CompletableFuture<Long> registerAsync(String key, LocalProcess process, byte[] value);
+  /** The asynchronous twin of {@link #register(String, LocalProcess, Object)}. */
+  CompletableFuture<Long> registerAsync(String key, LocalProcess process, V value);
 
   /**
    * Removes {@code process}'s entries under {@code key}. Fire-and-forget: this node's local reads
@@ -53,9 +73,47 @@ public interface Registry {
   CompletableFuture<Long> unregister(String key, LocalProcess process);
 
   /**
+   * Removes {@code process}'s entries under {@code key} whose value matches {@code pattern}
+   * (Elixir's {@code unregister_match}). Reads the process's entries after a linearizable barrier,
+   * then removes exactly the matching ones in one command. Blocks until committed.
+   *
+   * @return how many entries were removed
+   */
+  int unregisterMatch(String key, LocalProcess process, Predicate<? super V> pattern);
+
+  /**
+   * Replaces the value of {@code process}'s unique {@code key} with {@code update(old)}, atomically:
+   * a compare-and-set on the registration, retried if the value changed in between. Only the
+   * owner may update its value.
+   *
+   * @return the new and old values, or empty if {@code process} does not hold {@code key}
+   * @throws IllegalArgumentException if the registry has duplicate keys (as Elixir raises)
+   */
+  Optional<ValueUpdate<V>> updateValue(String key, LocalProcess process, UnaryOperator<V> update);
+
+  /**
+   * Stores registry metadata under {@code key}, replacing any value. Blocks until committed.
+   *
+   * @return the revision of the write
+   */
+  long putMeta(String key, V value);
+
+  /** Deletes registry metadata under {@code key}, if any. Blocks until committed; returns its revision. */
+  long deleteMeta(String key);
+
+  // ------------------------------------------------------------------ reads
+
+  /**
+   * Waits until this node's mirror satisfies {@code consistency} and returns this registry: the
+   * local reads that follow see at least that state.
+   *
+   * @throws RegistryUnavailableException if the consistency cannot be reached within the request timeout
+   */
+  Registry<V> at(Consistency consistency);
+
+  /**
    * The owner of {@code key} on this node's mirror (the oldest entry's owner for a duplicate key),
-   * or null. Local: no network, never blocks, allocates nothing on the hit path; may miss a
-   * registration made on another node in the last replication window.
+   * or null. Local: no network, never blocks, allocates nothing on the hit path.
    */
   Pid whereis(String key);
 
@@ -68,20 +126,49 @@ public interface Registry {
    */
   Pid whereisConsistent(String key);
 
-  /**
-   * The owner of {@code key} read with the given consistency, or null.
-   *
-   * @throws RegistryUnavailableException if the consistency cannot be reached within the request timeout
-   */
+  /** The owner of {@code key} read with the given consistency, or null; as {@link #at(Consistency)}. */
   Pid whereis(String key, Consistency consistency);
 
-  /** Every entry of {@code key} on the local mirror, oldest first; empty if none. Local, never blocks. */
-  List<RegistryEntry> lookup(String key);
+  /** Every entry of {@code key} on the local mirror, oldest first; empty if none. Local. */
+  List<RegistryEntry<V>> lookup(String key);
+
+  /** Every entry of {@code key} read with the given consistency, oldest first; as {@link #at(Consistency)}. */
+  List<RegistryEntry<V>> lookup(String key, Consistency consistency);
+
+  /** The entries of {@code key} whose value matches {@code pattern}, oldest first. Local. */
+  List<RegistryEntry<V>> match(String key, Predicate<? super V> pattern);
+
+  /** The number of entries (registrations) in the registry. Local. */
+  long count();
+
+  /** The number of entries of {@code key} whose value matches {@code pattern}. Local. */
+  long countMatch(String key, Predicate<? super V> pattern);
 
   /**
-   * Every entry of {@code key} read with the given consistency, oldest first.
-   *
-   * @throws RegistryUnavailableException if the consistency cannot be reached within the request timeout
+   * Every entry for which {@code filter} holds, shaped by {@code body} (Elixir's match spec:
+   * pattern and guards become the filter, the body the projection), in no particular order. Local;
+   * O(entries).
    */
-  List<RegistryEntry> lookup(String key, Consistency consistency);
+  <R> List<R> select(Predicate<? super RegistryEntry<V>> filter, Function<? super RegistryEntry<V>, R> body);
+
+  /** The number of entries for which {@code filter} holds. Local; O(entries). */
+  long countSelect(Predicate<? super RegistryEntry<V>> filter);
+
+  /** The keys {@code pid} holds in this registry (a key once per entry), in no particular order. Local. */
+  List<String> keys(Pid pid);
+
+  /** The values of {@code pid}'s entries under {@code key}. Local. */
+  List<V> values(String key, Pid pid);
+
+  /**
+   * Invokes {@code callback} in the calling thread with the entries of {@code key}, if there are
+   * any (once per partition that has entries). The registered processes take no part unless the
+   * callback involves them (for example by sending them a message). Local.
+   *
+   * @return true if the callback was invoked
+   */
+  boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback);
+
+  /** The registry metadata under {@code key}, if any. Local. */
+  Optional<V> meta(String key);
 }

@@ -45,12 +45,21 @@ public interface RegistryNode extends AutoCloseable {
    * @throws IllegalArgumentException if the registry exists with duplicate keys, or the name is invalid
    * @throws RegistryUnavailableException if no leader commits within the request timeout
    */
-  default Registry registry(String name) {
+  default Registry<byte[]> registry(String name) {
     return registry(name, Keys.UNIQUE);
   }
 
   /** The registry named {@code name}, created with {@code keys} if it does not exist; as {@link #registry(String)}. */
-  Registry registry(String name, Keys keys);
+  default Registry<byte[]> registry(String name, Keys keys) {
+    return registry(name, keys, ValueCodec.bytes());
+  }
+
+  /**
+   * A handle on the registry named {@code name}, created with {@code keys} if it does not exist,
+   * whose values go through {@code codec}; as {@link #registry(String)}. Handles are cheap, but
+   * keep one rather than asking for it per call.
+   */
+  <V> Registry<V> registry(String name, Keys keys, ValueCodec<V> codec);
 
   /** Starts a process with no handler (messages to it are dropped): a pid with a lifetime. */
   LocalProcess spawn();

@@ -163,7 +163,7 @@ public final class Load implements Callable<Integer> {
   /** One point: {@code n} closed-loop workers spread over the nodes. */
   public Point run(String system, String workload, int n, List<RegistryNode> nodes) throws Exception {
     String registryName = "load-" + system + "-" + workload + "-" + n; // a run never meets another run's keys
-    List<Registry> registries = new ArrayList<>();
+    List<Registry<byte[]>> registries = new ArrayList<>();
     for (RegistryNode node : nodes) {
       registries.add(node.registry(registryName));
     }
@@ -177,7 +177,7 @@ public final class Load implements Callable<Integer> {
     }
     LocalProcess[] owners = new LocalProcess[n];
     ClosedLoop.Result r = ClosedLoop.run(n, warmup, duration, w -> {
-      Registry registry = registries.get(w % nodes.size());
+      Registry<byte[]> registry = registries.get(w % nodes.size());
       LocalProcess process = nodes.get(w % nodes.size()).spawn();
       owners[w] = process;
       byte[] value = new byte[16];
@@ -193,7 +193,7 @@ public final class Load implements Callable<Integer> {
         r.percentileMillis(99.9));
   }
 
-  private static void operate(String workload, Registry registry, LocalProcess process, String key, byte[] value,
+  private static void operate(String workload, Registry<byte[]> registry, LocalProcess process, String key, byte[] value,
       List<String> readKeys) {
     switch (workload) {
       case "register" -> registry.register(key, process, value);

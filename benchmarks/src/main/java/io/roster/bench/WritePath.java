@@ -73,8 +73,8 @@ public final class WritePath implements Callable<Integer> {
         print("ratis-write", seq -> check(raw.io().send(noop).isSuccess()));
       }
       printRatisTimers();
-      Registry onLeader = leader.registry("write-path");
-      Registry onFollower = follower.registry("write-path");
+      Registry<byte[]> onLeader = leader.registry("write-path");
+      Registry<byte[]> onFollower = follower.registry("write-path");
       print("whereisConsistent@leader", () -> onLeader.whereis("x", Consistency.LINEARIZABLE));
       print("whereisConsistent@follower", () -> onFollower.whereis("x", Consistency.LINEARIZABLE));
       printEach("register@leader", w -> {

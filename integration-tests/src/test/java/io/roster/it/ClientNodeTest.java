@@ -40,11 +40,11 @@ class ClientNodeTest {
   @Test
   void aClientRegistersReadsLocallyAndReadsConsistently() {
     assertThat(client.role()).isEqualTo(Role.CLIENT);
-    Registry onClient = client.registry("svc");
+    Registry<byte[]> onClient = client.registry("svc");
     LocalProcess p = client.spawn();
     long revision = onClient.register("from-client", p, "x".getBytes());
     Node voter = cluster.node("n1");
-    Registry onVoter = voter.registry("svc");
+    Registry<byte[]> onVoter = voter.registry("svc");
     assertThat(onVoter.whereisConsistent("from-client")).isEqualTo(p.pid());
 
     LocalProcess q = voter.spawn();
@@ -63,7 +63,7 @@ class ClientNodeTest {
 
   @Test
   void votersRestartedOneAtATimeKeepALiveClientsRegistrations() {
-    Registry onClient = client.registry("durable");
+    Registry<byte[]> onClient = client.registry("durable");
     List<LocalProcess> processes = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
       LocalProcess p = client.spawn();
@@ -74,7 +74,7 @@ class ClientNodeTest {
       cluster.crash(id);
       Node restarted = cluster.startVoter(id);
       Awaitility.await(id + " back").atMost(WAIT).until(() -> restarted.ready().isDone());
-      Registry check = restarted.registry("durable");
+      Registry<byte[]> check = restarted.registry("durable");
       Awaitility.await(id + " caught up").atMost(WAIT).ignoreExceptions()
           .until(() -> processes.get(0).pid().equals(check.whereisConsistent("name-0")));
     }

@@ -56,11 +56,11 @@ class ClusterRegistryTest {
   void registerOnAFollowerIsSeenByWhereisEverywhereAndConsistentlyAtOnce() {
     Node follower = follower();
     LocalProcess process = follower.spawn();
-    Registry onFollower = follower.registry("services");
+    Registry<byte[]> onFollower = follower.registry("services");
     long revision = onFollower.register("billing", process, "v1".getBytes());
     assertThat(revision).isPositive();
     for (Node n : cluster.nodes()) {
-      Registry r = n.registry("services");
+      Registry<byte[]> r = n.registry("services");
       // linearizable: right after register returned, on any node, no waiting
       assertThat(r.whereisConsistent("billing")).as("whereisConsistent on " + n.nodeId()).isEqualTo(process.pid());
       assertThat(r.whereis("billing", Consistency.atLeast(revision))).isEqualTo(process.pid());
@@ -76,7 +76,7 @@ class ClusterRegistryTest {
   void oneKeyRegisteredConcurrentlyFromThreeNodesHasExactlyOneWinner() throws Exception {
     List<Node> nodes = cluster.nodes();
     List<LocalProcess> processes = new ArrayList<>();
-    List<Registry> registries = new ArrayList<>();
+    List<Registry<byte[]>> registries = new ArrayList<>();
     for (Node n : nodes) {
       processes.add(n.spawn());
       registries.add(n.registry("singletons"));
@@ -108,7 +108,7 @@ class ClusterRegistryTest {
     }
     assertThat(winners).hasSize(1);
     assertThat(reportedOwners).hasSize(2).containsOnly(winners.get(0));
-    for (Registry r : registries) {
+    for (Registry<byte[]> r : registries) {
       assertThat(r.whereisConsistent("scheduler")).isEqualTo(winners.get(0));
     }
   }
@@ -117,7 +117,7 @@ class ClusterRegistryTest {
   void processDeathRemovesItsNamesAndOnlyThose() {
     Node a = cluster.nodes().get(0);
     Node b = cluster.nodes().get(1);
-    Registry ra = a.registry("workers");
+    Registry<byte[]> ra = a.registry("workers");
     LocalProcess dying = a.spawn();
     LocalProcess living = a.spawn();
     LocalProcess elsewhere = b.spawn();
@@ -129,7 +129,7 @@ class ClusterRegistryTest {
     dying.close();
     assertThat(ra.whereis("w1")).as("hidden at once on its own node").isNull();
     for (Node n : cluster.nodes()) {
-      Registry r = n.registry("workers");
+      Registry<byte[]> r = n.registry("workers");
       Awaitility.await().atMost(WAIT).until(() -> r.whereis("w1") == null && r.whereis("w2") == null);
       assertThat(r.whereisConsistent("w3")).isEqualTo(living.pid());
       assertThat(r.whereisConsistent("w4")).isEqualTo(elsewhere.pid());
@@ -142,12 +142,12 @@ class ClusterRegistryTest {
     LocalProcess fragile = a.spawn((self, message) -> {
       throw new IllegalStateException("boom");
     });
-    Registry r = a.registry("handlers");
+    Registry<byte[]> r = a.registry("handlers");
     r.register("fragile", fragile);
     assertThat(fragile.tell(new byte[] {1})).isTrue();
     Awaitility.await().atMost(WAIT).until(() -> !fragile.isAlive());
     assertThat(fragile.failure()).hasMessage("boom");
-    Registry other = cluster.nodes().get(2).registry("handlers");
+    Registry<byte[]> other = cluster.nodes().get(2).registry("handlers");
     Awaitility.await().atMost(WAIT).until(() -> other.whereisConsistent("fragile") == null);
   }
 
@@ -163,7 +163,7 @@ class ClusterRegistryTest {
 
     long crashedAt = System.nanoTime();
     cluster.crash(victim.nodeId());
-    Registry r = leader.registry("nodes");
+    Registry<byte[]> r = leader.registry("nodes");
     assertThat(r.whereisConsistent("on-victim")).as("still registered right after the crash").isEqualTo(doomed.pid());
     Awaitility.await("session expiry").atMost(WAIT).until(() -> r.whereisConsistent("on-victim") == null);
     long tookMillis = (System.nanoTime() - crashedAt) / 1_000_000;
@@ -178,7 +178,7 @@ class ClusterRegistryTest {
   void killingTheLeaderElectsANewOneAndWritesResume() {
     Node oldLeader = Awaitility.await("a leader").atMost(WAIT).until(cluster::leader, l -> l != null);
     Node other = cluster.nodes().stream().filter(n -> n != oldLeader).findFirst().orElseThrow();
-    Registry r = other.registry("failover");
+    Registry<byte[]> r = other.registry("failover");
     LocalProcess p = other.spawn();
     r.register("before", p);
 
@@ -199,7 +199,7 @@ class ClusterRegistryTest {
   @Test
   void withoutAQuorumAWriteFailsWithUnavailableWithinItsTimeout() {
     Node last = cluster.nodes().get(2);
-    Registry r = last.registry("quorum");
+    Registry<byte[]> r = last.registry("quorum");
     LocalProcess p = last.spawn();
     cluster.crash(cluster.nodes().get(0).nodeId());
     cluster.crash(cluster.nodes().get(0).nodeId());

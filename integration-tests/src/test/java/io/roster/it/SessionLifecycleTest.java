@@ -62,7 +62,7 @@ class SessionLifecycleTest {
   @Test
   void unregisterHidesTheNameAtOnceOnItsNodeAndEverywhereOnceApplied() throws Exception {
     Node a = cluster.node("n1");
-    Registry r = a.registry("svc");
+    Registry<byte[]> r = a.registry("svc");
     LocalProcess p = a.spawn();
     r.register("gone-soon", p);
     CompletableFuture<Long> outcome = r.unregister("gone-soon", p);
@@ -85,7 +85,7 @@ class SessionLifecycleTest {
     cluster.crash("n3");
     Node restarted = cluster.startVoter("n3");
     assertThat(restarted.incarnation()).isGreaterThan(oldIncarnation);
-    Registry onN1 = cluster.node("n1").registry("svc");
+    Registry<byte[]> onN1 = cluster.node("n1").registry("svc");
     // far sooner than the 30 s session timeout: opening the new session removed the old entries
     Awaitility.await().atMost(WAIT).until(() -> onN1.whereisConsistent("on-n3") == null);
     assertThat(cluster.node("n1").members()).filteredOn(m -> m.nodeId().equals("n3"))
@@ -103,7 +103,7 @@ class SessionLifecycleTest {
     }).start();
     try {
       client.ready().get(30, TimeUnit.SECONDS);
-      Registry r = client.registry("svc");
+      Registry<byte[]> r = client.registry("svc");
       LocalProcess p = client.spawn();
       r.register("client-name", p);
 

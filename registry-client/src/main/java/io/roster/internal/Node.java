@@ -12,6 +12,7 @@ import io.roster.RegistryUnavailableException;
 import io.roster.Role;
 import io.roster.RosterException;
 import io.roster.SessionExpiredException;
+import io.roster.ValueCodec;
 import io.roster.statemachine.Commands;
 import io.roster.statemachine.Mirror;
 import io.roster.statemachine.RegistryStateMachine;
@@ -22,6 +23,7 @@ import io.roster.statemachine.proto.CreateRegistry;
 import io.roster.statemachine.proto.KeyMode;
 import io.roster.statemachine.proto.Query;
 import io.roster.statemachine.proto.QueryResult;
+import io.roster.statemachine.proto.Result;
 import io.roster.statemachine.proto.Status;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -77,7 +79,8 @@ public final class Node implements RegistryNode {
   private final ExecutorService processExecutor;
   private final ProcessTable processes;
   private final PendingRemovals pending = new PendingRemovals();
-  private final Map<String, RegistryImpl> registries = new ConcurrentHashMap<>();
+  /** The key mode of each registry this node has created or opened. */
+  private final Map<String, Keys> registries = new ConcurrentHashMap<>();
   private final long timeoutMillis;
   private volatile boolean closed;
 
@@ -193,20 +196,21 @@ public final class Node implements RegistryNode {
   }
 
   @Override
-  public Registry registry(String name, Keys keys) {
+  public <V> Registry<V> registry(String name, Keys keys, ValueCodec<V> codec) {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(keys, "keys");
-    RegistryImpl existing = registries.get(name);
-    if (existing != null) {
-      if (existing.keys() != keys) {
-        throw new IllegalArgumentException("registry '" + name + "' has " + existing.keys() + " keys, not " + keys);
-      }
-      return existing;
+    Objects.requireNonNull(codec, "codec");
+    Keys existing = registries.get(name);
+    if (existing == null) {
+      KeyMode mode = keys == Keys.UNIQUE ? KeyMode.UNIQUE : KeyMode.DUPLICATE;
+      Command create = Commands.createRegistry(CreateRegistry.newBuilder().setRegistry(name).setMode(mode).build());
+      join(write(create, name));
+      existing = registries.computeIfAbsent(name, n -> keys);
     }
-    KeyMode mode = keys == Keys.UNIQUE ? KeyMode.UNIQUE : KeyMode.DUPLICATE;
-    Command create = Commands.createRegistry(CreateRegistry.newBuilder().setRegistry(name).setMode(mode).build());
-    join(write(create, name));
-    return registries.computeIfAbsent(name, n -> new RegistryImpl(this, n, keys));
+    if (existing != keys) {
+      throw new IllegalArgumentException("registry '" + name + "' has " + existing + " keys, not " + keys);
+    }
+    return new RegistryImpl<>(this, name, keys, codec);
   }
 
   @Override
@@ -375,6 +379,11 @@ public final class Node implements RegistryNode {
 
   /** Sends a write once the session is open; completes with its revision or the exception of its status. */
   CompletableFuture<Long> write(Command command, String key) {
+    return withTimeout(writeResult(command).thenApply(r -> Writer.revisionOrThrow(r, key)), "the write");
+  }
+
+  /** Sends a write once the session is open; completes with its result, whatever its status. */
+  CompletableFuture<Result> writeResult(Command command) {
     if (closed) {
       return CompletableFuture.failedFuture(new IllegalStateException("node " + nodeId() + " is closed"));
     }
@@ -382,13 +391,13 @@ public final class Node implements RegistryNode {
       return CompletableFuture.failedFuture(new SessionExpiredException(
           "the session of node " + nodeId() + " incarnation " + incarnation + " expired; restart the node"));
     }
-    CompletableFuture<Long> result = session.ready()
+    CompletableFuture<Result> result = session.ready()
         .thenCompose(v -> writer.submit(command))
         .thenApply(r -> {
           if (r.getStatus() == Status.SESSION_EXPIRED && r.getDetail().contains(nodeId() + " incarnation " + incarnation)) {
             session.expire(r.getDetail());
           }
-          return Writer.revisionOrThrow(r, key);
+          return r;
         });
     return withTimeout(result, "the write");
   }

@@ -16,6 +16,11 @@ final class PendingRemovals {
   private final ConcurrentHashMap<String, ConcurrentHashMap<String, Set<Pid>>> keys = new ConcurrentHashMap<>();
   private final Set<Pid> deadPids = ConcurrentHashMap.newKeySet();
 
+  /** True if anything is hidden: one volatile load. */
+  boolean any() {
+    return size.get() != 0;
+  }
+
   boolean hides(String registry, String key, Pid owner) {
     if (size.get() == 0) {
       return false;

@@ -6,28 +6,45 @@ import io.roster.LocalProcess;
 import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.RegistryEntry;
+import io.roster.RosterException;
+import io.roster.ValueCodec;
+import io.roster.ValueUpdate;
 import io.roster.statemachine.Commands;
 import io.roster.statemachine.Mirror;
 import io.roster.statemachine.Registration;
+import io.roster.statemachine.proto.Result;
+import io.roster.statemachine.proto.Status;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 
 /** A registry handle of a node; see {@link Registry} for the contract. */
-final class RegistryImpl implements Registry {
+final class RegistryImpl<V> implements Registry<V> {
+  private static final byte[] NO_BYTES = new byte[0];
+  /** Compare-and-set rounds of updateValue before it gives up (only the owner writes its value). */
+  private static final int UPDATE_ATTEMPTS = 16;
+
   private final Node node;
   private final String name;
   private final Keys keys;
+  private final ValueCodec<V> codec;
   /** This registry's state in the mirror it was found in; found again when the node replaces its mirror. */
   private volatile Found found;
 
   private record Found(Mirror mirror, Mirror.RegistryState state) {}
 
-  RegistryImpl(Node node, String name, Keys keys) {
+  RegistryImpl(Node node, String name, Keys keys, ValueCodec<V> codec) {
     this.node = node;
     this.name = name;
     this.keys = keys;
+    this.codec = codec;
   }
 
   /** This registry in the node's current mirror, or null while the mirror has not seen it created. */
@@ -55,16 +72,23 @@ final class RegistryImpl implements Registry {
   }
 
   @Override
-  public long register(String key, LocalProcess process, byte[] value) {
+  public ValueCodec<V> codec() {
+    return codec;
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  @Override
+  public long register(String key, LocalProcess process, V value) {
     return Node.join(registerAsync(key, process, value));
   }
 
   @Override
-  public CompletableFuture<Long> registerAsync(String key, LocalProcess process, byte[] value) {
+  public CompletableFuture<Long> registerAsync(String key, LocalProcess process, V value) {
     checkKey(key);
-    Objects.requireNonNull(value, "value");
+    byte[] bytes = encode(value);
     Pid pid = node.ownProcess(process);
-    return node.write(Commands.register(name, key, value, pid), key);
+    return node.write(Commands.register(name, key, bytes, pid), key);
   }
 
   @Override
@@ -85,16 +109,87 @@ final class RegistryImpl implements Registry {
   }
 
   @Override
+  public int unregisterMatch(String key, LocalProcess process, Predicate<? super V> pattern) {
+    checkKey(key);
+    Objects.requireNonNull(pattern, "pattern");
+    Pid pid = node.ownProcess(process);
+    node.await(Consistency.LINEARIZABLE);
+    List<Registration> matching = new ArrayList<>();
+    for (Registration r : registrations(key)) {
+      if (r.pid().equals(pid) && pattern.test(decode(r))) {
+        matching.add(r);
+      }
+    }
+    if (matching.isEmpty()) {
+      return 0;
+    }
+    Result r = Node.join(node.writeResult(Commands.unregisterEntries(name, key, pid, matching)));
+    Writer.revisionOrThrow(r, key);
+    node.await(Consistency.atLeast(r.getRevision()));
+    return (int) r.getRemoved();
+  }
+
+  @Override
+  public Optional<ValueUpdate<V>> updateValue(String key, LocalProcess process, UnaryOperator<V> update) {
+    checkKey(key);
+    Objects.requireNonNull(update, "update");
+    if (keys != Keys.UNIQUE) {
+      throw new IllegalArgumentException("updateValue needs a unique registry; '" + name + "' has duplicate keys");
+    }
+    Pid pid = node.ownProcess(process);
+    Consistency fresh = Consistency.LINEARIZABLE; // sees the owner's own writes from any node of the cluster
+    for (int attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      node.await(fresh);
+      Registration current = registrations(key).stream().filter(r -> r.pid().equals(pid)).findFirst().orElse(null);
+      if (current == null) {
+        return Optional.empty();
+      }
+      V old = decode(current);
+      V next = update.apply(old);
+      Result r = Node.join(node.writeResult(Commands.updateValue(name, key, encode(next), pid, current)));
+      if (r.getStatus() == Status.VALUE_CHANGED) {
+        fresh = Consistency.atLeast(r.getRevision()); // someone else wrote: read past it and retry
+        continue;
+      }
+      if (r.getStatus() == Status.NOT_REGISTERED || r.getStatus() == Status.NOT_OWNER) {
+        return Optional.empty();
+      }
+      long revision = Writer.revisionOrThrow(r, key);
+      return Optional.of(new ValueUpdate<>(next, old, revision));
+    }
+    throw new RosterException("updateValue of '" + key + "' lost " + UPDATE_ATTEMPTS
+        + " compare-and-set rounds in a row: the value keeps changing");
+  }
+
+  @Override
+  public long putMeta(String key, V value) {
+    checkKey(key);
+    return Node.join(node.write(Commands.putMeta(name, key, encode(value)), key));
+  }
+
+  @Override
+  public long deleteMeta(String key) {
+    checkKey(key);
+    return Node.join(node.write(Commands.deleteMeta(name, key), key));
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  @Override
+  public Registry<V> at(Consistency consistency) {
+    node.await(consistency);
+    return this;
+  }
+
+  @Override
   public Pid whereis(String key) {
     Mirror.RegistryState state = state();
     Pid owner = state == null ? null : state.whereis(key);
     if (owner == null || !node.pending().hides(name, key, owner)) {
       return owner;
     }
-    for (RegistryEntry e : lookup(key)) { // the first entry is hidden; a duplicate key may have others
-      return e.pid();
-    }
-    return null;
+    List<Registration> visible = registrations(key); // the first entry is hidden; a duplicate key may have others
+    return visible.isEmpty() ? null : visible.get(0).pid();
   }
 
   @Override
@@ -109,22 +204,163 @@ final class RegistryImpl implements Registry {
   }
 
   @Override
-  public List<RegistryEntry> lookup(String key) {
-    Mirror.RegistryState state = state();
-    List<Registration> found = state == null ? List.of() : state.lookup(key);
-    List<RegistryEntry> entries = new ArrayList<>(found.size());
-    for (Registration r : found) {
-      if (!node.pending().hides(name, key, r.pid())) {
-        entries.add(new RegistryEntry(r.pid(), r.valueUnsafe(), r.revision()));
+  public List<RegistryEntry<V>> lookup(String key) {
+    return match(key, v -> true);
+  }
+
+  @Override
+  public List<RegistryEntry<V>> lookup(String key, Consistency consistency) {
+    node.await(consistency);
+    return lookup(key);
+  }
+
+  @Override
+  public List<RegistryEntry<V>> match(String key, Predicate<? super V> pattern) {
+    Objects.requireNonNull(pattern, "pattern");
+    List<RegistryEntry<V>> entries = new ArrayList<>();
+    for (Registration r : registrations(key)) {
+      RegistryEntry<V> e = entry(r);
+      if (pattern.test(e.value())) {
+        entries.add(e);
       }
     }
     return entries;
   }
 
   @Override
-  public List<RegistryEntry> lookup(String key, Consistency consistency) {
-    node.await(consistency);
-    return lookup(key);
+  public long count() {
+    Mirror.RegistryState state = state();
+    if (state == null) {
+      return 0;
+    }
+    if (!node.pending().any()) {
+      return state.size(); // constant time, as Elixir's count
+    }
+    return countSelect(e -> true);
+  }
+
+  @Override
+  public long countMatch(String key, Predicate<? super V> pattern) {
+    return match(key, pattern).size();
+  }
+
+  @Override
+  public <R> List<R> select(Predicate<? super RegistryEntry<V>> filter, Function<? super RegistryEntry<V>, R> body) {
+    Objects.requireNonNull(filter, "filter");
+    Objects.requireNonNull(body, "body");
+    List<R> out = new ArrayList<>();
+    forEachVisible(r -> {
+      RegistryEntry<V> e = entry(r);
+      if (filter.test(e)) {
+        out.add(body.apply(e));
+      }
+    });
+    return out;
+  }
+
+  @Override
+  public long countSelect(Predicate<? super RegistryEntry<V>> filter) {
+    Objects.requireNonNull(filter, "filter");
+    AtomicLong n = new AtomicLong();
+    forEachVisible(r -> {
+      if (filter.test(entry(r))) {
+        n.incrementAndGet();
+      }
+    });
+    return n.get();
+  }
+
+  @Override
+  public List<String> keys(Pid pid) {
+    Objects.requireNonNull(pid, "pid");
+    List<String> out = new ArrayList<>();
+    for (Registration r : node.mirror().registrationsOf(pid)) {
+      if (r.registry().name().equals(name) && !node.pending().hides(name, r.key(), pid)) {
+        out.add(r.key());
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public List<V> values(String key, Pid pid) {
+    Objects.requireNonNull(pid, "pid");
+    List<V> out = new ArrayList<>();
+    for (Registration r : registrations(key)) {
+      if (r.pid().equals(pid)) {
+        out.add(decode(r));
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback) {
+    Objects.requireNonNull(callback, "callback");
+    List<RegistryEntry<V>> entries = lookup(key);
+    if (entries.isEmpty()) {
+      return false;
+    }
+    callback.accept(entries);
+    return true;
+  }
+
+  @Override
+  public Optional<V> meta(String key) {
+    Objects.requireNonNull(key, "key");
+    Mirror.RegistryState state = state();
+    byte[] bytes = state == null ? null : state.meta(key);
+    return bytes == null ? Optional.empty() : Optional.of(codec.decode(bytes));
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  /** The entries of a key that this node does not hide, oldest first. */
+  private List<Registration> registrations(String key) {
+    Objects.requireNonNull(key, "key");
+    Mirror.RegistryState state = state();
+    List<Registration> found = state == null ? List.of() : state.lookup(key);
+    if (found.isEmpty() || !node.pending().any()) {
+      return found;
+    }
+    List<Registration> visible = new ArrayList<>(found.size());
+    for (Registration r : found) {
+      if (!node.pending().hides(name, key, r.pid())) {
+        visible.add(r);
+      }
+    }
+    return visible;
+  }
+
+  private void forEachVisible(Consumer<Registration> visitor) {
+    Mirror.RegistryState state = state();
+    if (state != null) {
+      PendingRemovals pending = node.pending();
+      state.forEach(r -> {
+        if (!pending.hides(name, r.key(), r.pid())) {
+          visitor.accept(r);
+        }
+      });
+    }
+  }
+
+  private RegistryEntry<V> entry(Registration r) {
+    return new RegistryEntry<>(r.key(), r.pid(), decode(r), r.revision());
+  }
+
+  private V decode(Registration r) {
+    return codec.decode(r.valueUnsafe());
+  }
+
+  private byte[] encode(V value) {
+    if (value == null) {
+      return NO_BYTES;
+    }
+    byte[] bytes = codec.encode(value);
+    if (bytes == null) {
+      throw new IllegalArgumentException("codec " + codec + " encoded " + value + " as null");
+    }
+    return bytes;
   }
 
   private static void checkKey(String key) {
@@ -136,6 +372,6 @@ final class RegistryImpl implements Registry {
 
   @Override
   public String toString() {
-    return "registry " + name + " (" + keys + ") on " + node.nodeId();
+    return "registry " + name + " (" + keys + ", " + codec + ") on " + node.nodeId();
   }
 }

@@ -70,7 +70,7 @@ final class DemoRun {
 
       out.println("[3] whereis on every node: the local mirror, no network hop");
       for (Node node : c.nodes()) {
-        Registry r = node.registry(REGISTRY);
+        Registry<byte[]> r = node.registry(REGISTRY);
         waitFor(() -> homes.keySet().stream().allMatch(k -> r.whereis(k) != null) ? Boolean.TRUE : null);
         StringBuilder line = new StringBuilder("    " + node.nodeId() + " ");
         for (String key : homes.keySet()) {
@@ -106,7 +106,7 @@ final class DemoRun {
           newLeader.nodeId(), gap, revision);
       String lost = homes.entrySet().stream().filter(e -> e.getValue().equals(oldLeader.nodeId()))
           .map(Map.Entry::getKey).findFirst().orElseThrow();
-      Registry onNew = newLeader.registry(REGISTRY);
+      Registry<byte[]> onNew = newLeader.registry(REGISTRY);
       out.printf("    %s's process still holds '%s' until its session expires (timeout %d s)%n",
           oldLeader.nodeId(), lost, SESSION_TIMEOUT.toSeconds());
       out.print("    waiting for the new leader to expire " + oldLeader.nodeId() + "'s session ");
@@ -123,7 +123,7 @@ final class DemoRun {
       out.print("[5] restarting " + oldLeader.nodeId() + " from its data directory ");
       long restart = System.nanoTime();
       Node back = c.startVoter(oldLeader.nodeId());
-      Registry onBack = back.registry(REGISTRY);
+      Registry<byte[]> onBack = back.registry(REGISTRY);
       waitFor(() -> survivor.pid().equals(onBack.whereis("after-failover")) ? Boolean.TRUE : null);
       out.printf(" back in %.1f s with a new incarnation (%d); it sees after-failover=%s%n", seconds(restart),
           back.incarnation(), onBack.whereis("after-failover"));
@@ -133,12 +133,12 @@ final class DemoRun {
       Node client = c.startClient("c1");
       waitFor(() -> client.ready().isDone() ? Boolean.TRUE : null);
       LocalProcess cache = client.spawn();
-      Registry onClient = client.registry(REGISTRY);
+      Registry<byte[]> onClient = client.registry(REGISTRY);
       onClient.register("cache", cache);
       String kept = homes.keySet().stream().filter(k -> !k.equals(lost)).findFirst().orElseThrow();
       out.printf("    c1  register(cache) -> %s; c1 whereis(%s) = %s (local)%n", cache.pid(), kept,
           waitFor(() -> onClient.whereis(kept)));
-      Registry onN3 = c.node("n3").registry(REGISTRY);
+      Registry<byte[]> onN3 = c.node("n3").registry(REGISTRY);
       out.printf("    n3  whereisConsistent(cache) = %s%n", onN3.whereisConsistent("cache"));
       out.print("    killing c1 without goodbye; waiting for its session to expire ");
       long clientKilled = System.nanoTime();
@@ -181,7 +181,7 @@ final class DemoRun {
     throw new IllegalStateException("gave up waiting after " + WAIT_MAX.toSeconds() + " s");
   }
 
-  private static double nanosPerWhereis(Registry r, java.util.Collection<String> keys) {
+  private static double nanosPerWhereis(Registry<byte[]> r, java.util.Collection<String> keys) {
     List<String> ks = List.copyOf(keys);
     int rounds = 300_000;
     long sink = 0;

@@ -1,9 +1,11 @@
 package io.roster.statemachine;
 
 import com.google.protobuf.ByteString;
+import java.util.List;
 import io.roster.Pid;
 import io.roster.statemachine.proto.AcquireLock;
 import io.roster.statemachine.proto.Command;
+import io.roster.statemachine.proto.EntryRef;
 import io.roster.statemachine.proto.CreateRegistry;
 import io.roster.statemachine.proto.DeleteMeta;
 import io.roster.statemachine.proto.ExpireSession;
@@ -36,6 +38,25 @@ public final class Commands {
   public static Command unregister(String registry, String key, Pid pid) {
     return Command.newBuilder().setUnregister(Unregister.newBuilder().setRegistry(registry).setKey(key)
         .setPid(Codec.toProto(pid))).build();
+  }
+
+  /** Removes only the listed entries that pid holds under key (unregister_match). */
+  public static Command unregisterEntries(String registry, String key, Pid pid, List<Registration> entries) {
+    Unregister.Builder b = Unregister.newBuilder().setRegistry(registry).setKey(key).setPid(Codec.toProto(pid));
+    for (Registration r : entries) {
+      b.addEntries(ref(r));
+    }
+    return Command.newBuilder().setUnregister(b).build();
+  }
+
+  /** Replaces the value only if the registration is still {@code expected} (a compare-and-set). */
+  public static Command updateValue(String registry, String key, byte[] value, Pid pid, Registration expected) {
+    return Command.newBuilder().setUpdateValue(UpdateValue.newBuilder().setRegistry(registry).setKey(key)
+        .setValue(ByteString.copyFrom(value)).setPid(Codec.toProto(pid)).setExpected(ref(expected))).build();
+  }
+
+  private static EntryRef ref(Registration r) {
+    return EntryRef.newBuilder().setRevision(r.revision()).setOrdinal(r.ordinal()).build();
   }
 
   public static Command unregisterPid(Pid pid) {

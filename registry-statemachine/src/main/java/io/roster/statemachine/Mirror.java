@@ -46,6 +46,8 @@ public final class Mirror implements StateView {
     final ConcurrentHashMap<String, Object> entries = new ConcurrentHashMap<>();
     final ConcurrentHashMap<String, byte[]> meta = new ConcurrentHashMap<>();
     final ConcurrentHashMap<String, LockHold> locks = new ConcurrentHashMap<>();
+    /** Registrations in entries; written by the apply thread only. */
+    private volatile long size;
 
     RegistryState(RegistryDescriptor descriptor) {
       this.descriptor = descriptor;
@@ -62,6 +64,29 @@ public final class Mirror implements StateView {
         return ((Registration) e).pid();
       }
       return e == null ? null : ((Registration[]) e)[0].pid();
+    }
+
+    /** The number of registrations: constant time. */
+    public long size() {
+      return size;
+    }
+
+    /** Visits every registration; weakly consistent, like {@code ConcurrentHashMap} iteration. */
+    public void forEach(java.util.function.Consumer<Registration> visitor) {
+      entries.forEach((k, e) -> {
+        if (e instanceof Registration r) {
+          visitor.accept(r);
+        } else {
+          for (Registration r : (Registration[]) e) {
+            visitor.accept(r);
+          }
+        }
+      });
+    }
+
+    /** The registry metadata under {@code key}, or null; callers must not modify it. */
+    public byte[] meta(String key) {
+      return meta.get(key);
     }
 
     /** As {@link Mirror#lookup}, with the registry already found. */
@@ -315,6 +340,7 @@ public final class Mirror implements StateView {
         return append(old, reg);
       });
     }
+    r.size++; // single writer
     Holdings h = holdingsOrEmpty(reg.pid());
     putHoldings(reg.pid(), new Holdings(append(h.registrations(), reg), h.locks()));
   }
@@ -335,6 +361,7 @@ public final class Mirror implements StateView {
         r.entries.put(reg.key(), rest);
       }
     }
+    r.size--; // single writer
     Holdings h = holdingsOrEmpty(reg.pid());
     putHoldings(reg.pid(), new Holdings(without(h.registrations(), reg), h.locks()));
   }

@@ -12,6 +12,7 @@ import io.roster.statemachine.Change.Unregistered;
 import io.roster.statemachine.Change.ValueUpdated;
 import io.roster.statemachine.proto.AcquireLock;
 import io.roster.statemachine.proto.Command;
+import io.roster.statemachine.proto.EntryRef;
 import io.roster.statemachine.proto.CreateRegistry;
 import io.roster.statemachine.proto.DeleteMeta;
 import io.roster.statemachine.proto.ExpireSession;
@@ -272,19 +273,28 @@ public final class RegistryCore {
       if (pid == null) {
         return;
       }
-      if (registry.unique()) {
-        Registration r = state.unique(registry.name(), c.getKey());
-        if (r != null && r.pid().equals(pid)) {
+      if (c.getEntriesCount() > Limits.BATCH_COMMANDS_MAX) {
+        fail(Status.LIMIT_EXCEEDED, "an unregister lists at most " + Limits.BATCH_COMMANDS_MAX + " entries");
+        return;
+      }
+      List<Registration> held = registry.unique()
+          ? java.util.Optional.ofNullable(state.unique(registry.name(), c.getKey())).map(List::of).orElse(List.of())
+          : state.duplicates(registry.name(), c.getKey());
+      for (Registration r : held) {
+        if (r.pid().equals(pid) && (c.getEntriesCount() == 0 || listed(c.getEntriesList(), r))) {
           changes.add(new Unregistered(r));
-        }
-      } else {
-        for (Registration r : state.duplicates(registry.name(), c.getKey())) {
-          if (r.pid().equals(pid)) {
-            changes.add(new Unregistered(r));
-          }
         }
       }
       result.setRemoved(changes.size());
+    }
+
+    private static boolean listed(List<EntryRef> refs, Registration r) {
+      for (EntryRef ref : refs) {
+        if (ref.getRevision() == r.revision() && ref.getOrdinal() == r.ordinal()) {
+          return true;
+        }
+      }
+      return false;
     }
 
     void unregisterPid(UnregisterPid c) {
@@ -329,6 +339,11 @@ public final class RegistryCore {
       }
       if (!before.pid().equals(pid)) {
         failWithOwner(Status.NOT_OWNER, "'" + c.getKey() + "' is registered to " + before.pid(), before.pid());
+        return;
+      }
+      if (c.hasExpected() && !listed(List.of(c.getExpected()), before)) {
+        fail(Status.VALUE_CHANGED, "'" + c.getKey() + "' changed since revision " + c.getExpected().getRevision()
+            + " (now " + before.revision() + ")");
         return;
       }
       byte[] value = c.getValue().toByteArray();

@@ -19,6 +19,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnknownFieldSet;
 import io.roster.Pid;
+import java.util.List;
 import io.roster.statemachine.Change.Registered;
 import io.roster.statemachine.Change.Unregistered;
 import io.roster.statemachine.proto.Command;
@@ -202,6 +203,20 @@ class RegistryCoreTest {
     }
 
     @Test
+    void listedEntriesAreTheOnlyOnesRemoved() {
+      h.run(register("d", "k", v("a"), A));
+      h.run(register("d", "k", v("b"), A));
+      h.run(register("d", "k", v("c"), B));
+      List<Registration> entries = h.mirror.lookup("d", "k");
+      Registration a = entries.get(0);
+      // B's entry is listed too, but only the pid's own entries can go
+      Result r = h.run(Commands.unregisterEntries("d", "k", A, List.of(a, entries.get(2))));
+      assertThat(r.getRemoved()).isEqualTo(1);
+      assertThat(h.mirror.lookup("d", "k")).extracting(e -> new String(e.valueUnsafe(), UTF_8)).containsExactly("b", "c");
+      assertThat(h.run(Commands.unregisterEntries("d", "k", A, List.of(a))).getRemoved()).isZero();
+    }
+
+    @Test
     void isAllowedAfterTheSessionExpiredAndRejectsBadInput() {
       assertRejected(unregister("nope", "k", A), Status.NO_SUCH_REGISTRY);
       assertRejected(unregister("u", "", A), Status.INVALID_ARGUMENT);
@@ -248,6 +263,18 @@ class RegistryCoreTest {
       assertThat(h.mirror.unique("u", "k").valueUnsafe()).isEqualTo(v("new"));
       assertThat(h.mirror.registrationsOf(A)).singleElement()
           .satisfies(reg -> assertThat(reg.valueUnsafe()).isEqualTo(v("new")));
+    }
+
+    @Test
+    void anExpectedRegistrationMakesItACompareAndSet() {
+      h.run(register("u", "k", v("v1"), A));
+      Registration first = h.mirror.unique("u", "k");
+      Result r = h.run(Commands.updateValue("u", "k", v("v2"), A, first));
+      assertThat(r.getStatus()).isEqualTo(Status.OK);
+      Registration second = h.mirror.unique("u", "k");
+      assertRejected(Commands.updateValue("u", "k", v("v3"), A, first), Status.VALUE_CHANGED);
+      assertThat(h.mirror.unique("u", "k").valueUnsafe()).isEqualTo(v("v2"));
+      assertThat(h.run(Commands.updateValue("u", "k", v("v3"), A, second)).getStatus()).isEqualTo(Status.OK);
     }
 
     @Test
