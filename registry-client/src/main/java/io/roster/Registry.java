@@ -171,4 +171,24 @@ public interface Registry<V> {
 
   /** The registry metadata under {@code key}, if any. Local. */
   Optional<V> meta(String key);
+
+  // ------------------------------------------------------------------ listeners
+
+  /**
+   * Delivers this registry's events ({@link RegistryEvent}: registrations and removals, with key,
+   * pid, value and revision) with a revision above {@code afterRevision}, in revision order, then
+   * every later one as this node applies it: every node delivers the same events in the same order.
+   * The events come from this node's bounded change history (the last 100,000 changing entries,
+   * at most 64 MiB): resuming after a revision older than it ends the subscription at once with a
+   * {@link CompactedException}, as does falling that far behind.
+   *
+   * @param afterRevision a revision a previous subscription or write returned, or -1 for events from now on
+   * @throws LimitExceededException if this node already runs 1024 subscriptions
+   */
+  Subscription watch(long afterRevision, RegistryListener<V> listener);
+
+  /** {@link #watch(long, RegistryListener)} from now on. */
+  default Subscription watch(RegistryListener<V> listener) {
+    return watch(-1, listener);
+  }
 }

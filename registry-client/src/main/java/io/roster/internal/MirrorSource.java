@@ -1,5 +1,6 @@
 package io.roster.internal;
 
+import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.Mirror;
 import java.util.concurrent.CompletableFuture;
 
@@ -10,6 +11,9 @@ interface MirrorSource extends AutoCloseable {
 
   /** Completes once the mirror has applied {@code index}; times out after {@code timeoutMillis}. */
   CompletableFuture<Long> awaitApplied(long index, long timeoutMillis);
+
+  /** The recent changes the mirror applied, in index order: what watchers read. */
+  ChangeHistory history();
 
   @Override
   void close();

@@ -13,6 +13,10 @@ import io.roster.Role;
 import io.roster.RosterException;
 import io.roster.SessionExpiredException;
 import io.roster.ValueCodec;
+import io.roster.LimitExceededException;
+import io.roster.RegistryListener;
+import io.roster.Subscription;
+import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.Commands;
 import io.roster.statemachine.Mirror;
 import io.roster.statemachine.RegistryStateMachine;
@@ -35,6 +39,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -77,6 +82,11 @@ public final class Node implements RegistryNode {
   private final SessionKeeper session;
   private final ScheduledExecutorService scheduler;
   private final ExecutorService processExecutor;
+  /** Runs watch subscriptions' deliveries; one task per subscription at a time. */
+  private final ExecutorService watchExecutor;
+  private final Set<Watch<?>> watches = ConcurrentHashMap.newKeySet();
+  /** Watch subscriptions one node keeps at most. */
+  static final int WATCHES_MAX = 1024;
   private final ProcessTable processes;
   private final PendingRemovals pending = new PendingRemovals();
   /** The key mode of each registry this node has created or opened. */
@@ -102,6 +112,7 @@ public final class Node implements RegistryNode {
     this.scheduler = Executors.newSingleThreadScheduledExecutor(threads("roster-" + config.nodeId() + "-session"));
     this.processExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
         threads("roster-" + config.nodeId() + "-process"));
+    this.watchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-watch"));
     this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied);
     this.session = new SessionKeeper(this, writer, heartbeatClient, scheduler, config.sessionTimeout().toMillis());
   }
@@ -309,6 +320,10 @@ public final class Node implements RegistryNode {
     processes.killAll();
     scheduler.shutdownNow();
     processExecutor.shutdownNow();
+    for (Watch<?> w : List.copyOf(watches)) {
+      w.end(new RosterException("node " + nodeId() + " closed"));
+    }
+    watchExecutor.shutdownNow();
     writer.close();
     closeQuietly(heartbeatClient);
     closeQuietly(readClient);
@@ -362,6 +377,28 @@ public final class Node implements RegistryNode {
   /** The Raft state machine of a voter, or null on a client; for tests and the demo. */
   public RegistryStateMachine stateMachine() {
     return stateMachine;
+  }
+
+  /** Starts a watch of {@code registry}'s events after {@code afterRevision} (-1: from now). */
+  <V> Subscription watch(String registry, ValueCodec<V> codec, long afterRevision, RegistryListener<V> listener) {
+    Objects.requireNonNull(listener, "listener");
+    if (closed) {
+      throw new IllegalStateException("node " + nodeId() + " is closed");
+    }
+    if (afterRevision < -1) {
+      throw new IllegalArgumentException("afterRevision must be a revision, or -1 for from now; was " + afterRevision);
+    }
+    ChangeHistory history = mirror.history();
+    long from = afterRevision == -1 ? history.appliedIndex() : afterRevision;
+    Watch<V> w = new Watch<>(history, registry, codec, from, listener, watchExecutor, watches::remove);
+    synchronized (watches) {
+      if (watches.size() >= WATCHES_MAX) {
+        throw new LimitExceededException("a node keeps at most " + WATCHES_MAX + " watch subscriptions");
+      }
+      watches.add(w);
+    }
+    w.start();
+    return w;
   }
 
   /** Validates that {@code process} is a live process of this node and returns its pid. */

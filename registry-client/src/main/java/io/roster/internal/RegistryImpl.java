@@ -6,7 +6,9 @@ import io.roster.LocalProcess;
 import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.RegistryEntry;
+import io.roster.RegistryListener;
 import io.roster.RosterException;
+import io.roster.Subscription;
 import io.roster.ValueCodec;
 import io.roster.ValueUpdate;
 import io.roster.statemachine.Commands;
@@ -311,6 +313,11 @@ final class RegistryImpl<V> implements Registry<V> {
     Mirror.RegistryState state = state();
     byte[] bytes = state == null ? null : state.meta(key);
     return bytes == null ? Optional.empty() : Optional.of(codec.decode(bytes));
+  }
+
+  @Override
+  public Subscription watch(long afterRevision, RegistryListener<V> listener) {
+    return node.watch(name, codec, afterRevision, listener);
   }
 
   // ------------------------------------------------------------------ helpers

@@ -1,6 +1,7 @@
 package io.roster.internal;
 
 import io.roster.statemachine.AppliedIndexWaiters;
+import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.Mirror;
 import io.roster.statemachine.proto.ChangeEntry;
 import io.roster.statemachine.proto.Changes;
@@ -38,6 +39,9 @@ final class StreamMirror implements MirrorSource {
   private final AppliedIndexWaiters waiters;
   private final Thread follower;
   private volatile Mirror mirror = new Mirror();
+  /** What this mirror applied, for watchers; reset at every full load. */
+  private final ChangeHistory history = new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX,
+      Runnable::run);
   private volatile boolean loaded;
   private volatile boolean closed;
   private int voter;
@@ -51,6 +55,11 @@ final class StreamMirror implements MirrorSource {
     this.follower = new Thread(this::follow, "roster-" + nodeId + "-stream");
     this.follower.setDaemon(true);
     this.follower.start();
+  }
+
+  @Override
+  public ChangeHistory history() {
+    return history;
   }
 
   @Override
@@ -95,8 +104,10 @@ final class StreamMirror implements MirrorSource {
         Mirror m = mirror;
         for (ChangeEntry e : r.getChangeEntriesList()) {
           m.applyStreamed(e.getIndex(), e.getChangesList());
+          history.append(e.getIndex(), e);
         }
         m.advanceTo(r.getAppliedIndex());
+        history.append(m.appliedIndex(), null);
         waiters.advance(m.appliedIndex());
       } catch (IllegalArgumentException e) {
         LOG.warn("{}: change stream from {} out of step ({}); reloading", nodeId, peer, e.getMessage());
@@ -128,6 +139,7 @@ final class StreamMirror implements MirrorSource {
     }
     fresh.advanceTo(r.getAppliedIndex());
     mirror = fresh;
+    history.reset(fresh.appliedIndex());
     loaded = true;
     waiters.advance(fresh.appliedIndex());
     LOG.info("{}: loaded the state at index {} from {}", nodeId, r.getAppliedIndex(), peer);

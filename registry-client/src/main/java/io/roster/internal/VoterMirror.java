@@ -1,5 +1,6 @@
 package io.roster.internal;
 
+import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.Mirror;
 import io.roster.statemachine.RegistryStateMachine;
 import java.util.concurrent.CompletableFuture;
@@ -20,6 +21,11 @@ final class VoterMirror implements MirrorSource {
   @Override
   public CompletableFuture<Long> awaitApplied(long index, long timeoutMillis) {
     return sm.awaitApplied(index, timeoutMillis);
+  }
+
+  @Override
+  public ChangeHistory history() {
+    return sm.changeHistory();
   }
 
   @Override

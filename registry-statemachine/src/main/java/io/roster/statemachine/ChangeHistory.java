@@ -49,7 +49,11 @@ public final class ChangeHistory {
 
   /** Records an applied entry; {@code changes} may be empty (the index still advances). */
   public void applied(long index, List<Change> changes) {
-    ChangeEntry entry = changes.isEmpty() ? null : ChangeCodec.encode(index, changes);
+    append(index, changes.isEmpty() ? null : ChangeCodec.encode(index, changes));
+  }
+
+  /** Records an applied entry already encoded (a change stream's), or only the index when {@code entry} is null. */
+  public void append(long index, ChangeEntry entry) {
     CompletableFuture<Void> woken;
     synchronized (this) {
       appliedIndex = Math.max(appliedIndex, index);
@@ -107,6 +111,11 @@ public final class ChangeHistory {
       return new Slice(cut, cut.get(max - 1).getIndex());
     }
     return new Slice(out, Math.max(appliedIndex, fromIndex));
+  }
+
+  /** The oldest index a reader may resume after: older ones are compacted away. */
+  public synchronized long completeAfter() {
+    return completeAfter;
   }
 
   public synchronized long appliedIndex() {

@@ -217,6 +217,11 @@ public class RegistryStateMachine extends BaseStateMachine {
   }
 
   /** How many snapshots this peer has installed from a leader since it started. */
+  /** The recent changes this peer applied, for change streams and watchers. */
+  public ChangeHistory changeHistory() {
+    return history;
+  }
+
   public long snapshotsInstalled() {
     return snapshotsInstalled.get();
   }

@@ -1,0 +1,21 @@
+package io.roster;
+
+/**
+ * A registration or its removal, as a watcher sees it (Elixir's listener messages
+ * {@code {:register, registry, key, partition, value}} and {@code {:unregister, ...}}).
+ *
+ * @param type what happened
+ * @param registry the registry's name
+ * @param key the key
+ * @param pid the process the entry belongs to
+ * @param value the entry's value (for a removal, the value it had)
+ * @param revision the revision of the write that caused the event; events come in revision order
+ * @param <V> the value type
+ */
+public record RegistryEvent<V>(Type type, String registry, String key, Pid pid, V value, long revision) {
+  public enum Type {
+    REGISTERED,
+    /** Removed by unregister, unregisterMatch, the process's death or its node's session expiry. */
+    UNREGISTERED
+  }
+}

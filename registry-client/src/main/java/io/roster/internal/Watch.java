@@ -1,0 +1,137 @@
+package io.roster.internal;
+
+import io.roster.CompactedException;
+import io.roster.Pid;
+import io.roster.RegistryEvent;
+import io.roster.RegistryListener;
+import io.roster.RosterException;
+import io.roster.Subscription;
+import io.roster.ValueCodec;
+import io.roster.statemachine.ChangeHistory;
+import io.roster.statemachine.Codec;
+import io.roster.statemachine.proto.ChangeEntry;
+import io.roster.statemachine.proto.ChangeProto;
+import io.roster.statemachine.proto.RegistrationChange;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * One watch subscription: reads the node's change history from its cursor, in index order, and
+ * hands the registry's events to the listener. It keeps no queue of its own: the history is the
+ * queue, bounded, and a subscription that falls behind it ends with {@link CompactedException}.
+ * One pump runs at a time per subscription, on the node's watch executor.
+ */
+final class Watch<V> implements Subscription {
+  private static final int SLICE_MAX = 1024;
+
+  private final ChangeHistory history;
+  private final String registry;
+  private final ValueCodec<V> codec;
+  private final RegistryListener<V> listener;
+  private final Executor executor;
+  private final Consumer<Watch<?>> onEnd;
+  private final AtomicBoolean ended = new AtomicBoolean();
+  private volatile long cursor;
+
+  Watch(ChangeHistory history, String registry, ValueCodec<V> codec, long afterRevision,
+      RegistryListener<V> listener, Executor executor, Consumer<Watch<?>> onEnd) {
+    this.history = history;
+    this.registry = registry;
+    this.codec = codec;
+    this.listener = listener;
+    this.executor = executor;
+    this.onEnd = onEnd;
+    this.cursor = afterRevision;
+  }
+
+  void start() {
+    schedule();
+  }
+
+  private void schedule() {
+    try {
+      executor.execute(this::pump);
+    } catch (RejectedExecutionException e) {
+      end(new RosterException("the node is closed"));
+    }
+  }
+
+  private void pump() {
+    try {
+      while (!ended.get()) {
+        CompletableFuture<Void> next = history.nextChange(); // taken before reading, so no append is missed
+        ChangeHistory.Slice slice = history.after(cursor, SLICE_MAX);
+        if (slice == null) {
+          end(new CompactedException(cursor, history.completeAfter()));
+          return;
+        }
+        for (ChangeEntry e : slice.entries()) {
+          for (ChangeProto c : e.getChangesList()) {
+            RegistryEvent<V> event = event(e.getIndex(), c);
+            if (event != null) {
+              if (ended.get()) {
+                return;
+              }
+              listener.onEvent(event);
+            }
+          }
+          cursor = e.getIndex();
+        }
+        if (slice.entries().isEmpty()) {
+          cursor = Math.max(cursor, slice.appliedIndex());
+          next.thenRun(this::schedule);
+          return;
+        }
+      }
+    } catch (RuntimeException e) {
+      end(new RosterException("the watch of registry '" + registry + "' ended: " + e, e));
+    }
+  }
+
+  private RegistryEvent<V> event(long index, ChangeProto c) {
+    RegistrationChange r;
+    RegistryEvent.Type type;
+    if (c.hasRegistered()) {
+      r = c.getRegistered();
+      type = RegistryEvent.Type.REGISTERED;
+    } else if (c.hasUnregistered()) {
+      r = c.getUnregistered();
+      type = RegistryEvent.Type.UNREGISTERED;
+    } else {
+      return null;
+    }
+    if (!r.getRegistry().equals(registry)) {
+      return null;
+    }
+    Pid pid = Codec.fromProto(r.getRecord().getPid());
+    return new RegistryEvent<>(type, registry, r.getKey(), pid, codec.decode(r.getRecord().getValue().toByteArray()),
+        index);
+  }
+
+  /** Ends the subscription with an error for the listener (once). */
+  void end(RosterException error) {
+    if (ended.compareAndSet(false, true)) {
+      onEnd.accept(this);
+      try {
+        listener.onError(error);
+      } catch (RuntimeException ignored) {
+        // the listener's own failure on its way out: nothing left to tell
+      }
+    }
+  }
+
+  @Override
+  public long revision() {
+    return cursor;
+  }
+
+  @Override
+  public void close() {
+    if (ended.compareAndSet(false, true)) {
+      onEnd.accept(this);
+    }
+  }
+}

@@ -1,0 +1,112 @@
+package io.roster.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.roster.CompactedException;
+import io.roster.Pid;
+import io.roster.RegistryEvent;
+import io.roster.RegistryListener;
+import io.roster.RosterException;
+import io.roster.ValueCodec;
+import io.roster.statemachine.Change;
+import io.roster.statemachine.Registration;
+import io.roster.statemachine.RegistryDescriptor;
+import io.roster.statemachine.ChangeHistory;
+import io.roster.statemachine.proto.KeyMode;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** A watch against a real, small change history: delivery, order, and the compacted error. */
+class WatchUnitTest {
+  final ExecutorService executor = Executors.newCachedThreadPool();
+  final ChangeHistory history = new ChangeHistory(3, Long.MAX_VALUE, Runnable::run);
+  final RegistryDescriptor registry = new RegistryDescriptor("r", KeyMode.UNIQUE, 1, 1024, 1024, 100, 1);
+  final List<RegistryEvent<String>> events = new CopyOnWriteArrayList<>();
+  final List<RosterException> errors = new CopyOnWriteArrayList<>();
+  final RegistryListener<String> listener = new RegistryListener<>() {
+    @Override
+    public void onEvent(RegistryEvent<String> event) {
+      events.add(event);
+    }
+
+    @Override
+    public void onError(RosterException error) {
+      errors.add(error);
+    }
+  };
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    executor.shutdownNow();
+    assertThat(executor.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+  }
+
+  void register(long index, String key) {
+    Registration r = new Registration(registry, key, Pid.of("n1", 1, 1), key.getBytes(), index, 0);
+    history.applied(index, List.of(new Change.Registered(r)));
+  }
+
+  Watch<String> watch(long after) {
+    Watch<String> w = new Watch<>(history, "r", ValueCodec.utf8(), after, listener, executor, x -> { });
+    w.start();
+    return w;
+  }
+
+  @Test
+  void deliversWhatFollowsItsRevisionThenLiveEventsInOrder() {
+    register(1, "a");
+    register(2, "b");
+    Watch<String> w = watch(1);
+    register(3, "c");
+    register(4, "d");
+    Awaitility.await().until(() -> events.size() == 3);
+    assertThat(events).extracting(RegistryEvent::key).containsExactly("b", "c", "d");
+    assertThat(w.revision()).isEqualTo(4);
+    w.close();
+    register(5, "e");
+    assertThat(events).hasSize(3);
+    assertThat(errors).isEmpty();
+  }
+
+  @Test
+  void aRevisionOlderThanTheHistoryEndsWithCompacted() {
+    for (int i = 1; i <= 5; i++) {
+      register(i, "k" + i); // the history keeps 3: entries 3..5
+    }
+    watch(1);
+    Awaitility.await().until(() -> errors.size() == 1);
+    assertThat(errors.get(0)).isInstanceOfSatisfying(CompactedException.class, e -> {
+      assertThat(e.requested()).isEqualTo(1);
+      assertThat(e.oldest()).isEqualTo(2);
+    });
+    assertThat(events).isEmpty();
+    watch(2);
+    Awaitility.await().until(() -> events.size() == 3);
+    assertThat(events).extracting(RegistryEvent::key).containsExactly("k3", "k4", "k5");
+  }
+
+  @Test
+  void aListenerThatThrowsEndsItsSubscription() {
+    RegistryListener<String> bad = new RegistryListener<>() {
+      @Override
+      public void onEvent(RegistryEvent<String> event) {
+        throw new IllegalStateException("boom");
+      }
+
+      @Override
+      public void onError(RosterException error) {
+        errors.add(error);
+      }
+    };
+    register(1, "a");
+    new Watch<>(history, "r", ValueCodec.utf8(), 0, bad, executor, x -> { }).start();
+    Awaitility.await().until(() -> errors.size() == 1);
+    assertThat(errors.get(0)).hasMessageContaining("boom");
+  }
+}
