@@ -172,6 +172,42 @@ public interface Registry<V> {
   /** The registry metadata under {@code key}, if any. Local. */
   Optional<V> meta(String key);
 
+  // ------------------------------------------------------------------ locks and names
+
+  /**
+   * Runs {@code fn} in the calling thread while holding the cluster-wide lock {@code lockKey}
+   * (Elixir's {@code lock/3}): only one holder at a time, across every node. Lock keys have their own
+   * namespace, apart from registration keys. The lock is held by a process this call starts and
+   * ends: it is released when {@code fn} returns or throws, and automatically if this node dies
+   * (its session expires). Waits as long as it takes for the lock.
+   *
+   * @return what {@code fn} returns; an exception it throws is rethrown (a checked one wrapped in
+   *     {@link RosterException})
+   */
+  default <T> T lock(String lockKey, LockedFunction<T> fn) {
+    return lock(lockKey, null, null, fn);
+  }
+
+  /**
+   * {@link #lock(String, LockedFunction)} held by {@code holder} (a process of this node, or null
+   * for one of the call's own), waiting at most {@code timeout} for the lock (null: as long as it
+   * takes). The lock is also released when the holder dies. Locks are not re-entrant.
+   *
+   * @throws LockTimeoutException if the lock is not acquired within the timeout
+   * @throws IllegalStateException if {@code holder} already holds the lock
+   */
+  <T> T lock(String lockKey, LocalProcess holder, java.time.Duration timeout, LockedFunction<T> fn);
+
+  /** A name for {@link RegistryNode#spawn(Via, MessageHandler)}: {@code key} in this (unique) registry, with no value. */
+  default Via<V> via(String key) {
+    return via(key, null);
+  }
+
+  /** A name for {@link RegistryNode#spawn(Via, MessageHandler)} with a value registered alongside. */
+  default Via<V> via(String key, V value) {
+    return Via.of(this, key, value);
+  }
+
   // ------------------------------------------------------------------ listeners
 
   /**

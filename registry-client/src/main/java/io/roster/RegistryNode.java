@@ -68,6 +68,16 @@ public interface RegistryNode extends AutoCloseable {
   LocalProcess spawn(MessageHandler handler);
 
   /**
+   * Starts a process registered under {@code name} ({@code GenServer.start_link} with
+   * {@code name: {:via, Registry, ...}}): the registration commits before this returns, and nobody
+   * can reach the process before it; if the name is taken the process is not started.
+   *
+   * @throws AlreadyStartedException if the name is taken (carries the owner's pid)
+   * @throws RegistryUnavailableException, SessionExpiredException, LimitExceededException as for register
+   */
+  <V> LocalProcess spawn(Via<V> name, MessageHandler handler);
+
+  /**
    * The current leader's node id, as this node knows it; empty if none is known. Local, never blocks;
    * may be stale during an election.
    */

@@ -187,6 +187,34 @@ class ElixirRegistryExamplesTest {
   }
 
   @Test
+  void lock() {
+    Pair<String> r = strings("LockTest", Keys.UNIQUE);
+    String ok = r.here().lock("hello", token -> "ok");
+    assertThat(ok).isEqualTo("ok");
+    Thread self = Thread.currentThread(); // the function runs in the caller
+    Thread ran = r.there().lock("world", token -> Thread.currentThread());
+    assertThat(ran).isSameAs(self);
+    // lock keys have their own namespace: a registration key of the same name is unaffected
+    LocalProcess p = writer.spawn();
+    r.here().register("hello", p, "v");
+    long token = r.here().lock("hello", t -> t);
+    assertThat(token).isPositive();
+  }
+
+  @Test
+  void via() {
+    Pair<String> r = strings("ViaTest", Keys.UNIQUE);
+    LocalProcess agent = writer.spawn(r.here().via("agent"), null);
+    assertThat(r.read().lookup("agent")).extracting(RegistryEntry::pid).containsExactly(agent.pid());
+    LocalProcess withValue = writer.spawn(r.here().via("agent2", "hello"), null);
+    assertThat(r.read().lookup("agent2")).extracting(RegistryEntry::pid, RegistryEntry::value)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(withValue.pid(), "hello"));
+    assertThatThrownBy(() -> reader.spawn(r.there().via("agent2"), null))
+        .isInstanceOfSatisfying(io.roster.AlreadyStartedException.class,
+            e -> assertThat(e.owner()).isEqualTo(withValue.pid()));
+  }
+
+  @Test
   void lookup() {
     Pair<String> unique = strings("UniqueLookupTest", Keys.UNIQUE);
     LocalProcess self = writer.spawn();

@@ -13,6 +13,9 @@ import io.roster.Role;
 import io.roster.RosterException;
 import io.roster.SessionExpiredException;
 import io.roster.ValueCodec;
+import io.roster.AlreadyRegisteredException;
+import io.roster.AlreadyStartedException;
+import io.roster.Via;
 import io.roster.LimitExceededException;
 import io.roster.RegistryListener;
 import io.roster.Subscription;
@@ -233,6 +236,29 @@ public final class Node implements RegistryNode {
   public LocalProcess spawn(MessageHandler handler) {
     checkOpen();
     return processes.spawn(handler);
+  }
+
+  @Override
+  public <V> LocalProcess spawn(Via<V> name, MessageHandler handler) {
+    Objects.requireNonNull(name, "name");
+    // this node's handle on the registry, whichever node's handle made the name
+    Registry<V> registry = registry(name.registry().name(), Keys.UNIQUE, name.registry().codec());
+    LocalProcess process = spawn(handler);
+    try {
+      registry.register(name.key(), process, name.value());
+      return process;
+    } catch (AlreadyRegisteredException e) {
+      process.close();
+      throw new AlreadyStartedException(name.key(), e.owner());
+    } catch (RuntimeException e) {
+      process.close();
+      throw e;
+    }
+  }
+
+  /** The recent changes this node's mirror applied. */
+  ChangeHistory history() {
+    return mirror.history();
   }
 
   @Override

@@ -6,6 +6,8 @@ import io.roster.LocalProcess;
 import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.RegistryEntry;
+import io.roster.LockTimeoutException;
+import io.roster.LockedFunction;
 import io.roster.RegistryListener;
 import io.roster.RosterException;
 import io.roster.Subscription;
@@ -16,11 +18,15 @@ import io.roster.statemachine.Mirror;
 import io.roster.statemachine.Registration;
 import io.roster.statemachine.proto.Result;
 import io.roster.statemachine.proto.Status;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -313,6 +319,92 @@ final class RegistryImpl<V> implements Registry<V> {
     Mirror.RegistryState state = state();
     byte[] bytes = state == null ? null : state.meta(key);
     return bytes == null ? Optional.empty() : Optional.of(codec.decode(bytes));
+  }
+
+  @Override
+  public <T> T lock(String lockKey, LocalProcess holder, Duration timeout, LockedFunction<T> fn) {
+    checkKey(lockKey);
+    Objects.requireNonNull(fn, "fn");
+    if (timeout != null && timeout.isNegative()) {
+      throw new IllegalArgumentException("timeout must not be negative, was " + timeout);
+    }
+    long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
+    LocalProcess process = holder != null ? holder : node.spawn();
+    try {
+      Pid pid = node.ownProcess(process);
+      long token = acquire(lockKey, pid, deadline);
+      try {
+        return fn.apply(token);
+      } catch (RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new RosterException("the function run under lock '" + lockKey + "' failed: " + e, e);
+      } finally {
+        try {
+          release(lockKey, pid);
+        } catch (RuntimeException e) {
+          if (holder != null) {
+            throw e;
+          } // else the call's own process, ending below, releases the lock as it dies
+        }
+      }
+    } finally {
+      if (holder == null) {
+        process.close(); // and should the release have failed, its death releases the lock
+      }
+    }
+  }
+
+  /** Takes the lock, waiting for its holder to release it; returns the fencing token. */
+  private long acquire(String lockKey, Pid pid, long deadline) {
+    while (true) {
+      CompletableFuture<Void> changed = node.history().nextChange(); // taken before trying: no release is missed
+      Result r = Node.join(node.writeResult(Commands.acquireLock(name, lockKey, pid)));
+      if (r.getStatus() == Status.OK) {
+        return r.getToken();
+      }
+      if (r.getStatus() != Status.LOCK_HELD) {
+        Writer.revisionOrThrow(r, lockKey);
+        throw new RosterException("lock '" + lockKey + "': " + r.getStatus() + " " + r.getDetail());
+      }
+      Pid owner = io.roster.statemachine.Codec.fromProto(r.getOwner());
+      if (owner.equals(pid)) {
+        throw new IllegalStateException(pid + " already holds lock '" + lockKey + "' (locks are not re-entrant)");
+      }
+      node.await(Consistency.atLeast(r.getRevision())); // this mirror sees the holder
+      while (heldBy(lockKey, owner)) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new LockTimeoutException("lock '" + lockKey + "' is still held by " + owner, owner);
+        }
+        try {
+          changed.get(Math.min(left, TimeUnit.SECONDS.toNanos(1)), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+          // check again: a second's wait bounds the cost of a missed wake-up
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new RosterException("interrupted while waiting for lock '" + lockKey + "'", e);
+        } catch (ExecutionException e) {
+          throw new RosterException("waiting for lock '" + lockKey + "' failed: " + e.getCause(), e.getCause());
+        }
+        changed = node.history().nextChange();
+      }
+      if (System.nanoTime() - deadline >= 0) {
+        throw new LockTimeoutException("lock '" + lockKey + "' was not acquired in time", owner);
+      }
+    }
+  }
+
+  private boolean heldBy(String lockKey, Pid owner) {
+    io.roster.statemachine.LockHold held = node.mirror().lock(name, lockKey);
+    return held != null && held.pid().equals(owner);
+  }
+
+  private void release(String lockKey, Pid pid) {
+    Result r = Node.join(node.writeResult(Commands.releaseLock(name, lockKey, pid)));
+    if (r.getStatus() != Status.OK && r.getStatus() != Status.NOT_OWNER) {
+      Writer.revisionOrThrow(r, lockKey); // NOT_OWNER: the session expired and took the lock with it
+    }
   }
 
   @Override
