@@ -3,12 +3,12 @@
 # Installs etcd-server, etcd-client and zookeeper from apt if missing (needs root), starts 3-member
 # etcd and ZooKeeper clusters, runs benchmarks/compare (Roster runs as 3 node processes), prints a
 # table and a last line "summary: ...", writes benchmarks/results/compare.png, and stops everything
-# it started. Every system gets the same untimed warm-up first (SYSTEM_WARMUP, PT20S), then each point
+# it started. Every system gets the same untimed warm-up first (SYSTEM_WARMUP, PT60S: fresh JVMs keep compiling for longer than 20 s), then each point
 # its own warm-up (WARMUP, PT3S) and measured period (DURATION, PT10S). IN_FLIGHT: 1,16,64,256.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 IN_FLIGHT="${IN_FLIGHT:-1,16,64,256}"
-SYSTEM_WARMUP="${SYSTEM_WARMUP:-PT20S}"
+SYSTEM_WARMUP="${SYSTEM_WARMUP:-PT60S}"
 DURATION="${DURATION:-PT10S}"
 WARMUP="${WARMUP:-PT3S}"
 ETCD_CLIENT_PORTS=(23791 23792 23793)

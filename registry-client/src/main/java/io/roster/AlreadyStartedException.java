@@ -2,7 +2,7 @@ package io.roster;
 
 /**
  * A process could not start under a via name because the name is taken: Elixir's
- * {@code {:error, {:already_started, pid}}}. The process was not started.
+ * {@code {:error, {:already_started, pid}}}. The new process was ended before anything could reach it.
  */
 public final class AlreadyStartedException extends RosterException {
   private static final long serialVersionUID = 1L;

@@ -8,9 +8,10 @@ package io.roster;
 @FunctionalInterface
 public interface LockedFunction<T> {
   /**
-   * @param fencingToken the revision of the acquisition: larger for every later holder of any lock
-   *     of the cluster, so a resource that remembers the largest token it has seen can refuse a
-   *     holder that lost the lock while paused
+   * @param fencingToken derived from the revision of the acquisition (revision × 4,096 + the
+   *     command's position in its entry): larger for every later acquisition of any lock of the
+   *     cluster, so a resource that remembers the largest token it has seen can refuse a holder
+   *     that lost the lock while paused
    */
   T apply(long fencingToken) throws Exception;
 }

@@ -75,7 +75,7 @@ public interface Registry<V> {
   /**
    * Removes {@code process}'s entries under {@code key} whose value matches {@code pattern}
    * (Elixir's {@code unregister_match}). Reads the process's entries after a linearizable barrier,
-   * then removes exactly the matching ones in one command. Blocks until committed.
+   * then removes exactly the matching ones (one command per 4,096 entries). Blocks until committed.
    *
    * @return how many entries were removed
    */
@@ -83,11 +83,13 @@ public interface Registry<V> {
 
   /**
    * Replaces the value of {@code process}'s unique {@code key} with {@code update(old)}, atomically:
-   * a compare-and-set on the registration, retried if the value changed in between. Only the
-   * owner may update its value.
+   * a compare-and-set on the registration, retried if the value changed in between (so
+   * {@code update} may run more than once and must have no side effects). Only the owner may
+   * update its value.
    *
    * @return the new and old values, or empty if {@code process} does not hold {@code key}
    * @throws IllegalArgumentException if the registry has duplicate keys (as Elixir raises)
+   * @throws RosterException if 16 compare-and-set rounds in a row lose to other writers of the value
    */
   Optional<ValueUpdate<V>> updateValue(String key, LocalProcess process, UnaryOperator<V> update);
 
@@ -162,8 +164,8 @@ public interface Registry<V> {
 
   /**
    * Invokes {@code callback} in the calling thread with the entries of {@code key}, if there are
-   * any (once per partition that has entries). The registered processes take no part unless the
-   * callback involves them (for example by sending them a message). Local.
+   * any. The registered processes take no part unless the callback involves them (for example by
+   * sending them a message). Local.
    *
    * @return true if the callback was invoked
    */
@@ -179,7 +181,9 @@ public interface Registry<V> {
    * (Elixir's {@code lock/3}): only one holder at a time, across every node. Lock keys have their own
    * namespace, apart from registration keys. The lock is held by a process this call starts and
    * ends: it is released when {@code fn} returns or throws, and automatically if this node dies
-   * (its session expires). Waits as long as it takes for the lock.
+   * (its session expires). Waits as long as it takes for the lock. The fencing token {@code fn}
+   * gets grows with every acquisition in the cluster: the acquisition's revision times 4,096 plus
+   * its position in its Raft entry.
    *
    * @return what {@code fn} returns; an exception it throws is rethrown (a checked one wrapped in
    *     {@link RosterException})

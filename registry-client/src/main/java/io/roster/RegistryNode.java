@@ -70,7 +70,8 @@ public interface RegistryNode extends AutoCloseable {
   /**
    * Starts a process registered under {@code name} ({@code GenServer.start_link} with
    * {@code name: {:via, Registry, ...}}): the registration commits before this returns, and nobody
-   * can reach the process before it; if the name is taken the process is not started.
+   * can reach the process before it; if the name is taken the process is ended at once, before it
+   * received anything.
    *
    * @throws AlreadyStartedException if the name is taken (carries the owner's pid)
    * @throws RegistryUnavailableException, SessionExpiredException, LimitExceededException as for register

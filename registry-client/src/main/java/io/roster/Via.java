@@ -5,7 +5,7 @@ import java.util.Objects;
 /**
  * A name to start a process under, Elixir's {@code {:via, Registry, {registry, key[, value]}}}:
  * {@link RegistryNode#spawn(Via, MessageHandler)} registers the new process under it before anyone
- * can reach the process, or does not start it. Made by {@link Registry#via}; only unique registries
+ * can reach the process, or ends the process at once (before it received anything). Made by {@link Registry#via}; only unique registries
  * name processes this way.
  *
  * @param <V> the value type
@@ -46,7 +46,10 @@ public final class Via<V> {
     return value;
   }
 
-  /** The process running under this name on this node's mirror, or null (as {@link Registry#whereis(String)}). */
+  /**
+   * The process running under this name, or null: {@link Registry#whereis(String)} on the mirror of
+   * the node whose registry handle made this name.
+   */
   public Pid whereis() {
     return registry.whereis(key);
   }

@@ -69,7 +69,7 @@ public final class Recovery implements Callable<Integer> {
       long lagging = cluster.node(follower).mirror().appliedIndex();
       cluster.stop(follower); // it will lag behind everything that follows
       long filled = fill(leader);
-      System.out.printf("%d registrations in %d entries of %d while %s was down%n", entries,
+      System.out.printf("%d registrations in %d entries of %d while %s was down%n", filled,
           (entries + batch - 1) / batch, batch, follower);
       // Every running voter snapshots and purges, so that whichever leads cannot replay its log to the follower.
       List<Node> running = cluster.nodes();
@@ -84,8 +84,9 @@ public final class Recovery implements Callable<Integer> {
       await("the voters purge their logs past " + follower,
           () -> running.stream().allMatch(n -> logStart(n) > lagging + 1));
       double install = startAndTime(cluster, follower);
-      System.out.printf("lagging follower, log purged: snapshot installed (%d) and serving in %.2f s%n",
-          cluster.node(follower).stateMachine().snapshotsInstalled(), install);
+      long installs = cluster.node(follower).stateMachine().snapshotsInstalled();
+      System.out.printf("lagging follower behind the purged log: %s, serving in %.2f s%n",
+          installs == 1 ? "snapshot installed" : "NO snapshot install (" + installs + ")", install);
 
       cluster.stop(follower);
       System.out.printf("restart after a stop: serving in %.2f s%n", startAndTime(cluster, follower));
@@ -107,6 +108,9 @@ public final class Recovery implements Callable<Integer> {
         if (commands.size() == batch || i == entries - 1) {
           RaftClientReply reply = client.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(
               Codec.encode(Codec.batchOf(commands)))));
+          if (!reply.isSuccess()) {
+            throw new IllegalStateException("a fill write failed: " + reply.getException());
+          }
           BatchResult r = BatchResult.parseFrom(reply.getMessage().getContent().toByteArray());
           done += r.getResultsList().stream().filter(x -> x.getStatus() == Status.OK).count();
           commands.clear();

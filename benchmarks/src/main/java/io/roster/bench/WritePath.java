@@ -77,14 +77,12 @@ public final class WritePath implements Callable<Integer> {
       Registry<byte[]> onFollower = follower.registry("write-path");
       print("whereisConsistent@leader", () -> onLeader.whereis("x", Consistency.LINEARIZABLE));
       print("whereisConsistent@follower", () -> onFollower.whereis("x", Consistency.LINEARIZABLE));
-      printEach("register@leader", w -> {
-        LocalProcess p = leader.spawn(); // a process per worker: a process holds at most 10,000 keys
-        return seq -> onLeader.register("l-" + w + "-" + seq, p);
-      });
-      printEach("register@follower", w -> {
-        LocalProcess p = follower.spawn();
-        return seq -> onFollower.register("f-" + w + "-" + seq, p);
-      });
+      printEach("register@leader", w -> registering(leader, onLeader, "l-" + w));
+      printEach("register@follower", w -> registering(follower, onFollower, "f-" + w));
+      Node client = cluster.startClient("c1");
+      client.ready().get(60, java.util.concurrent.TimeUnit.SECONDS);
+      Registry<byte[]> onClient = client.registry("write-path");
+      printEach("register@client", w -> registering(client, onClient, "c-" + w));
       return 0;
     } finally {
       LocalCluster.deleteTree(data);
@@ -96,7 +94,7 @@ public final class WritePath implements Callable<Integer> {
    * the run so far: where the time of a Ratis write goes, peer by peer.
    */
   private static void printRatisTimers() {
-    System.out.println("  Ratis timers since start (mean ms, count), per peer:");
+    System.out.println("  Ratis timers (mean ms of the recent samples Ratis keeps, count since start), per peer:");
     for (RatisMetricRegistry r : MetricRegistries.global().getMetricRegistries()) {
       if (!(r instanceof RatisMetricRegistryImpl impl)) {
         continue;
@@ -108,6 +106,18 @@ public final class WritePath implements Callable<Integer> {
         }
       });
     }
+  }
+
+  /** Registers unique keys, moving to a new process every 5,000 (a process holds at most 10,000 keys). */
+  private static ClosedLoop.Operation registering(Node node, Registry<byte[]> registry, String prefix) {
+    LocalProcess[] process = {node.spawn()};
+    return seq -> {
+      if (seq > 0 && seq % 5_000 == 0) {
+        process[0].close();
+        process[0] = node.spawn();
+      }
+      registry.register(prefix + "-" + seq, process[0]);
+    };
   }
 
   private static void check(boolean success) {

@@ -117,7 +117,8 @@ public final class Node implements RegistryNode {
         threads("roster-" + config.nodeId() + "-process"));
     this.watchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-watch"));
     this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied);
-    this.session = new SessionKeeper(this, writer, heartbeatClient, scheduler, config.sessionTimeout().toMillis());
+    this.session = new SessionKeeper(this, writer, heartbeatClient, scheduler, config.sessionTimeout().toMillis(),
+        config.voters().keySet().stream().sorted().map(RaftPeerId::valueOf).toList());
   }
 
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
@@ -415,8 +416,9 @@ public final class Node implements RegistryNode {
       throw new IllegalArgumentException("afterRevision must be a revision, or -1 for from now; was " + afterRevision);
     }
     ChangeHistory history = mirror.history();
-    long from = afterRevision == -1 ? history.appliedIndex() : afterRevision;
-    Watch<V> w = new Watch<>(history, registry, codec, from, listener, watchExecutor, watches::remove);
+    boolean fromNow = afterRevision == -1;
+    long from = fromNow ? history.appliedIndex() : afterRevision;
+    Watch<V> w = new Watch<>(history, registry, codec, from, fromNow, listener, watchExecutor, watches::remove);
     synchronized (watches) {
       if (watches.size() >= WATCHES_MAX) {
         throw new LimitExceededException("a node keeps at most " + WATCHES_MAX + " watch subscriptions");

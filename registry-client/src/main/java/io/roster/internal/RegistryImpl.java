@@ -14,6 +14,7 @@ import io.roster.Subscription;
 import io.roster.ValueCodec;
 import io.roster.ValueUpdate;
 import io.roster.statemachine.Commands;
+import io.roster.statemachine.Limits;
 import io.roster.statemachine.Mirror;
 import io.roster.statemachine.Registration;
 import io.roster.statemachine.proto.Result;
@@ -128,13 +129,18 @@ final class RegistryImpl<V> implements Registry<V> {
         matching.add(r);
       }
     }
-    if (matching.isEmpty()) {
-      return 0;
+    int removed = 0;
+    long revision = 0;
+    for (int from = 0; from < matching.size(); from += Limits.BATCH_COMMANDS_MAX) {
+      List<Registration> chunk = matching.subList(from, Math.min(matching.size(), from + Limits.BATCH_COMMANDS_MAX));
+      Result r = Node.join(node.writeResult(Commands.unregisterEntries(name, key, pid, chunk)));
+      revision = Writer.revisionOrThrow(r, key);
+      removed += (int) r.getRemoved();
     }
-    Result r = Node.join(node.writeResult(Commands.unregisterEntries(name, key, pid, matching)));
-    Writer.revisionOrThrow(r, key);
-    node.await(Consistency.atLeast(r.getRevision()));
-    return (int) r.getRemoved();
+    if (revision > 0) {
+      node.await(Consistency.atLeast(revision));
+    }
+    return removed;
   }
 
   @Override
@@ -244,7 +250,9 @@ final class RegistryImpl<V> implements Registry<V> {
     if (!node.pending().any()) {
       return state.size(); // constant time, as Elixir's count
     }
-    return countSelect(e -> true);
+    long[] n = new long[1];
+    forEachVisible(r -> n[0]++); // something is hidden on this node: count what is not, without decoding
+    return n[0];
   }
 
   @Override
@@ -328,40 +336,77 @@ final class RegistryImpl<V> implements Registry<V> {
     if (timeout != null && timeout.isNegative()) {
       throw new IllegalArgumentException("timeout must not be negative, was " + timeout);
     }
-    long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
+    long start = System.nanoTime();
+    long waitNanos = timeout == null ? Long.MAX_VALUE : saturatedNanos(timeout);
     LocalProcess process = holder != null ? holder : node.spawn();
     try {
       Pid pid = node.ownProcess(process);
-      long token = acquire(lockKey, pid, deadline);
+      long token = acquire(lockKey, pid, start, waitNanos);
+      T result;
       try {
-        return fn.apply(token);
-      } catch (RuntimeException e) {
-        throw e;
-      } catch (Exception e) {
-        throw new RosterException("the function run under lock '" + lockKey + "' failed: " + e, e);
-      } finally {
+        node.ownProcess(process); // a holder that died while acquiring lost the lock with its death
+        result = fn.apply(token);
+      } catch (Throwable failure) {
         try {
           release(lockKey, pid);
-        } catch (RuntimeException e) {
-          if (holder != null) {
-            throw e;
-          } // else the call's own process, ending below, releases the lock as it dies
+        } catch (RuntimeException releaseFailure) {
+          failure.addSuppressed(releaseFailure);
         }
+        if (failure instanceof InterruptedException) {
+          Thread.currentThread().interrupt();
+        }
+        if (failure instanceof Error e) {
+          throw e;
+        }
+        if (failure instanceof RuntimeException e) {
+          throw e;
+        }
+        throw new RosterException("the function run under lock '" + lockKey + "' failed: " + failure, failure);
       }
+      try {
+        release(lockKey, pid);
+      } catch (RuntimeException releaseFailure) {
+        if (holder != null) { // the lock stays with a live process: the caller must know
+          throw new RosterException("the function under lock '" + lockKey + "' ran, but the release failed; "
+              + "the lock is held until " + pid + " dies: " + releaseFailure.getMessage(), releaseFailure);
+        } // else the call's own process, ending below, releases the lock as it dies
+      }
+      return result;
     } finally {
       if (holder == null) {
-        process.close(); // and should the release have failed, its death releases the lock
+        process.close();
       }
     }
   }
 
-  /** Takes the lock, waiting for its holder to release it; returns the fencing token. */
-  private long acquire(String lockKey, Pid pid, long deadline) {
+  private static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  /**
+   * Takes the lock, waiting for its holder to release it; returns the fencing token. Wakes at each
+   * change this node applies to look at the lock, and sends the acquire again at least every second,
+   * so a release this node's mirror misses (a lagging voter stream) still ends the wait.
+   */
+  private long acquire(String lockKey, Pid pid, long start, long waitNanos) {
     while (true) {
       CompletableFuture<Void> changed = node.history().nextChange(); // taken before trying: no release is missed
-      Result r = Node.join(node.writeResult(Commands.acquireLock(name, lockKey, pid)));
+      Result r;
+      try {
+        r = Node.join(node.writeResult(Commands.acquireLock(name, lockKey, pid)));
+      } catch (RuntimeException unknown) {
+        bestEffortRelease(lockKey, pid); // the acquire may have applied after all
+        throw unknown;
+      }
       if (r.getStatus() == Status.OK) {
         return r.getToken();
+      }
+      if (r.getStatus() == Status.REPLAYED) {
+        bestEffortRelease(lockKey, pid);
       }
       if (r.getStatus() != Status.LOCK_HELD) {
         Writer.revisionOrThrow(r, lockKey);
@@ -372,15 +417,16 @@ final class RegistryImpl<V> implements Registry<V> {
         throw new IllegalStateException(pid + " already holds lock '" + lockKey + "' (locks are not re-entrant)");
       }
       node.await(Consistency.atLeast(r.getRevision())); // this mirror sees the holder
-      while (heldBy(lockKey, owner)) {
-        long left = deadline - System.nanoTime();
+      long retryAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+      while (heldBy(lockKey, owner) && System.nanoTime() - retryAt < 0) {
+        long left = waitNanos - (System.nanoTime() - start);
         if (left <= 0) {
           throw new LockTimeoutException("lock '" + lockKey + "' is still held by " + owner, owner);
         }
         try {
-          changed.get(Math.min(left, TimeUnit.SECONDS.toNanos(1)), TimeUnit.NANOSECONDS);
+          changed.get(Math.min(left, Math.max(1, retryAt - System.nanoTime())), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-          // check again: a second's wait bounds the cost of a missed wake-up
+          // send the acquire again
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new RosterException("interrupted while waiting for lock '" + lockKey + "'", e);
@@ -389,7 +435,7 @@ final class RegistryImpl<V> implements Registry<V> {
         }
         changed = node.history().nextChange();
       }
-      if (System.nanoTime() - deadline >= 0) {
+      if (System.nanoTime() - start - waitNanos >= 0) {
         throw new LockTimeoutException("lock '" + lockKey + "' was not acquired in time", owner);
       }
     }
@@ -405,6 +451,11 @@ final class RegistryImpl<V> implements Registry<V> {
     if (r.getStatus() != Status.OK && r.getStatus() != Status.NOT_OWNER) {
       Writer.revisionOrThrow(r, lockKey); // NOT_OWNER: the session expired and took the lock with it
     }
+  }
+
+  /** After an acquire of unknown outcome: a release by pid is harmless if it was never taken. */
+  private void bestEffortRelease(String lockKey, Pid pid) {
+    node.writeResult(Commands.releaseLock(name, lockKey, pid));
   }
 
   @Override

@@ -35,6 +35,7 @@ final class SessionKeeper {
   private final RaftClient heartbeatClient;
   private final ScheduledExecutorService scheduler;
   private final long timeoutMillis;
+  private final java.util.List<org.apache.ratis.protocol.RaftPeerId> voters;
   private final CompletableFuture<Void> ready = new CompletableFuture<>();
   private final Map<String, Long> proposedAtNanos = new ConcurrentHashMap<>();
   private volatile boolean expired;
@@ -44,7 +45,8 @@ final class SessionKeeper {
       java.util.Optional::empty;
 
   SessionKeeper(Node node, Writer writer, RaftClient heartbeatClient, ScheduledExecutorService scheduler,
-      long timeoutMillis) {
+      long timeoutMillis, java.util.List<org.apache.ratis.protocol.RaftPeerId> voters) {
+    this.voters = java.util.List.copyOf(voters);
     this.node = node;
     this.writer = writer;
     this.heartbeatClient = heartbeatClient;
@@ -114,13 +116,19 @@ final class SessionKeeper {
     Query q = Query.newBuilder().setHeartbeat(
         Heartbeat.newBuilder().setNodeId(node.nodeId()).setIncarnation(node.incarnation())).build();
     Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
+    // A voter that knows the leader from Raft asks it directly. Otherwise (a client, or a voter that
+    // has not heard from a leader since it started) the beat goes to every voter: the leader records
+    // it and the others answer NOT_LEADER. Finding a new leader through a Ratis client's retries can
+    // take longer than a short session timeout after the old leader crashed.
+    var leader = localLeader.get();
+    for (org.apache.ratis.protocol.RaftPeerId peer : leader.isPresent() ? java.util.List.of(leader.get()) : voters) {
+      beat(m, peer);
+    }
+  }
+
+  private void beat(Message m, org.apache.ratis.protocol.RaftPeerId peer) {
     try {
-      // A voter knows the leader from Raft itself and asks it directly; a client follows the leader
-      // its Ratis client finds.
-      var leader = localLeader.get();
-      (leader.isPresent()
-          ? heartbeatClient.async().sendStaleRead(m, 0, leader.get())
-          : heartbeatClient.async().sendReadOnlyNonLinearizable(m))
+      heartbeatClient.async().sendStaleRead(m, 0, peer)
           .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS)
           .whenComplete((reply, e) -> {
             if (e != null || !reply.isSuccess()) {

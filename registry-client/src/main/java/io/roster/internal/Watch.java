@@ -34,10 +34,15 @@ final class Watch<V> implements Subscription {
   private final Executor executor;
   private final Consumer<Watch<?>> onEnd;
   private final AtomicBoolean ended = new AtomicBoolean();
+  /** Held while the listener is called: one call at a time, and nothing once the subscription ended. */
+  private final Object delivery = new Object();
   private volatile long cursor;
+  /** "From now" on a node whose history is not loaded yet (a client before its first load): now is the load. */
+  private final boolean fromNow;
 
-  Watch(ChangeHistory history, String registry, ValueCodec<V> codec, long afterRevision,
+  Watch(ChangeHistory history, String registry, ValueCodec<V> codec, long afterRevision, boolean fromNow,
       RegistryListener<V> listener, Executor executor, Consumer<Watch<?>> onEnd) {
+    this.fromNow = fromNow;
     this.history = history;
     this.registry = registry;
     this.codec = codec;
@@ -64,6 +69,10 @@ final class Watch<V> implements Subscription {
       while (!ended.get()) {
         CompletableFuture<Void> next = history.nextChange(); // taken before reading, so no append is missed
         ChangeHistory.Slice slice = history.after(cursor, SLICE_MAX);
+        if (slice == null && fromNow && cursor == 0) {
+          cursor = history.completeAfter(); // the first load is "now"
+          continue;
+        }
         if (slice == null) {
           end(new CompactedException(cursor, history.completeAfter()));
           return;
@@ -72,10 +81,12 @@ final class Watch<V> implements Subscription {
           for (ChangeProto c : e.getChangesList()) {
             RegistryEvent<V> event = event(e.getIndex(), c);
             if (event != null) {
-              if (ended.get()) {
-                return;
+              synchronized (delivery) {
+                if (ended.get()) {
+                  return;
+                }
+                listener.onEvent(event);
               }
-              listener.onEvent(event);
             }
           }
           cursor = e.getIndex();
@@ -113,12 +124,14 @@ final class Watch<V> implements Subscription {
 
   /** Ends the subscription with an error for the listener (once). */
   void end(RosterException error) {
-    if (ended.compareAndSet(false, true)) {
-      onEnd.accept(this);
-      try {
-        listener.onError(error);
-      } catch (RuntimeException ignored) {
-        // the listener's own failure on its way out: nothing left to tell
+    synchronized (delivery) { // after an event being delivered, never during one
+      if (ended.compareAndSet(false, true)) {
+        onEnd.accept(this);
+        try {
+          listener.onError(error);
+        } catch (RuntimeException ignored) {
+          // the listener's own failure on its way out: nothing left to tell
+        }
       }
     }
   }
@@ -130,8 +143,10 @@ final class Watch<V> implements Subscription {
 
   @Override
   public void close() {
-    if (ended.compareAndSet(false, true)) {
-      onEnd.accept(this);
+    synchronized (delivery) { // once it returns, no event follows
+      if (ended.compareAndSet(false, true)) {
+        onEnd.accept(this);
+      }
     }
   }
 }

@@ -280,21 +280,25 @@ public final class RegistryCore {
       List<Registration> held = registry.unique()
           ? java.util.Optional.ofNullable(state.unique(registry.name(), c.getKey())).map(List::of).orElse(List.of())
           : state.duplicates(registry.name(), c.getKey());
+      java.util.Set<EntryRef> refs = new java.util.HashSet<>(c.getEntriesList());
       for (Registration r : held) {
-        if (r.pid().equals(pid) && (c.getEntriesCount() == 0 || listed(c.getEntriesList(), r))) {
+        if (r.pid().equals(pid) && (refs.isEmpty() || refs.contains(ref(r)))) {
           changes.add(new Unregistered(r));
         }
       }
       result.setRemoved(changes.size());
     }
 
-    private static boolean listed(List<EntryRef> refs, Registration r) {
-      for (EntryRef ref : refs) {
-        if (ref.getRevision() == r.revision() && ref.getOrdinal() == r.ordinal()) {
-          return true;
-        }
-      }
-      return false;
+    /**
+     * A lock's fencing token: the acquisition's revision and its position in the entry, so that
+     * two acquisitions in one entry (a release between them) still get increasing tokens.
+     */
+    static long fencingToken(long revision, int ordinal) {
+      return revision * Limits.BATCH_COMMANDS_MAX + ordinal;
+    }
+
+    private static EntryRef ref(Registration r) {
+      return EntryRef.newBuilder().setRevision(r.revision()).setOrdinal(r.ordinal()).build();
     }
 
     void unregisterPid(UnregisterPid c) {
@@ -341,7 +345,7 @@ public final class RegistryCore {
         failWithOwner(Status.NOT_OWNER, "'" + c.getKey() + "' is registered to " + before.pid(), before.pid());
         return;
       }
-      if (c.hasExpected() && !listed(List.of(c.getExpected()), before)) {
+      if (c.hasExpected() && !c.getExpected().equals(ref(before))) {
         fail(Status.VALUE_CHANGED, "'" + c.getKey() + "' changed since revision " + c.getExpected().getRevision()
             + " (now " + before.revision() + ")");
         return;
@@ -471,8 +475,9 @@ public final class RegistryCore {
       if (!roomFor(pid, registry)) {
         return;
       }
-      changes.add(new LockAcquired(new LockHold(registry.name(), c.getLockKey(), pid, revision)));
-      result.setToken(revision);
+      long token = fencingToken(revision, ordinal);
+      changes.add(new LockAcquired(new LockHold(registry.name(), c.getLockKey(), pid, token)));
+      result.setToken(token);
     }
 
     void releaseLock(ReleaseLock c) {

@@ -216,12 +216,12 @@ public class RegistryStateMachine extends BaseStateMachine {
     return waiters.await(index, timeoutMillis);
   }
 
-  /** How many snapshots this peer has installed from a leader since it started. */
   /** The recent changes this peer applied, for change streams and watchers. */
   public ChangeHistory changeHistory() {
     return history;
   }
 
+  /** How many snapshots this peer has installed from a leader since it started. */
   public long snapshotsInstalled() {
     return snapshotsInstalled.get();
   }

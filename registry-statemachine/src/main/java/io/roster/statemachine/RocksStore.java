@@ -84,8 +84,8 @@ public final class RocksStore implements AutoCloseable {
   public static RocksStore open(Path dir) throws IOException {
     Files.createDirectories(dir);
     // Without a WAL, what a crash loses is the memtables, and the node replays those entries from
-    // the Raft log at restart: 16 MiB memtables (not the default 64) bound that replay to about
-    // 150k registrations (Recovery benchmark: restart after a crash).
+    // the Raft log at restart: 16 MiB memtables (not the default 64) bound that replay (about
+    // 150k small registrations, by their encoded size).
     Options options = new Options().setCreateIfMissing(true).setAvoidFlushDuringShutdown(false)
         .setWriteBufferSize(WRITE_BUFFER_BYTES);
     WriteOptions writeOptions = new WriteOptions().setDisableWAL(true);

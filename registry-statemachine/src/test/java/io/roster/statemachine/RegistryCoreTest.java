@@ -399,10 +399,30 @@ class RegistryCoreTest {
   @Nested
   class LockCommands {
     @Test
+    void acquisitionsInOneEntryGetIncreasingTokens() {
+      // acquire, release, acquire again, all in the entry at revision 7: the tokens still grow
+      RegistryCore core = new RegistryCore();
+      Result first = apply(core, acquireLock("u", "L", A), 0);
+      apply(core, releaseLock("u", "L", A), 1);
+      Result second = apply(core, acquireLock("u", "L", B), 2);
+      assertThat(first.getStatus()).isEqualTo(Status.OK);
+      assertThat(second.getStatus()).isEqualTo(Status.OK);
+      assertThat(second.getRevision()).isEqualTo(first.getRevision());
+      assertThat(second.getToken()).isGreaterThan(first.getToken());
+    }
+
+    private Result apply(RegistryCore core, Command c, int ordinal) {
+      RegistryCore.Outcome outcome = core.apply(h.mirror, c, 7, ordinal);
+      outcome.changes().forEach(h.mirror::apply);
+      return outcome.result();
+    }
+
+    @Test
     void acquireReturnsARevisionTokenAndAHolderBlocksOthers() {
       Result a = h.run(acquireLock("u", "L", A));
       assertThat(a.getStatus()).isEqualTo(Status.OK);
-      assertThat(a.getToken()).isEqualTo(a.getRevision());
+      assertThat(a.getToken()).isEqualTo(a.getRevision() * Limits.BATCH_COMMANDS_MAX); // ordinal 0
+      assertThat(h.mirror.lock("u", "L").token()).isEqualTo(a.getToken());
       Result b = h.run(acquireLock("u", "L", B));
       assertThat(b.getStatus()).isEqualTo(Status.LOCK_HELD);
       assertThat(Codec.fromProto(b.getOwner())).isEqualTo(A);
