@@ -57,6 +57,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -79,7 +80,7 @@ public final class Node implements RegistryNode {
   private final MirrorSource mirror;
   private final RaftClient writeClient;
   private final RaftClient readClient;
-  private final RaftClient heartbeatClient;
+  private final Map<RaftPeerId, RaftClient> heartbeatClients = new java.util.LinkedHashMap<>();
   private final Writer writer;
   private final ReadBarrier barrier;
   private final SessionKeeper session;
@@ -108,7 +109,9 @@ public final class Node implements RegistryNode {
     this.timeoutMillis = config.requestTimeout().toMillis();
     this.writeClient = RatisWiring.client(group, config);
     this.readClient = RatisWiring.client(group, config);
-    this.heartbeatClient = RatisWiring.heartbeatClient(group, config);
+    for (RaftPeer voter : group.getPeers()) {
+      heartbeatClients.put(voter.getId(), RatisWiring.heartbeatClient(group, config));
+    }
     this.writer = new Writer("roster-" + config.nodeId() + "-group-commit", writeClient, timeoutMillis,
         config.batching().settings());
     this.barrier = new ReadBarrier(this::takeBarrier);
@@ -117,8 +120,7 @@ public final class Node implements RegistryNode {
         threads("roster-" + config.nodeId() + "-process"));
     this.watchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-watch"));
     this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied);
-    this.session = new SessionKeeper(this, writer, heartbeatClient, scheduler, config.sessionTimeout().toMillis(),
-        config.voters().keySet().stream().sorted().map(RaftPeerId::valueOf).toList());
+    this.session = new SessionKeeper(this, writer, heartbeatClients, scheduler, config.sessionTimeout().toMillis());
   }
 
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
@@ -352,7 +354,7 @@ public final class Node implements RegistryNode {
     }
     watchExecutor.shutdownNow();
     writer.close();
-    closeQuietly(heartbeatClient);
+    heartbeatClients.values().forEach(Node::closeQuietly);
     closeQuietly(readClient);
     closeQuietly(writeClient);
     mirror.close();

@@ -92,9 +92,8 @@ final class RatisWiring {
   }
 
   /**
-   * A client for heartbeats: quick tries (so that a heartbeat sent to a former or dead leader is
-   * redirected) that together last at most half the session timeout, so at most two heartbeats of
-   * a node are ever in flight.
+   * A client for the heartbeats to one voter (a node keeps one per voter): quick tries that together
+   * last at most half the session timeout, so at most two heartbeats to a voter are ever in flight.
    */
   static RaftClient heartbeatClient(RaftGroup group, NodeConfig config) {
     long period = Math.max(100, config.sessionTimeout().toMillis() / 3);

@@ -32,7 +32,11 @@ final class SessionKeeper {
 
   private final Node node;
   private final Writer writer;
-  private final RaftClient heartbeatClient;
+  /**
+   * One heartbeat client per voter: a Ratis client orders its requests, so a beat stuck retrying
+   * against a dead voter would hold back the beats to the live ones behind it.
+   */
+  private final Map<org.apache.ratis.protocol.RaftPeerId, RaftClient> heartbeatClients;
   private final ScheduledExecutorService scheduler;
   private final long timeoutMillis;
   private final java.util.List<org.apache.ratis.protocol.RaftPeerId> voters;
@@ -44,12 +48,12 @@ final class SessionKeeper {
   private volatile java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> localLeader =
       java.util.Optional::empty;
 
-  SessionKeeper(Node node, Writer writer, RaftClient heartbeatClient, ScheduledExecutorService scheduler,
-      long timeoutMillis, java.util.List<org.apache.ratis.protocol.RaftPeerId> voters) {
-    this.voters = java.util.List.copyOf(voters);
+  SessionKeeper(Node node, Writer writer, Map<org.apache.ratis.protocol.RaftPeerId, RaftClient> heartbeatClients,
+      ScheduledExecutorService scheduler, long timeoutMillis) {
+    this.heartbeatClients = Map.copyOf(heartbeatClients);
+    this.voters = heartbeatClients.keySet().stream().sorted(java.util.Comparator.comparing(Object::toString)).toList();
     this.node = node;
     this.writer = writer;
-    this.heartbeatClient = heartbeatClient;
     this.scheduler = scheduler;
     this.timeoutMillis = timeoutMillis;
   }
@@ -128,7 +132,11 @@ final class SessionKeeper {
 
   private void beat(Message m, org.apache.ratis.protocol.RaftPeerId peer) {
     try {
-      heartbeatClient.async().sendStaleRead(m, 0, peer)
+      RaftClient client = heartbeatClients.get(peer);
+      if (client == null) {
+        return; // a leader outside the configured voters: the beats to the voters reach it
+      }
+      client.async().sendStaleRead(m, 0, peer)
           .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS)
           .whenComplete((reply, e) -> {
             if (e != null || !reply.isSuccess()) {

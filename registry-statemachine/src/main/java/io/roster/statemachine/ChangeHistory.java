@@ -1,9 +1,7 @@
 package io.roster.statemachine;
 
 import io.roster.statemachine.proto.ChangeEntry;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -17,7 +15,9 @@ public final class ChangeHistory {
   public static final int ENTRIES_MAX = 100_000;
   public static final long BYTES_MAX = 64L * 1024 * 1024;
 
-  private final ArrayDeque<ChangeEntry> entries = new ArrayDeque<>();
+  /** The entries in index order, from {@code head} on; the dropped prefix is compacted away in bulk. */
+  private final ArrayList<ChangeEntry> entries = new ArrayList<>();
+  private int head;
   private final int entriesMax;
   private final long bytesMax;
   private long bytes;
@@ -39,6 +39,7 @@ public final class ChangeHistory {
     CompletableFuture<Void> woken;
     synchronized (this) {
       entries.clear();
+      head = 0;
       bytes = 0;
       completeAfter = index;
       appliedIndex = index;
@@ -58,12 +59,16 @@ public final class ChangeHistory {
     synchronized (this) {
       appliedIndex = Math.max(appliedIndex, index);
       if (entry != null) {
-        entries.addLast(entry);
+        entries.add(entry);
         bytes += entry.getSerializedSize();
-        while (entries.size() > entriesMax || bytes > bytesMax) {
-          ChangeEntry dropped = entries.removeFirst();
+        while (entries.size() - head > entriesMax || bytes > bytesMax) {
+          ChangeEntry dropped = entries.set(head++, null);
           bytes -= dropped.getSerializedSize();
           completeAfter = dropped.getIndex();
+        }
+        if (head > 1024 && head > entries.size() / 2) { // drop the dead prefix, amortized O(1) per entry
+          entries.subList(0, head).clear();
+          head = 0;
         }
       }
       woken = swapNext();
@@ -96,19 +101,20 @@ public final class ChangeHistory {
     if (fromIndex < completeAfter) {
       return null;
     }
-    List<ChangeEntry> out = new ArrayList<>();
-    Iterator<ChangeEntry> it = entries.descendingIterator();
-    while (it.hasNext()) { // newest first: stop at the first one at or before fromIndex
-      ChangeEntry e = it.next();
-      if (e.getIndex() <= fromIndex) {
-        break;
+    int lo = head;
+    int hi = entries.size();
+    while (lo < hi) { // the first entry after fromIndex: O(log n), however far behind the reader is
+      int mid = (lo + hi) >>> 1;
+      if (entries.get(mid).getIndex() <= fromIndex) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
       }
-      out.add(e);
     }
-    java.util.Collections.reverse(out);
-    if (out.size() > max) {
-      List<ChangeEntry> cut = new ArrayList<>(out.subList(0, max));
-      return new Slice(cut, cut.get(max - 1).getIndex());
+    int end = (int) Math.min(entries.size(), (long) lo + max);
+    List<ChangeEntry> out = new ArrayList<>(entries.subList(lo, end));
+    if (end < entries.size()) {
+      return new Slice(out, out.get(out.size() - 1).getIndex());
     }
     return new Slice(out, Math.max(appliedIndex, fromIndex));
   }
