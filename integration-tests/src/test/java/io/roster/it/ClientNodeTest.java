@@ -62,6 +62,26 @@ class ClientNodeTest {
   }
 
   @Test
+  void aLiveClientKeepsItsSessionThroughLeaderCrashes() {
+    Registry<byte[]> onClient = client.registry("kept");
+    LocalProcess p = client.spawn();
+    onClient.register("mine", p);
+    for (int round = 0; round < 2; round++) {
+      Node leader = Awaitility.await("a leader").atMost(WAIT).until(cluster::leader, l -> l != null);
+      String id = leader.nodeId();
+      cluster.crash(id); // the client's beats to it now fail; the others' must still get through
+      Node back = cluster.startVoter(id);
+      Awaitility.await(id + " back").atMost(WAIT).until(() -> back.ready().isDone());
+      // for two session timeouts (3 s) after the crash, the live client's name stays on every voter
+      Awaitility.await("the client's session outlives the crash").during(Duration.ofSeconds(6)).atMost(WAIT)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> cluster.nodes().stream().filter(n -> n.role() == Role.VOTER)
+              .allMatch(n -> n.mirror().whereis("kept", "mine") != null));
+    }
+    assertThat(onClient.whereisConsistent("mine")).isEqualTo(p.pid());
+  }
+
+  @Test
   void votersRestartedOneAtATimeKeepALiveClientsRegistrations() {
     Registry<byte[]> onClient = client.registry("durable");
     List<LocalProcess> processes = new ArrayList<>();
