@@ -167,9 +167,10 @@ public final class Recovery implements Callable<Integer> {
     }
   }
 
-  private static RaftClient rawClient(Node leader) {
+  /** A Ratis client with default settings on the cluster's group, for writes that bypass the API. */
+  static RaftClient rawClient(Node node) {
     return RaftClient.newBuilder().setClientId(ClientId.randomId()).setProperties(new RaftProperties())
-        .setRaftGroup(leader.raftGroup()).build();
+        .setRaftGroup(node.raftGroup()).build();
   }
 
   private static String key(int i) {

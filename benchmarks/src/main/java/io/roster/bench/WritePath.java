@@ -14,11 +14,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.metrics.MetricRegistries;
 import org.apache.ratis.metrics.RatisMetricRegistry;
 import org.apache.ratis.metrics.impl.RatisMetricRegistryImpl;
-import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
@@ -61,8 +59,7 @@ public final class WritePath implements Callable<Integer> {
       System.out.printf("3 voters in this JVM, %d cores; leader %s; %d in flight; %s warm-up, %s measured%n",
           Runtime.getRuntime().availableProcessors(), leader.nodeId(), inFlight, warmup, duration);
       System.out.println(Load.Point.HEADER);
-      try (RaftClient raw = RaftClient.newBuilder().setClientId(ClientId.randomId()).setProperties(new RaftProperties())
-          .setRaftGroup(leader.raftGroup()).build()) {
+      try (RaftClient raw = Recovery.rawClient(leader)) {
         RaftPeerId leaderId = RaftPeerId.valueOf(leader.nodeId());
         Message barrier = Message.valueOf(ByteString.copyFrom(
             Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build().toByteArray()));
