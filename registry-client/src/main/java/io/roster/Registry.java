@@ -40,6 +40,9 @@ public interface Registry<V> {
   /** Whether keys are unique or duplicate; fixed when the registry was created. */
   Keys keys();
 
+  /** The number of Raft groups the registry spans, fixed at its creation (1 unless created with more). */
+  int partitions();
+
   ValueCodec<V> codec();
 
   // ------------------------------------------------------------------ writes
@@ -116,9 +119,14 @@ public interface Registry<V> {
 
   /**
    * Waits until this node's mirror satisfies {@code consistency} and returns this registry: the
-   * local reads that follow see at least that state.
+   * local reads that follow see at least that state. On a partitioned registry,
+   * {@link Consistency#LINEARIZABLE} takes a barrier in every partition; a revision
+   * ({@link Consistency#atLeast}) belongs to one partition's log, so only the reads of one key that
+   * lives in one partition take it ({@code whereis(key, c)} and {@code lookup(key, c)} of a unique
+   * or {@link Keys#DUPLICATE_BY_KEY} registry), and {@code at} refuses it.
    *
    * @throws RegistryUnavailableException if the consistency cannot be reached within the request timeout
+   * @throws IllegalArgumentException for a revision on a partitioned registry
    */
   Registry<V> at(Consistency consistency);
 
@@ -178,7 +186,21 @@ public interface Registry<V> {
    *
    * @return true if the callback was invoked
    */
-  boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback);
+  default boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback) {
+    return dispatch(key, callback, false);
+  }
+
+  /**
+   * As Elixir's {@code dispatch/4}: invokes {@code callback} with the entries of {@code key}, once
+   * for each partition that holds some (once in all for a unique registry, a
+   * {@link Keys#DUPLICATE_BY_KEY} one, or one partition). With {@code parallel}, the invocations of
+   * different partitions run concurrently on the node's threads and this call returns when all
+   * have ended; otherwise they run one after the other in the calling thread. Local.
+   *
+   * @return true if the callback was invoked
+   * @throws RosterException wrapping the first exception a parallel invocation threw
+   */
+  boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback, boolean parallel);
 
   /** The registry metadata under {@code key}, if any. Local. */
   Optional<V> meta(String key);
@@ -231,10 +253,25 @@ public interface Registry<V> {
    * at most 64 MiB): resuming after a revision older than it ends the subscription at once with a
    * {@link CompactedException}, as does falling that far behind.
    *
+   * <p>A partitioned registry has a revision order per partition: its watch delivers each
+   * partition's events in their order, one event at a time, and events of different partitions in
+   * the order this node applied them. It starts from now only ({@code afterRevision} -1); resume
+   * with {@link #watchPartition}, and its {@link Subscription#revision()} throws.
+   *
    * @param afterRevision a revision a previous subscription or write returned, or -1 for events from now on
    * @throws LimitExceededException if this node already runs 1024 subscriptions
+   * @throws IllegalArgumentException if the registry is partitioned and {@code afterRevision} is not -1
    */
   Subscription watch(long afterRevision, RegistryListener<V> listener);
+
+  /**
+   * {@link #watch(long, RegistryListener)} of one partition of a partitioned registry: resuming a
+   * partitioned registry's events takes one subscription per partition, each with its partition's
+   * revision ({@link RegistryEvent#partition()}).
+   *
+   * @param partition 0 to {@link #partitions()} - 1
+   */
+  Subscription watchPartition(int partition, long afterRevision, RegistryListener<V> listener);
 
   /** {@link #watch(long, RegistryListener)} from now on. */
   default Subscription watch(RegistryListener<V> listener) {

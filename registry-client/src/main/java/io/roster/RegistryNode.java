@@ -42,7 +42,7 @@ public interface RegistryNode extends AutoCloseable {
    * The registry named {@code name} with unique keys, created if it does not exist. Blocks until the
    * creation is committed.
    *
-   * @throws IllegalArgumentException if the registry exists with duplicate keys, or the name is invalid
+   * @throws IllegalArgumentException if the registry exists with other settings, or the name is invalid
    * @throws RegistryUnavailableException if no leader commits within the request timeout
    */
   default Registry<byte[]> registry(String name) {
@@ -55,11 +55,30 @@ public interface RegistryNode extends AutoCloseable {
   }
 
   /**
-   * A handle on the registry named {@code name}, created with {@code keys} if it does not exist,
-   * whose values go through {@code codec}; as {@link #registry(String)}. Handles are cheap, but
-   * keep one rather than asking for it per call.
+   * A handle on the registry named {@code name}, created with {@code keys} and one partition if it
+   * does not exist, whose values go through {@code codec}; as {@link #registry(String)}. Handles are
+   * cheap, but keep one rather than asking for it per call.
    */
-  <V> Registry<V> registry(String name, Keys keys, ValueCodec<V> codec);
+  default <V> Registry<V> registry(String name, Keys keys, ValueCodec<V> codec) {
+    return registry(name, keys, 1, codec);
+  }
+
+  /**
+   * A handle on the registry named {@code name}, created with {@code keys} over {@code partitions}
+   * Raft groups if it does not exist (Elixir's {@code partitions:} option). Each partition is a Raft
+   * group of the same voters, and each prefers a different voter as its leader, so writes to
+   * different partitions are ordered and committed independently and leaders spread over the
+   * nodes. Keys are hashed to partitions ({@link Keys} says which hash a duplicate registry uses);
+   * {@code count}, {@code select}, {@code match} and {@code dispatch} span every partition.
+   * Revisions are per partition: {@link RegistryEntry#revision()} and {@link RegistryEvent#revision()}
+   * count in their partition's log, and a watch delivers each partition's events in its own order.
+   * The first call creates the partitions' groups on the voters, which takes a few seconds.
+   *
+   * @param partitions 1 to 64
+   * @throws IllegalArgumentException if the registry exists with other keys or another number of
+   *     partitions, or an argument is invalid
+   */
+  <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec);
 
   /** Starts a process with no handler (messages to it are dropped): a pid with a lifetime. */
   LocalProcess spawn();

@@ -54,6 +54,13 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.GroupManagementRequest;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.exceptions.AlreadyExistsException;
+import io.roster.statemachine.Limits;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftGroup;
@@ -72,19 +79,21 @@ import org.slf4j.LoggerFactory;
 public final class Node implements RegistryNode {
   private static final Logger LOG = LoggerFactory.getLogger(Node.class);
 
+  /** The label of the cluster's own group, in thread names and logs. */
+  static final String CLUSTER_LABEL = "cluster";
+  /** How often a voter looks for partition groups it should host but does not. */
+  private static final long RECONCILE_MILLIS = 500;
+
   private final NodeConfig config;
   private final long incarnation;
-  private final RaftGroup group;
   private final RaftServer server; // null for a client
-  private final RegistryStateMachine stateMachine; // null for a client
-  private final MirrorSource mirror;
-  private final RaftClient writeClient;
-  private final RaftClient readClient;
-  private final Map<RaftPeerId, RaftClient> heartbeatClients = new java.util.LinkedHashMap<>();
-  private final Writer writer;
-  private final ReadBarrier barrier;
-  private final SessionKeeper session;
+  /** The cluster's group: sessions, registry descriptors and metadata, and the entries of unpartitioned registries. */
+  private final Group main;
+  /** The partition groups this node uses, by group id. */
+  private final Map<RaftGroupId, Group> partitionGroups = new ConcurrentHashMap<>();
   private final ScheduledExecutorService scheduler;
+  /** Adds and opens partition groups: slow Ratis calls, kept off the session scheduler. */
+  private final ScheduledExecutorService reconciler;
   private final ExecutorService processExecutor;
   /** Runs watch subscriptions' deliveries; one task per subscription at a time. */
   private final ExecutorService watchExecutor;
@@ -93,34 +102,28 @@ public final class Node implements RegistryNode {
   static final int WATCHES_MAX = 1024;
   private final ProcessTable processes;
   private final PendingRemovals pending = new PendingRemovals();
-  /** The key mode of each registry this node has created or opened. */
-  private final Map<String, Keys> registries = new ConcurrentHashMap<>();
+
+  /** A registry this node has created or opened: its settings and the groups of its partitions, in order. */
+  private record Opened(Keys keys, int partitions, List<Group> parts) {}
+
+  private final Map<String, Opened> registries = new ConcurrentHashMap<>();
   private final long timeoutMillis;
   private volatile boolean closed;
+  /** Set once the session expired in any group: the node must be restarted. */
+  private volatile boolean expired;
 
-  private Node(NodeConfig config, long incarnation, RaftServer server, RegistryStateMachine stateMachine,
-      MirrorSource mirror, RaftGroup group) {
+  private Node(NodeConfig config, long incarnation, RaftServer server, RaftGroup group) {
     this.config = config;
     this.incarnation = incarnation;
     this.server = server;
-    this.stateMachine = stateMachine;
-    this.mirror = mirror;
-    this.group = group;
     this.timeoutMillis = config.requestTimeout().toMillis();
-    this.writeClient = RatisWiring.client(group, config);
-    this.readClient = RatisWiring.client(group, config);
-    for (RaftPeer voter : group.getPeers()) {
-      heartbeatClients.put(voter.getId(), RatisWiring.heartbeatClient(group, config));
-    }
-    this.writer = new Writer("roster-" + config.nodeId() + "-group-commit", writeClient, timeoutMillis,
-        config.batching().settings());
-    this.barrier = new ReadBarrier(this::takeBarrier);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(threads("roster-" + config.nodeId() + "-session"));
+    this.reconciler = Executors.newSingleThreadScheduledExecutor(threads("roster-" + config.nodeId() + "-partitions"));
     this.processExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
         threads("roster-" + config.nodeId() + "-process"));
     this.watchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-watch"));
     this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied);
-    this.session = new SessionKeeper(this, writer, heartbeatClients, scheduler, config.sessionTimeout().toMillis());
+    this.main = new Group(this, config, server, group, CLUSTER_LABEL, scheduler);
   }
 
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
@@ -128,16 +131,14 @@ public final class Node implements RegistryNode {
     long incarnation = nextIncarnation(config.dataDir());
     RaftGroup group = RatisWiring.group(config);
     RaftServer server = null;
-    RegistryStateMachine sm = null;
-    MirrorSource mirror;
     if (config.role() == Role.VOTER) {
-      sm = new RegistryStateMachine();
       try {
         server = RaftServer.newBuilder()
             .setServerId(RaftPeerId.valueOf(config.nodeId()))
             .setGroup(group)
             .setProperties(RatisWiring.serverProperties(config))
-            .setStateMachine(sm)
+            // the cluster's group and every partition group found on disk or added later
+            .setStateMachineRegistry(id -> new RegistryStateMachine())
             .setOption(RaftStorage.StartupOption.RECOVER)
             .build();
         server.start();
@@ -146,12 +147,18 @@ public final class Node implements RegistryNode {
         throw new RosterException("node " + config.nodeId() + " cannot start its Raft server on "
             + config.listenAddress() + ": " + e.getMessage(), e);
       }
-      mirror = new VoterMirror(sm);
-    } else {
-      mirror = new StreamMirror(config.nodeId(), RatisWiring.streamClient(group, config), group.getPeers().stream().toList());
     }
-    Node node = new Node(config, incarnation, server, sm, mirror, group);
-    node.session.start(sm, node::leaderTerm, node::localLeaderId);
+    Node node;
+    try {
+      node = new Node(config, incarnation, server, group);
+    } catch (RuntimeException e) {
+      closeQuietly(server);
+      throw e;
+    }
+    node.main.start();
+    if (server != null) {
+      node.reconciler.scheduleWithFixedDelay(node::reconcile, 0, RECONCILE_MILLIS, TimeUnit.MILLISECONDS);
+    }
     LOG.info("node {} started as {} (incarnation {})", config.nodeId(), config.role(), incarnation);
     return node;
   }
@@ -209,25 +216,134 @@ public final class Node implements RegistryNode {
 
   @Override
   public CompletableFuture<Void> ready() {
-    return session.ready().thenApply(v -> null);
+    return main.session().ready().thenApply(v -> null);
   }
 
   @Override
-  public <V> Registry<V> registry(String name, Keys keys, ValueCodec<V> codec) {
+  public <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec) {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(keys, "keys");
     Objects.requireNonNull(codec, "codec");
-    Keys existing = registries.get(name);
-    if (existing == null) {
-      KeyMode mode = keys == Keys.UNIQUE ? KeyMode.UNIQUE : KeyMode.DUPLICATE;
-      Command create = Commands.createRegistry(CreateRegistry.newBuilder().setRegistry(name).setMode(mode).build());
-      join(write(create, name));
-      existing = registries.computeIfAbsent(name, n -> keys);
+    if (partitions < 1 || partitions > Limits.PARTITIONS_MAX) {
+      throw new IllegalArgumentException("partitions must be 1.." + Limits.PARTITIONS_MAX + ", was " + partitions);
     }
-    if (existing != keys) {
-      throw new IllegalArgumentException("registry '" + name + "' has " + existing + " keys, not " + keys);
+    Opened opened = registries.get(name);
+    if (opened == null) {
+      KeyMode mode = switch (keys) {
+        case UNIQUE -> KeyMode.UNIQUE;
+        case DUPLICATE -> KeyMode.DUPLICATE;
+        case DUPLICATE_BY_KEY -> KeyMode.DUPLICATE_BY_KEY;
+      };
+      join(main.write(Commands.createRegistry(CreateRegistry.newBuilder().setRegistry(name).setMode(mode)
+          .setPartitions(partitions).build()), name));
+      List<Group> parts = partitions == 1 ? List.of(main) : openPartitions(name, mode, partitions);
+      opened = registries.computeIfAbsent(name, n -> new Opened(keys, partitions, parts));
     }
-    return new RegistryImpl<>(this, name, keys, codec);
+    if (opened.keys() != keys || opened.partitions() != partitions) {
+      throw new IllegalArgumentException("registry '" + name + "' has " + opened.keys() + " keys and "
+          + opened.partitions() + " partitions, not " + keys + " and " + partitions);
+    }
+    return new RegistryImpl<>(this, name, keys, codec, opened.parts());
+  }
+
+  /**
+   * Opens the partition groups of a registry whose descriptor is committed: each voter adds the
+   * groups it should host (see {@link #reconcile}), this node opens its session in each and creates
+   * the registry there (idempotent, so a creation that a crash cut short is completed by the next).
+   */
+  private List<Group> openPartitions(String name, KeyMode mode, int partitions) {
+    List<Group> parts = new ArrayList<>(partitions);
+    for (int i = 0; i < partitions; i++) {
+      parts.add(partition(name, partitions, i));
+    }
+    // new groups elect their first leaders: allow for that on top of the usual bound
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(30_000, 3 * timeoutMillis));
+    List<CompletableFuture<Long>> created = new ArrayList<>(partitions);
+    for (Group g : parts) {
+      long left = Math.max(1, deadline - System.nanoTime());
+      try {
+        g.session().ready().get(left, TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        throw new RegistryUnavailableException("partition " + g.label() + " of registry '" + name
+            + "' has no leader yet; try again", e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RosterException("interrupted", e);
+      } catch (ExecutionException e) {
+        throw Writer.unwrap(e);
+      }
+      created.add(g.write(Commands.createRegistry(CreateRegistry.newBuilder().setRegistry(name).setMode(mode)
+          .setPartitions(1).build()), name));
+    }
+    created.forEach(Node::join);
+    return List.copyOf(parts);
+  }
+
+  /** This node's handle on partition {@code i} of a registry; on a voter, hosts the group first. */
+  private synchronized Group partition(String registry, int partitions, int i) {
+    RaftGroup raftGroup = RatisWiring.partitionGroup(config, registry, i);
+    Group g = partitionGroups.get(raftGroup.getGroupId());
+    if (g != null) {
+      return g;
+    }
+    checkOpen();
+    if (server != null) {
+      host(raftGroup);
+    }
+    g = new Group(this, config, server, raftGroup, registry + "#" + i, scheduler);
+    partitionGroups.put(raftGroup.getGroupId(), g);
+    g.start();
+    LOG.info("{}: opened partition {} of {} of registry '{}' ({})", nodeId(), i, partitions, registry,
+        raftGroup.getGroupId());
+    return g;
+  }
+
+  /** Makes this voter's server host {@code raftGroup} if it does not already (it then catches up from the leader). */
+  private void host(RaftGroup raftGroup) {
+    try {
+      server.getDivision(raftGroup.getGroupId());
+      return; // hosted: found on disk at start, or added before
+    } catch (IOException notHosted) {
+      // add it below
+    }
+    try {
+      RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(ClientId.randomId(),
+          server.getId(), GROUP_CALLS.incrementAndGet(), raftGroup));
+      if (!reply.isSuccess()) {
+        throw new RegistryUnavailableException(nodeId() + " cannot host group " + raftGroup.getGroupId() + ": "
+            + reply.getException(), reply.getException());
+      }
+    } catch (AlreadyExistsException raced) {
+      // hosted meanwhile
+    } catch (IOException e) {
+      throw new RegistryUnavailableException(nodeId() + " cannot host group " + raftGroup.getGroupId() + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  private static final AtomicLong GROUP_CALLS = new AtomicLong();
+
+  /**
+   * A voter's duty: host every partition group of every partitioned registry the cluster's group
+   * describes, and keep a session in each. A voter that was down when a registry was created, or
+   * that restarts, finds its partitions here; a partition's leader then expires silent sessions.
+   */
+  private void reconcile() {
+    if (closed || expired) {
+      return;
+    }
+    for (io.roster.statemachine.RegistryDescriptor d : main.mirror().registries()) {
+      for (int i = 0; i < d.partitions() && d.partitions() > 1; i++) {
+        try {
+          partition(d.name(), d.partitions(), i);
+        } catch (RuntimeException e) {
+          if (closed) {
+            return;
+          }
+          LOG.warn("{}: partition {} of registry '{}' not open yet: {}", nodeId(), i, d.name(), e.toString());
+        }
+      }
+    }
   }
 
   @Override
@@ -245,7 +361,8 @@ public final class Node implements RegistryNode {
   public <V> LocalProcess spawn(Via<V> name, MessageHandler handler) {
     Objects.requireNonNull(name, "name");
     // this node's handle on the registry, whichever node's handle made the name
-    Registry<V> registry = registry(name.registry().name(), Keys.UNIQUE, name.registry().codec());
+    Registry<V> via = name.registry();
+    Registry<V> registry = registry(via.name(), Keys.UNIQUE, via.partitions(), via.codec());
     LocalProcess process = spawn(handler);
     try {
       registry.register(name.key(), process, name.value());
@@ -259,41 +376,14 @@ public final class Node implements RegistryNode {
     }
   }
 
-  /** The recent changes this node's mirror applied. */
+  /** The recent changes this node's mirror of the cluster's group applied. */
   ChangeHistory history() {
-    return mirror.history();
+    return main.history();
   }
 
   @Override
   public Optional<String> leader() {
-    if (server != null) {
-      return localLeaderId().map(RaftPeerId::toString);
-    }
-    return Optional.ofNullable(writeClient.getLeaderId()).map(RaftPeerId::toString);
-  }
-
-  /** This voter's Raft division; empty on a client or before the division exists. */
-  private Optional<org.apache.ratis.server.DivisionInfo> division() {
-    if (server == null) {
-      return Optional.empty();
-    }
-    try {
-      return Optional.of(server.getDivision(group.getGroupId()).getInfo());
-    } catch (IOException e) {
-      return Optional.empty();
-    }
-  }
-
-  /** The leader this voter's Raft division knows; empty on a client or while there is none. */
-  private Optional<RaftPeerId> localLeaderId() {
-    return division().map(org.apache.ratis.server.DivisionInfo::getLeaderId);
-  }
-
-  /** The current term while this voter is the ready leader; empty otherwise (and on a client). */
-  private java.util.OptionalLong leaderTerm() {
-    return division().filter(org.apache.ratis.server.DivisionInfo::isLeaderReady)
-        .map(info -> java.util.OptionalLong.of(info.getCurrentTerm()))
-        .orElse(java.util.OptionalLong.empty());
+    return main.leader().map(RaftPeerId::toString);
   }
 
   @Override
@@ -312,21 +402,28 @@ public final class Node implements RegistryNode {
   }
 
   /**
-   * Leaves the cluster: ends this node's session in one command (removing every registration of its
-   * processes), then stops its processes, clients and server.
+   * Leaves the cluster: ends this node's session in one command per group (removing every
+   * registration of its processes), then stops its processes, clients and server.
    */
   @Override
   public void close() {
     if (closed) {
       return;
     }
-    if (session.ready().isDone() && !session.ready().isCompletedExceptionally() && !session.expired()) {
+    if (!expired) {
+      List<CompletableFuture<Result>> goodbyes = new ArrayList<>();
+      for (Group g : groups()) {
+        CompletableFuture<Void> ready = g.session().ready();
+        if (ready.isDone() && !ready.isCompletedExceptionally()) {
+          goodbyes.add(g.writer().submit(Commands.expireSession(nodeId(), incarnation)));
+        }
+      }
       try {
-        writer.submit(Commands.expireSession(nodeId(), incarnation)).get(timeoutMillis, TimeUnit.MILLISECONDS);
+        CompletableFuture.allOf(goodbyes.toArray(CompletableFuture[]::new)).get(timeoutMillis, TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       } catch (ExecutionException | TimeoutException e) {
-        LOG.info("{}: leaving without goodbye ({}); the leader will expire the session", nodeId(), e.getMessage());
+        LOG.info("{}: leaving without goodbye ({}); the leaders will expire the session", nodeId(), e.getMessage());
       }
     }
     stop();
@@ -341,11 +438,14 @@ public final class Node implements RegistryNode {
   }
 
   private void stop() {
-    if (closed) {
-      return;
+    synchronized (this) { // no partition opens after this
+      if (closed) {
+        return;
+      }
+      closed = true;
     }
-    closed = true;
-    session.close();
+    reconciler.shutdownNow();
+    groups().forEach(g -> g.session().close());
     processes.killAll();
     scheduler.shutdownNow();
     processExecutor.shutdownNow();
@@ -353,16 +453,20 @@ public final class Node implements RegistryNode {
       w.end(new RosterException("node " + nodeId() + " closed"));
     }
     watchExecutor.shutdownNow();
-    writer.close();
-    heartbeatClients.values().forEach(Node::closeQuietly);
-    closeQuietly(readClient);
-    closeQuietly(writeClient);
-    mirror.close();
+    groups().forEach(Group::close);
     closeQuietly(server);
     LOG.info("node {} stopped", nodeId());
   }
 
-  private static void closeQuietly(AutoCloseable c) {
+  /** The cluster's group and every partition group this node uses. */
+  private List<Group> groups() {
+    List<Group> all = new ArrayList<>(1 + partitionGroups.size());
+    all.add(main);
+    all.addAll(partitionGroups.values());
+    return all;
+  }
+
+  static void closeQuietly(AutoCloseable c) {
     if (c == null) {
       return;
     }
@@ -379,14 +483,41 @@ public final class Node implements RegistryNode {
     if (closed) {
       throw new IllegalStateException("node " + nodeId() + " is closed");
     }
-    if (session.expired()) {
+    if (expired) {
       throw new SessionExpiredException("the session of node " + nodeId() + " expired; restart the node");
     }
   }
 
-  /** This node's local mirror (fetch it for each read); for tests, tools and the demo. */
+  boolean isClosed() {
+    return closed;
+  }
+
+  boolean expired() {
+    return expired;
+  }
+
+  long timeoutMillis() {
+    return timeoutMillis;
+  }
+
+  /** This node's local mirror of the cluster's group (fetch it for each read); for tests, tools and the demo. */
   public Mirror mirror() {
-    return mirror.mirror();
+    return main.mirror();
+  }
+
+  /**
+   * The Raft groups of a registry's partitions that this node opened, in partition order (the
+   * cluster's group for a registry of one partition); empty if this node has not opened it. For
+   * tests and tools.
+   */
+  public List<RaftGroup> partitionGroups(String registry) {
+    Opened opened = registries.get(registry);
+    return opened == null ? List.of() : opened.parts().stream().map(Group::raftGroup).toList();
+  }
+
+  /** The cluster's group: sessions, registry descriptors and metadata. */
+  Group clusterGroup() {
+    return main;
   }
 
   PendingRemovals pending() {
@@ -398,18 +529,22 @@ public final class Node implements RegistryNode {
     return server;
   }
 
-  /** The Raft group of the cluster; for tools and benchmarks that talk to Ratis directly. */
+  /** The cluster's Raft group; for tools and benchmarks that talk to Ratis directly. */
   public RaftGroup raftGroup() {
-    return group;
+    return main.raftGroup();
   }
 
-  /** The Raft state machine of a voter, or null on a client; for tests and the demo. */
+  /** The state machine of the cluster's group on a voter, or null on a client; for tests and the demo. */
   public RegistryStateMachine stateMachine() {
-    return stateMachine;
+    return main.stateMachine();
   }
 
-  /** Starts a watch of {@code registry}'s events after {@code afterRevision} (-1: from now). */
-  <V> Subscription watch(String registry, ValueCodec<V> codec, long afterRevision, RegistryListener<V> listener) {
+  /**
+   * Starts a watch of {@code registry}'s events in one of its groups after {@code afterRevision}
+   * (-1: from now).
+   */
+  <V> Subscription watch(Group group, int partition, String registry, ValueCodec<V> codec, long afterRevision,
+      RegistryListener<V> listener) {
     Objects.requireNonNull(listener, "listener");
     if (closed) {
       throw new IllegalStateException("node " + nodeId() + " is closed");
@@ -417,10 +552,11 @@ public final class Node implements RegistryNode {
     if (afterRevision < -1) {
       throw new IllegalArgumentException("afterRevision must be a revision, or -1 for from now; was " + afterRevision);
     }
-    ChangeHistory history = mirror.history();
+    ChangeHistory history = group.history();
     boolean fromNow = afterRevision == -1;
     long from = fromNow ? history.appliedIndex() : afterRevision;
-    Watch<V> w = new Watch<>(history, registry, codec, from, fromNow, listener, watchExecutor, watches::remove);
+    Watch<V> w = new Watch<>(history, registry, partition, codec, from, fromNow, listener, watchExecutor,
+        watches::remove);
     synchronized (watches) {
       if (watches.size() >= WATCHES_MAX) {
         throw new LimitExceededException("a node keeps at most " + WATCHES_MAX + " watch subscriptions");
@@ -429,6 +565,11 @@ public final class Node implements RegistryNode {
     }
     w.start();
     return w;
+  }
+
+  /** Runs {@code task} on the node's process threads (parallel dispatch). */
+  ExecutorService executor() {
+    return processExecutor;
   }
 
   /** Validates that {@code process} is a live process of this node and returns its pid. */
@@ -444,69 +585,18 @@ public final class Node implements RegistryNode {
     return pid;
   }
 
-  /** Sends a write once the session is open; completes with its revision or the exception of its status. */
-  CompletableFuture<Long> write(Command command, String key) {
-    return withTimeout(writeResult(command).thenApply(r -> Writer.revisionOrThrow(r, key)), "the write");
-  }
-
-  /** Sends a write once the session is open; completes with its result, whatever its status. */
+  /** Sends a write to the cluster's group; completes with its result, whatever its status. */
   CompletableFuture<Result> writeResult(Command command) {
-    if (closed) {
-      return CompletableFuture.failedFuture(new IllegalStateException("node " + nodeId() + " is closed"));
-    }
-    if (session.expired()) {
-      return CompletableFuture.failedFuture(new SessionExpiredException(
-          "the session of node " + nodeId() + " incarnation " + incarnation + " expired; restart the node"));
-    }
-    CompletableFuture<Result> result = session.ready()
-        .thenCompose(v -> writer.submit(command))
-        .thenApply(r -> {
-          if (r.getStatus() == Status.SESSION_EXPIRED && r.getDetail().contains(nodeId() + " incarnation " + incarnation)) {
-            session.expire(r.getDetail());
-          }
-          return r;
-        });
-    return withTimeout(result, "the write");
+    return main.writeResult(command);
   }
 
-  /** Blocks until the consistency is reached (see {@link Consistency}). */
+  /** Waits until {@code consistency} is reached on the cluster's group (see {@link Consistency}). */
   void await(Consistency consistency) {
     Objects.requireNonNull(consistency, "consistency");
-    if (consistency.linearizable()) {
-      join(withTimeout(barrier.join().thenCompose(index -> mirror.awaitApplied(index, timeoutMillis)),
-          "a linearizable read"));
-    } else if (consistency.revision() > 0) {
-      join(withTimeout(mirror.awaitApplied(consistency.revision(), timeoutMillis), "a read at revision "
-          + consistency.revision()));
-    }
+    join(main.reach(consistency));
   }
 
-  /** Runs {@code action} once this node's mirror has applied {@code revision} (or gave up waiting). */
-  void afterApplied(long revision, Runnable action) {
-    mirror.awaitApplied(revision, timeoutMillis).whenComplete((i, e) -> action.run());
-  }
-
-  private CompletableFuture<Long> takeBarrier() {
-    Query q = Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build();
-    Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
-    // A voter reads through itself: Ratis asks the leader for the read index and waits until this
-    // peer has applied it. A client asks the leader and then waits for its own mirror.
-    CompletableFuture<org.apache.ratis.protocol.RaftClientReply> reply = server != null
-        ? readClient.async().sendReadOnly(m, RaftPeerId.valueOf(nodeId()))
-        : readClient.async().sendReadOnly(m);
-    return reply.thenApply(r -> {
-      if (!r.isSuccess()) {
-        throw new RegistryUnavailableException("the read barrier failed: " + r.getException(), r.getException());
-      }
-      try {
-        return QueryResult.parseFrom(r.getMessage().getContent().toByteArray()).getAppliedIndex();
-      } catch (Exception e) {
-        throw new RosterException("the barrier reply does not decode: " + e, e);
-      }
-    });
-  }
-
-  private <T> CompletableFuture<T> withTimeout(CompletableFuture<T> f, String what) {
+  <T> CompletableFuture<T> withTimeout(CompletableFuture<T> f, String what) {
     return f.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).exceptionally(e -> {
       Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
       if (cause instanceof TimeoutException) {
@@ -532,29 +622,55 @@ public final class Node implements RegistryNode {
     }
   }
 
-  /** A process died: hide its names here at once and remove them everywhere, retrying until applied. */
+  /** A process died: hide its names here at once and remove them in every group, retrying until applied. */
   private void processDied(Pid pid) {
     pending.addPid(pid);
-    reap(pid);
+    List<Group> all = groups();
+    AtomicInteger left = new AtomicInteger(all.size());
+    for (Group g : all) {
+      reap(pid, g, left);
+    }
   }
 
-  private void reap(Pid pid) {
-    if (closed || session.expired()) {
+  private void reap(Pid pid, Group group, AtomicInteger left) {
+    if (closed || expired) {
       pending.removePid(pid); // the session's end removes everything of this node
       return;
     }
-    session.ready().thenCompose(v -> writer.submit(Commands.unregisterPid(pid))).whenComplete((r, e) -> {
+    group.session().ready().thenCompose(v -> group.writer().submit(Commands.unregisterPid(pid))).whenComplete((r, e) -> {
       if (e == null && r.getStatus() == Status.OK) {
-        afterApplied(r.getRevision(), () -> pending.removePid(pid));
+        group.afterApplied(r.getRevision(), () -> {
+          if (left.decrementAndGet() == 0) {
+            pending.removePid(pid);
+          }
+        });
       } else if (!closed) {
-        scheduler.schedule(() -> reap(pid), 500, TimeUnit.MILLISECONDS);
+        try {
+          scheduler.schedule(() -> reap(pid, group, left), 500, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+          // the node stops: its session's end removes the names
+        }
       }
     });
   }
 
-  /** Called by the session keeper when the leader says this node's session is gone. */
-  void sessionExpired() {
+  /**
+   * Called by a group's session keeper when that group's leader says this node's session is gone:
+   * the node has lost names, so its processes die and it ends its session in the other groups too.
+   */
+  void sessionExpired(SessionKeeper keeper) {
+    synchronized (this) {
+      if (expired) {
+        return;
+      }
+      expired = true;
+    }
     processes.killAll();
+    for (Group g : groups()) {
+      if (g.session() != keeper) {
+        g.writer().submit(Commands.expireSession(nodeId(), incarnation)); // best effort: their leaders expire it anyway
+      }
+    }
     try {
       config.listener().sessionExpired(nodeId(), incarnation);
     } catch (RuntimeException e) {

@@ -33,6 +33,22 @@ final class RatisWiring {
     return RaftGroup.valueOf(groupId(config.cluster()), peers);
   }
 
+  /**
+   * Partition {@code index} of a partitioned registry: a group of the cluster's voters, with its own
+   * id, that prefers voter {@code index} mod the number of voters (in id order) as its leader, so the
+   * partitions' leaders spread over the voters (Ratis hands leadership to the peer of highest priority).
+   */
+  static RaftGroup partitionGroup(NodeConfig config, String registry, int index) {
+    String name = "roster-partition:" + config.cluster().length() + ":" + config.cluster() + ":" + registry + ":" + index;
+    RaftGroupId id = RaftGroupId.valueOf(UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8)));
+    List<RaftPeer> peers = group(config).getPeers().stream().sorted(java.util.Comparator.comparing(p -> p.getId().toString())).toList();
+    List<RaftPeer> prioritized = new java.util.ArrayList<>(peers.size());
+    for (int p = 0; p < peers.size(); p++) {
+      prioritized.add(RaftPeer.newBuilder(peers.get(p)).setPriority(p == index % peers.size() ? 1 : 0).build());
+    }
+    return RaftGroup.valueOf(id, prioritized);
+  }
+
   /** Server settings of a voter. */
   static RaftProperties serverProperties(NodeConfig config) {
     RaftProperties p = new RaftProperties();

@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -44,30 +45,89 @@ final class RegistryImpl<V> implements Registry<V> {
   private final String name;
   private final Keys keys;
   private final ValueCodec<V> codec;
-  /** This registry's state in the mirror it was found in; found again when the node replaces its mirror. */
-  private volatile Found found;
+  /** The groups of the registry's partitions, in partition order: the cluster's group alone if it has one. */
+  private final List<Group> parts;
+  /** Per partition, its state in the mirror it was found in; found again when the node replaces a mirror. */
+  private final AtomicReferenceArray<Found> found;
 
   private record Found(Mirror mirror, Mirror.RegistryState state) {}
 
-  RegistryImpl(Node node, String name, Keys keys, ValueCodec<V> codec) {
+  RegistryImpl(Node node, String name, Keys keys, ValueCodec<V> codec, List<Group> parts) {
     this.node = node;
     this.name = name;
     this.keys = keys;
     this.codec = codec;
+    this.parts = parts;
+    this.found = new AtomicReferenceArray<>(parts.size());
   }
 
-  /** This registry in the node's current mirror, or null while the mirror has not seen it created. */
-  private Mirror.RegistryState state() {
-    Mirror mirror = node.mirror();
-    Found f = found;
+  /** This registry in partition {@code p}'s current mirror, or null while it has not seen it created. */
+  private Mirror.RegistryState state(int p) {
+    Mirror mirror = parts.get(p).mirror();
+    Found f = found.get(p);
     if (f != null && f.mirror() == mirror) {
       return f.state();
     }
     Mirror.RegistryState state = mirror.registryState(name);
     if (state != null) {
-      found = new Found(mirror, state);
+      found.set(p, new Found(mirror, state));
     }
     return state;
+  }
+
+  // ------------------------------------------------------------------ partitions
+
+  /**
+   * The partition of a key: a hash every node computes alike (String.hashCode is specified), mixed
+   * so that similar keys spread.
+   */
+  private int keyPartition(String key) {
+    return parts.size() == 1 ? 0 : Math.floorMod(mix(key.hashCode()), parts.size());
+  }
+
+  private int pidPartition(Pid pid) {
+    if (parts.size() == 1) {
+      return 0;
+    }
+    int h = (pid.nodeId().hashCode() * 31 + Long.hashCode(pid.incarnation())) * 31 + Long.hashCode(pid.serial());
+    return Math.floorMod(mix(h), parts.size());
+  }
+
+  /** Murmur3's 32-bit finalizer. */
+  private static int mix(int h) {
+    h ^= h >>> 16;
+    h *= 0x85ebca6b;
+    h ^= h >>> 13;
+    h *= 0xc2b2ae35;
+    h ^= h >>> 16;
+    return h;
+  }
+
+  /** Where an entry of {@code pid} under {@code key} lives. */
+  private int entryPartition(String key, Pid pid) {
+    return keys == Keys.DUPLICATE ? pidPartition(pid) : keyPartition(key);
+  }
+
+  /** True when all entries of a key live in one partition. */
+  private boolean keyInOnePartition() {
+    return parts.size() == 1 || keys != Keys.DUPLICATE;
+  }
+
+  /** The partitions that may hold entries of {@code key}. */
+  private int[] keyPartitions(String key) {
+    if (keyInOnePartition()) {
+      return new int[] {keyPartition(key)};
+    }
+    int[] all = new int[parts.size()];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = i;
+    }
+    return all;
+  }
+
+  /** Registry-wide metadata lives in the cluster's group, with the registry's descriptor. */
+  private Group metaGroup() {
+    return parts.size() == 1 ? parts.get(0) : node.clusterGroup();
   }
 
   @Override
@@ -78,6 +138,11 @@ final class RegistryImpl<V> implements Registry<V> {
   @Override
   public Keys keys() {
     return keys;
+  }
+
+  @Override
+  public int partitions() {
+    return parts.size();
   }
 
   @Override
@@ -97,21 +162,22 @@ final class RegistryImpl<V> implements Registry<V> {
     checkKey(key);
     byte[] bytes = encode(value);
     Pid pid = node.ownProcess(process);
-    return node.write(Commands.register(name, key, bytes, pid), key);
+    return parts.get(entryPartition(key, pid)).write(Commands.register(name, key, bytes, pid), key);
   }
 
   @Override
   public CompletableFuture<Long> unregister(String key, LocalProcess process) {
     checkKey(key);
     Pid pid = Objects.requireNonNull(process, "process").pid();
+    Group group = parts.get(entryPartition(key, pid));
     node.pending().addKey(name, key, pid);
-    CompletableFuture<Long> outcome = node.write(Commands.unregister(name, key, pid), key);
+    CompletableFuture<Long> outcome = group.write(Commands.unregister(name, key, pid), key);
     outcome.whenComplete((revision, error) -> {
       if (error != null) {
         node.pending().removeKey(name, key, pid);
       } else {
         // keep hiding the key until this node's mirror has applied the removal
-        node.afterApplied(revision, () -> node.pending().removeKey(name, key, pid));
+        group.afterApplied(revision, () -> node.pending().removeKey(name, key, pid));
       }
     });
     return outcome;
@@ -122,9 +188,11 @@ final class RegistryImpl<V> implements Registry<V> {
     checkKey(key);
     Objects.requireNonNull(pattern, "pattern");
     Pid pid = node.ownProcess(process);
-    node.await(Consistency.LINEARIZABLE);
+    int p = entryPartition(key, pid);
+    Group group = parts.get(p);
+    Node.join(group.reach(Consistency.LINEARIZABLE));
     List<Registration> matching = new ArrayList<>();
-    for (Registration r : registrations(key)) {
+    for (Registration r : registrations(p, key)) {
       if (r.pid().equals(pid) && pattern.test(decode(r))) {
         matching.add(r);
       }
@@ -133,12 +201,12 @@ final class RegistryImpl<V> implements Registry<V> {
     long revision = 0;
     for (int from = 0; from < matching.size(); from += Limits.BATCH_COMMANDS_MAX) {
       List<Registration> chunk = matching.subList(from, Math.min(matching.size(), from + Limits.BATCH_COMMANDS_MAX));
-      Result r = Node.join(node.writeResult(Commands.unregisterEntries(name, key, pid, chunk)));
+      Result r = Node.join(group.writeResult(Commands.unregisterEntries(name, key, pid, chunk)));
       revision = Writer.revisionOrThrow(r, key);
       removed += (int) r.getRemoved();
     }
     if (revision > 0) {
-      node.await(Consistency.atLeast(revision));
+      Node.join(group.reach(Consistency.atLeast(revision)));
     }
     return removed;
   }
@@ -151,16 +219,18 @@ final class RegistryImpl<V> implements Registry<V> {
       throw new IllegalArgumentException("updateValue needs a unique registry; '" + name + "' has duplicate keys");
     }
     Pid pid = node.ownProcess(process);
+    int p = keyPartition(key);
+    Group group = parts.get(p);
     Consistency fresh = Consistency.LINEARIZABLE; // sees the owner's own writes from any node of the cluster
     for (int attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      node.await(fresh);
-      Registration current = registrations(key).stream().filter(r -> r.pid().equals(pid)).findFirst().orElse(null);
+      Node.join(group.reach(fresh));
+      Registration current = registrations(p, key).stream().filter(r -> r.pid().equals(pid)).findFirst().orElse(null);
       if (current == null) {
         return Optional.empty();
       }
       V old = decode(current);
       V next = update.apply(old);
-      Result r = Node.join(node.writeResult(Commands.updateValue(name, key, encode(next), pid, current)));
+      Result r = Node.join(group.writeResult(Commands.updateValue(name, key, encode(next), pid, current)));
       if (r.getStatus() == Status.VALUE_CHANGED) {
         fresh = Consistency.atLeast(r.getRevision()); // someone else wrote: read past it and retry
         continue;
@@ -178,29 +248,71 @@ final class RegistryImpl<V> implements Registry<V> {
   @Override
   public long putMeta(String key, V value) {
     checkKey(key);
-    return Node.join(node.write(Commands.putMeta(name, key, encode(value)), key));
+    return Node.join(metaGroup().write(Commands.putMeta(name, key, encode(value)), key));
   }
 
   @Override
   public long deleteMeta(String key) {
     checkKey(key);
-    return Node.join(node.write(Commands.deleteMeta(name, key), key));
+    return Node.join(metaGroup().write(Commands.deleteMeta(name, key), key));
   }
 
   // ------------------------------------------------------------------ reads
 
   @Override
   public Registry<V> at(Consistency consistency) {
-    node.await(consistency);
+    Objects.requireNonNull(consistency, "consistency");
+    if (parts.size() > 1 && !consistency.linearizable() && consistency.revision() > 0) {
+      throw new IllegalArgumentException("registry '" + name + "' spans " + parts.size() + " partitions, each with "
+          + "its own revisions: read it LINEARIZABLE, or read one key at a revision");
+    }
+    reach(consistency, allPartitions());
     return this;
+  }
+
+  private int[] allPartitions() {
+    int[] all = new int[parts.size()];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = i;
+    }
+    return all;
+  }
+
+  /** Waits until the mirrors of the partitions reach {@code consistency}, all at once. */
+  private void reach(Consistency consistency, int[] partitions) {
+    if (!consistency.linearizable() && consistency.revision() == 0) {
+      return;
+    }
+    if (partitions.length == 1) {
+      Node.join(parts.get(partitions[0]).reach(consistency));
+      return;
+    }
+    List<CompletableFuture<Long>> all = new ArrayList<>(partitions.length);
+    for (int p : partitions) {
+      all.add(parts.get(p).reach(consistency));
+    }
+    all.forEach(Node::join);
+  }
+
+  /** Waits for {@code consistency} where {@code key} lives; a revision needs the key in one partition. */
+  private void reachForKey(String key, Consistency consistency) {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(consistency, "consistency");
+    if (!keyInOnePartition() && !consistency.linearizable() && consistency.revision() > 0) {
+      throw new IllegalArgumentException("registry '" + name + "' keeps a key's entries in every partition, each "
+          + "with its own revisions: read the key LINEARIZABLE");
+    }
+    reach(consistency, keyPartitions(key));
   }
 
   @Override
   public Pid whereis(String key) {
-    Mirror.RegistryState state = state();
-    Pid owner = state == null ? null : state.whereis(key);
-    if (owner == null || !node.pending().hides(name, key, owner)) {
-      return owner;
+    if (keyInOnePartition()) {
+      Mirror.RegistryState state = state(keyPartition(key));
+      Pid owner = state == null ? null : state.whereis(key);
+      if (owner == null || !node.pending().hides(name, key, owner)) {
+        return owner;
+      }
     }
     List<Registration> visible = registrations(key); // the first entry is hidden; a duplicate key may have others
     return visible.isEmpty() ? null : visible.get(0).pid();
@@ -213,7 +325,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public Pid whereis(String key, Consistency consistency) {
-    node.await(consistency);
+    reachForKey(key, consistency);
     return whereis(key);
   }
 
@@ -224,7 +336,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public List<RegistryEntry<V>> lookup(String key, Consistency consistency) {
-    node.await(consistency);
+    reachForKey(key, consistency);
     return lookup(key);
   }
 
@@ -243,12 +355,13 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public long count() {
-    Mirror.RegistryState state = state();
-    if (state == null) {
-      return 0;
-    }
     if (!node.pending().any()) {
-      return state.size(); // constant time, as Elixir's count
+      long n = 0;
+      for (int p = 0; p < parts.size(); p++) {
+        Mirror.RegistryState state = state(p);
+        n += state == null ? 0 : state.size(); // constant time per partition, as Elixir's count
+      }
+      return n;
     }
     long[] n = new long[1];
     forEachVisible(r -> n[0]++); // something is hidden on this node: count what is not, without decoding
@@ -290,9 +403,11 @@ final class RegistryImpl<V> implements Registry<V> {
   public List<String> keys(Pid pid) {
     Objects.requireNonNull(pid, "pid");
     List<String> out = new ArrayList<>();
-    for (Registration r : node.mirror().registrationsOf(pid)) {
-      if (r.registry().name().equals(name) && !node.pending().hides(name, r.key(), pid)) {
-        out.add(r.key());
+    for (int p = 0; p < parts.size(); p++) {
+      for (Registration r : parts.get(p).mirror().registrationsOf(pid)) {
+        if (r.registry().name().equals(name) && !node.pending().hides(name, r.key(), pid)) {
+          out.add(r.key());
+        }
       }
     }
     return out;
@@ -311,20 +426,52 @@ final class RegistryImpl<V> implements Registry<V> {
   }
 
   @Override
-  public boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback) {
+  public boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback, boolean parallel) {
     Objects.requireNonNull(callback, "callback");
-    List<RegistryEntry<V>> entries = lookup(key);
-    if (entries.isEmpty()) {
+    List<List<RegistryEntry<V>>> batches = new ArrayList<>();
+    for (int p : keyPartitions(key)) {
+      List<RegistryEntry<V>> entries = new ArrayList<>();
+      for (Registration r : registrations(p, key)) {
+        entries.add(entry(r));
+      }
+      if (!entries.isEmpty()) {
+        batches.add(entries);
+      }
+    }
+    if (batches.isEmpty()) {
       return false;
     }
-    callback.accept(entries);
+    if (!parallel || batches.size() == 1) {
+      batches.forEach(callback);
+      return true;
+    }
+    List<java.util.concurrent.Future<?>> running = new ArrayList<>(batches.size());
+    for (List<RegistryEntry<V>> batch : batches) {
+      running.add(node.executor().submit(() -> callback.accept(batch)));
+    }
+    RosterException failure = null;
+    for (java.util.concurrent.Future<?> f : running) {
+      try {
+        f.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RosterException("interrupted while dispatching '" + key + "'", e);
+      } catch (ExecutionException e) {
+        if (failure == null) {
+          failure = new RosterException("a dispatch callback of '" + key + "' threw: " + e.getCause(), e.getCause());
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
     return true;
   }
 
   @Override
   public Optional<V> meta(String key) {
     Objects.requireNonNull(key, "key");
-    Mirror.RegistryState state = state();
+    Mirror.RegistryState state = parts.size() == 1 ? state(0) : node.mirror().registryState(name);
     byte[] bytes = state == null ? null : state.meta(key);
     return bytes == null ? Optional.empty() : Optional.of(codec.decode(bytes));
   }
@@ -341,14 +488,15 @@ final class RegistryImpl<V> implements Registry<V> {
     LocalProcess process = holder != null ? holder : node.spawn();
     try {
       Pid pid = node.ownProcess(process);
-      long token = acquire(lockKey, pid, start, waitNanos);
+      Group group = parts.get(keyPartition(lockKey)); // a lock lives in its key's partition
+      long token = acquire(group, lockKey, pid, start, waitNanos);
       T result;
       try {
         node.ownProcess(process); // a holder that died while acquiring lost the lock with its death
         result = fn.apply(token);
       } catch (Throwable failure) {
         try {
-          release(lockKey, pid);
+          release(group, lockKey, pid);
         } catch (RuntimeException releaseFailure) {
           failure.addSuppressed(releaseFailure);
         }
@@ -364,7 +512,7 @@ final class RegistryImpl<V> implements Registry<V> {
         throw new RosterException("the function run under lock '" + lockKey + "' failed: " + failure, failure);
       }
       try {
-        release(lockKey, pid);
+        release(group, lockKey, pid);
       } catch (RuntimeException releaseFailure) {
         if (holder != null) { // the lock stays with a live process: the caller must know
           throw new RosterException("the function under lock '" + lockKey + "' ran, but the release failed; "
@@ -392,21 +540,21 @@ final class RegistryImpl<V> implements Registry<V> {
    * change this node applies to look at the lock, and sends the acquire again at least every second,
    * so a release this node's mirror misses (a lagging voter stream) still ends the wait.
    */
-  private long acquire(String lockKey, Pid pid, long start, long waitNanos) {
+  private long acquire(Group group, String lockKey, Pid pid, long start, long waitNanos) {
     while (true) {
-      CompletableFuture<Void> changed = node.history().nextChange(); // taken before trying: no release is missed
+      CompletableFuture<Void> changed = group.history().nextChange(); // taken before trying: no release is missed
       Result r;
       try {
-        r = Node.join(node.writeResult(Commands.acquireLock(name, lockKey, pid)));
+        r = Node.join(group.writeResult(Commands.acquireLock(name, lockKey, pid)));
       } catch (RuntimeException unknown) {
-        bestEffortRelease(lockKey, pid); // the acquire may have applied after all
+        bestEffortRelease(group, lockKey, pid); // the acquire may have applied after all
         throw unknown;
       }
       if (r.getStatus() == Status.OK) {
         return r.getToken();
       }
       if (r.getStatus() == Status.REPLAYED) {
-        bestEffortRelease(lockKey, pid);
+        bestEffortRelease(group, lockKey, pid);
       }
       if (r.getStatus() != Status.LOCK_HELD) {
         Writer.revisionOrThrow(r, lockKey);
@@ -416,9 +564,9 @@ final class RegistryImpl<V> implements Registry<V> {
       if (owner.equals(pid)) {
         throw new IllegalStateException(pid + " already holds lock '" + lockKey + "' (locks are not re-entrant)");
       }
-      node.await(Consistency.atLeast(r.getRevision())); // this mirror sees the holder
+      Node.join(group.reach(Consistency.atLeast(r.getRevision()))); // this mirror sees the holder
       long retryAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-      while (heldBy(lockKey, owner) && System.nanoTime() - retryAt < 0) {
+      while (heldBy(group, lockKey, owner) && System.nanoTime() - retryAt < 0) {
         long left = waitNanos - (System.nanoTime() - start);
         if (left <= 0) {
           throw new LockTimeoutException("lock '" + lockKey + "' is still held by " + owner, owner);
@@ -433,7 +581,7 @@ final class RegistryImpl<V> implements Registry<V> {
         } catch (ExecutionException e) {
           throw new RosterException("waiting for lock '" + lockKey + "' failed: " + e.getCause(), e.getCause());
         }
-        changed = node.history().nextChange();
+        changed = group.history().nextChange();
       }
       if (System.nanoTime() - start - waitNanos >= 0) {
         throw new LockTimeoutException("lock '" + lockKey + "' was not acquired in time", owner);
@@ -441,34 +589,125 @@ final class RegistryImpl<V> implements Registry<V> {
     }
   }
 
-  private boolean heldBy(String lockKey, Pid owner) {
-    io.roster.statemachine.LockHold held = node.mirror().lock(name, lockKey);
+  private boolean heldBy(Group group, String lockKey, Pid owner) {
+    io.roster.statemachine.LockHold held = group.mirror().lock(name, lockKey);
     return held != null && held.pid().equals(owner);
   }
 
-  private void release(String lockKey, Pid pid) {
-    Result r = Node.join(node.writeResult(Commands.releaseLock(name, lockKey, pid)));
+  private void release(Group group, String lockKey, Pid pid) {
+    Result r = Node.join(group.writeResult(Commands.releaseLock(name, lockKey, pid)));
     if (r.getStatus() != Status.OK && r.getStatus() != Status.NOT_OWNER) {
       Writer.revisionOrThrow(r, lockKey); // NOT_OWNER: the session expired and took the lock with it
     }
   }
 
   /** After an acquire of unknown outcome: a release by pid is harmless if it was never taken. */
-  private void bestEffortRelease(String lockKey, Pid pid) {
-    node.writeResult(Commands.releaseLock(name, lockKey, pid));
+  private void bestEffortRelease(Group group, String lockKey, Pid pid) {
+    group.writeResult(Commands.releaseLock(name, lockKey, pid));
   }
 
   @Override
   public Subscription watch(long afterRevision, RegistryListener<V> listener) {
-    return node.watch(name, codec, afterRevision, listener);
+    if (parts.size() == 1) {
+      return node.watch(parts.get(0), 0, name, codec, afterRevision, listener);
+    }
+    Objects.requireNonNull(listener, "listener");
+    if (afterRevision != -1) {
+      throw new IllegalArgumentException("registry '" + name + "' spans " + parts.size() + " partitions, each with "
+          + "its own revisions: watch it from now (-1), or resume each partition with watchPartition");
+    }
+    PartitionedWatch<V> all = new PartitionedWatch<>(listener);
+    try {
+      for (int p = 0; p < parts.size(); p++) {
+        all.add(node.watch(parts.get(p), p, name, codec, -1, all));
+      }
+    } catch (RuntimeException e) {
+      all.close();
+      throw e;
+    }
+    return all;
+  }
+
+  @Override
+  public Subscription watchPartition(int partition, long afterRevision, RegistryListener<V> listener) {
+    if (partition < 0 || partition >= parts.size()) {
+      throw new IllegalArgumentException("registry '" + name + "' has partitions 0.." + (parts.size() - 1)
+          + ", not " + partition);
+    }
+    return node.watch(parts.get(partition), partition, name, codec, afterRevision, listener);
+  }
+
+  /**
+   * One watch per partition feeding one listener, one event at a time; an error in any partition
+   * ends them all and reaches the listener once.
+   */
+  private static final class PartitionedWatch<V> implements Subscription, RegistryListener<V> {
+    private final RegistryListener<V> listener;
+    private final List<Subscription> watches = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private boolean ended;
+
+    PartitionedWatch(RegistryListener<V> listener) {
+      this.listener = listener;
+    }
+
+    void add(Subscription s) {
+      watches.add(s);
+    }
+
+    @Override
+    public synchronized void onEvent(io.roster.RegistryEvent<V> event) {
+      if (!ended) {
+        listener.onEvent(event); // a throw ends this partition's watch, whose onError ends the rest
+      }
+    }
+
+    @Override
+    public void onError(RosterException error) {
+      synchronized (this) {
+        if (ended) {
+          return;
+        }
+        ended = true;
+      }
+      watches.forEach(Subscription::close);
+      listener.onError(error);
+    }
+
+    @Override
+    public long revision() {
+      throw new IllegalStateException("a watch of " + watches.size() + " partitions has a revision per partition; "
+          + "resume with watchPartition");
+    }
+
+    @Override
+    public void close() {
+      synchronized (this) {
+        ended = true;
+      }
+      watches.forEach(Subscription::close);
+    }
   }
 
   // ------------------------------------------------------------------ helpers
 
-  /** The entries of a key that this node does not hide, oldest first. */
+  /** The entries of a key that this node does not hide: partition by partition, oldest first in each. */
   private List<Registration> registrations(String key) {
     Objects.requireNonNull(key, "key");
-    Mirror.RegistryState state = state();
+    int[] partitions = keyPartitions(key);
+    if (partitions.length == 1) {
+      return registrations(partitions[0], key);
+    }
+    List<Registration> all = new ArrayList<>();
+    for (int p : partitions) {
+      all.addAll(registrations(p, key));
+    }
+    return all;
+  }
+
+  /** The entries of a key in partition {@code p} that this node does not hide, oldest first. */
+  private List<Registration> registrations(int p, String key) {
+    Objects.requireNonNull(key, "key");
+    Mirror.RegistryState state = state(p);
     List<Registration> found = state == null ? List.of() : state.lookup(key);
     if (found.isEmpty() || !node.pending().any()) {
       return found;
@@ -483,14 +722,16 @@ final class RegistryImpl<V> implements Registry<V> {
   }
 
   private void forEachVisible(Consumer<Registration> visitor) {
-    Mirror.RegistryState state = state();
-    if (state != null) {
-      PendingRemovals pending = node.pending();
-      state.forEach(r -> {
-        if (!pending.hides(name, r.key(), r.pid())) {
-          visitor.accept(r);
-        }
-      });
+    PendingRemovals pending = node.pending();
+    for (int p = 0; p < parts.size(); p++) {
+      Mirror.RegistryState state = state(p);
+      if (state != null) {
+        state.forEach(r -> {
+          if (!pending.hides(name, r.key(), r.pid())) {
+            visitor.accept(r);
+          }
+        });
+      }
     }
   }
 
@@ -522,6 +763,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public String toString() {
-    return "registry " + name + " (" + keys + ", " + codec + ") on " + node.nodeId();
+    return "registry " + name + " (" + keys + ", " + parts.size() + " partition" + (parts.size() == 1 ? "" : "s") + ", "
+        + codec + ") on " + node.nodeId();
   }
 }

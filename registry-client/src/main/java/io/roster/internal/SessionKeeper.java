@@ -31,12 +31,14 @@ final class SessionKeeper {
   private static final long REPROPOSE_MILLIS = 2_000;
 
   private final Node node;
+  /** The group this keeper holds the session in, for logs. */
+  private final String label;
   private final Writer writer;
   /**
    * One heartbeat client per voter: a Ratis client orders its requests, so a beat stuck retrying
    * against a dead voter would hold back the beats to the live ones behind it.
    */
-  private final Map<org.apache.ratis.protocol.RaftPeerId, RaftClient> heartbeatClients;
+  private final Map<org.apache.ratis.protocol.RaftPeerId, RenewableClient> heartbeatClients;
   private final ScheduledExecutorService scheduler;
   private final long timeoutMillis;
   private final java.util.List<org.apache.ratis.protocol.RaftPeerId> voters;
@@ -48,8 +50,10 @@ final class SessionKeeper {
   private volatile java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> localLeader =
       java.util.Optional::empty;
 
-  SessionKeeper(Node node, Writer writer, Map<org.apache.ratis.protocol.RaftPeerId, RaftClient> heartbeatClients,
-      ScheduledExecutorService scheduler, long timeoutMillis) {
+  SessionKeeper(Node node, String label, Writer writer,
+      Map<org.apache.ratis.protocol.RaftPeerId, RenewableClient> heartbeatClients, ScheduledExecutorService scheduler,
+      long timeoutMillis) {
+    this.label = label;
     this.heartbeatClients = Map.copyOf(heartbeatClients);
     this.voters = heartbeatClients.keySet().stream().sorted(java.util.Comparator.comparing(Object::toString)).toList();
     this.node = node;
@@ -95,14 +99,15 @@ final class SessionKeeper {
         return;
       }
       if (e != null) {
-        LOG.debug("{}: session not open yet ({}); retrying", node.nodeId(), e.getMessage());
+        LOG.debug("{}: session in {} not open yet ({}); retrying", node.nodeId(), label, e.getMessage());
         scheduler.schedule(this::open, RETRY_MILLIS, TimeUnit.MILLISECONDS);
       } else if (r.getStatus() == Status.OK) {
-        LOG.info("{}: session open (incarnation {}, timeout {} ms)", node.nodeId(), node.incarnation(), timeoutMillis);
+        LOG.info("{}: session in {} open (incarnation {}, timeout {} ms)", node.nodeId(), label, node.incarnation(),
+            timeoutMillis);
         scheduler.scheduleWithFixedDelay(this::heartbeat, 0, Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS);
         ready.complete(null);
       } else {
-        ready.completeExceptionally(new SessionExpiredException("node " + node.nodeId() + " cannot open its session: "
+        ready.completeExceptionally(new SessionExpiredException("node " + node.nodeId() + " cannot open its session in " + label + ": "
             + r.getStatus() + " " + r.getDetail()));
       }
     });
@@ -132,13 +137,17 @@ final class SessionKeeper {
 
   private void beat(Message m, org.apache.ratis.protocol.RaftPeerId peer) {
     try {
-      RaftClient client = heartbeatClients.get(peer);
-      if (client == null) {
+      RenewableClient renewable = heartbeatClients.get(peer);
+      if (renewable == null) {
         return; // a leader outside the configured voters: the beats to the voters reach it
       }
+      RaftClient client = renewable.get();
       client.async().sendStaleRead(m, 0, peer)
           .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS)
           .whenComplete((reply, e) -> {
+            if (e != null) {
+              renewable.failed(client, e);
+            }
             if (e != null || !reply.isSuccess()) {
               return; // no leader right now: the next beat tries again, the new leader grants grace
             }
@@ -160,8 +169,9 @@ final class SessionKeeper {
   void expire(String why) {
     if (!expired && !closed) {
       expired = true;
-      LOG.warn("{}: session expired ({}); its registrations are gone and its writes are refused", node.nodeId(), why);
-      node.sessionExpired();
+      LOG.warn("{}: session in {} expired ({}); its registrations are gone and its writes are refused",
+          node.nodeId(), label, why);
+      node.sessionExpired(this);
     }
   }
 
@@ -182,8 +192,8 @@ final class SessionKeeper {
       // Valid only if committed in this term: if this peer is deposed meanwhile, the decision is void.
       writer.submit(Commands.expireSession(s.nodeId(), s.incarnation(), term.getAsLong())).whenComplete((r, e) -> {
         if (e == null && r.getStatus() == Status.OK && !r.getDetail().equals("session was not open")) {
-          LOG.info("session of {} (incarnation {}) expired after {} ms of silence: {} registrations removed",
-              s.nodeId(), s.incarnation(), s.timeoutMillis(), r.getRemoved());
+          LOG.info("session of {} (incarnation {}) in {} expired after {} ms of silence: {} registrations removed",
+              s.nodeId(), s.incarnation(), label, s.timeoutMillis(), r.getRemoved());
         }
       });
     }

@@ -39,10 +39,12 @@ final class Watch<V> implements Subscription {
   private volatile long cursor;
   /** "From now" on a node whose history is not loaded yet (a client before its first load): now is the load. */
   private final boolean fromNow;
+  private final int partition;
 
-  Watch(ChangeHistory history, String registry, ValueCodec<V> codec, long afterRevision, boolean fromNow,
-      RegistryListener<V> listener, Executor executor, Consumer<Watch<?>> onEnd) {
+  Watch(ChangeHistory history, String registry, int partition, ValueCodec<V> codec, long afterRevision,
+      boolean fromNow, RegistryListener<V> listener, Executor executor, Consumer<Watch<?>> onEnd) {
     this.fromNow = fromNow;
+    this.partition = partition;
     this.history = history;
     this.registry = registry;
     this.codec = codec;
@@ -119,7 +121,7 @@ final class Watch<V> implements Subscription {
     }
     Pid pid = Codec.fromProto(r.getRecord().getPid());
     return new RegistryEvent<>(type, registry, r.getKey(), pid, codec.decode(r.getRecord().getValue().toByteArray()),
-        index);
+        index, partition);
   }
 
   /** Ends the subscription with an error for the listener (once). */

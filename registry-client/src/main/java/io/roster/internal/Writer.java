@@ -23,11 +23,11 @@ import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
  * exceptions.
  */
 final class Writer implements AutoCloseable {
-  private final RaftClient client;
+  private final RenewableClient client;
   private final long timeoutMillis;
   private final GroupCommit groupCommit;
 
-  Writer(String name, RaftClient client, long timeoutMillis, GroupCommit.Settings batching) {
+  Writer(String name, RenewableClient client, long timeoutMillis, GroupCommit.Settings batching) {
     this.client = client;
     this.timeoutMillis = timeoutMillis;
     this.groupCommit = new GroupCommit(name, batching, this::sendEntry);
@@ -56,7 +56,12 @@ final class Writer implements AutoCloseable {
 
   /** Ships one encoded entry (a batch of commands) to the leader. */
   private CompletableFuture<BatchResult> sendEntry(byte[] entry) {
-    return client.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(entry))).thenApply(reply -> {
+    RaftClient used = client.get();
+    return used.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(entry))).whenComplete((reply, e) -> {
+      if (e != null) {
+        client.failed(used, e);
+      }
+    }).thenApply(reply -> {
       if (!reply.isSuccess()) {
         throw unavailable(reply.getException());
       }

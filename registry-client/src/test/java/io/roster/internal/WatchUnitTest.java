@@ -53,7 +53,7 @@ class WatchUnitTest {
   }
 
   Watch<String> watch(long after) {
-    Watch<String> w = new Watch<>(history, "r", ValueCodec.utf8(), after, false, listener, executor, x -> { });
+    Watch<String> w = new Watch<>(history, "r", 0, ValueCodec.utf8(), after, false, listener, executor, x -> { });
     w.start();
     return w;
   }
@@ -93,7 +93,7 @@ class WatchUnitTest {
 
   @Test
   void fromNowOnAHistoryNotLoadedYetStartsAtTheLoad() {
-    new Watch<>(history, "r", ValueCodec.utf8(), 0, true, listener, executor, x -> { }).start();
+    new Watch<>(history, "r", 0, ValueCodec.utf8(), 0, true, listener, executor, x -> { }).start();
     history.reset(10); // a client node's first load
     register(11, "after");
     Awaitility.await().until(() -> events.size() == 1);
@@ -115,7 +115,7 @@ class WatchUnitTest {
       }
     };
     register(1, "a");
-    new Watch<>(history, "r", ValueCodec.utf8(), 0, false, bad, executor, x -> { }).start();
+    new Watch<>(history, "r", 0, ValueCodec.utf8(), 0, false, bad, executor, x -> { }).start();
     Awaitility.await().until(() -> errors.size() == 1);
     assertThat(errors.get(0)).hasMessageContaining("boom");
   }

@@ -171,6 +171,13 @@ public final class Mirror implements StateView {
     return r == null ? null : r.descriptor;
   }
 
+  /** The descriptors of every registry, in no particular order. */
+  public List<RegistryDescriptor> registries() {
+    List<RegistryDescriptor> out = new ArrayList<>(registries.size());
+    registries.values().forEach(r -> out.add(r.descriptor));
+    return out;
+  }
+
   @Override
   public int registryCount() {
     return registries.size();

@@ -133,6 +133,20 @@ public final class RegistryCore {
       return registry;
     }
 
+    /**
+     * A registry whose entries and locks live in this group: a registry of several partitions keeps
+     * only its descriptor and metadata in the cluster's group, its entries in its partition groups.
+     */
+    RegistryDescriptor entriesHere(String name) {
+      RegistryDescriptor registry = existingRegistry(name);
+      if (registry != null && registry.partitions() > 1) {
+        fail(Status.INVALID_ARGUMENT, "registry '" + name + "' spans " + registry.partitions()
+            + " partitions: its entries and locks live in its partition groups, not in this one");
+        return null;
+      }
+      return registry;
+    }
+
     boolean validName(String name, String what, int maxBytes) {
       int bytes = Limits.utf8Length(name);
       if (bytes == 0) {
@@ -195,8 +209,9 @@ public final class RegistryCore {
       if (!validName(c.getRegistry(), "registry", Limits.REGISTRY_NAME_BYTES_MAX)) {
         return;
       }
-      if (c.getMode() != KeyMode.UNIQUE && c.getMode() != KeyMode.DUPLICATE) {
-        fail(Status.INVALID_ARGUMENT, "mode must be UNIQUE or DUPLICATE, was " + c.getModeValue());
+      if (c.getMode() != KeyMode.UNIQUE && c.getMode() != KeyMode.DUPLICATE
+          && c.getMode() != KeyMode.DUPLICATE_BY_KEY) {
+        fail(Status.INVALID_ARGUMENT, "mode must be UNIQUE, DUPLICATE or DUPLICATE_BY_KEY, was " + c.getModeValue());
         return;
       }
       Integer partitions = setting(c.getPartitions(), 1, Limits.PARTITIONS_MAX, "partitions");
@@ -239,7 +254,7 @@ public final class RegistryCore {
     }
 
     void register(Register c) {
-      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      RegistryDescriptor registry = entriesHere(c.getRegistry());
       if (registry == null
           || !validName(c.getKey(), "key", registry.maxKeyBytes())
           || !validValue(registry, c.getValue().size())) {
@@ -265,7 +280,7 @@ public final class RegistryCore {
     }
 
     void unregister(Unregister c) {
-      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      RegistryDescriptor registry = entriesHere(c.getRegistry());
       if (registry == null || !validName(c.getKey(), "key", registry.maxKeyBytes())) {
         return;
       }
@@ -321,7 +336,7 @@ public final class RegistryCore {
     }
 
     void updateValue(UpdateValue c) {
-      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      RegistryDescriptor registry = entriesHere(c.getRegistry());
       if (registry == null || !validName(c.getKey(), "key", registry.maxKeyBytes())) {
         return;
       }
@@ -458,7 +473,7 @@ public final class RegistryCore {
     }
 
     void acquireLock(AcquireLock c) {
-      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      RegistryDescriptor registry = entriesHere(c.getRegistry());
       if (registry == null || !validName(c.getLockKey(), "lock key", registry.maxKeyBytes())) {
         return;
       }
@@ -481,7 +496,7 @@ public final class RegistryCore {
     }
 
     void releaseLock(ReleaseLock c) {
-      RegistryDescriptor registry = existingRegistry(c.getRegistry());
+      RegistryDescriptor registry = entriesHere(c.getRegistry());
       if (registry == null || !validName(c.getLockKey(), "lock key", registry.maxKeyBytes())) {
         return;
       }

@@ -106,6 +106,26 @@ class RegistryCoreTest {
     }
 
     @Test
+    void duplicateByKeyIsADuplicateMode() {
+      assertThat(h.run(createRegistry("by-key", KeyMode.DUPLICATE_BY_KEY)).getStatus()).isEqualTo(Status.OK);
+      assertThat(h.run(register("by-key", "k", new byte[0], A)).getStatus()).isEqualTo(Status.OK);
+      assertThat(h.run(register("by-key", "k", new byte[0], A)).getStatus()).isEqualTo(Status.OK);
+      assertThat(h.mirror.lookup("by-key", "k")).hasSize(2);
+      assertRejected(createRegistry("by-key", DUPLICATE), Status.REGISTRY_MISMATCH);
+    }
+
+    @Test
+    void aPartitionedRegistryKeepsOnlyItsDescriptorAndMetadataHere() {
+      assertThat(h.run(createRegistry(CreateRegistry.newBuilder().setRegistry("p4").setMode(UNIQUE)
+          .setPartitions(4).build())).getStatus()).isEqualTo(Status.OK);
+      assertThat(h.run(putMeta("p4", "m", new byte[] {1})).getStatus()).isEqualTo(Status.OK);
+      assertRejected(register("p4", "k", new byte[0], A), Status.INVALID_ARGUMENT);
+      assertRejected(unregister("p4", "k", A), Status.INVALID_ARGUMENT);
+      assertRejected(acquireLock("p4", "lock", A), Status.INVALID_ARGUMENT);
+      assertRejected(releaseLock("p4", "lock", A), Status.INVALID_ARGUMENT);
+    }
+
+    @Test
     void namesAreMeasuredInUtf8Bytes() {
       String name = "\u00e9".repeat(Limits.REGISTRY_NAME_BYTES_MAX / 2); // 2 bytes each: exactly the limit
       assertThat(h.run(createRegistry(name, UNIQUE)).getStatus()).isEqualTo(Status.OK);

@@ -1,0 +1,240 @@
+package io.roster.internal;
+
+import io.roster.Consistency;
+import io.roster.RegistryUnavailableException;
+import io.roster.RosterException;
+import io.roster.SessionExpiredException;
+import io.roster.statemachine.ChangeHistory;
+import io.roster.statemachine.Mirror;
+import io.roster.statemachine.RegistryStateMachine;
+import io.roster.statemachine.proto.Barrier;
+import io.roster.statemachine.proto.Command;
+import io.roster.statemachine.proto.Query;
+import io.roster.statemachine.proto.QueryResult;
+import io.roster.statemachine.proto.Result;
+import io.roster.statemachine.proto.Status;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+
+/**
+ * One Raft group as a node uses it: the cluster's group, or a partition of a partitioned registry.
+ * Each group has its own log and leader, so a node keeps, per group, its own clients, group
+ * commit, read barrier, mirror and session (a group's leader expires the silent sessions of that
+ * group on its own).
+ */
+final class Group {
+  private final Node node;
+  private final String label;
+  private final RaftGroup raftGroup;
+  private final RaftServer server; // null on a client
+  private final RegistryStateMachine stateMachine; // null on a client
+  private final MirrorSource mirror;
+  private final RenewableClient writeClient;
+  private final RenewableClient readClient;
+  private final Map<RaftPeerId, RenewableClient> heartbeatClients = new LinkedHashMap<>();
+  private final Writer writer;
+  private final ReadBarrier barrier;
+  private final SessionKeeper session;
+
+  /**
+   * Opens this node's use of {@code raftGroup}; on a voter, the server must host the group.
+   *
+   * @param label the group in thread names and logs: "cluster" or "registry#partition"
+   */
+  Group(Node node, NodeConfig config, RaftServer server, RaftGroup raftGroup, String label,
+      ScheduledExecutorService scheduler) {
+    this.node = node;
+    this.label = label;
+    this.raftGroup = raftGroup;
+    this.server = server;
+    if (server != null) {
+      try {
+        this.stateMachine = (RegistryStateMachine) server.getDivision(raftGroup.getGroupId()).getStateMachine();
+      } catch (IOException e) {
+        throw new RosterException("node " + config.nodeId() + " does not host the group of " + label + ": "
+            + e.getMessage(), e);
+      }
+      this.mirror = new VoterMirror(stateMachine);
+    } else {
+      this.stateMachine = null;
+      this.mirror = new StreamMirror(config.nodeId() + "-" + label, RatisWiring.streamClient(raftGroup, config),
+          raftGroup.getPeers().stream().toList());
+    }
+    String prefix = "roster-" + config.nodeId() + (label.equals(Node.CLUSTER_LABEL) ? "" : "-" + label);
+    this.writeClient = new RenewableClient(prefix + "-writes", () -> RatisWiring.client(raftGroup, config));
+    this.readClient = new RenewableClient(prefix + "-reads", () -> RatisWiring.client(raftGroup, config));
+    for (RaftPeer voter : raftGroup.getPeers()) {
+      heartbeatClients.put(voter.getId(), new RenewableClient(prefix + "-heartbeats-" + voter.getId(),
+          () -> RatisWiring.heartbeatClient(raftGroup, config)));
+    }
+    this.writer = new Writer(prefix + "-group-commit", writeClient, config.requestTimeout().toMillis(),
+        config.batching().settings());
+    this.barrier = new ReadBarrier(this::takeBarrier);
+    this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler,
+        config.sessionTimeout().toMillis());
+  }
+
+  /** Opens this node's session in the group (and, on a voter, takes up the leader's expiry duty). */
+  void start() {
+    session.start(stateMachine, this::leaderTerm, this::localLeaderId);
+  }
+
+  String label() {
+    return label;
+  }
+
+  RaftGroup raftGroup() {
+    return raftGroup;
+  }
+
+  RegistryStateMachine stateMachine() {
+    return stateMachine;
+  }
+
+  Mirror mirror() {
+    return mirror.mirror();
+  }
+
+  ChangeHistory history() {
+    return mirror.history();
+  }
+
+  SessionKeeper session() {
+    return session;
+  }
+
+  Writer writer() {
+    return writer;
+  }
+
+  /** The leader this node knows of. */
+  Optional<RaftPeerId> leader() {
+    if (server != null) {
+      return localLeaderId();
+    }
+    return Optional.ofNullable(writeClient.get().getLeaderId());
+  }
+
+  /** This voter's Raft division; empty on a client or before the division exists. */
+  private Optional<DivisionInfo> division() {
+    if (server == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(server.getDivision(raftGroup.getGroupId()).getInfo());
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private Optional<RaftPeerId> localLeaderId() {
+    return division().map(DivisionInfo::getLeaderId);
+  }
+
+  /** The current term while this voter is the group's ready leader; empty otherwise (and on a client). */
+  private OptionalLong leaderTerm() {
+    return division().filter(DivisionInfo::isLeaderReady)
+        .map(info -> OptionalLong.of(info.getCurrentTerm()))
+        .orElse(OptionalLong.empty());
+  }
+
+  /** Sends a write once this group's session is open; completes with its result, whatever its status. */
+  CompletableFuture<Result> writeResult(Command command) {
+    if (node.isClosed()) {
+      return CompletableFuture.failedFuture(new IllegalStateException("node " + node.nodeId() + " is closed"));
+    }
+    if (node.expired()) {
+      return CompletableFuture.failedFuture(new SessionExpiredException("the session of node " + node.nodeId()
+          + " incarnation " + node.incarnation() + " expired; restart the node"));
+    }
+    CompletableFuture<Result> result = session.ready()
+        .thenCompose(v -> writer.submit(command))
+        .thenApply(r -> {
+          if (r.getStatus() == Status.SESSION_EXPIRED
+              && r.getDetail().contains(node.nodeId() + " incarnation " + node.incarnation())) {
+            session.expire(r.getDetail());
+          }
+          return r;
+        });
+    return node.withTimeout(result, "the write");
+  }
+
+  /** Sends a write; completes with its revision or the exception of its status. */
+  CompletableFuture<Long> write(Command command, String key) {
+    return writeResult(command).thenApply(r -> Writer.revisionOrThrow(r, key));
+  }
+
+  /** Completes once this node's mirror of the group satisfies {@code consistency}. */
+  CompletableFuture<Long> reach(Consistency consistency) {
+    long timeoutMillis = node.timeoutMillis();
+    if (consistency.linearizable()) {
+      return node.withTimeout(barrier.join().thenCompose(index -> mirror.awaitApplied(index, timeoutMillis)),
+          "a linearizable read");
+    }
+    if (consistency.revision() > 0) {
+      return node.withTimeout(mirror.awaitApplied(consistency.revision(), timeoutMillis),
+          "a read at revision " + consistency.revision());
+    }
+    return CompletableFuture.completedFuture(0L);
+  }
+
+  /** Runs {@code action} once this node's mirror has applied {@code revision} (or gave up waiting). */
+  void afterApplied(long revision, Runnable action) {
+    mirror.awaitApplied(revision, node.timeoutMillis()).whenComplete((i, e) -> action.run());
+  }
+
+  private CompletableFuture<Long> takeBarrier() {
+    Query q = Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build();
+    Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
+    // A voter reads through itself: Ratis asks the leader for the read index and waits until this
+    // peer has applied it. A client asks the leader and then waits for its own mirror.
+    RaftClient used = readClient.get();
+    CompletableFuture<RaftClientReply> reply = server != null
+        ? used.async().sendReadOnly(m, RaftPeerId.valueOf(node.nodeId()))
+        : used.async().sendReadOnly(m);
+    return reply.whenComplete((r, e) -> {
+      if (e != null) {
+        readClient.failed(used, e);
+      }
+    }).thenApply(r -> {
+      if (!r.isSuccess()) {
+        throw new RegistryUnavailableException("the read barrier of " + label + " failed: " + r.getException(),
+            r.getException());
+      }
+      try {
+        return QueryResult.parseFrom(r.getMessage().getContent().toByteArray()).getAppliedIndex();
+      } catch (Exception e) {
+        throw new RosterException("the barrier reply does not decode: " + e, e);
+      }
+    });
+  }
+
+  /** Stops the session keeper (without ending the session) and closes the clients and the mirror. */
+  void close() {
+    session.close();
+    writer.close();
+    heartbeatClients.values().forEach(Node::closeQuietly);
+    readClient.close();
+    writeClient.close();
+    mirror.close();
+  }
+
+  @Override
+  public String toString() {
+    return "group " + label + " (" + raftGroup.getGroupId() + ")";
+  }
+}
