@@ -14,13 +14,22 @@ public interface LocalProcess extends AutoCloseable {
   boolean isAlive();
 
   /**
-   * Puts a message in this process's mailbox; the handler receives it on a Roster thread, one
-   * message at a time, in the order they were put. A message to a dead process is dropped.
+   * Puts a message in this process's mailbox (bounded: 1,024 messages); the handler, or
+   * {@link #receive}, gets it in the order messages were put. A message to a dead process is dropped.
    *
    * @return false if the process is dead (the message was dropped)
    * @throws LimitExceededException if the mailbox is full
    */
   boolean tell(byte[] message);
+
+  /**
+   * Takes the next message from the mailbox of a process spawned without a handler, waiting up to
+   * {@code timeout}: Erlang's {@code receive ... after}.
+   *
+   * @return the message, or null if none came in time (or the process died)
+   * @throws IllegalStateException if the process has a handler (the handler receives its messages)
+   */
+  Mail receive(java.time.Duration timeout) throws InterruptedException;
 
   /** Why the process died, if its handler threw; null while alive or after a normal close. */
   Throwable failure();

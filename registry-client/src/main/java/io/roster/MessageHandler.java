@@ -1,7 +1,11 @@
 package io.roster;
 
-/** What a process does with each message it receives. Throwing kills the process. */
+/**
+ * What a process does with each message it receives, one at a time, in mailbox order, on a Roster
+ * thread. Throwing kills the process: its names are removed cluster-wide and its unanswered calls
+ * fail at once.
+ */
 @FunctionalInterface
 public interface MessageHandler {
-  void handle(LocalProcess self, byte[] message) throws Exception;
+  void handle(LocalProcess self, Mail mail) throws Exception;
 }

@@ -233,6 +233,41 @@ public interface Registry<V> {
    */
   <T> T lock(String lockKey, LocalProcess holder, java.time.Duration timeout, LockedFunction<T> fn);
 
+  // ------------------------------------------------------------------ messages to named processes
+
+  /**
+   * Sends {@code message} to the process registered under {@code key} (DGen's {@code send/2}): the
+   * name is resolved on this node's mirror, as {@link #whereis}, and the message goes to that
+   * process's mailbox, on this node or another, as {@link RegistryNode#send}. A name re-registered
+   * after its owner died resolves to the new owner once this node's mirror has the new registration.
+   *
+   * @return the pid the message was sent to
+   * @throws NotRegisteredException if the key is not registered here
+   * @throws IllegalArgumentException if the registry does not have unique keys
+   * @throws LimitExceededException as for {@link RegistryNode#send}
+   */
+  Pid send(String key, byte[] message);
+
+  /** {@link #send(String, byte[])} of a message encoded with {@code codec}. */
+  default <M> Pid send(String key, M message, ValueCodec<M> codec) {
+    return send(key, codec.encode(message));
+  }
+
+  /**
+   * Calls the process registered under {@code key} (the {@code GenServer.call} analog with a via
+   * name) and waits up to {@code timeout} for its reply; the name is resolved as for {@link #send}.
+   *
+   * @throws NotRegisteredException if the key is not registered here
+   * @throws CallException on timeout, or at once when the callee dies, is dead, or its node is unreachable
+   */
+  byte[] call(String key, byte[] request, java.time.Duration timeout);
+
+  /** {@link #call(String, byte[], java.time.Duration)} with a request and a reply through codecs. */
+  default <Q, R> R call(String key, Q request, ValueCodec<Q> requestCodec, ValueCodec<R> replyCodec,
+      java.time.Duration timeout) {
+    return replyCodec.decode(call(key, requestCodec.encode(request), timeout));
+  }
+
   /** A name for {@link RegistryNode#spawn(Via, MessageHandler)}: {@code key} in this (unique) registry, with no value. */
   default Via<V> via(String key) {
     return via(key, null);

@@ -80,11 +80,48 @@ public interface RegistryNode extends AutoCloseable {
    */
   <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec);
 
-  /** Starts a process with no handler (messages to it are dropped): a pid with a lifetime. */
+  /** Starts a process with no handler: a pid with a lifetime, whose messages wait for {@link LocalProcess#receive}. */
   LocalProcess spawn();
 
   /** Starts a process whose handler receives its messages, one at a time. */
   LocalProcess spawn(MessageHandler handler);
+
+  /**
+   * Sends {@code message} to the process {@code to}, on this node or another (Erlang's {@code send}).
+   * Asynchronous: a message to another node is queued for that node's stream and this returns; it
+   * arrives after every earlier message from this node to that node (FIFO per pair of nodes), unless
+   * the process died meanwhile (then it is dropped, as in Erlang) or the connection breaks.
+   *
+   * @return false if {@code to} is known to be dead here (its process is gone, or its node's session
+   *     is of another incarnation or absent); the message was dropped
+   * @throws LimitExceededException if the queue to {@code to}'s node (10,000 messages) or a local
+   *     mailbox is full, or the message exceeds 4 MiB
+   */
+  boolean send(Pid to, byte[] message);
+
+  /**
+   * Sends {@code request} to the process {@code to} as a call and waits for its {@link Mail#reply}
+   * (the {@code GenServer.call} analog).
+   *
+   * @throws CallException on timeout, or at once when the callee is dead, dies before answering, or
+   *     its node is unreachable or its connection breaks
+   */
+  default byte[] call(Pid to, byte[] request, java.time.Duration timeout) {
+    try {
+      return callAsync(to, request, timeout).get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RosterException("interrupted while calling " + to, e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new RosterException("the call to " + to + " failed: " + e.getCause(), e.getCause());
+    }
+  }
+
+  /** {@link #call(Pid, byte[], java.time.Duration)} without blocking: completes with the reply or a {@link CallException}. */
+  CompletableFuture<byte[]> callAsync(Pid to, byte[] request, java.time.Duration timeout);
 
   /**
    * Starts a process registered under {@code name} ({@code GenServer.start_link} with
@@ -119,6 +156,7 @@ public interface RegistryNode extends AutoCloseable {
   final class Builder {
     private String nodeId;
     private String listenAddress;
+    private String messageAddress;
     private final Map<String, String> voters = new LinkedHashMap<>();
     private Path dataDir;
     private Role role = Role.VOTER;
@@ -148,6 +186,16 @@ public interface RegistryNode extends AutoCloseable {
     /** Adds a voter of the cluster ({@code host:port}). Every node lists the same voters. */
     public Builder voter(String nodeId, String hostPort) {
       voters.put(Objects.requireNonNull(nodeId, "nodeId"), Objects.requireNonNull(hostPort, "hostPort"));
+      return this;
+    }
+
+    /**
+     * Where this node's processes receive messages from other nodes ({@code host:port}; port 0 picks
+     * a free one). The host must be one the other nodes can reach: it is published in the node's
+     * session. Default: the host of {@link #listenAddress} (127.0.0.1 for a client) and port 0.
+     */
+    public Builder messageAddress(String hostPort) {
+      this.messageAddress = Objects.requireNonNull(hostPort, "hostPort");
       return this;
     }
 
@@ -213,7 +261,8 @@ public interface RegistryNode extends AutoCloseable {
     public RegistryNode start() {
       NodeConfig config = new NodeConfig(nodeId, listenAddress, Map.copyOf(voters), dataDir, role, cluster,
           sessionTimeout, requestTimeout, listener,
-          new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos(), batchesInFlightMax));
+          new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos(), batchesInFlightMax),
+          messageAddress);
       return Node.start(config);
     }
   }

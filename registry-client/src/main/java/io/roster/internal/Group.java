@@ -49,6 +49,8 @@ final class Group {
   private final Writer writer;
   private final ReadBarrier barrier;
   private final SessionKeeper session;
+  /** Whether this node has written to the group: only then can its processes hold anything there. */
+  private volatile boolean used;
 
   /**
    * Opens this node's use of {@code raftGroup}; on a voter, the server must host the group.
@@ -75,17 +77,23 @@ final class Group {
           raftGroup.getPeers().stream().toList());
     }
     String prefix = "roster-" + config.nodeId() + (label.equals(Node.CLUSTER_LABEL) ? "" : "-" + label);
-    this.writeClient = new RenewableClient(prefix + "-writes", () -> RatisWiring.client(raftGroup, config));
-    this.readClient = new RenewableClient(prefix + "-reads", () -> RatisWiring.client(raftGroup, config));
+    this.writeClient = new RenewableClient(prefix + "-writes", n -> RatisWiring.client(raftGroup, config, firstTry(n)));
+    this.readClient = new RenewableClient(prefix + "-reads", n -> RatisWiring.client(raftGroup, config, firstTry(n)));
     for (RaftPeer voter : raftGroup.getPeers()) {
       heartbeatClients.put(voter.getId(), new RenewableClient(prefix + "-heartbeats-" + voter.getId(),
-          () -> RatisWiring.heartbeatClient(raftGroup, config)));
+          n -> RatisWiring.heartbeatClient(raftGroup, config, firstTry(n))));
     }
     this.writer = new Writer(prefix + "-group-commit", writeClient, config.requestTimeout().toMillis(),
         config.batching().settings());
     this.barrier = new ReadBarrier(this::takeBarrier);
     this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler,
         config.sessionTimeout().toMillis());
+  }
+
+  /** The voter the n-th client of a kind tries first: Ratis' choice, then each voter in turn. */
+  private RaftPeerId firstTry(int n) {
+    return n == 0 ? null : raftGroup.getPeers().stream().skip(n % raftGroup.getPeers().size()).findFirst()
+        .map(RaftPeer::getId).orElse(null);
   }
 
   /** Opens this node's session in the group (and, on a voter, takes up the leader's expiry duty). */
@@ -115,6 +123,10 @@ final class Group {
 
   SessionKeeper session() {
     return session;
+  }
+
+  boolean used() {
+    return used;
   }
 
   Writer writer() {
@@ -161,6 +173,7 @@ final class Group {
       return CompletableFuture.failedFuture(new SessionExpiredException("the session of node " + node.nodeId()
           + " incarnation " + node.incarnation() + " expired; restart the node"));
     }
+    used = true;
     CompletableFuture<Result> result = session.ready()
         .thenCompose(v -> writer.submit(command))
         .thenApply(r -> {

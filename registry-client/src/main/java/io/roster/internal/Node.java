@@ -98,9 +98,13 @@ public final class Node implements RegistryNode {
   /** Runs watch subscriptions' deliveries; one task per subscription at a time. */
   private final ExecutorService watchExecutor;
   private final Set<Watch<?>> watches = ConcurrentHashMap.newKeySet();
+  /** Runs the partitions' callbacks of a parallel dispatch (never the process threads: a handler may dispatch). */
+  private final ExecutorService dispatchExecutor;
   /** Watch subscriptions one node keeps at most. */
   static final int WATCHES_MAX = 1024;
   private final ProcessTable processes;
+  /** Messages to and from the processes of other nodes. */
+  private final Messaging messaging;
   private final PendingRemovals pending = new PendingRemovals();
 
   /** A registry this node has created or opened: its settings and the groups of its partitions, in order. */
@@ -122,8 +126,21 @@ public final class Node implements RegistryNode {
     this.processExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
         threads("roster-" + config.nodeId() + "-process"));
     this.watchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-watch"));
+    this.dispatchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-dispatch"));
     this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied);
-    this.main = new Group(this, config, server, group, CLUSTER_LABEL, scheduler);
+    Messaging m = null;
+    try {
+      m = new Messaging(config.nodeId(), incarnation, config.messageAddress(), processes,
+          this::session);
+      this.main = new Group(this, config, server, group, CLUSTER_LABEL, scheduler);
+    } catch (RuntimeException e) {
+      if (m != null) {
+        m.close();
+      }
+      List.of(scheduler, reconciler, processExecutor, watchExecutor, dispatchExecutor).forEach(ExecutorService::shutdownNow);
+      throw e;
+    }
+    this.messaging = m;
   }
 
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
@@ -156,6 +173,7 @@ public final class Node implements RegistryNode {
       throw e;
     }
     node.main.start();
+    node.scheduler.scheduleWithFixedDelay(node.messaging::checkPeers, 1, 1, TimeUnit.SECONDS);
     if (server != null) {
       node.reconciler.scheduleWithFixedDelay(node::reconcile, 0, RECONCILE_MILLIS, TimeUnit.MILLISECONDS);
     }
@@ -275,7 +293,10 @@ public final class Node implements RegistryNode {
       created.add(g.write(Commands.createRegistry(CreateRegistry.newBuilder().setRegistry(name).setMode(mode)
           .setPartitions(1).build()), name));
     }
-    created.forEach(Node::join);
+    for (int i = 0; i < partitions; i++) { // this node's mirrors of the partitions have the registry
+      long revision = join(created.get(i));
+      join(parts.get(i).reach(Consistency.atLeast(revision)));
+    }
     return List.copyOf(parts);
   }
 
@@ -329,6 +350,16 @@ public final class Node implements RegistryNode {
    * that restarts, finds its partitions here; a partition's leader then expires silent sessions.
    */
   private void reconcile() {
+    try {
+      hostDescribedPartitions();
+    } catch (RuntimeException e) { // keep the periodic task alive
+      if (!closed) {
+        LOG.warn("{}: looking for partitions to host failed", nodeId(), e);
+      }
+    }
+  }
+
+  private void hostDescribedPartitions() {
     if (closed || expired) {
       return;
     }
@@ -344,6 +375,29 @@ public final class Node implements RegistryNode {
         }
       }
     }
+  }
+
+  @Override
+  public boolean send(Pid to, byte[] message) {
+    checkOpen();
+    return messaging.send(to, message);
+  }
+
+  @Override
+  public CompletableFuture<byte[]> callAsync(Pid to, byte[] request, java.time.Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    checkOpen();
+    return messaging.call(to, request, timeout);
+  }
+
+  /** Where this node's processes receive messages from other nodes (host:port), as its session publishes it. */
+  public String messageAddress() {
+    return messaging.address();
+  }
+
+  /** Messages from other nodes dropped on arrival (dead process, full mailbox); for tests and tools. */
+  public long messagesDropped() {
+    return messaging.dropped();
   }
 
   @Override
@@ -390,7 +444,7 @@ public final class Node implements RegistryNode {
   public List<Member> members() {
     List<Member> members = new ArrayList<>();
     for (Session s : mirror().openSessions()) {
-      members.add(new Member(s.nodeId(), s.incarnation(), config.voters().containsKey(s.nodeId())));
+      members.add(new Member(s.nodeId(), s.incarnation(), config.voters().containsKey(s.nodeId()), s.address()));
     }
     members.sort(Comparator.comparing(Member::nodeId));
     return members;
@@ -446,13 +500,15 @@ public final class Node implements RegistryNode {
     }
     reconciler.shutdownNow();
     groups().forEach(g -> g.session().close());
-    processes.killAll();
+    processes.killAll(); // fails their unanswered calls, remote callers' too: the message server is still up
+    messaging.close();
     scheduler.shutdownNow();
     processExecutor.shutdownNow();
     for (Watch<?> w : List.copyOf(watches)) {
       w.end(new RosterException("node " + nodeId() + " closed"));
     }
     watchExecutor.shutdownNow();
+    dispatchExecutor.shutdownNow();
     groups().forEach(Group::close);
     closeQuietly(server);
     LOG.info("node {} stopped", nodeId());
@@ -515,6 +571,11 @@ public final class Node implements RegistryNode {
     return opened == null ? List.of() : opened.parts().stream().map(Group::raftGroup).toList();
   }
 
+  /** The session of node {@code id} in the cluster's mirror, or null. */
+  private Session session(String id) {
+    return main.mirror().session(id);
+  }
+
   /** The cluster's group: sessions, registry descriptors and metadata. */
   Group clusterGroup() {
     return main;
@@ -567,9 +628,9 @@ public final class Node implements RegistryNode {
     return w;
   }
 
-  /** Runs {@code task} on the node's process threads (parallel dispatch). */
-  ExecutorService executor() {
-    return processExecutor;
+  /** The threads of parallel dispatches. */
+  ExecutorService dispatchExecutor() {
+    return dispatchExecutor;
   }
 
   /** Validates that {@code process} is a live process of this node and returns its pid. */
@@ -622,10 +683,13 @@ public final class Node implements RegistryNode {
     }
   }
 
-  /** A process died: hide its names here at once and remove them in every group, retrying until applied. */
+  /**
+   * A process died: hide its names here at once and remove them in every group this node has
+   * written to, retrying until applied.
+   */
   private void processDied(Pid pid) {
     pending.addPid(pid);
-    List<Group> all = groups();
+    List<Group> all = groups().stream().filter(g -> g == main || g.used()).toList();
     AtomicInteger left = new AtomicInteger(all.size());
     for (Group g : all) {
       reap(pid, g, left);
@@ -634,8 +698,7 @@ public final class Node implements RegistryNode {
 
   private void reap(Pid pid, Group group, AtomicInteger left) {
     if (closed || expired) {
-      pending.removePid(pid); // the session's end removes everything of this node
-      return;
+      return; // the session's end removes everything of this node; meanwhile the names stay hidden here
     }
     group.session().ready().thenCompose(v -> group.writer().submit(Commands.unregisterPid(pid))).whenComplete((r, e) -> {
       if (e == null && r.getStatus() == Status.OK) {
@@ -668,7 +731,10 @@ public final class Node implements RegistryNode {
     processes.killAll();
     for (Group g : groups()) {
       if (g.session() != keeper) {
-        g.writer().submit(Commands.expireSession(nodeId(), incarnation)); // best effort: their leaders expire it anyway
+        // Say goodbye, and stop the heartbeats: should the goodbye be lost, the group's leader
+        // expires the session after its timeout of silence.
+        g.writer().submit(Commands.expireSession(nodeId(), incarnation));
+        g.session().close();
       }
     }
     try {

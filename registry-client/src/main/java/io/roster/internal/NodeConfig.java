@@ -20,7 +20,8 @@ public record NodeConfig(
     Duration sessionTimeout,
     Duration requestTimeout,
     NodeListener listener,
-    Batching batching) {
+    Batching batching,
+    String messageAddress) {
 
   /** Group commit settings, validated by {@link GroupCommit.Settings}. */
   public record Batching(int commandsMax, int bytesMax, long lingerNanos, int inFlightMax) {
@@ -65,6 +66,16 @@ public record NodeConfig(
     require(requestTimeout != null && requestTimeout.compareTo(REQUEST_TIMEOUT_MIN) >= 0
         && requestTimeout.compareTo(REQUEST_TIMEOUT_MAX) <= 0,
         "requestTimeout must be 100ms..10min, was " + requestTimeout);
+    if (messageAddress == null) {
+      messageAddress = (listenAddress != null ? hostOf(listenAddress) : "127.0.0.1") + ":0";
+    }
+    var m = HOST_PORT.matcher(messageAddress);
+    require(m.matches() && Integer.parseInt(m.group(1) != null ? m.group(1) : m.group(2)) <= 65535,
+        "messageAddress: expected host:port (port 0..65535, 0 for any free one), was '" + messageAddress + "'");
+    String messageHost = host(messageAddress);
+    require(!messageHost.equals("0.0.0.0") && !messageHost.equals("::"),
+        "messageAddress: the host is published for other nodes to connect to; give one they can reach, not "
+            + messageHost);
     require(listener != null, "listener is required");
     require(batching != null, "batching is required");
     batching.settings(); // throws IllegalArgumentException naming the bad setting
@@ -79,6 +90,11 @@ public record NodeConfig(
 
   static int port(String hostPort) {
     return Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
+  }
+
+  /** The host part as written (IPv6 in brackets). */
+  private static String hostOf(String hostPort) {
+    return hostPort.substring(0, hostPort.lastIndexOf(':'));
   }
 
   static String host(String hostPort) {

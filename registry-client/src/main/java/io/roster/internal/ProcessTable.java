@@ -1,13 +1,18 @@
 package io.roster.internal;
 
+import io.roster.CallException;
 import io.roster.LimitExceededException;
 import io.roster.LocalProcess;
+import io.roster.Mail;
 import io.roster.MessageHandler;
 import io.roster.Pid;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -20,6 +25,14 @@ final class ProcessTable {
   private static final Logger LOG = LoggerFactory.getLogger(ProcessTable.class);
   static final int MAILBOX_CAPACITY = 1024;
   private static final int MESSAGES_PER_TURN = 64;
+
+  /** What became of a message handed to a process. */
+  enum Delivery {
+    DELIVERED,
+    /** No such live process: the message was dropped (a call is failed with NO_PROCESS by the caller). */
+    NO_PROCESS,
+    MAILBOX_FULL
+  }
 
   private final String nodeId;
   private final long incarnation;
@@ -46,6 +59,12 @@ final class ProcessTable {
     return live.get(pid);
   }
 
+  /** Hands a message to the live process {@code to}. */
+  Delivery deliver(Pid to, MailImpl mail) {
+    Proc p = live.get(to);
+    return p == null ? Delivery.NO_PROCESS : p.deliver(mail);
+  }
+
   int size() {
     return live.size();
   }
@@ -57,10 +76,65 @@ final class ProcessTable {
     }
   }
 
+  /**
+   * A message in a mailbox; a call carries what settles it (answers it, or fails it). Settling
+   * happens once, whoever comes first: the reply, or the process's death.
+   */
+  static final class MailImpl implements Mail {
+    /** Settles a call: the answer, or the reason there is none. */
+    interface Settler {
+      void settle(byte[] answer, CallException.Reason failure, String detail);
+    }
+
+    private final byte[] body;
+    private final Settler settler; // null for a send
+    private final AtomicBoolean settled = new AtomicBoolean();
+    private volatile Runnable onSettled = () -> { };
+
+    MailImpl(byte[] body, Settler settler) {
+      this.body = body;
+      this.settler = settler;
+    }
+
+    @Override
+    public byte[] body() {
+      return body;
+    }
+
+    @Override
+    public boolean isCall() {
+      return settler != null;
+    }
+
+    @Override
+    public boolean reply(byte[] answer) {
+      if (settler == null) {
+        throw new IllegalStateException("this message is not a call: there is nobody to reply to");
+      }
+      java.util.Objects.requireNonNull(answer, "answer");
+      if (!settled.compareAndSet(false, true)) {
+        return false;
+      }
+      onSettled.run();
+      settler.settle(answer.clone(), null, null);
+      return true;
+    }
+
+    /** Fails an unanswered call (no-op for a send or a settled call). */
+    void fail(CallException.Reason reason, String detail) {
+      if (settler != null && settled.compareAndSet(false, true)) {
+        onSettled.run();
+        settler.settle(null, reason, detail);
+      }
+    }
+  }
+
   final class Proc implements LocalProcess {
     private final Pid pid;
     private final MessageHandler handler;
-    private final ArrayBlockingQueue<byte[]> mailbox;
+    private final ArrayBlockingQueue<MailImpl> mailbox = new ArrayBlockingQueue<>(MAILBOX_CAPACITY);
+    /** Calls delivered and not yet settled: failed at once if this process dies. */
+    private final Set<MailImpl> unanswered = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean alive = new AtomicBoolean(true);
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -68,7 +142,6 @@ final class ProcessTable {
     Proc(Pid pid, MessageHandler handler) {
       this.pid = pid;
       this.handler = handler;
-      this.mailbox = handler == null ? null : new ArrayBlockingQueue<>(MAILBOX_CAPACITY);
     }
 
     @Override
@@ -88,14 +161,49 @@ final class ProcessTable {
 
     @Override
     public boolean tell(byte[] message) {
-      if (!alive.get() || mailbox == null) {
-        return false;
+      switch (deliver(new MailImpl(message.clone(), null))) {
+        case DELIVERED:
+          return true;
+        case MAILBOX_FULL:
+          throw new LimitExceededException("mailbox of " + pid + " is full (" + MAILBOX_CAPACITY + " messages)");
+        default:
+          return false;
       }
-      if (!mailbox.offer(message.clone())) {
-        throw new LimitExceededException("mailbox of " + pid + " is full (" + MAILBOX_CAPACITY + " messages)");
+    }
+
+    Delivery deliver(MailImpl mail) {
+      if (!alive.get()) {
+        return Delivery.NO_PROCESS;
       }
-      schedule();
-      return true;
+      if (mail.isCall()) {
+        mail.onSettled = () -> unanswered.remove(mail);
+        unanswered.add(mail);
+      }
+      if (!mailbox.offer(mail)) {
+        if (mail.isCall()) {
+          unanswered.remove(mail);
+        }
+        return Delivery.MAILBOX_FULL;
+      }
+      if (!alive.get()) { // died while the mail went in: its death may have missed it
+        mail.fail(CallException.Reason.CALLEE_DIED, pid + " died");
+        return Delivery.DELIVERED;
+      }
+      if (handler != null) {
+        schedule();
+      }
+      return Delivery.DELIVERED;
+    }
+
+    @Override
+    public Mail receive(Duration timeout) throws InterruptedException {
+      if (handler != null) {
+        throw new IllegalStateException(pid + " has a handler: its messages go to the handler");
+      }
+      if (!alive.get()) {
+        return null;
+      }
+      return mailbox.poll(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
     }
 
     private void schedule() {
@@ -111,7 +219,7 @@ final class ProcessTable {
     private void drain() {
       try {
         for (int i = 0; i < MESSAGES_PER_TURN && alive.get(); i++) {
-          byte[] m = mailbox.poll();
+          MailImpl m = mailbox.poll();
           if (m == null) {
             break;
           }
@@ -135,8 +243,10 @@ final class ProcessTable {
       if (alive.compareAndSet(true, false)) {
         failure.set(cause);
         live.remove(pid);
-        if (mailbox != null) {
-          mailbox.clear();
+        mailbox.clear();
+        String why = pid + " died" + (cause == null ? "" : ": its handler threw " + cause);
+        for (MailImpl call : new ArrayList<>(unanswered)) {
+          call.fail(CallException.Reason.CALLEE_DIED, why);
         }
         if (propose) {
           onDeath.accept(pid);

@@ -12,6 +12,7 @@ import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.retry.RetryPolicy;
 import org.apache.ratis.server.RaftServerConfigKeys;
@@ -99,11 +100,16 @@ final class RatisWiring {
    * timeout, so a request the caller gave up on does not linger for long in the client.
    */
   static RaftClient client(RaftGroup group, NodeConfig config) {
+    return client(group, config, null);
+  }
+
+  /** {@link #client(RaftGroup, NodeConfig)} that tries {@code leader} first (null: Ratis' choice). */
+  static RaftClient client(RaftGroup group, NodeConfig config, RaftPeerId leader) {
     long timeoutMillis = config.requestTimeout().toMillis();
     long attemptMillis = Math.max(250, timeoutMillis / 4);
     long sleepMillis = 200;
     int attempts = (int) Math.max(3, timeoutMillis / (sleepMillis + 100));
-    return newClient(group, attemptMillis, RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+    return newClient(group, leader, attemptMillis, RetryPolicies.retryUpToMaximumCountWithFixedSleep(
         attempts, TimeDuration.valueOf(sleepMillis, TimeUnit.MILLISECONDS)));
   }
 
@@ -112,15 +118,20 @@ final class RatisWiring {
    * last at most half the session timeout, so at most two heartbeats to a voter are ever in flight.
    */
   static RaftClient heartbeatClient(RaftGroup group, NodeConfig config) {
+    return heartbeatClient(group, config, null);
+  }
+
+  /** {@link #heartbeatClient(RaftGroup, NodeConfig)} that tries {@code leader} first (null: Ratis' choice). */
+  static RaftClient heartbeatClient(RaftGroup group, NodeConfig config, RaftPeerId leader) {
     long period = Math.max(100, config.sessionTimeout().toMillis() / 3);
     long attemptMillis = Math.max(50, period / 4);
     long sleepMillis = Math.max(10, period / 20);
     int attempts = (int) Math.max(3, (config.sessionTimeout().toMillis() / 2) / (attemptMillis + sleepMillis));
-    return newClient(group, attemptMillis, RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+    return newClient(group, leader, attemptMillis, RetryPolicies.retryUpToMaximumCountWithFixedSleep(
         attempts, TimeDuration.valueOf(sleepMillis, TimeUnit.MILLISECONDS)));
   }
 
-  private static RaftClient newClient(RaftGroup group, long attemptMillis, RetryPolicy retry) {
+  private static RaftClient newClient(RaftGroup group, RaftPeerId leader, long attemptMillis, RetryPolicy retry) {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(attemptMillis, TimeUnit.MILLISECONDS));
     RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, OUTSTANDING_REQUESTS_MAX);
@@ -128,6 +139,7 @@ final class RatisWiring {
         .setClientId(ClientId.randomId())
         .setProperties(p)
         .setRaftGroup(group)
+        .setLeaderId(leader)
         .setRetryPolicy(retry)
         .build();
   }

@@ -266,7 +266,13 @@ final class RegistryImpl<V> implements Registry<V> {
       throw new IllegalArgumentException("registry '" + name + "' spans " + parts.size() + " partitions, each with "
           + "its own revisions: read it LINEARIZABLE, or read one key at a revision");
     }
-    reach(consistency, allPartitions());
+    if (parts.size() > 1 && consistency.linearizable()) {
+      CompletableFuture<Long> meta = metaGroup().reach(consistency); // metadata lives in the cluster's group
+      reach(consistency, allPartitions());
+      Node.join(meta);
+    } else {
+      reach(consistency, allPartitions());
+    }
     return this;
   }
 
@@ -446,10 +452,15 @@ final class RegistryImpl<V> implements Registry<V> {
       return true;
     }
     List<java.util.concurrent.Future<?>> running = new ArrayList<>(batches.size());
-    for (List<RegistryEntry<V>> batch : batches) {
-      running.add(node.executor().submit(() -> callback.accept(batch)));
+    for (List<RegistryEntry<V>> batch : batches.subList(1, batches.size())) {
+      running.add(node.dispatchExecutor().submit(() -> callback.accept(batch)));
     }
     RosterException failure = null;
+    try {
+      callback.accept(batches.get(0)); // the first partition's in the calling thread
+    } catch (RuntimeException e) {
+      failure = new RosterException("a dispatch callback of '" + key + "' threw: " + e, e);
+    }
     for (java.util.concurrent.Future<?> f : running) {
       try {
         f.get();
@@ -474,6 +485,32 @@ final class RegistryImpl<V> implements Registry<V> {
     Mirror.RegistryState state = parts.size() == 1 ? state(0) : node.mirror().registryState(name);
     byte[] bytes = state == null ? null : state.meta(key);
     return bytes == null ? Optional.empty() : Optional.of(codec.decode(bytes));
+  }
+
+  @Override
+  public Pid send(String key, byte[] message) {
+    Pid owner = owner(key);
+    node.send(owner, message); // a process that died meanwhile drops it, as in Erlang
+    return owner;
+  }
+
+  @Override
+  public byte[] call(String key, byte[] request, Duration timeout) {
+    return Node.join(node.callAsync(owner(key), request, timeout));
+  }
+
+  /** The owner a message under {@code key} goes to. */
+  private Pid owner(String key) {
+    checkKey(key);
+    if (keys != Keys.UNIQUE) {
+      throw new IllegalArgumentException("send and call resolve unique names; '" + name + "' has " + keys
+          + " keys: dispatch to its entries instead");
+    }
+    Pid owner = whereis(key);
+    if (owner == null) {
+      throw new io.roster.NotRegisteredException(name, key);
+    }
+    return owner;
   }
 
   @Override

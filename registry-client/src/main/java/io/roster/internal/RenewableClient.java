@@ -1,6 +1,7 @@
 package io.roster.internal;
 
-import java.util.function.Supplier;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.IntFunction;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
 import org.apache.ratis.protocol.exceptions.GroupMismatchException;
@@ -12,20 +13,23 @@ import org.slf4j.LoggerFactory;
  * {@link GroupMismatchException} (a server that does not host the group, such as a voter that has
  * not yet added a partition group) as fatal and close the client for good; every later request
  * then fails with {@link AlreadyClosedException}. The holder of this object reports failures, and
- * the next request goes through a new client.
+ * the next request goes through a new client, which first tries another voter (the broken one
+ * may have been sent to a voter that does not host the group yet).
  */
 final class RenewableClient implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RenewableClient.class);
 
   private final String name;
-  private final Supplier<RaftClient> factory;
+  /** Makes the n-th client (0 first): n picks the voter it tries first. */
+  private final IntFunction<RaftClient> factory;
+  private int renewals;
   private RaftClient client;
   private boolean closed;
 
-  RenewableClient(String name, Supplier<RaftClient> factory) {
+  RenewableClient(String name, IntFunction<RaftClient> factory) {
     this.name = name;
     this.factory = factory;
-    this.client = factory.get();
+    this.client = factory.apply(0);
   }
 
   /** The current client; fetch it for each request. */
@@ -47,10 +51,11 @@ final class RenewableClient implements AutoCloseable {
         return;
       }
       broken = client;
-      client = factory.get();
+      client = factory.apply(++renewals);
     }
     LOG.debug("{}: Ratis closed its client ({}); using a new one", name, failure.toString());
-    Node.closeQuietly(broken);
+    // Closing waits for the client's channels; never on the caller's thread (a Ratis or scheduler thread).
+    CompletableFuture.runAsync(() -> Node.closeQuietly(broken));
   }
 
   static boolean closedByRatis(Throwable failure) {

@@ -94,7 +94,7 @@ final class SessionKeeper {
     if (closed) {
       return;
     }
-    writer.submit(Commands.openSession(node.nodeId(), node.incarnation(), timeoutMillis)).whenComplete((r, e) -> {
+    writer.submit(Commands.openSession(node.nodeId(), node.incarnation(), timeoutMillis, node.messageAddress())).whenComplete((r, e) -> {
       if (closed) {
         return;
       }

@@ -82,8 +82,13 @@ public final class Commands {
   }
 
   public static Command openSession(String nodeId, long incarnation, long timeoutMillis) {
+    return openSession(nodeId, incarnation, timeoutMillis, "");
+  }
+
+  /** Opens a session whose processes receive messages at {@code address} (host:port; empty: nowhere). */
+  public static Command openSession(String nodeId, long incarnation, long timeoutMillis, String address) {
     return Command.newBuilder().setOpenSession(OpenSession.newBuilder().setNodeId(nodeId)
-        .setIncarnation(incarnation).setTimeoutMillis((int) timeoutMillis)).build();
+        .setIncarnation(incarnation).setTimeoutMillis((int) timeoutMillis).setAddress(address)).build();
   }
 
   /** A node ending its own session (valid in any term). */

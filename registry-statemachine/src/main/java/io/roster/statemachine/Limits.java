@@ -16,6 +16,8 @@ public final class Limits {
   public static final int REGISTRATIONS_PER_PID_CAP = 1_000_000;
   public static final int REGISTRATIONS_PER_PID_DEFAULT = 10_000;
   public static final int PARTITIONS_MAX = 64;
+  /** A node's message address (host:port), in UTF-8 bytes. */
+  public static final int ADDRESS_BYTES_MAX = 255;
   public static final int REGISTRIES_MAX = 100_000;
   public static final int SESSIONS_MAX = 100_000;
   public static final int META_KEYS_PER_REGISTRY_MAX = 10_000;

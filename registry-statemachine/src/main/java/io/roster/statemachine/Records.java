@@ -45,11 +45,12 @@ final class Records {
 
   static SessionRecord of(Session s) {
     return SessionRecord.newBuilder().setIncarnation(s.incarnation()).setExpired(s.expired())
-        .setRevision(s.revision()).setTimeoutMillis((int) s.timeoutMillis()).build();
+        .setRevision(s.revision()).setTimeoutMillis((int) s.timeoutMillis()).setAddress(s.address()).build();
   }
 
   static Session session(String nodeId, SessionRecord s) {
-    return new Session(nodeId, s.getIncarnation(), s.getTimeoutMillis(), s.getExpired(), s.getRevision());
+    return new Session(nodeId, s.getIncarnation(), s.getTimeoutMillis(), s.getExpired(), s.getRevision(),
+        s.getAddress());
   }
 
   static LockRecord of(LockHold l) {

@@ -414,6 +414,10 @@ public final class RegistryCore {
             + Session.TIMEOUT_MILLIS_MAX + " ms, was " + timeout);
         return;
       }
+      if (!validAddress(c.getAddress())) {
+        return;
+      }
+      Session opened = new Session(c.getNodeId(), c.getIncarnation(), timeout, false, revision, c.getAddress());
       Session current = state.session(c.getNodeId());
       if (current != null) {
         if (c.getIncarnation() < current.incarnation()
@@ -424,8 +428,8 @@ public final class RegistryCore {
           return;
         }
         if (c.getIncarnation() == current.incarnation()) {
-          if (timeout != current.timeoutMillis()) {
-            changes.add(new SessionChanged(new Session(c.getNodeId(), c.getIncarnation(), timeout, false, revision)));
+          if (timeout != current.timeoutMillis() || !c.getAddress().equals(current.address())) {
+            changes.add(new SessionChanged(opened));
           }
           return; // already open: idempotent
         }
@@ -434,7 +438,30 @@ public final class RegistryCore {
         fail(Status.LIMIT_EXCEEDED, "the cluster has " + Limits.SESSIONS_MAX + " node sessions, the limit");
         return;
       }
-      changes.add(new SessionChanged(new Session(c.getNodeId(), c.getIncarnation(), timeout, false, revision)));
+      changes.add(new SessionChanged(opened));
+    }
+
+    /** Empty, or {@code host:port} of at most 255 bytes with a port 1..65535. */
+    boolean validAddress(String address) {
+      if (address.isEmpty()) {
+        return true;
+      }
+      int colon = address.lastIndexOf(':');
+      boolean ok = address.length() <= Limits.ADDRESS_BYTES_MAX && colon > 0 && colon < address.length() - 1
+          && address.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= Limits.ADDRESS_BYTES_MAX;
+      if (ok) {
+        try {
+          int port = Integer.parseInt(address.substring(colon + 1));
+          ok = port >= 1 && port <= 65_535;
+        } catch (NumberFormatException e) {
+          ok = false;
+        }
+      }
+      if (!ok) {
+        fail(Status.INVALID_ARGUMENT, "address must be host:port (at most " + Limits.ADDRESS_BYTES_MAX
+            + " bytes, port 1..65535), was '" + address + "'");
+      }
+      return ok;
     }
 
     void expireSession(ExpireSession c) {
@@ -452,7 +479,8 @@ public final class RegistryCore {
       }
       result.setRemoved(releaseIncarnation(current.nodeId(), current.incarnation()));
       changes.add(new SessionChanged(
-          new Session(current.nodeId(), current.incarnation(), current.timeoutMillis(), true, revision)));
+          new Session(current.nodeId(), current.incarnation(), current.timeoutMillis(), true, revision,
+              current.address())));
     }
 
     boolean validSessionId(String nodeId, long incarnation) {

@@ -11,8 +11,8 @@ class SessionTrackerTest {
   static final long MS = 1_000_000L;
   final AtomicLong now = new AtomicLong(1_000 * MS);
   SessionTracker tracker;
-  final Session a = new Session("a", 1, 5_000, false, 1);
-  final Session b = new Session("b", 1, 2_000, false, 1);
+  final Session a = new Session("a", 1, 5_000, false, 1, "");
+  final Session b = new Session("b", 1, 2_000, false, 1, "");
 
   @BeforeEach
   void lead() {
@@ -47,7 +47,7 @@ class SessionTrackerTest {
   void aNewIncarnationIsANewSessionWithItsOwnGrace() {
     tracker.heartbeat("b", 1);
     now.addAndGet(1_500 * MS);
-    Session restarted = new Session("b", 2, 2_000, false, 9);
+    Session restarted = new Session("b", 2, 2_000, false, 9, "");
     assertThat(tracker.expired(List.of(restarted))).isEmpty();
     now.addAndGet(1_000 * MS);
     assertThat(tracker.expired(List.of(restarted))).as("counted from first sight, not from incarnation 1").isEmpty();
