@@ -16,7 +16,10 @@ import java.util.function.UnaryOperator;
  * {@link #updateValue}, {@link #putMeta}, {@link #deleteMeta}) are Raft commands: linearizable,
  * durable on a majority of voters before they are acknowledged, sent to the leader from any node.
  * Each has a revision, the Raft index of the write: monotonic, usable as a fencing token and with
- * {@link Consistency#atLeast(long)} for read-your-writes.
+ * {@link Consistency#atLeast(long)} for read-your-writes. In a registry of several partitions
+ * ({@link RegistryNode#registry(String, Keys, int, ValueCodec)}) revisions are monotonic per
+ * partition (entries and locks live in their key's or pid's partition; metadata in the cluster's
+ * group), and "oldest first" below means oldest first within each partition, partition by partition.
  *
  * <p><b>Local reads</b> ({@link #whereis(String)}, {@link #lookup(String)}, {@link #match},
  * {@link #count()}, {@link #countMatch}, {@link #select}, {@link #countSelect}, {@link #keys(Pid)},
@@ -131,7 +134,9 @@ public interface Registry<V> {
   Registry<V> at(Consistency consistency);
 
   /**
-   * The owner of {@code key} on this node's mirror (the oldest entry's owner for a duplicate key),
+   * The owner of {@code key} on this node's mirror (the oldest entry's owner for a duplicate key;
+   * for a partitioned {@link Keys#DUPLICATE} registry, whose key spans partitions, the oldest of the
+   * first partition holding one, found with a small allocation),
    * or null. Local: no network, never blocks, allocates nothing on the hit path.
    */
   Pid whereis(String key);
@@ -181,8 +186,9 @@ public interface Registry<V> {
 
   /**
    * Invokes {@code callback} in the calling thread with the entries of {@code key}, if there are
-   * any. The registered processes take no part unless the callback involves them (for example by
-   * sending them a message). Local.
+   * any: once, or once per partition holding some (see {@link #dispatch(String, Consumer, boolean)}).
+   * The registered processes take no part unless the callback involves them (for example by
+   * sending them a message with {@link RegistryNode#send}). Local.
    *
    * @return true if the callback was invoked
    */
@@ -195,7 +201,8 @@ public interface Registry<V> {
    * for each partition that holds some (once in all for a unique registry, a
    * {@link Keys#DUPLICATE_BY_KEY} one, or one partition). With {@code parallel}, the invocations of
    * different partitions run concurrently on the node's threads and this call returns when all
-   * have ended; otherwise they run one after the other in the calling thread. Local.
+   * have ended (the first partition's in the calling thread); otherwise they run one after the
+   * other in the calling thread. Local.
    *
    * @return true if the callback was invoked
    * @throws RosterException wrapping the first exception a parallel invocation threw
@@ -213,7 +220,8 @@ public interface Registry<V> {
    * namespace, apart from registration keys. The lock is held by a process this call starts and
    * ends: it is released when {@code fn} returns or throws, and automatically if this node dies
    * (its session expires). Waits as long as it takes for the lock. The fencing token {@code fn}
-   * gets grows with every acquisition in the cluster: the acquisition's revision times 4,096 plus
+   * gets grows with every acquisition of the lock (in a partitioned registry a lock lives in its
+   * key's partition, whose revisions it counts): the acquisition's revision times 4,096 plus
    * its position in its Raft entry.
    *
    * @return what {@code fn} returns; an exception it throws is rethrown (a checked one wrapped in

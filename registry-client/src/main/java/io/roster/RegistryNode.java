@@ -72,7 +72,10 @@ public interface RegistryNode extends AutoCloseable {
    * {@code count}, {@code select}, {@code match} and {@code dispatch} span every partition.
    * Revisions are per partition: {@link RegistryEntry#revision()} and {@link RegistryEvent#revision()}
    * count in their partition's log, and a watch delivers each partition's events in its own order.
-   * The first call creates the partitions' groups on the voters, which takes a few seconds.
+   * The first call creates the partitions' groups on the voters, which takes a few seconds (it waits
+   * up to the larger of 30 s and three request timeouts for their first leaders). A restarted node
+   * removes its previous incarnation's entries from a partition when it opens the registry again
+   * (or the partition's leader does when that incarnation's session there times out).
    *
    * @param partitions 1 to 64
    * @throws IllegalArgumentException if the registry exists with other keys or another number of
