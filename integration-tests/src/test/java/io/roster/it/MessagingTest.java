@@ -207,6 +207,41 @@ class MessagingTest {
     }
   }
 
+  /** The README's pub/sub example: subscribers on two nodes, a publisher on a third. */
+  @Test
+  void pubSubFromADuplicateRegistryDispatchAndSend() {
+    List<String> euro = new CopyOnWriteArrayList<>();
+    List<String> dollar = new CopyOnWriteArrayList<>();
+    Registry<String> onN1 = n1.registry("topics", Keys.DUPLICATE, ValueCodec.utf8());
+    Registry<String> onClient = client.registry("topics", Keys.DUPLICATE, ValueCodec.utf8());
+    LocalProcess eur = n1.spawn((self, mail) -> euro.add(new String(mail.body(), UTF_8)));
+    LocalProcess usd = client.spawn((self, mail) -> dollar.add(new String(mail.body(), UTF_8)));
+    onN1.register("prices", eur, "EUR");
+    onClient.register("prices", usd, "USD");
+
+    Node publisherNode = n2;
+    Registry<String> topics = publisherNode.registry("topics", Keys.DUPLICATE, ValueCodec.utf8());
+    Awaitility.await().atMost(WAIT).until(() -> topics.lookup("prices").size() == 2);
+    boolean published = topics.dispatch("prices", entries -> {
+      for (io.roster.RegistryEntry<String> e : entries) {
+        if (e.value().equals("EUR")) {
+          publisherNode.send(e.pid(), "EUR/USD 1.08".getBytes(UTF_8));
+        }
+      }
+    });
+    assertThat(published).isTrue();
+    Awaitility.await().atMost(WAIT).until(() -> euro.contains("EUR/USD 1.08"));
+    assertThat(dollar).isEmpty();
+
+    // a subscriber that dies leaves the topic with its process
+    eur.close();
+    Awaitility.await().atMost(WAIT).until(() -> topics.lookup("prices").size() == 1);
+    assertThat(topics.dispatch("prices", entries -> entries.forEach(e -> publisherNode.send(e.pid(),
+        "to all".getBytes(UTF_8))))).isTrue();
+    Awaitility.await().atMost(WAIT).until(() -> dollar.contains("to all"));
+    assertThat(euro).containsExactly("EUR/USD 1.08");
+  }
+
   @Test
   void aProcessWithoutAHandlerReceivesWithATimeout() throws Exception {
     LocalProcess inbox = client.spawn();

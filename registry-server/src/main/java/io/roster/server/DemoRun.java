@@ -132,7 +132,12 @@ final class DemoRun {
       out.println("[6] a client node c1 joins: not a Raft member, its mirror follows a voter's change stream");
       Node client = c.startClient("c1");
       waitFor(() -> client.ready().isDone() ? Boolean.TRUE : null);
-      LocalProcess cache = client.spawn();
+      LocalProcess cache = client.spawn((self, mail) -> {
+        if (mail.isCall()) { // answers calls from any node
+          mail.reply(("c1 has " + new String(mail.body(), java.nio.charset.StandardCharsets.UTF_8))
+              .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+      });
       Registry<byte[]> onClient = client.registry(REGISTRY);
       onClient.register("cache", cache);
       String kept = homes.keySet().stream().filter(k -> !k.equals(lost)).findFirst().orElseThrow();
@@ -140,6 +145,11 @@ final class DemoRun {
           waitFor(() -> onClient.whereis(kept)));
       Registry<byte[]> onN3 = c.node("n3").registry(REGISTRY);
       out.printf("    n3  whereisConsistent(cache) = %s%n", onN3.whereisConsistent("cache"));
+      long called = System.nanoTime();
+      byte[] answer = onN3.call("cache", "user:42".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          REQUEST_TIMEOUT);
+      out.printf("    n3  call(cache, \"user:42\") -> \"%s\" in %.1f ms (a message to c1's process and back)%n",
+          new String(answer, java.nio.charset.StandardCharsets.UTF_8), millis(called));
       out.print("    killing c1 without goodbye; waiting for its session to expire ");
       long clientKilled = System.nanoTime();
       c.crash("c1");

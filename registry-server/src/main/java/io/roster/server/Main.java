@@ -67,10 +67,18 @@ public final class Main implements Runnable {
         description = "Session timeout, ISO-8601 duration, 1s..60s (default: ${DEFAULT-VALUE}).")
     Duration sessionTimeout;
 
+    @Option(names = "--message-address",
+        description = "host:port where this node's processes receive messages from other nodes, published to them "
+            + "(port 0: any free one; default: the host of its voter address, or 127.0.0.1, and port 0).")
+    String messageAddress;
+
     @Override
     public Integer call() throws Exception {
       RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(role).cluster(cluster)
           .sessionTimeout(sessionTimeout);
+      if (messageAddress != null) {
+        b.messageAddress(messageAddress);
+      }
       voters.forEach(b::voter);
       if (role == Role.VOTER) {
         b.listenAddress(voters.get(id));

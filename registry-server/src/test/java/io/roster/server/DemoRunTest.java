@@ -17,6 +17,7 @@ class DemoRunTest {
     assertThat(out)
         .contains("ready in", "already registered to", "ns per lookup", "whereisConsistent(mailer)")
         .contains("new leader:", "first write committed", "removed", "back in", "c1  register(cache)")
+        .contains("call(cache, \"user:42\") -> \"c1 has user:42\"")
         .contains("done: every node stopped.");
   }
 }

@@ -16,6 +16,11 @@ public final class Limits {
   public static final int REGISTRATIONS_PER_PID_CAP = 1_000_000;
   public static final int REGISTRATIONS_PER_PID_DEFAULT = 10_000;
   public static final int PARTITIONS_MAX = 64;
+  /**
+   * Partition groups of all partitioned registries together: each is a Raft group on every voter,
+   * with its own log, threads and a session of every node that uses it.
+   */
+  public static final int PARTITION_GROUPS_MAX = 256;
   /** A node's message address (host:port), in UTF-8 bytes. */
   public static final int ADDRESS_BYTES_MAX = 255;
   public static final int REGISTRIES_MAX = 100_000;

@@ -179,6 +179,17 @@ public final class Mirror implements StateView {
   }
 
   @Override
+  public int partitionGroupCount() {
+    int n = 0;
+    for (RegistryState r : registries.values()) { // only at a registry's creation: rare
+      if (r.descriptor.partitions() > 1) {
+        n += r.descriptor.partitions();
+      }
+    }
+    return n;
+  }
+
+  @Override
   public int registryCount() {
     return registries.size();
   }

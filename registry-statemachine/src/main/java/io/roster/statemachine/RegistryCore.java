@@ -233,6 +233,11 @@ public final class RegistryCore {
         }
         return;
       }
+      if (partitions > 1 && state.partitionGroupCount() + partitions > Limits.PARTITION_GROUPS_MAX) {
+        fail(Status.LIMIT_EXCEEDED, "the cluster's partitioned registries have " + state.partitionGroupCount()
+            + " partition groups; " + partitions + " more would pass the limit of " + Limits.PARTITION_GROUPS_MAX);
+        return;
+      }
       if (state.registryCount() >= Limits.REGISTRIES_MAX) {
         fail(Status.LIMIT_EXCEEDED, "the cluster has " + Limits.REGISTRIES_MAX + " registries, the limit");
         return;

@@ -10,6 +10,9 @@ public interface StateView {
 
   int registryCount();
 
+  /** The partition groups of every registry of more than one partition, together. */
+  int partitionGroupCount();
+
   /** The registration of a unique key, or null. */
   Registration unique(String registry, String key);
 

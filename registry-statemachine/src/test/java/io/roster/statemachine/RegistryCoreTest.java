@@ -126,6 +126,17 @@ class RegistryCoreTest {
     }
 
     @Test
+    void partitionGroupsAreCappedClusterWide() {
+      for (int i = 0; i < Limits.PARTITION_GROUPS_MAX / Limits.PARTITIONS_MAX; i++) {
+        assertThat(h.run(createRegistry(CreateRegistry.newBuilder().setRegistry("big" + i).setMode(UNIQUE)
+            .setPartitions(Limits.PARTITIONS_MAX).build())).getStatus()).isEqualTo(Status.OK);
+      }
+      assertRejected(createRegistry(CreateRegistry.newBuilder().setRegistry("one-more").setMode(UNIQUE)
+          .setPartitions(2).build()), Status.LIMIT_EXCEEDED);
+      assertThat(h.run(createRegistry("unpartitioned", UNIQUE)).getStatus()).isEqualTo(Status.OK);
+    }
+
+    @Test
     void namesAreMeasuredInUtf8Bytes() {
       String name = "\u00e9".repeat(Limits.REGISTRY_NAME_BYTES_MAX / 2); // 2 bytes each: exactly the limit
       assertThat(h.run(createRegistry(name, UNIQUE)).getStatus()).isEqualTo(Status.OK);
