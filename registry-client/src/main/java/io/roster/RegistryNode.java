@@ -92,13 +92,17 @@ public interface RegistryNode extends AutoCloseable {
   /**
    * Sends {@code message} to the process {@code to}, on this node or another (Erlang's {@code send}).
    * Asynchronous: a message to another node is queued for that node's stream and this returns; it
-   * arrives after every earlier message from this node to that node (FIFO per pair of nodes), unless
-   * the process died meanwhile (then it is dropped, as in Erlang) or the connection breaks.
+   * arrives after every earlier message from this node to the same process (FIFO per pair), unless
+   * the process died meanwhile (then it is dropped, as in Erlang) or the connection breaks. A remote
+   * process whose mailbox is full holds its messages at its node, which then takes fewer from this
+   * node's stream, so this node's queue fills and this method throws: backpressure. A message held
+   * 10 s for a mailbox that stays full is dropped.
    *
-   * @return false if {@code to} is known to be dead here (its process is gone, or its node's session
-   *     is of another incarnation or absent); the message was dropped
-   * @throws LimitExceededException if the queue to {@code to}'s node (10,000 messages) or a local
-   *     mailbox is full, or the message exceeds 4 MiB
+   * @return false if the message was dropped at once: {@code to} is known dead here (no live
+   *     process, or its node's session is of another incarnation or absent), or the stream to its
+   *     node just broke
+   * @throws LimitExceededException if the queue to {@code to}'s node (10,000 messages, 64 MiB) or a
+   *     local mailbox (1,024 messages, 64 MiB) is full, or the message exceeds 4 MiB
    */
   boolean send(Pid to, byte[] message);
 
@@ -123,7 +127,12 @@ public interface RegistryNode extends AutoCloseable {
     }
   }
 
-  /** {@link #call(Pid, byte[], java.time.Duration)} without blocking: completes with the reply or a {@link CallException}. */
+  /**
+   * {@link #call(Pid, byte[], java.time.Duration)} without blocking: completes with the reply or a
+   * {@link CallException}, on a thread of the JVM's common pool.
+   *
+   * @throws LimitExceededException at once, as {@link #send} does
+   */
   CompletableFuture<byte[]> callAsync(Pid to, byte[] request, java.time.Duration timeout);
 
   /**

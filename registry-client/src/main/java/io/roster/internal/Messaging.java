@@ -6,6 +6,7 @@ import io.roster.Pid;
 import io.roster.RosterException;
 import io.roster.statemachine.Codec;
 import io.roster.statemachine.Session;
+import io.roster.statemachine.proto.Cancel;
 import io.roster.statemachine.proto.Deliver;
 import io.roster.statemachine.proto.Frame;
 import io.roster.statemachine.proto.Hello;
@@ -63,10 +64,15 @@ final class Messaging implements AutoCloseable {
   private static final int FRAME_BYTES_MAX = BODY_BYTES_MAX + 64 * 1024;
   /** Frames waiting for one node's stream; a sender beyond it gets LimitExceededException. */
   static final int QUEUE_MAX = 10_000;
+  /** Bytes of frames waiting for one node's stream; a sender beyond it gets LimitExceededException. */
+  static final long QUEUE_BYTES_MAX = 64L << 20;
   /** Frames a receiver takes from one stream ahead of delivering them (gRPC flow control does the rest). */
   private static final int INBOUND_WINDOW = 64;
-  /** How long a message waits at the head of a stream for room in a full mailbox before it is dropped. */
+  /** How long a message may wait for room in a full mailbox before it is dropped. */
   static final long FULL_MAILBOX_WAIT_MILLIS = 10_000;
+  private static final long RETRY_MILLIS = 2;
+  /** gRPC keepalive: a connection that stops answering pings fails its calls without waiting for a session expiry. */
+  private static final long KEEPALIVE_MILLIS = 5_000;
 
   private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
     @Override
@@ -101,6 +107,7 @@ final class Messaging implements AutoCloseable {
   private final Map<String, Peer> peers = new ConcurrentHashMap<>();
   private final AtomicLong callIds = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
+  private final long fullMailboxWaitMillis;
   /** Retries deliveries into full mailboxes. */
   private final java.util.concurrent.ScheduledExecutorService retries;
   private volatile boolean closed;
@@ -108,6 +115,12 @@ final class Messaging implements AutoCloseable {
   /** Starts serving on {@code bindAddress} (host:port; port 0 picks a free one). */
   Messaging(String nodeId, long incarnation, String bindAddress, ProcessTable processes,
       Function<String, Session> sessions) {
+    this(nodeId, incarnation, bindAddress, processes, sessions, FULL_MAILBOX_WAIT_MILLIS);
+  }
+
+  Messaging(String nodeId, long incarnation, String bindAddress, ProcessTable processes,
+      Function<String, Session> sessions, long fullMailboxWaitMillis) {
+    this.fullMailboxWaitMillis = fullMailboxWaitMillis;
     this.nodeId = nodeId;
     this.incarnation = incarnation;
     this.processes = processes;
@@ -131,6 +144,8 @@ final class Messaging implements AutoCloseable {
       this.server = NettyServerBuilder.forAddress(new InetSocketAddress(host, NodeConfig.port(bindAddress)))
           .addService(service)
           .maxInboundMessageSize(FRAME_BYTES_MAX)
+          .permitKeepAliveTime(KEEPALIVE_MILLIS / 2, TimeUnit.MILLISECONDS)
+          .permitKeepAliveWithoutCalls(true)
           .build()
           .start();
     } catch (IOException e) {
@@ -197,7 +212,7 @@ final class Messaging implements AutoCloseable {
     }
     long id = callIds.incrementAndGet();
     peer.call(id, frame(to, body, id), answer);
-    return withTimeout(answer, to, timeout, () -> peer.forget(id));
+    return withTimeout(answer, to, timeout, () -> peer.cancel(id));
   }
 
   private static CompletableFuture<byte[]> withTimeout(CompletableFuture<byte[]> answer, Pid to, Duration timeout,
@@ -245,20 +260,20 @@ final class Messaging implements AutoCloseable {
 
   /** The stream to the node of {@code to}, opened if needed; null if that incarnation has no open session. */
   private Peer peerFor(Pid to) {
-    if (closed) {
-      throw new IllegalStateException("node " + nodeId + " is closed");
-    }
     Session s = sessions.apply(to.nodeId());
     if (s == null || s.expired() || s.incarnation() != to.incarnation() || s.address().isEmpty()) {
       return null;
     }
     Peer p = peers.get(s.nodeId());
-    if (p != null && p.incarnation == s.incarnation() && p.address.equals(s.address())) {
+    if (p != null && p.serves(s) && !closed) {
       return p;
     }
     synchronized (peers) {
+      if (closed) {
+        throw new IllegalStateException("node " + nodeId + " is closed");
+      }
       p = peers.get(s.nodeId());
-      if (p != null && p.incarnation == s.incarnation() && p.address.equals(s.address())) {
+      if (p != null && p.serves(s)) {
         return p;
       }
       if (p != null) {
@@ -287,7 +302,9 @@ final class Messaging implements AutoCloseable {
 
   @Override
   public void close() {
-    closed = true;
+    synchronized (peers) {
+      closed = true;
+    }
     for (Peer p : List.copyOf(peers.values())) {
       p.fail(CallException.Reason.NODE_UNREACHABLE, "node " + nodeId + " closed");
     }
@@ -309,7 +326,8 @@ final class Messaging implements AutoCloseable {
     private final ArrayDeque<byte[]> queue = new ArrayDeque<>();
     private final Map<Long, CompletableFuture<byte[]>> calls = new ConcurrentHashMap<>();
     private ClientCallStreamObserver<byte[]> out;
-    private boolean broken;
+    private long queuedBytes;
+    private volatile boolean broken;
 
     Peer(String nodeId, long incarnation, String address) {
       this.nodeId = nodeId;
@@ -318,6 +336,9 @@ final class Messaging implements AutoCloseable {
       this.channel = NettyChannelBuilder.forAddress(NodeConfig.host(address), NodeConfig.port(address))
           .usePlaintext()
           .maxInboundMessageSize(FRAME_BYTES_MAX)
+          .keepAliveTime(KEEPALIVE_MILLIS, TimeUnit.MILLISECONDS)
+          .keepAliveTimeout(KEEPALIVE_MILLIS, TimeUnit.MILLISECONDS)
+          .keepAliveWithoutCalls(true)
           .build();
       synchronized (this) {
         queue.add(Frame.newBuilder().setHello(Hello.newBuilder().setFromNode(Messaging.this.nodeId)
@@ -325,6 +346,11 @@ final class Messaging implements AutoCloseable {
             .build().toByteArray());
         ClientCalls.asyncBidiStreamingCall(channel.newCall(STREAM, CallOptions.DEFAULT), this);
       }
+    }
+
+    /** Whether this stream reaches the node incarnation of {@code s} and still works. */
+    boolean serves(Session s) {
+      return !broken && incarnation == s.incarnation() && address.equals(s.address());
     }
 
     @Override
@@ -357,16 +383,26 @@ final class Messaging implements AutoCloseable {
       }
     }
 
-    void forget(long id) {
-      calls.remove(id);
+    /** The caller stopped waiting: forget the call here and tell the receiver (best effort). */
+    void cancel(long id) {
+      if (calls.remove(id) == null) {
+        return;
+      }
+      synchronized (this) {
+        if (!broken && queue.size() < QUEUE_MAX) {
+          queue.add(Frame.newBuilder().setCancel(Cancel.newBuilder().setCallId(id)).build().toByteArray());
+          drain();
+        }
+      }
     }
 
     private void enqueue(byte[] frame) {
-      if (queue.size() >= QUEUE_MAX) {
+      if (queue.size() >= QUEUE_MAX || queuedBytes + frame.length > QUEUE_BYTES_MAX) {
         throw new LimitExceededException("the queue to node " + nodeId + " is full (" + QUEUE_MAX
-            + " messages): it receives more slowly than this node sends");
+            + " messages or " + (QUEUE_BYTES_MAX >> 20) + " MiB): it receives more slowly than this node sends");
       }
       queue.add(frame);
+      queuedBytes += frame.length;
       drain();
     }
 
@@ -375,7 +411,9 @@ final class Messaging implements AutoCloseable {
         return;
       }
       while (!queue.isEmpty() && out.isReady()) {
-        out.onNext(queue.poll());
+        byte[] frame = queue.poll();
+        queuedBytes -= frame.length;
+        out.onNext(frame);
       }
     }
 
@@ -390,12 +428,16 @@ final class Messaging implements AutoCloseable {
       }
       CompletableFuture<byte[]> answer = calls.remove(r.getCallId());
       if (answer == null) {
-        return; // timed out meanwhile, or the refusal of a send
+        return; // timed out, or cancelled, meanwhile
       }
+      // Completed off this stream's thread: a caller's continuation that blocks (on another call to
+      // the same node, say) must not hold up the replies behind it.
       if (r.getOutcome() == Reply.Outcome.ANSWERED) {
-        answer.complete(r.getBody().toByteArray());
+        byte[] body = r.getBody().toByteArray();
+        COMPLETIONS.execute(() -> answer.complete(body));
       } else {
-        answer.completeExceptionally(new CallException(reason(r.getOutcome()), r.getDetail()));
+        CallException failure = new CallException(reason(r.getOutcome()), r.getDetail());
+        COMPLETIONS.execute(() -> answer.completeExceptionally(failure));
       }
     }
 
@@ -418,18 +460,24 @@ final class Messaging implements AutoCloseable {
         }
         broken = true;
         queue.clear();
+        queuedBytes = 0;
       }
       peers.remove(nodeId, this);
       List<CompletableFuture<byte[]>> failed = new ArrayList<>(calls.values());
       calls.clear();
-      for (CompletableFuture<byte[]> answer : failed) {
-        answer.completeExceptionally(new CallException(reason, why));
-      }
+      COMPLETIONS.execute(() -> {
+        for (CompletableFuture<byte[]> answer : failed) {
+          answer.completeExceptionally(new CallException(reason, why));
+        }
+      });
       channel.shutdownNow();
       LOG.debug("{}: stream to {} incarnation {} ended ({}); {} calls failed", Messaging.this.nodeId, nodeId,
           incarnation, why, failed.size());
     }
   }
+
+  /** Where callers' futures complete: never a stream's thread or under a lock of this class. */
+  private static final java.util.concurrent.Executor COMPLETIONS = java.util.concurrent.ForkJoinPool.commonPool();
 
   private static CallException.Reason reason(Reply.Outcome outcome) {
     return switch (outcome) {
@@ -454,7 +502,7 @@ final class Messaging implements AutoCloseable {
   private static final class Arrival {
     final Pid to;
     final ProcessTable.MailImpl mail;
-    long firstTriedNanos;
+    long blockedSinceNanos;
 
     Arrival(Pid to, ProcessTable.MailImpl mail) {
       this.to = to;
@@ -462,9 +510,23 @@ final class Messaging implements AutoCloseable {
     }
   }
 
+  /**
+   * One stream from another node: checks its hello, then hands each message to its process.
+   *
+   * <p>Flow control: the stream is granted {@link #INBOUND_WINDOW} frames; a frame delivered (or
+   * dropped for a dead process) is granted again at once. A message for a process whose mailbox is
+   * full is held, in order, with the later messages for that process, and granted again when it goes
+   * in; messages for other processes pass it. When the window is all held, gRPC's flow control stops
+   * the sender, whose queue then fills and refuses more: backpressure, not loss. A message held
+   * longer than the full-mailbox wait is dropped, so a stuck process cannot hold a window for good.
+   */
   private final class Inbound implements StreamObserver<byte[]> {
     private final ServerCallStreamObserver<byte[]> out;
-    private final ArrayDeque<Arrival> backlog = new ArrayDeque<>(); // at most INBOUND_WINDOW
+    /** Messages held for processes with full mailboxes, per process, in arrival order. */
+    private final Map<Pid, ArrayDeque<Arrival>> held = new java.util.LinkedHashMap<>();
+    private int heldCount;
+    /** The calls of this stream that are not settled yet, by call id: failed if the stream ends. */
+    private final Map<Long, ProcessTable.MailImpl> calls = new ConcurrentHashMap<>();
     private boolean retryScheduled;
     private boolean greeted; // onNext calls of one stream never overlap
     private String from = "?";
@@ -472,6 +534,7 @@ final class Messaging implements AutoCloseable {
 
     Inbound(ServerCallStreamObserver<byte[]> out) {
       this.out = out;
+      out.setOnCancelHandler(this::ended);
     }
 
     @Override
@@ -492,7 +555,15 @@ final class Messaging implements AutoCloseable {
         }
         greeted = true;
         from = h.getFromNode();
-        out.request(1);
+        grant(1);
+        return;
+      }
+      if (frame.hasCancel()) {
+        ProcessTable.MailImpl call = calls.remove(frame.getCancel().getCallId());
+        if (call != null) {
+          call.fail(CallException.Reason.TIMEOUT, "the caller stopped waiting");
+        }
+        grant(1);
         return;
       }
       if (!frame.hasDeliver()) {
@@ -503,83 +574,117 @@ final class Messaging implements AutoCloseable {
       long callId = d.getCallId();
       ProcessTable.MailImpl mail = new ProcessTable.MailImpl(d.getBody().toByteArray(), callId == 0 ? null
           : (answer, reason, detail) -> reply(callId, answer, reason, detail));
+      if (callId != 0) {
+        calls.put(callId, mail);
+      }
       Pid to;
       try {
         to = Codec.fromProto(d.getTo());
       } catch (RuntimeException e) {
         mail.fail(CallException.Reason.REFUSED, "the pid does not decode: " + e.getMessage());
-        dropped.incrementAndGet();
-        out.request(1);
+        grant(1);
         return;
       }
+      boolean delivered;
       synchronized (this) {
-        backlog.add(new Arrival(to, mail));
-      }
-      pump();
-    }
-
-    /**
-     * Hands the arrivals to their mailboxes in order. A full mailbox holds up the stream (nothing
-     * more is requested from it, so gRPC's flow control slows the sender, whose queue then fills
-     * and refuses more) until it has room, or until the message has waited
-     * {@link #FULL_MAILBOX_WAIT_MILLIS} and is dropped: a stuck process must not stop every
-     * message from a node for good.
-     */
-    private void pump() {
-      int taken = 0;
-      synchronized (this) {
-        while (!backlog.isEmpty()) {
-          Arrival head = backlog.peek();
-          ProcessTable.Delivery delivery = head.to.nodeId().equals(nodeId) && head.to.incarnation() == incarnation
-              ? processes.deliver(head.to, head.mail) : ProcessTable.Delivery.NO_PROCESS;
-          if (delivery == ProcessTable.Delivery.MAILBOX_FULL) {
-            long waited = System.nanoTime() - head.firstTriedNanos;
-            if (head.firstTriedNanos == 0) {
-              head.firstTriedNanos = System.nanoTime();
-            } else if (waited > TimeUnit.MILLISECONDS.toNanos(FULL_MAILBOX_WAIT_MILLIS)) {
-              head.mail.fail(CallException.Reason.MAILBOX_FULL, "mailbox of " + head.to + " stayed full for "
-                  + FULL_MAILBOX_WAIT_MILLIS + " ms");
-              drop(head, "its mailbox stayed full");
-              backlog.poll();
-              taken++;
-              continue;
-            }
-            if (!retryScheduled && !closed) {
-              retryScheduled = true;
-              try {
-                retries.schedule(this::retry, 1, TimeUnit.MILLISECONDS);
-              } catch (java.util.concurrent.RejectedExecutionException stopping) {
-                retryScheduled = false;
-              }
-            }
-            break;
+        if (closed) {
+          return;
+        }
+        ArrayDeque<Arrival> waiting = held.get(to);
+        if (waiting != null) { // behind earlier messages for the same process
+          waiting.add(new Arrival(to, mail));
+          heldCount++;
+          delivered = false;
+        } else {
+          delivered = offer(new Arrival(to, mail));
+          if (!delivered) {
+            ArrayDeque<Arrival> q = new ArrayDeque<>();
+            Arrival a = new Arrival(to, mail);
+            a.blockedSinceNanos = System.nanoTime();
+            q.add(a);
+            held.put(to, q);
+            heldCount++;
+            scheduleRetry();
           }
-          if (delivery == ProcessTable.Delivery.NO_PROCESS) {
-            head.mail.fail(CallException.Reason.NO_PROCESS, head.to + " is not alive on node " + nodeId);
-            drop(head, "no such live process");
-          }
-          backlog.poll();
-          taken++;
         }
       }
-      if (taken > 0) {
+      if (delivered) {
+        grant(1);
+      }
+    }
+
+    /** Hands one message to its process; false if its mailbox is full (it is then held). */
+    private boolean offer(Arrival a) {
+      ProcessTable.Delivery delivery = a.to.nodeId().equals(nodeId) && a.to.incarnation() == incarnation
+          ? processes.deliver(a.to, a.mail) : ProcessTable.Delivery.NO_PROCESS;
+      if (delivery == ProcessTable.Delivery.MAILBOX_FULL) {
+        return false;
+      }
+      if (delivery == ProcessTable.Delivery.NO_PROCESS) {
+        a.mail.fail(CallException.Reason.NO_PROCESS, a.to + " is not alive on node " + nodeId);
+        drop(a, "no such live process");
+      }
+      return true;
+    }
+
+    /** Delivers what the full mailboxes now take, drops what waited too long, and grants as much again. */
+    private void retry() {
+      int released = 0;
+      synchronized (this) {
+        retryScheduled = false;
+        if (closed) {
+          return;
+        }
+        long now = System.nanoTime();
+        for (var it = held.values().iterator(); it.hasNext(); ) {
+          ArrayDeque<Arrival> q = it.next();
+          while (!q.isEmpty()) {
+            Arrival head = q.peek();
+            if (head.blockedSinceNanos == 0) {
+              head.blockedSinceNanos = now;
+            }
+            if (!offer(head)) {
+              if (now - head.blockedSinceNanos <= TimeUnit.MILLISECONDS.toNanos(fullMailboxWaitMillis)) {
+                break;
+              }
+              head.mail.fail(CallException.Reason.MAILBOX_FULL, "mailbox of " + head.to + " stayed full for "
+                  + fullMailboxWaitMillis + " ms");
+              drop(head, "its mailbox stayed full for " + fullMailboxWaitMillis + " ms");
+            }
+            q.poll();
+            heldCount--;
+            released++;
+          }
+          if (q.isEmpty()) {
+            it.remove();
+          }
+        }
+        if (!held.isEmpty()) {
+          scheduleRetry();
+        }
+      }
+      grant(released);
+    }
+
+    private void scheduleRetry() {
+      if (!retryScheduled && !closed) {
+        retryScheduled = true;
         try {
-          out.request(taken);
+          retries.schedule(this::retry, RETRY_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+          retryScheduled = false;
+        }
+      }
+    }
+
+    private void grant(int frames) {
+      if (frames > 0) {
+        try {
+          out.request(frames);
         } catch (RuntimeException cancelled) {
           // the stream ended meanwhile
         }
       }
-    }
-
-    private void retry() {
-      synchronized (this) {
-        retryScheduled = false;
-        if (closed) {
-          backlog.clear();
-          return;
-        }
-      }
-      pump();
     }
 
     private void drop(Arrival a, String why) {
@@ -590,6 +695,7 @@ final class Messaging implements AutoCloseable {
     }
 
     private void reply(long callId, byte[] answer, CallException.Reason reason, String detail) {
+      calls.remove(callId);
       Reply.Builder r = Reply.newBuilder().setCallId(callId);
       if (answer != null) {
         r.setOutcome(Reply.Outcome.ANSWERED).setBody(ByteString.copyFrom(answer));
@@ -608,35 +714,52 @@ final class Messaging implements AutoCloseable {
       }
     }
 
-    private synchronized void refuse(String why) {
-      if (!closed) {
-        closed = true;
+    private void refuse(String why) {
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
         LOG.warn("{}: refused a message stream from {}: {}", nodeId, from, why);
         out.onError(Status.FAILED_PRECONDITION.withDescription(why).asRuntimeException());
       }
+      ended();
     }
 
-    @Override
-    public synchronized void onError(Throwable t) {
-      closed = true;
-      failBacklog();
-    }
-
-    /** The caller's stream is gone: its calls failed on its side; the rest is dropped. */
-    private void failBacklog() {
-      for (Arrival a : backlog) {
-        drop(a, "the stream from " + from + " ended");
-      }
-      backlog.clear();
-    }
-
-    @Override
-    public synchronized void onCompleted() {
-      // the sender ended its stream: deliver what came (the retry task keeps pumping), then finish
-      if (!closed && backlog.isEmpty()) {
+    /**
+     * The stream is over: the messages held for it are dropped, and its unsettled calls are failed
+     * here so that their processes forget them (the caller failed them on its side already).
+     */
+    private void ended() {
+      synchronized (this) {
         closed = true;
-        out.onCompleted();
+        for (ArrayDeque<Arrival> q : held.values()) {
+          for (Arrival a : q) {
+            drop(a, "the stream from " + from + " ended");
+          }
+        }
+        held.clear();
+        heldCount = 0;
       }
+      for (ProcessTable.MailImpl call : List.copyOf(calls.values())) {
+        call.fail(CallException.Reason.NODE_UNREACHABLE, "the caller's stream ended");
+      }
+      calls.clear();
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      ended();
+    }
+
+    @Override
+    public void onCompleted() {
+      // our senders never half-close; a raw client that does gets its stream finished
+      synchronized (this) {
+        if (!closed) {
+          out.onCompleted();
+        }
+      }
+      ended();
     }
   }
 }

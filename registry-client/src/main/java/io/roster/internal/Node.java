@@ -123,8 +123,9 @@ public final class Node implements RegistryNode {
     this.timeoutMillis = config.requestTimeout().toMillis();
     this.scheduler = Executors.newSingleThreadScheduledExecutor(threads("roster-" + config.nodeId() + "-session"));
     this.reconciler = Executors.newSingleThreadScheduledExecutor(threads("roster-" + config.nodeId() + "-partitions"));
-    this.processExecutor = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
-        threads("roster-" + config.nodeId() + "-process"));
+    // A handler may block (a call to another process waits in it): a fixed pool could run out of
+    // threads with every one waiting for a process that has none. Idle threads end after a minute.
+    this.processExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-process"));
     this.watchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-watch"));
     this.dispatchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-dispatch"));
     this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied);

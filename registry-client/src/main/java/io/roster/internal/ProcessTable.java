@@ -24,6 +24,8 @@ import org.slf4j.LoggerFactory;
 final class ProcessTable {
   private static final Logger LOG = LoggerFactory.getLogger(ProcessTable.class);
   static final int MAILBOX_CAPACITY = 1024;
+  /** Bytes of message bodies one mailbox holds at most. */
+  static final long MAILBOX_BYTES_MAX = 64L << 20;
   private static final int MESSAGES_PER_TURN = 64;
 
   /** What became of a message handed to a process. */
@@ -112,12 +114,21 @@ final class ProcessTable {
         throw new IllegalStateException("this message is not a call: there is nobody to reply to");
       }
       java.util.Objects.requireNonNull(answer, "answer");
+      if (answer.length > Messaging.BODY_BYTES_MAX) {
+        throw new LimitExceededException("a reply is at most " + Messaging.BODY_BYTES_MAX + " bytes, was "
+            + answer.length);
+      }
       if (!settled.compareAndSet(false, true)) {
         return false;
       }
       onSettled.run();
       settler.settle(answer.clone(), null, null);
       return true;
+    }
+
+    /** Whether the call was answered or failed (always false for a send). */
+    boolean settled() {
+      return settled.get();
     }
 
     /** Fails an unanswered call (no-op for a send or a settled call). */
@@ -138,6 +149,7 @@ final class ProcessTable {
     private final AtomicBoolean alive = new AtomicBoolean(true);
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final AtomicLong mailboxBytes = new AtomicLong();
 
     Proc(Pid pid, MessageHandler handler) {
       this.pid = pid;
@@ -179,7 +191,9 @@ final class ProcessTable {
         mail.onSettled = () -> unanswered.remove(mail);
         unanswered.add(mail);
       }
-      if (!mailbox.offer(mail)) {
+      long bytes = mailboxBytes.addAndGet(mail.body.length);
+      if (bytes > MAILBOX_BYTES_MAX || !mailbox.offer(mail)) {
+        mailboxBytes.addAndGet(-mail.body.length);
         if (mail.isCall()) {
           unanswered.remove(mail);
         }
@@ -203,7 +217,14 @@ final class ProcessTable {
       if (!alive.get()) {
         return null;
       }
-      return mailbox.poll(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
+      return taken(mailbox.poll(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS));
+    }
+
+    private MailImpl taken(MailImpl m) {
+      if (m != null) {
+        mailboxBytes.addAndGet(-m.body.length);
+      }
+      return m;
     }
 
     private void schedule() {
@@ -219,7 +240,7 @@ final class ProcessTable {
     private void drain() {
       try {
         for (int i = 0; i < MESSAGES_PER_TURN && alive.get(); i++) {
-          MailImpl m = mailbox.poll();
+          MailImpl m = taken(mailbox.poll());
           if (m == null) {
             break;
           }
@@ -244,6 +265,7 @@ final class ProcessTable {
         failure.set(cause);
         live.remove(pid);
         mailbox.clear();
+        mailboxBytes.set(0);
         String why = pid + " died" + (cause == null ? "" : ": its handler threw " + cause);
         for (MailImpl call : new ArrayList<>(unanswered)) {
           call.fail(CallException.Reason.CALLEE_DIED, why);

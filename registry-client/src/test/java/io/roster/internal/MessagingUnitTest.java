@@ -51,7 +51,8 @@ class MessagingUnitTest {
     aProcesses = new ProcessTable("a", 1, threads, pid -> { });
     bProcesses = new ProcessTable("b", 1, threads, pid -> { });
     a = new Messaging("a", 1, "127.0.0.1:0", aProcesses, sessions::get);
-    b = new Messaging("b", 1, "127.0.0.1:0", bProcesses, sessions::get);
+    // a long full-mailbox wait: a loaded machine must not turn the backpressure test into drops
+    b = new Messaging("b", 1, "127.0.0.1:0", bProcesses, sessions::get, 120_000);
     sessions.put("a", new Session("a", 1, 5_000, false, 1, a.address()));
     sessions.put("b", new Session("b", 1, 5_000, false, 1, b.address()));
   }
@@ -145,6 +146,52 @@ class MessagingUnitTest {
     LocalProcess echo = again.spawn((self, mail) -> mail.reply(mail.body()));
     assertThat(a.call(echo.pid(), new byte[] {7}, WAIT).get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
         .containsExactly(7);
+  }
+
+  @Test
+  void aStuckProcessDoesNotHoldUpMessagesToOthers() {
+    CountDownLatch open = new CountDownLatch(1);
+    List<Integer> stuckGot = new CopyOnWriteArrayList<>();
+    LocalProcess stuck = bProcesses.spawn((self, mail) -> {
+      open.await();
+      stuckGot.add(ByteBuffer.wrap(mail.body()).getInt());
+    });
+    List<Integer> freeGot = new CopyOnWriteArrayList<>();
+    LocalProcess free = bProcesses.spawn((self, mail) -> freeGot.add(ByteBuffer.wrap(mail.body()).getInt()));
+    int toStuck = ProcessTable.MAILBOX_CAPACITY + 20; // its mailbox fills; the rest is held at b
+    for (int i = 0; i < toStuck; i++) {
+      assertThat(a.send(stuck.pid(), number(i))).isTrue();
+    }
+    for (int i = 0; i < 500; i++) {
+      assertThat(a.send(free.pid(), number(i))).isTrue();
+    }
+    Awaitility.await("the free process gets its messages past the stuck one").atMost(WAIT)
+        .until(() -> freeGot.size() == 500);
+    assertThat(stuckGot).isEmpty();
+    open.countDown();
+    Awaitility.await("the stuck process gets all of its, in order").atMost(WAIT).until(() -> stuckGot.size() == toStuck);
+    for (int i = 0; i < toStuck; i++) {
+      assertThat(stuckGot.get(i)).isEqualTo(i);
+    }
+    assertThat(b.dropped()).isZero();
+  }
+
+  @Test
+  void aCallerThatTimesOutCancelsTheCallAtTheCallee() throws Exception {
+    LinkedBlockingQueue<io.roster.Mail> held = new LinkedBlockingQueue<>();
+    LocalProcess holder = bProcesses.spawn((self, mail) -> held.add(mail));
+    var pending = a.call(holder.pid(), new byte[] {1}, Duration.ofMillis(300));
+    io.roster.Mail call = held.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    assertThat(call).isNotNull();
+    assertThat(pending).failsWithin(WAIT);
+    Awaitility.await("the callee forgets the call").atMost(WAIT).until(() -> ((ProcessTable.MailImpl) call).settled());
+    assertThat(call.reply(new byte[] {2})).isFalse();
+    // a reply larger than a message is refused where it is given
+    a.call(holder.pid(), new byte[] {3}, WAIT);
+    io.roster.Mail second = held.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    assertThatThrownBy(() -> second.reply(new byte[Messaging.BODY_BYTES_MAX + 1]))
+        .isInstanceOf(LimitExceededException.class);
+    assertThat(second.reply(new byte[] {4})).isTrue();
   }
 
   @Test
