@@ -701,6 +701,9 @@ public final class Node implements RegistryNode {
     if (closed || expired) {
       return; // the session's end removes everything of this node; meanwhile the names stay hidden here
     }
+    if (group.session().ready().isCompletedExceptionally()) {
+      return; // no session in this group: nothing of this node's can be there
+    }
     group.session().ready().thenCompose(v -> group.writer().submit(Commands.unregisterPid(pid))).whenComplete((r, e) -> {
       if (e == null && r.getStatus() == Status.OK) {
         group.afterApplied(r.getRevision(), () -> {
