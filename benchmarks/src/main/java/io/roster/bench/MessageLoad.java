@@ -5,12 +5,9 @@ import io.roster.LimitExceededException;
 import io.roster.LocalProcess;
 import io.roster.Pid;
 import io.roster.Registry;
+import io.roster.internal.BytesMarshaller;
 import io.roster.internal.Node;
 import io.roster.server.LocalCluster;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,28 +64,13 @@ public final class MessageLoad implements Callable<Integer> {
     System.exit(new CommandLine(new MessageLoad()).execute(args));
   }
 
-  private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
-    @Override
-    public InputStream stream(byte[] value) {
-      return new ByteArrayInputStream(value);
-    }
-
-    @Override
-    public byte[] parse(InputStream stream) {
-      try {
-        return stream.readAllBytes();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-  };
 
   static final MethodDescriptor<byte[], byte[]> ECHO = MethodDescriptor.<byte[], byte[]>newBuilder()
       .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName("bench.Floor/Echo")
-      .setRequestMarshaller(BYTES).setResponseMarshaller(BYTES).build();
+      .setRequestMarshaller(BytesMarshaller.INSTANCE).setResponseMarshaller(BytesMarshaller.INSTANCE).build();
   static final MethodDescriptor<byte[], byte[]> PUSH = MethodDescriptor.<byte[], byte[]>newBuilder()
       .setType(MethodDescriptor.MethodType.CLIENT_STREAMING).setFullMethodName("bench.Floor/Push")
-      .setRequestMarshaller(BYTES).setResponseMarshaller(BYTES).build();
+      .setRequestMarshaller(BytesMarshaller.INSTANCE).setResponseMarshaller(BytesMarshaller.INSTANCE).build();
 
   @Override
   public Integer call() throws Exception {

@@ -96,8 +96,8 @@ class MultiGroupTest {
         .setStateMachineRegistry(group -> new RegistryStateMachine())
         .setOption(option)
         .build();
+    servers.put(peer.getId(), server); // closed by stop() even if it fails to start
     server.start();
-    servers.put(peer.getId(), server);
     return server;
   }
 
@@ -131,14 +131,26 @@ class MultiGroupTest {
 
   @Test
   void serversHostManyGroupsWithLeadersSpreadAndFindThemAgainAfterARestart() throws Exception {
-    peers = new ArrayList<>();
-    for (int i = 0; i < 3; i++) {
-      try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        peers.add(RaftPeer.newBuilder().setId("p" + i).setAddress("127.0.0.1:" + s.getLocalPort()).build());
+    io.roster.statemachine.RatisEmbedding.init(); // a port in use is an exception, not System.exit
+    for (int attempt = 0; ; attempt++) { // a port probed free may be taken before the server binds it
+      peers = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+          peers.add(RaftPeer.newBuilder().setId("p" + i).setAddress("127.0.0.1:" + s.getLocalPort()).build());
+        }
       }
-    }
-    for (RaftPeer peer : peers) {
-      start(peer, RaftStorage.StartupOption.FORMAT); // no group yet: groups are added at run time
+      try {
+        for (RaftPeer peer : peers) {
+          start(peer, RaftStorage.StartupOption.FORMAT); // no group yet: groups are added at run time
+        }
+        break;
+      } catch (IOException | RuntimeException e) {
+        stop();
+        servers.clear();
+        if (attempt == 4 || !RatisCluster.causedByBind(e)) {
+          throw e;
+        }
+      }
     }
     RaftClient admin = client(RaftGroup.valueOf(partition(0), peers));
     for (int i = 0; i < PARTITIONS; i++) {

@@ -52,6 +52,7 @@ final class RatisCluster implements AutoCloseable {
 
   /** Starts {@code size} peers; a port taken between probe and bind makes it retry with new ports. */
   static RatisCluster start(Path root, int size) throws IOException {
+    io.roster.statemachine.RatisEmbedding.init(); // a port in use is an exception, not System.exit
     IOException last = null;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
       List<RaftPeer> peers = new ArrayList<>();
@@ -64,18 +65,18 @@ final class RatisCluster implements AutoCloseable {
           cluster.startPeer(peer.getId(), RaftStorage.StartupOption.FORMAT);
         }
         return cluster;
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException e) { // RuntimeException: Ratis' ExitException
         cluster.close();
         if (!(causedByBind(e))) {
           throw e;
         }
-        last = e;
+        last = e instanceof IOException io ? io : new IOException(e);
       }
     }
     throw last;
   }
 
-  private static boolean causedByBind(Throwable e) {
+  static boolean causedByBind(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof BindException || String.valueOf(t.getMessage()).contains("Address already in use")) {
         return true;

@@ -11,10 +11,7 @@ import io.roster.statemachine.proto.Deliver;
 import io.roster.statemachine.proto.Frame;
 import io.roster.statemachine.proto.Hello;
 import io.roster.statemachine.proto.Reply;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -74,27 +71,12 @@ final class Messaging implements AutoCloseable {
   /** gRPC keepalive: a connection that stops answering pings fails its calls without waiting for a session expiry. */
   private static final long KEEPALIVE_MILLIS = 5_000;
 
-  private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
-    @Override
-    public InputStream stream(byte[] value) {
-      return new ByteArrayInputStream(value);
-    }
-
-    @Override
-    public byte[] parse(InputStream stream) {
-      try {
-        return stream.readAllBytes();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-  };
 
   static final MethodDescriptor<byte[], byte[]> STREAM = MethodDescriptor.<byte[], byte[]>newBuilder()
       .setType(MethodDescriptor.MethodType.BIDI_STREAMING)
       .setFullMethodName(MethodDescriptor.generateFullMethodName("roster.v1.Messaging", "Stream"))
-      .setRequestMarshaller(BYTES)
-      .setResponseMarshaller(BYTES)
+      .setRequestMarshaller(BytesMarshaller.INSTANCE)
+      .setResponseMarshaller(BytesMarshaller.INSTANCE)
       .build();
 
   private final String nodeId;
@@ -150,7 +132,8 @@ final class Messaging implements AutoCloseable {
           .start();
     } catch (IOException e) {
       retries.shutdownNow();
-      throw new RosterException("node " + nodeId + " cannot serve messages on " + bindAddress + ": " + e.getMessage(), e);
+      throw new RosterException("node " + nodeId + " cannot serve messages on " + bindAddress + ": "
+          + Node.causes(e), e);
     }
     String published = bindAddress.substring(0, bindAddress.lastIndexOf(':'));
     this.address = published + ":" + server.getPort();

@@ -146,6 +146,7 @@ public final class Node implements RegistryNode {
 
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
   public static Node start(NodeConfig config) {
+    io.roster.statemachine.RatisEmbedding.init();
     long incarnation = nextIncarnation(config.dataDir());
     RaftGroup group = RatisWiring.group(config);
     RaftServer server = null;
@@ -160,10 +161,10 @@ public final class Node implements RegistryNode {
             .setOption(RaftStorage.StartupOption.RECOVER)
             .build();
         server.start();
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException e) { // RuntimeException: Ratis' ExitException (see RatisEmbedding)
         closeQuietly(server);
         throw new RosterException("node " + config.nodeId() + " cannot start its Raft server on "
-            + config.listenAddress() + ": " + e.getMessage(), e);
+            + config.listenAddress() + ": " + causes(e), e);
       }
     }
     Node node;
@@ -180,6 +181,15 @@ public final class Node implements RegistryNode {
     }
     LOG.info("node {} started as {} (incarnation {})", config.nodeId(), config.role(), incarnation);
     return node;
+  }
+
+  /** The messages of a failure and its causes, so that the root cause (a port in use, say) shows. */
+  static String causes(Throwable e) {
+    StringBuilder b = new StringBuilder(String.valueOf(e.getMessage()));
+    for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+      b.append(": ").append(t.getMessage());
+    }
+    return b.toString();
   }
 
   /**

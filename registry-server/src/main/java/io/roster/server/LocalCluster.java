@@ -56,9 +56,8 @@ public final class LocalCluster implements AutoCloseable {
         return cluster;
       } catch (RosterException e) {
         cluster.close();
-        if (!String.valueOf(e.getMessage()).contains("Address already in use")
-            && !(e.getCause() instanceof java.net.BindException)) {
-          throw e;
+        if (!String.valueOf(e.getMessage()).contains("Address already in use")) {
+          throw e; // a port probed free was taken before the node bound it: try other ports
         }
         last = e;
       }
