@@ -115,6 +115,8 @@ public final class Node implements RegistryNode {
   private volatile boolean closed;
   /** Set once the session expired in any group: the node must be restarted. */
   private volatile boolean expired;
+  /** Guards the one-time expiry work without the node's lock (which a partition being added may hold). */
+  private final java.util.concurrent.atomic.AtomicBoolean expiring = new java.util.concurrent.atomic.AtomicBoolean();
 
   private Node(NodeConfig config, long incarnation, RaftServer server, RaftGroup group) {
     this.config = config;
@@ -736,12 +738,10 @@ public final class Node implements RegistryNode {
    * the node has lost names, so its processes die and it ends its session in the other groups too.
    */
   void sessionExpired(SessionKeeper keeper) {
-    synchronized (this) {
-      if (expired) {
-        return;
-      }
-      expired = true;
+    if (!expiring.compareAndSet(false, true)) {
+      return;
     }
+    expired = true;
     processes.killAll();
     for (Group g : groups()) {
       if (g.session() != keeper) {
