@@ -353,6 +353,39 @@ class PartitionsTest {
   }
 
   @Test
+  void aSessionThatExpiresInOnePartitionEndsInEveryGroup() throws Exception {
+    Registry<String> four = client.registry("expiring-4", Keys.UNIQUE, 4, ValueCodec.utf8());
+    Registry<String> one = client.registry("expiring-1", Keys.UNIQUE, ValueCodec.utf8());
+    LocalProcess p = client.spawn();
+    for (int i = 0; i < 8; i++) {
+      four.register("k" + i, p, "v");
+    }
+    one.register("k", p, "v");
+    Registry<String> reader4 = cluster.node("n1").registry("expiring-4", Keys.UNIQUE, 4, ValueCodec.utf8());
+    Registry<String> reader1 = cluster.node("n1").registry("expiring-1", Keys.UNIQUE, ValueCodec.utf8());
+    assertThat(reader4.at(Consistency.LINEARIZABLE).count()).isEqualTo(8);
+
+    // partition 0's group alone ends the client's session there (as its leader does when it stops hearing it)
+    RaftGroup partition0 = client.partitionGroups("expiring-4").get(0);
+    try (org.apache.ratis.client.RaftClient admin = org.apache.ratis.client.RaftClient.newBuilder()
+        .setProperties(new org.apache.ratis.conf.RaftProperties()).setRaftGroup(partition0)
+        .setRetryPolicy(org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(50,
+            org.apache.ratis.util.TimeDuration.valueOf(200, java.util.concurrent.TimeUnit.MILLISECONDS)))
+        .build()) {
+      var reply = admin.io().send(org.apache.ratis.protocol.Message.valueOf(
+          org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
+              io.roster.statemachine.Codec.encode(io.roster.statemachine.Commands.expireSession("c1",
+                  client.incarnation())))));
+      assertThat(reply.isSuccess()).isTrue();
+    }
+    // the client hears it from that partition's leader, its processes die, and its names leave every group
+    Awaitility.await("the client's process dies").atMost(WAIT).until(() -> !p.isAlive());
+    Awaitility.await("the client's names leave every group").atMost(WAIT).until(() ->
+        reader4.at(Consistency.LINEARIZABLE).count() == 0 && reader1.whereisConsistent("k") == null);
+    assertThatThrownBy(() -> one.register("again", client.spawn(), "v")).isInstanceOf(io.roster.SessionExpiredException.class);
+  }
+
+  @Test
   void settingsAreCheckedAndRevisionsBelongToOnePartition() {
     Registry<String> r = cluster.node("n1").registry("checked", Keys.DUPLICATE, 4, ValueCodec.utf8());
     assertThatThrownBy(() -> cluster.node("n2").registry("checked", Keys.DUPLICATE, 2, ValueCodec.utf8()))
