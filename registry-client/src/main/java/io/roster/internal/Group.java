@@ -77,14 +77,26 @@ final class Group {
           raftGroup.getPeers().stream().toList());
     }
     String prefix = "roster-" + config.nodeId() + (label.equals(Node.CLUSTER_LABEL) ? "" : "-" + label);
-    this.writeClient = new RenewableClient(prefix + "-writes", n -> RatisWiring.client(raftGroup, config, firstTry(n)));
-    this.readClient = new RenewableClient(prefix + "-reads", n -> RatisWiring.client(raftGroup, config, firstTry(n)));
-    for (RaftPeer voter : raftGroup.getPeers()) {
-      heartbeatClients.put(voter.getId(), new RenewableClient(prefix + "-heartbeats-" + voter.getId(),
-          n -> RatisWiring.heartbeatClient(raftGroup, config, firstTry(n))));
+    RenewableClient writes = null;
+    RenewableClient reads = null;
+    try {
+      writes = new RenewableClient(prefix + "-writes", n -> RatisWiring.client(raftGroup, config, firstTry(n)));
+      reads = new RenewableClient(prefix + "-reads", n -> RatisWiring.client(raftGroup, config, firstTry(n)));
+      for (RaftPeer voter : raftGroup.getPeers()) {
+        heartbeatClients.put(voter.getId(), new RenewableClient(prefix + "-heartbeats-" + voter.getId(),
+            n -> RatisWiring.heartbeatClient(raftGroup, config, firstTry(n))));
+      }
+      this.writer = new Writer(prefix + "-group-commit", writes, config.requestTimeout().toMillis(),
+          config.batching().settings());
+    } catch (RuntimeException e) { // close what was made
+      Node.closeQuietly(writes);
+      Node.closeQuietly(reads);
+      heartbeatClients.values().forEach(Node::closeQuietly);
+      mirror.close();
+      throw e;
     }
-    this.writer = new Writer(prefix + "-group-commit", writeClient, config.requestTimeout().toMillis(),
-        config.batching().settings());
+    this.writeClient = writes;
+    this.readClient = reads;
     this.barrier = new ReadBarrier(this::takeBarrier);
     this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler,
         config.sessionTimeout().toMillis());
