@@ -24,12 +24,8 @@ import io.roster.statemachine.Commands;
 import io.roster.statemachine.Mirror;
 import io.roster.statemachine.RegistryStateMachine;
 import io.roster.statemachine.Session;
-import io.roster.statemachine.proto.Barrier;
-import io.roster.statemachine.proto.Command;
 import io.roster.statemachine.proto.CreateRegistry;
 import io.roster.statemachine.proto.KeyMode;
-import io.roster.statemachine.proto.Query;
-import io.roster.statemachine.proto.QueryResult;
 import io.roster.statemachine.proto.Result;
 import io.roster.statemachine.proto.Status;
 import java.io.IOException;
@@ -61,14 +57,10 @@ import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.exceptions.AlreadyExistsException;
 import io.roster.statemachine.Limits;
-import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftGroup;
-import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.storage.RaftStorage;
-import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -443,11 +435,6 @@ public final class Node implements RegistryNode {
     }
   }
 
-  /** The recent changes this node's mirror of the cluster's group applied. */
-  ChangeHistory history() {
-    return main.history();
-  }
-
   @Override
   public Optional<String> leader() {
     return main.leader().map(RaftPeerId::toString);
@@ -657,17 +644,6 @@ public final class Node implements RegistryNode {
       throw new IllegalArgumentException(pid + " is not alive");
     }
     return pid;
-  }
-
-  /** Sends a write to the cluster's group; completes with its result, whatever its status. */
-  CompletableFuture<Result> writeResult(Command command) {
-    return main.writeResult(command);
-  }
-
-  /** Waits until {@code consistency} is reached on the cluster's group (see {@link Consistency}). */
-  void await(Consistency consistency) {
-    Objects.requireNonNull(consistency, "consistency");
-    join(main.reach(consistency));
   }
 
   <T> CompletableFuture<T> withTimeout(CompletableFuture<T> f, String what) {

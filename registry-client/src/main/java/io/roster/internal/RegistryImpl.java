@@ -115,14 +115,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   /** The partitions that may hold entries of {@code key}. */
   private int[] keyPartitions(String key) {
-    if (keyInOnePartition()) {
-      return new int[] {keyPartition(key)};
-    }
-    int[] all = new int[parts.size()];
-    for (int i = 0; i < all.length; i++) {
-      all[i] = i;
-    }
-    return all;
+    return keyInOnePartition() ? new int[] {keyPartition(key)} : allPartitions();
   }
 
   /** Registry-wide metadata lives in the cluster's group, with the registry's descriptor. */
