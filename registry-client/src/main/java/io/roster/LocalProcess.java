@@ -3,7 +3,8 @@ package io.roster;
 /**
  * A process of this node: a pid, a bounded mailbox and a lifetime. Its death (by {@link #close()},
  * its handler throwing, or its node stopping) removes every registration it holds, cluster-wide, in
- * one command; the node retries that command until it is applied or the node's session ends.
+ * one command; the node retries that command until it is applied or the node's session ends. From
+ * its death on, local reads on this node no longer show its names.
  *
  * <p>Thread-safe.
  */
@@ -12,6 +13,12 @@ public interface LocalProcess extends AutoCloseable {
 
   /** Whether the process is alive. A dead process never comes back. */
   boolean isAlive();
+
+  /**
+   * The revision of the registration that {@link RegistryNode#spawn(Via, MessageHandler)} made as
+   * the process started (its name's fencing token); 0 for a process spawned without a name.
+   */
+  long viaRevision();
 
   /**
    * Puts a message in this process's mailbox (bounded: 1,024 messages); the handler, or
@@ -34,7 +41,12 @@ public interface LocalProcess extends AutoCloseable {
   /** Why the process died, if its handler threw; null while alive or after a normal close. */
   Throwable failure();
 
-  /** Ends the process (idempotent). Its registrations are removed asynchronously. */
+  /**
+   * Ends the process (idempotent) and removes its registrations and locks. Returns once this node's
+   * mirror has applied the removal, so every later read on this node, consistent reads included,
+   * sees the names gone; waits at most the node's request timeout for that (without a quorum the
+   * removal goes on in the background, retried, while local reads here already hide the names).
+   */
   @Override
   void close();
 }

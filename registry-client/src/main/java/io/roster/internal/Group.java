@@ -1,12 +1,14 @@
 package io.roster.internal;
 
 import io.roster.Consistency;
+import io.roster.MirrorLagException;
 import io.roster.RegistryUnavailableException;
 import io.roster.RosterException;
 import io.roster.SessionExpiredException;
 import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.Mirror;
 import io.roster.statemachine.RegistryStateMachine;
+import io.roster.statemachine.Revisions;
 import io.roster.statemachine.proto.Barrier;
 import io.roster.statemachine.proto.Command;
 import io.roster.statemachine.proto.Query;
@@ -176,7 +178,10 @@ final class Group {
         .orElse(OptionalLong.empty());
   }
 
-  /** Sends a write once this group's session is open; completes with its result, whatever its status. */
+  /**
+   * Sends a write once this group's session is open; completes with its result, whatever its
+   * status, once this node's mirror has applied it (see {@link #visibleHere}).
+   */
   CompletableFuture<Result> writeResult(Command command) {
     if (node.isClosed()) {
       return CompletableFuture.failedFuture(new IllegalStateException("node " + node.nodeId() + " is closed"));
@@ -195,7 +200,37 @@ final class Group {
           }
           return r;
         });
-    return node.withTimeout(result, "the write");
+    return node.withTimeout(result, "the write").thenCompose(this::visibleHere);
+  }
+
+  /**
+   * Completes with a write's result once this node's mirror has applied the write: then every
+   * later read on this node sees it or something newer (read-your-writes and monotonic reads per
+   * node). On a leader the mirror applied it before the reply; a follower or a client waits for
+   * its own apply, bounded by the request timeout. A committed write whose apply does not arrive
+   * in time fails with {@link MirrorLagException}; a refused one is reported as it is.
+   */
+  CompletableFuture<Result> visibleHere(Result r) {
+    long index = Revisions.index(r.getRevision());
+    CompletableFuture<Long> applied = index == 0 ? CompletableFuture.completedFuture(0L)
+        : mirror.awaitApplied(index, node.timeoutMillis());
+    if (applied.isDone() && !applied.isCompletedExceptionally()) {
+      return CompletableFuture.completedFuture(r); // the usual case on the leader: no thread hop
+    }
+    // completed off the thread that applies (the caller's continuation may block on another write)
+    return applied.handleAsync((i, error) -> {
+      if (error != null && r.getStatus() == Status.OK) {
+        throw new MirrorLagException("the write was committed at revision " + r.getRevision() + ", but this node's "
+            + "mirror of " + label + " did not apply it within " + node.timeoutMillis() + " ms (it is at revision "
+            + Revisions.entryEnd(mirror.mirror().appliedIndex()) + "); local reads here may not show it yet",
+            r.getRevision(), unwrapped(error));
+      }
+      return r;
+    }, node.callbackExecutor());
+  }
+
+  private static Throwable unwrapped(Throwable e) {
+    return e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
   }
 
   /** Sends a write; completes with its revision or the exception of its status. */
@@ -211,15 +246,29 @@ final class Group {
           "a linearizable read");
     }
     if (consistency.revision() > 0) {
-      return node.withTimeout(mirror.awaitApplied(consistency.revision(), timeoutMillis),
-          "a read at revision " + consistency.revision());
+      long revision = consistency.revision();
+      return mirror.awaitApplied(Revisions.index(revision), timeoutMillis).exceptionally(e -> {
+        Throwable cause = unwrapped(e);
+        if (cause instanceof java.util.concurrent.TimeoutException) {
+          throw new RegistryUnavailableException("revision " + revision + " was not reached within " + timeoutMillis
+              + " ms: this node's mirror of " + label + " has applied up to revision "
+              + Revisions.entryEnd(mirror.mirror().appliedIndex()) + " (a revision of another partition or "
+              + "cluster is never reached here; or this node is cut off from the voters)", cause);
+        }
+        throw Writer.unwrap(cause);
+      });
     }
     return CompletableFuture.completedFuture(0L);
   }
 
+  /** The highest revision this node's mirror of the group has applied. */
+  long appliedRevision() {
+    return Revisions.entryEnd(mirror.mirror().appliedIndex());
+  }
+
   /** Runs {@code action} once this node's mirror has applied {@code revision} (or gave up waiting). */
   void afterApplied(long revision, Runnable action) {
-    mirror.awaitApplied(revision, node.timeoutMillis()).whenComplete((i, e) -> action.run());
+    mirror.awaitApplied(Revisions.index(revision), node.timeoutMillis()).whenComplete((i, e) -> action.run());
   }
 
   private CompletableFuture<Long> takeBarrier() {

@@ -92,6 +92,12 @@ public final class Node implements RegistryNode {
   private final Set<Watch<?>> watches = ConcurrentHashMap.newKeySet();
   /** Runs the partitions' callbacks of a parallel dispatch (never the process threads: a handler may dispatch). */
   private final ExecutorService dispatchExecutor;
+  /**
+   * Completes the futures of writes and reads that waited for this node's mirror, so that the
+   * caller's continuations never run on the thread that applies (they may wait for another write).
+   */
+  private final ExecutorService callbackPool;
+  private final java.util.concurrent.Executor callbackExecutor;
   /** Watch subscriptions one node keeps at most. */
   static final int WATCHES_MAX = 1024;
   private final ProcessTable processes;
@@ -122,7 +128,16 @@ public final class Node implements RegistryNode {
     this.processExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-process"));
     this.watchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-watch"));
     this.dispatchExecutor = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-dispatch"));
-    this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied);
+    this.callbackPool = Executors.newCachedThreadPool(threads("roster-" + config.nodeId() + "-callback"));
+    this.callbackExecutor = task -> {
+      try {
+        callbackPool.execute(task);
+      } catch (java.util.concurrent.RejectedExecutionException stopped) {
+        task.run(); // the node stopped: complete the future anyway, here
+      }
+    };
+    this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied,
+        timeoutMillis);
     Messaging m = null;
     try {
       m = new Messaging(config.nodeId(), incarnation, config.messageAddress(), processes,
@@ -132,7 +147,8 @@ public final class Node implements RegistryNode {
       if (m != null) {
         m.close();
       }
-      List.of(scheduler, reconciler, processExecutor, watchExecutor, dispatchExecutor).forEach(ExecutorService::shutdownNow);
+      List.of(scheduler, reconciler, processExecutor, watchExecutor, dispatchExecutor, callbackPool)
+          .forEach(ExecutorService::shutdownNow);
       throw e;
     }
     this.messaging = m;
@@ -424,7 +440,8 @@ public final class Node implements RegistryNode {
     Registry<V> registry = registry(via.name(), Keys.UNIQUE, via.partitions(), via.codec());
     LocalProcess process = spawn(handler);
     try {
-      registry.register(name.key(), process, name.value());
+      long revision = registry.register(name.key(), process, name.value()); // applied here when it returns
+      ((ProcessTable.Proc) process).viaRevision(revision);
       return process;
     } catch (AlreadyRegisteredException e) {
       process.close();
@@ -509,6 +526,7 @@ public final class Node implements RegistryNode {
     }
     watchExecutor.shutdownNow();
     dispatchExecutor.shutdownNow();
+    callbackPool.shutdown(); // lets queued completions run
     groups().forEach(Group::close);
     closeQuietly(server);
     LOG.info("node {} stopped", nodeId());
@@ -615,7 +633,17 @@ public final class Node implements RegistryNode {
     }
     ChangeHistory history = group.history();
     boolean fromNow = afterRevision == -1;
-    long from = fromNow ? history.appliedIndex() : afterRevision;
+    if (!fromNow && afterRevision > group.appliedRevision()) {
+      // a revision this node has not applied yet (another node's write, say): wait for it, bounded;
+      // one that never comes (another partition's, a made-up one) is refused
+      try {
+        join(group.reach(Consistency.atLeast(afterRevision)));
+      } catch (RegistryUnavailableException e) {
+        throw new IllegalArgumentException("cannot watch " + group.label() + " after revision " + afterRevision + ": "
+            + e.getMessage(), e);
+      }
+    }
+    long from = fromNow ? io.roster.statemachine.Revisions.entryEnd(history.appliedIndex()) : afterRevision;
     Watch<V> w = new Watch<>(history, registry, partition, codec, from, fromNow, listener, watchExecutor,
         watches::remove);
     synchronized (watches) {
@@ -631,6 +659,11 @@ public final class Node implements RegistryNode {
   /** The threads of parallel dispatches. */
   ExecutorService dispatchExecutor() {
     return dispatchExecutor;
+  }
+
+  /** Where futures that waited for a mirror complete; never a thread that applies. */
+  java.util.concurrent.Executor callbackExecutor() {
+    return callbackExecutor;
   }
 
   /** Validates that {@code process} is a live process of this node and returns its pid. */
@@ -674,37 +707,46 @@ public final class Node implements RegistryNode {
 
   /**
    * A process died: hide its names here at once and remove them in every group this node has
-   * written to, retrying until applied.
+   * written to, retrying until applied. Completes once this node's mirrors applied every removal
+   * (or at once when the node stops or its session ended: then the session's end removes them).
    */
-  private void processDied(Pid pid) {
+  private CompletableFuture<Void> processDied(Pid pid) {
     pending.addPid(pid);
     List<Group> all = groups().stream().filter(g -> g == main || g.used()).toList();
+    CompletableFuture<Void> removed = new CompletableFuture<>();
     AtomicInteger left = new AtomicInteger(all.size());
+    Runnable oneRemoved = () -> {
+      if (left.decrementAndGet() == 0) {
+        pending.removePid(pid);
+        removed.complete(null);
+      }
+    };
     for (Group g : all) {
-      reap(pid, g, left);
+      reap(pid, g, oneRemoved, removed);
     }
+    return removed;
   }
 
-  private void reap(Pid pid, Group group, AtomicInteger left) {
+  private void reap(Pid pid, Group group, Runnable oneRemoved, CompletableFuture<Void> removed) {
     if (closed || expired) {
-      return; // the session's end removes everything of this node; meanwhile the names stay hidden here
+      removed.complete(null); // the session's end removes everything of this node; the names stay hidden here
+      return;
     }
     if (group.session().ready().isCompletedExceptionally()) {
-      return; // no session in this group: nothing of this node's can be there
+      oneRemoved.run(); // no session in this group: nothing of this node's can be there
+      return;
     }
     group.session().ready().thenCompose(v -> group.writer().submit(Commands.unregisterPid(pid))).whenComplete((r, e) -> {
       if (e == null && r.getStatus() == Status.OK) {
-        group.afterApplied(r.getRevision(), () -> {
-          if (left.decrementAndGet() == 0) {
-            pending.removePid(pid);
-          }
-        });
+        group.afterApplied(r.getRevision(), oneRemoved);
       } else if (!closed) {
         try {
-          scheduler.schedule(() -> reap(pid, group, left), 500, TimeUnit.MILLISECONDS);
+          scheduler.schedule(() -> reap(pid, group, oneRemoved, removed), 500, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
-          // the node stops: its session's end removes the names
+          removed.complete(null); // the node stops: its session's end removes the names
         }
+      } else {
+        removed.complete(null);
       }
     });
   }

@@ -12,6 +12,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * fails. Empty almost always, and then a read costs one volatile load.
  */
 final class PendingRemovals {
+  /** Hides nothing, ever: what consistent reads consult (nothing is ever added to it). */
+  static final PendingRemovals NONE = new PendingRemovals();
+
   private final AtomicInteger size = new AtomicInteger();
   private final ConcurrentHashMap<String, ConcurrentHashMap<String, Set<Pid>>> keys = new ConcurrentHashMap<>();
   private final Set<Pid> deadPids = ConcurrentHashMap.newKeySet();

@@ -16,7 +16,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Consumer;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,15 +40,20 @@ final class ProcessTable {
   private final String nodeId;
   private final long incarnation;
   private final ExecutorService executor;
-  private final Consumer<Pid> onDeath;
+  /** Proposes the removal of a dead process's names; completes once this node's mirror applied it. */
+  private final Function<Pid, CompletableFuture<Void>> onDeath;
+  /** How long {@link LocalProcess#close()} waits for that removal. */
+  private final long closeWaitMillis;
   private final AtomicLong serials = new AtomicLong();
   private final ConcurrentHashMap<Pid, Proc> live = new ConcurrentHashMap<>();
 
-  ProcessTable(String nodeId, long incarnation, ExecutorService executor, Consumer<Pid> onDeath) {
+  ProcessTable(String nodeId, long incarnation, ExecutorService executor,
+      Function<Pid, CompletableFuture<Void>> onDeath, long closeWaitMillis) {
     this.nodeId = nodeId;
     this.incarnation = incarnation;
     this.executor = executor;
     this.onDeath = onDeath;
+    this.closeWaitMillis = closeWaitMillis;
   }
 
   LocalProcess spawn(MessageHandler handler) {
@@ -150,6 +156,7 @@ final class ProcessTable {
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final AtomicLong mailboxBytes = new AtomicLong();
+    private volatile long viaRevision;
 
     Proc(Pid pid, MessageHandler handler) {
       this.pid = pid;
@@ -164,6 +171,15 @@ final class ProcessTable {
     @Override
     public boolean isAlive() {
       return alive.get();
+    }
+
+    @Override
+    public long viaRevision() {
+      return viaRevision;
+    }
+
+    void viaRevision(long revision) {
+      viaRevision = revision;
     }
 
     @Override
@@ -260,7 +276,8 @@ final class ProcessTable {
       }
     }
 
-    void die(Throwable cause, boolean propose) {
+    /** Returns what completes once the removal of its names applied here; null if it was dead already. */
+    CompletableFuture<Void> die(Throwable cause, boolean propose) {
       if (alive.compareAndSet(true, false)) {
         failure.set(cause);
         live.remove(pid);
@@ -270,15 +287,25 @@ final class ProcessTable {
         for (MailImpl call : new ArrayList<>(unanswered)) {
           call.fail(CallException.Reason.CALLEE_DIED, why);
         }
-        if (propose) {
-          onDeath.accept(pid);
-        }
+        return propose ? onDeath.apply(pid) : CompletableFuture.completedFuture(null);
       }
+      return null;
     }
 
     @Override
     public void close() {
-      die(null, true);
+      CompletableFuture<Void> removed = die(null, true);
+      if (removed == null) {
+        return;
+      }
+      try {
+        removed.get(closeWaitMillis, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        // the removal goes on in the background; local reads here hide the names meanwhile
+        LOG.debug("{}: its names are not removed here yet: {}", pid, e.toString());
+      }
     }
 
     @Override

@@ -49,6 +49,15 @@ final class RegistryImpl<V> implements Registry<V> {
   private final List<Group> parts;
   /** Per partition, its state in the mirror it was found in; found again when the node replaces a mirror. */
   private final AtomicReferenceArray<Found> found;
+  /**
+   * What reads hide: this node's removals in flight for LOCAL reads (DGen's fire-and-forget
+   * unregister), nothing for consistent reads, which show only states that existed in the log.
+   */
+  private final PendingRemovals hidden;
+  /** The same registry read without the overlay: what reads at a consistency other than LOCAL use. */
+  private final RegistryImpl<V> committed;
+  /** The same registry read with the overlay: LOCAL reads. */
+  private final RegistryImpl<V> local;
 
   private record Found(Mirror mirror, Mirror.RegistryState state) {}
 
@@ -59,6 +68,22 @@ final class RegistryImpl<V> implements Registry<V> {
     this.codec = codec;
     this.parts = parts;
     this.found = new AtomicReferenceArray<>(parts.size());
+    this.hidden = node.pending();
+    this.local = this;
+    this.committed = new RegistryImpl<>(this);
+  }
+
+  /** The view of {@code local} without the overlay of removals in flight. */
+  private RegistryImpl(RegistryImpl<V> local) {
+    this.node = local.node;
+    this.name = local.name;
+    this.keys = local.keys;
+    this.codec = local.codec;
+    this.parts = local.parts;
+    this.found = local.found;
+    this.hidden = PendingRemovals.NONE;
+    this.local = local;
+    this.committed = this;
   }
 
   /** This registry in partition {@code p}'s current mirror, or null while it has not seen it created. */
@@ -153,9 +178,10 @@ final class RegistryImpl<V> implements Registry<V> {
   @Override
   public CompletableFuture<Long> registerAsync(String key, LocalProcess process, V value) {
     checkKey(key);
-    byte[] bytes = encode(value);
     Pid pid = node.ownProcess(process);
-    return parts.get(entryPartition(key, pid)).write(Commands.register(name, key, bytes, pid), key);
+    int p = entryPartition(key, pid);
+    byte[] bytes = encodeValue(state(p), key, value);
+    return parts.get(p).write(Commands.register(name, key, bytes, pid), key);
   }
 
   @Override
@@ -166,11 +192,13 @@ final class RegistryImpl<V> implements Registry<V> {
     node.pending().addKey(name, key, pid);
     CompletableFuture<Long> outcome = group.write(Commands.unregister(name, key, pid), key);
     outcome.whenComplete((revision, error) -> {
-      if (error != null) {
-        node.pending().removeKey(name, key, pid);
+      Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+          ? error.getCause() : error;
+      if (cause instanceof io.roster.MirrorLagException lag) {
+        // committed, not yet applied here: keep hiding the key until it is
+        group.afterApplied(lag.revision(), () -> node.pending().removeKey(name, key, pid));
       } else {
-        // keep hiding the key until this node's mirror has applied the removal
-        group.afterApplied(revision, () -> node.pending().removeKey(name, key, pid));
+        node.pending().removeKey(name, key, pid); // applied here (the write waits for it), or failed
       }
     });
     return outcome;
@@ -191,15 +219,11 @@ final class RegistryImpl<V> implements Registry<V> {
       }
     }
     int removed = 0;
-    long revision = 0;
     for (int from = 0; from < matching.size(); from += Limits.BATCH_COMMANDS_MAX) {
       List<Registration> chunk = matching.subList(from, Math.min(matching.size(), from + Limits.BATCH_COMMANDS_MAX));
       Result r = Node.join(group.writeResult(Commands.unregisterEntries(name, key, pid, chunk)));
-      revision = Writer.revisionOrThrow(r, key);
+      Writer.revisionOrThrow(r, key); // applied on this node's mirror when it returns
       removed += (int) r.getRemoved();
-    }
-    if (revision > 0) {
-      Node.join(group.reach(Consistency.atLeast(revision)));
     }
     return removed;
   }
@@ -223,7 +247,7 @@ final class RegistryImpl<V> implements Registry<V> {
       }
       V old = decode(current);
       V next = update.apply(old);
-      Result r = Node.join(group.writeResult(Commands.updateValue(name, key, encode(next), pid, current)));
+      Result r = Node.join(group.writeResult(Commands.updateValue(name, key, encodeValue(state(p), key, next), pid, current)));
       if (r.getStatus() == Status.VALUE_CHANGED) {
         fresh = Consistency.atLeast(r.getRevision()); // someone else wrote: read past it and retry
         continue;
@@ -241,7 +265,8 @@ final class RegistryImpl<V> implements Registry<V> {
   @Override
   public long putMeta(String key, V value) {
     checkKey(key);
-    return Node.join(metaGroup().write(Commands.putMeta(name, key, encode(value)), key));
+    Mirror.RegistryState state = parts.size() == 1 ? state(0) : node.mirror().registryState(name);
+    return Node.join(metaGroup().write(Commands.putMeta(name, key, encodeValue(state, key, value)), key));
   }
 
   @Override
@@ -266,7 +291,7 @@ final class RegistryImpl<V> implements Registry<V> {
     } else {
       reach(consistency, allPartitions());
     }
-    return this;
+    return consistency == Consistency.LOCAL ? local : committed;
   }
 
   private int[] allPartitions() {
@@ -306,10 +331,11 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public Pid whereis(String key) {
+    Objects.requireNonNull(key, "key");
     if (keyInOnePartition()) {
       Mirror.RegistryState state = state(keyPartition(key));
       Pid owner = state == null ? null : state.whereis(key);
-      if (owner == null || !node.pending().hides(name, key, owner)) {
+      if (owner == null || !hidden.hides(name, key, owner)) {
         return owner;
       }
     }
@@ -325,7 +351,7 @@ final class RegistryImpl<V> implements Registry<V> {
   @Override
   public Pid whereis(String key, Consistency consistency) {
     reachForKey(key, consistency);
-    return whereis(key);
+    return (consistency == Consistency.LOCAL ? local : committed).whereis(key);
   }
 
   @Override
@@ -336,7 +362,7 @@ final class RegistryImpl<V> implements Registry<V> {
   @Override
   public List<RegistryEntry<V>> lookup(String key, Consistency consistency) {
     reachForKey(key, consistency);
-    return lookup(key);
+    return (consistency == Consistency.LOCAL ? local : committed).lookup(key);
   }
 
   @Override
@@ -354,7 +380,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public long count() {
-    if (!node.pending().any()) {
+    if (!hidden.any()) {
       long n = 0;
       for (int p = 0; p < parts.size(); p++) {
         Mirror.RegistryState state = state(p);
@@ -404,7 +430,7 @@ final class RegistryImpl<V> implements Registry<V> {
     List<String> out = new ArrayList<>();
     for (int p = 0; p < parts.size(); p++) {
       for (Registration r : parts.get(p).mirror().registrationsOf(pid)) {
-        if (r.registry().name().equals(name) && !node.pending().hides(name, r.key(), pid)) {
+        if (r.registry().name().equals(name) && !hidden.hides(name, r.key(), pid)) {
           out.add(r.key());
         }
       }
@@ -426,6 +452,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback, boolean parallel) {
+    Objects.requireNonNull(key, "key");
     Objects.requireNonNull(callback, "callback");
     List<List<RegistryEntry<V>>> batches = new ArrayList<>();
     for (int p : keyPartitions(key)) {
@@ -739,12 +766,12 @@ final class RegistryImpl<V> implements Registry<V> {
     Objects.requireNonNull(key, "key");
     Mirror.RegistryState state = state(p);
     List<Registration> found = state == null ? List.of() : state.lookup(key);
-    if (found.isEmpty() || !node.pending().any()) {
+    if (found.isEmpty() || !hidden.any()) {
       return found;
     }
     List<Registration> visible = new ArrayList<>(found.size());
     for (Registration r : found) {
-      if (!node.pending().hides(name, key, r.pid())) {
+      if (!hidden.hides(name, key, r.pid())) {
         visible.add(r);
       }
     }
@@ -752,7 +779,7 @@ final class RegistryImpl<V> implements Registry<V> {
   }
 
   private void forEachVisible(Consumer<Registration> visitor) {
-    PendingRemovals pending = node.pending();
+    PendingRemovals pending = hidden;
     for (int p = 0; p < parts.size(); p++) {
       Mirror.RegistryState state = state(p);
       if (state != null) {
@@ -771,6 +798,20 @@ final class RegistryImpl<V> implements Registry<V> {
 
   private V decode(Registration r) {
     return codec.decode(r.valueUnsafe());
+  }
+
+  /**
+   * A registration's value in bytes, checked against the registry's limit (replicated with its
+   * descriptor) so that an oversized value is refused here, naming the limit.
+   */
+  private byte[] encodeValue(Mirror.RegistryState state, String key, V value) {
+    byte[] bytes = encode(value);
+    int max = state == null ? Limits.VALUE_BYTES_CAP : state.descriptor().maxValueBytes();
+    if (bytes.length > max) {
+      throw new io.roster.LimitExceededException("the value for '" + key + "' is " + bytes.length
+          + " bytes; registry '" + name + "' takes values of at most " + max + " bytes");
+    }
+    return bytes;
   }
 
   private byte[] encode(V value) {

@@ -9,6 +9,7 @@ import io.roster.Subscription;
 import io.roster.ValueCodec;
 import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.Codec;
+import io.roster.statemachine.Revisions;
 import io.roster.statemachine.proto.ChangeEntry;
 import io.roster.statemachine.proto.ChangeProto;
 import io.roster.statemachine.proto.RegistrationChange;
@@ -36,6 +37,7 @@ final class Watch<V> implements Subscription {
   private final AtomicBoolean ended = new AtomicBoolean();
   /** Held while the listener is called: one call at a time, and nothing once the subscription ended. */
   private final Object delivery = new Object();
+  /** The revision up to which events were delivered: resuming inside an entry skips its earlier commands. */
   private volatile long cursor;
   /** "From now" on a node whose history is not loaded yet (a client before its first load): now is the load. */
   private final boolean fromNow;
@@ -70,31 +72,40 @@ final class Watch<V> implements Subscription {
     try {
       while (!ended.get()) {
         CompletableFuture<Void> next = history.nextChange(); // taken before reading, so no append is missed
-        ChangeHistory.Slice slice = history.after(cursor, SLICE_MAX);
-        if (slice == null && fromNow && cursor == 0) {
-          cursor = history.completeAfter(); // the first load is "now"
+        long from = cursor;
+        long index = Revisions.index(from);
+        // an entry is read again from its start unless the cursor is past its last command
+        long afterIndex = from == Revisions.entryEnd(index) ? index : index - 1;
+        ChangeHistory.Slice slice = history.after(afterIndex, SLICE_MAX);
+        if (slice == null && fromNow && index == 0) {
+          cursor = Revisions.entryEnd(history.completeAfter()); // the first load is "now"
           continue;
         }
         if (slice == null) {
-          end(new CompactedException(cursor, history.completeAfter()));
+          end(new CompactedException(from, Revisions.entryEnd(history.completeAfter())));
           return;
         }
         for (ChangeEntry e : slice.entries()) {
           for (ChangeProto c : e.getChangesList()) {
-            RegistryEvent<V> event = event(e.getIndex(), c);
+            long revision = Revisions.of(e.getIndex(), c.getOrdinal());
+            if (revision <= from) {
+              continue; // delivered before this subscription resumed
+            }
+            RegistryEvent<V> event = event(revision, c);
             if (event != null) {
               synchronized (delivery) {
                 if (ended.get()) {
                   return;
                 }
                 listener.onEvent(event);
+                cursor = revision;
               }
             }
           }
-          cursor = e.getIndex();
+          cursor = Math.max(cursor, Revisions.entryEnd(e.getIndex()));
         }
         if (slice.entries().isEmpty()) {
-          cursor = Math.max(cursor, slice.appliedIndex());
+          cursor = Math.max(cursor, Revisions.entryEnd(slice.appliedIndex()));
           next.thenRun(this::schedule);
           return;
         }
@@ -104,7 +115,7 @@ final class Watch<V> implements Subscription {
     }
   }
 
-  private RegistryEvent<V> event(long index, ChangeProto c) {
+  private RegistryEvent<V> event(long revision, ChangeProto c) {
     RegistrationChange r;
     RegistryEvent.Type type;
     if (c.hasRegistered()) {
@@ -121,7 +132,7 @@ final class Watch<V> implements Subscription {
     }
     Pid pid = Codec.fromProto(r.getRecord().getPid());
     return new RegistryEvent<>(type, registry, r.getKey(), pid, codec.decode(r.getRecord().getValue().toByteArray()),
-        index, partition);
+        revision, partition);
   }
 
   /** Ends the subscription with an error for the listener (once). */

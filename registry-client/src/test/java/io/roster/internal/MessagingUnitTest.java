@@ -48,8 +48,8 @@ class MessagingUnitTest {
 
   @BeforeEach
   void start() {
-    aProcesses = new ProcessTable("a", 1, threads, pid -> { });
-    bProcesses = new ProcessTable("b", 1, threads, pid -> { });
+    aProcesses = new ProcessTable("a", 1, threads, pid -> java.util.concurrent.CompletableFuture.completedFuture(null), 5_000);
+    bProcesses = new ProcessTable("b", 1, threads, pid -> java.util.concurrent.CompletableFuture.completedFuture(null), 5_000);
     a = new Messaging("a", 1, "127.0.0.1:0", aProcesses, sessions::get);
     // a long full-mailbox wait: a loaded machine must not turn the backpressure test into drops
     b = new Messaging("b", 1, "127.0.0.1:0", bProcesses, sessions::get, 120_000);
@@ -140,7 +140,7 @@ class MessagingUnitTest {
         .havingCause().isInstanceOfSatisfying(CallException.class,
             e -> assertThat(e.reason()).isEqualTo(CallException.Reason.NODE_UNREACHABLE));
     // b comes back as a new incarnation: a new stream reaches it
-    ProcessTable again = new ProcessTable("b", 2, threads, pid -> { });
+    ProcessTable again = new ProcessTable("b", 2, threads, pid -> java.util.concurrent.CompletableFuture.completedFuture(null), 5_000);
     b = new Messaging("b", 2, "127.0.0.1:0", again, sessions::get);
     sessions.put("b", new Session("b", 2, 5_000, false, 2, b.address()));
     LocalProcess echo = again.spawn((self, mail) -> mail.reply(mail.body()));

@@ -57,10 +57,17 @@ public final class ChangeCodec {
     return b.build();
   }
 
+  /** An entry's changes, all of them made by its first command (a dump, which carries no events). */
   public static ChangeEntry encode(long index, List<Change> changes) {
+    return encode(index, changes, null);
+  }
+
+  /** An entry's changes; {@code ordinals[i]} is the position of the command that made change i (null: 0). */
+  public static ChangeEntry encode(long index, List<Change> changes, int[] ordinals) {
     ChangeEntry.Builder b = ChangeEntry.newBuilder().setIndex(index);
-    for (Change c : changes) {
-      b.addChanges(encode(c));
+    for (int i = 0; i < changes.size(); i++) {
+      ChangeProto p = encode(changes.get(i));
+      b.addChanges(ordinals == null || ordinals[i] == 0 ? p : p.toBuilder().setOrdinal(ordinals[i]).build());
     }
     return b.build();
   }

@@ -48,9 +48,17 @@ public final class ChangeHistory {
     wake(woken);
   }
 
-  /** Records an applied entry; {@code changes} may be empty (the index still advances). */
+  /** Records an applied entry whose changes all came from its first command; {@code changes} may be empty. */
   public void applied(long index, List<Change> changes) {
-    append(index, changes.isEmpty() ? null : ChangeCodec.encode(index, changes));
+    applied(index, changes, null);
+  }
+
+  /**
+   * Records an applied entry; {@code changes} may be empty (the index still advances), and
+   * {@code ordinals[i]} is the position of the command that made change i.
+   */
+  public void applied(long index, List<Change> changes, int[] ordinals) {
+    append(index, changes.isEmpty() ? null : ChangeCodec.encode(index, changes, ordinals));
   }
 
   /** Records an applied entry already encoded (a change stream's), or only the index when {@code entry} is null. */

@@ -110,12 +110,12 @@ public final class Codec {
   }
 
   /** The answer to an entry that could not be decoded: one error result. */
-  public static BatchResult rejected(Decoded decoded, long revision) {
+  public static BatchResult rejected(Decoded decoded, long index) {
     return BatchResult.newBuilder()
         .addResults(Result.newBuilder()
             .setStatus(decoded.errorStatus())
             .setDetail(decoded.errorDetail())
-            .setRevision(revision))
+            .setRevision(Revisions.of(index, 0)))
         .build();
   }
 }

@@ -56,7 +56,7 @@ public final class Commands {
   }
 
   private static EntryRef ref(Registration r) {
-    return EntryRef.newBuilder().setRevision(r.revision()).setOrdinal(r.ordinal()).build();
+    return EntryRef.newBuilder().setRevision(r.index()).setOrdinal(r.ordinal()).build();
   }
 
   public static Command unregisterPid(Pid pid) {

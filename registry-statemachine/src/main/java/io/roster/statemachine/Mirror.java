@@ -523,7 +523,7 @@ public final class Mirror implements StateView {
         for (int i = 0; i < regs.length; i++) {
           Registration reg = regs[i];
           lines.add("entry " + d.name() + " " + key + " #" + i + " " + reg.pid() + " "
-              + b64.encodeToString(reg.valueUnsafe()) + " @" + reg.revision() + "." + reg.ordinal());
+              + b64.encodeToString(reg.valueUnsafe()) + " @" + reg.index() + "." + reg.ordinal());
         }
       });
       r.meta.forEach((k, v) -> lines.add("meta " + d.name() + " " + k + " " + b64.encodeToString(v)));
@@ -534,7 +534,7 @@ public final class Mirror implements StateView {
     holdings.forEach((pid, v) -> {
       Holdings h = expand(v);
       for (Registration reg : h.registrations()) {
-        lines.add("holds " + pid + " " + reg.registry().name() + " " + reg.key() + " @" + reg.revision() + "."
+        lines.add("holds " + pid + " " + reg.registry().name() + " " + reg.key() + " @" + reg.index() + "."
             + reg.ordinal());
       }
       for (LockHold l : h.locks()) {

@@ -32,7 +32,7 @@ final class Records {
     return RegistrationRecord.newBuilder()
         .setPid(Codec.toProto(r.pid()))
         .setValue(ByteString.copyFrom(r.valueUnsafe()))
-        .setRevision(r.revision())
+        .setRevision(r.index())
         .setOrdinal(r.ordinal())
         .build();
   }

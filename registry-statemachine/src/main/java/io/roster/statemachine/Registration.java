@@ -7,23 +7,24 @@ import java.util.Arrays;
  * One registration: a key of a registry held by a pid, with a value.
  *
  * <p>Immutable once published to the mirror. The value array is never modified and must not be
- * handed to users without a copy. {@code (revision, ordinal)} identifies the registration uniquely:
- * the Raft index of the entry that created it and the command's position inside that entry.
+ * handed to users without a copy. {@code (index, ordinal)} identifies the registration uniquely:
+ * the Raft index of the entry that created (or last updated) it and the command's position inside
+ * that entry; together they are its {@link #revision()}.
  */
 public final class Registration {
   private final RegistryDescriptor registry;
   private final String key;
   private final Pid pid;
   private final byte[] value;
-  private final long revision;
+  private final long index;
   private final int ordinal;
 
-  public Registration(RegistryDescriptor registry, String key, Pid pid, byte[] value, long revision, int ordinal) {
+  public Registration(RegistryDescriptor registry, String key, Pid pid, byte[] value, long index, int ordinal) {
     this.registry = registry;
     this.key = key;
     this.pid = pid;
     this.value = value;
-    this.revision = revision;
+    this.index = index;
     this.ordinal = ordinal;
   }
 
@@ -44,26 +45,32 @@ public final class Registration {
     return value;
   }
 
+  /** The Raft index of the entry whose command created the registration or last updated its value. */
+  public long index() {
+    return index;
+  }
+
+  /** The revision of the command that created the registration or last updated its value: a fencing token. */
   public long revision() {
-    return revision;
+    return Revisions.of(index, ordinal);
   }
 
   public int ordinal() {
     return ordinal;
   }
 
-  /** True for the same registration: same registry, key, pid and (revision, ordinal). */
+  /** True for the same registration: same registry, key, pid and (index, ordinal). */
   boolean sameIdentity(Registration other) {
-    return revision == other.revision
+    return index == other.index
         && ordinal == other.ordinal
         && key.equals(other.key)
         && pid.equals(other.pid)
         && registry.name().equals(other.registry.name());
   }
 
-  /** Orders duplicates of one key by creation: (revision, ordinal). */
+  /** Orders duplicates of one key by creation: (index, ordinal). */
   static int creationOrder(Registration a, Registration b) {
-    int c = Long.compare(a.revision, b.revision);
+    int c = Long.compare(a.index, b.index);
     return c != 0 ? c : Integer.compare(a.ordinal, b.ordinal);
   }
 
@@ -76,12 +83,12 @@ public final class Registration {
 
   @Override
   public int hashCode() {
-    return 31 * key.hashCode() + Long.hashCode(revision) * 17 + ordinal;
+    return 31 * key.hashCode() + Long.hashCode(index) * 17 + ordinal;
   }
 
   @Override
   public String toString() {
     return registry.name() + "/" + key + " -> " + pid + " value=" + Arrays.toString(value)
-        + " @" + revision + "." + ordinal;
+        + " @" + index + "." + ordinal;
   }
 }

@@ -45,19 +45,20 @@ public final class RegistryCore {
   public record Outcome(Result result, List<Change> changes) {}
 
   /** Decides one command of an entry of term 0 (tests and tools with no Raft term). */
-  public Outcome apply(StateView state, Command command, long revision, int ordinal) {
-    return apply(state, command, 0, revision, ordinal);
+  public Outcome apply(StateView state, Command command, long index, int ordinal) {
+    return apply(state, command, 0, index, ordinal);
   }
 
   /**
    * Decides one command.
    *
    * @param term the Raft term of the entry carrying the command
-   * @param revision the Raft index of the entry carrying the command
-   * @param ordinal the command's position inside that entry
+   * @param index the Raft index of the entry carrying the command
+   * @param ordinal the command's position inside that entry; with {@code index}, the command's
+   *     revision ({@link Revisions#of})
    */
-  public Outcome apply(StateView state, Command command, long term, long revision, int ordinal) {
-    Decision d = new Decision(state, term, revision, ordinal);
+  public Outcome apply(StateView state, Command command, long term, long index, int ordinal) {
+    Decision d = new Decision(state, term, index, ordinal);
     switch (command.getKindCase()) {
       case CREATE_REGISTRY -> d.createRegistry(command.getCreateRegistry());
       case REGISTER -> d.register(command.getRegister());
@@ -83,17 +84,21 @@ public final class RegistryCore {
   private static final class Decision {
     private final StateView state;
     private final long term;
-    private final long revision;
+    /** The Raft index of the entry: what stored records carry. */
+    private final long index;
     private final int ordinal;
+    /** The command's own revision: the result's, and a lock's fencing token. */
+    private final long revision;
     private final Result.Builder result = Result.newBuilder();
     private final List<Change> changes = new ArrayList<>(2);
     private boolean decided;
 
-    Decision(StateView state, long term, long revision, int ordinal) {
+    Decision(StateView state, long term, long index, int ordinal) {
       this.state = state;
       this.term = term;
-      this.revision = revision;
+      this.index = index;
       this.ordinal = ordinal;
+      this.revision = Revisions.of(index, ordinal);
       result.setRevision(revision);
     }
 
@@ -224,7 +229,7 @@ public final class RegistryCore {
         return;
       }
       RegistryDescriptor wanted = new RegistryDescriptor(
-          c.getRegistry(), c.getMode(), partitions, keyBytes, valueBytes, perPid, revision);
+          c.getRegistry(), c.getMode(), partitions, keyBytes, valueBytes, perPid, index);
       RegistryDescriptor existing = state.registry(c.getRegistry());
       if (existing != null) {
         if (!existing.sameSettings(wanted)) {
@@ -281,7 +286,7 @@ public final class RegistryCore {
         return;
       }
       changes.add(new Registered(
-          new Registration(registry, c.getKey(), pid, c.getValue().toByteArray(), revision, ordinal)));
+          new Registration(registry, c.getKey(), pid, c.getValue().toByteArray(), index, ordinal)));
     }
 
     void unregister(Unregister c) {
@@ -309,16 +314,8 @@ public final class RegistryCore {
       result.setRemoved(changes.size());
     }
 
-    /**
-     * A lock's fencing token: the acquisition's revision and its position in the entry, so that
-     * two acquisitions in one entry (a release between them) still get increasing tokens.
-     */
-    static long fencingToken(long revision, int ordinal) {
-      return revision * Limits.BATCH_COMMANDS_MAX + ordinal;
-    }
-
     private static EntryRef ref(Registration r) {
-      return EntryRef.newBuilder().setRevision(r.revision()).setOrdinal(r.ordinal()).build();
+      return EntryRef.newBuilder().setRevision(r.index()).setOrdinal(r.ordinal()).build();
     }
 
     void unregisterPid(UnregisterPid c) {
@@ -366,12 +363,13 @@ public final class RegistryCore {
         return;
       }
       if (c.hasExpected() && !c.getExpected().equals(ref(before))) {
-        fail(Status.VALUE_CHANGED, "'" + c.getKey() + "' changed since revision " + c.getExpected().getRevision()
+        fail(Status.VALUE_CHANGED, "'" + c.getKey() + "' changed since revision "
+            + Revisions.of(c.getExpected().getRevision(), Math.min(c.getExpected().getOrdinal(), Revisions.PER_ENTRY - 1))
             + " (now " + before.revision() + ")");
         return;
       }
       byte[] value = c.getValue().toByteArray();
-      Registration after = new Registration(registry, before.key(), pid, value, revision, ordinal);
+      Registration after = new Registration(registry, before.key(), pid, value, index, ordinal);
       changes.add(new ValueUpdated(before, after));
       result.setOldValue(ByteString.copyFrom(before.valueUnsafe()))
           .setHadOldValue(true)
@@ -422,7 +420,7 @@ public final class RegistryCore {
       if (!validAddress(c.getAddress())) {
         return;
       }
-      Session opened = new Session(c.getNodeId(), c.getIncarnation(), timeout, false, revision, c.getAddress());
+      Session opened = new Session(c.getNodeId(), c.getIncarnation(), timeout, false, index, c.getAddress());
       Session current = state.session(c.getNodeId());
       if (current != null) {
         if (c.getIncarnation() < current.incarnation()
@@ -484,7 +482,7 @@ public final class RegistryCore {
       }
       result.setRemoved(releaseIncarnation(current.nodeId(), current.incarnation()));
       changes.add(new SessionChanged(
-          new Session(current.nodeId(), current.incarnation(), current.timeoutMillis(), true, revision,
+          new Session(current.nodeId(), current.incarnation(), current.timeoutMillis(), true, index,
               current.address())));
     }
 
@@ -523,7 +521,7 @@ public final class RegistryCore {
       if (!roomFor(pid, registry)) {
         return;
       }
-      long token = fencingToken(revision, ordinal);
+      long token = revision; // the fencing token: two acquisitions in one entry still grow
       changes.add(new LockAcquired(new LockHold(registry.name(), c.getLockKey(), pid, token)));
       result.setToken(token);
     }

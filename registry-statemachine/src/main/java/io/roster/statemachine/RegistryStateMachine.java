@@ -78,14 +78,14 @@ public class RegistryStateMachine extends BaseStateMachine {
   private volatile Path dbDir;
 
   public RegistryStateMachine() {
-    this((index, changes) -> { });
+    this((index, changes, ordinals) -> { });
   }
 
   /** {@code listener} sees every applied entry's changes, on the apply thread, in log order. */
   public RegistryStateMachine(AppliedListener listener) {
-    this.listener = (index, changes) -> {
-      history.applied(index, changes);
-      listener.applied(index, changes);
+    this.listener = (index, changes, ordinals) -> {
+      history.applied(index, changes, ordinals);
+      listener.applied(index, changes, ordinals);
     };
   }
 
@@ -275,7 +275,7 @@ public class RegistryStateMachine extends BaseStateMachine {
         LOG.debug("{}: entry {} skipped while {}", getId(), entry.getIndex(), getLifeCycleState());
         return CompletableFuture.completedFuture(message(BatchResult.newBuilder()
             .addResults(io.roster.statemachine.proto.Result.newBuilder().setStatus(Status.REPLAYED)
-                .setRevision(entry.getIndex())).build()));
+                .setRevision(Revisions.of(entry.getIndex(), 0))).build()));
       }
       result = r.applyEntry(
           toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(), entry.getIndex());
@@ -427,7 +427,9 @@ public class RegistryStateMachine extends BaseStateMachine {
           .setDetail("index " + c.getFromIndex() + " is older than this peer's change history").build());
     }
     int wait = Math.min(c.getWaitMillis(), CHANGES_WAIT_MILLIS_MAX);
-    if (!slice.entries().isEmpty() || wait == 0) {
+    // answer at once when there is news: changes, or only a higher applied index (entries that
+    // changed nothing, which a reader waiting for that index needs to hear of just as much)
+    if (!slice.entries().isEmpty() || slice.appliedIndex() > c.getFromIndex() || wait == 0) {
       return reply(QueryResult.newBuilder().setStatus(Status.OK).setAppliedIndex(slice.appliedIndex())
           .addAllChangeEntries(slice.entries()).build());
     }

@@ -45,7 +45,7 @@ public final class Replica implements AutoCloseable {
 
   /** Opens the store in {@code dir} and loads its mirror. */
   public static Replica open(Path dir) throws IOException {
-    return open(dir, (index, changes) -> { });
+    return open(dir, (index, changes, ordinals) -> { });
   }
 
   /**
@@ -83,15 +83,16 @@ public final class Replica implements AutoCloseable {
   public BatchResult applyEntry(ByteString data, long term, long index) {
     if (index <= store.appliedIndex()) {
       return BatchResult.newBuilder()
-          .addResults(Result.newBuilder().setStatus(Status.REPLAYED).setRevision(index))
+          .addResults(Result.newBuilder().setStatus(Status.REPLAYED).setRevision(Revisions.of(index, 0)))
           .build();
     }
     Codec.Decoded decoded = Codec.decodeBatch(data);
     BatchResult.Builder results = BatchResult.newBuilder();
     List<Change> applied = new ArrayList<>();
+    Ordinals ordinals = new Ordinals();
     try (WriteBatch batch = new WriteBatch()) {
       if (decoded.ok()) {
-        applyCommands(decoded.batch(), term, index, batch, results, applied);
+        applyCommands(decoded.batch(), term, index, batch, results, applied, ordinals);
       } else {
         LOG.warn("entry {} rejected: {}", index, decoded.errorDetail());
         results.mergeFrom(Codec.rejected(decoded, index));
@@ -101,12 +102,30 @@ public final class Replica implements AutoCloseable {
       throw new IllegalStateException("store write of entry " + index + " failed; this peer must restart", e);
     }
     mirror.appliedIndex(index);
-    listener.applied(index, applied);
+    listener.applied(index, applied, ordinals.toArray());
     return results.build();
   }
 
+  /** The ordinal of each applied change's command, in change order. */
+  private static final class Ordinals {
+    private int[] values = new int[8];
+    private int size;
+
+    void add(int ordinal, int times) {
+      if (size + times > values.length) {
+        values = java.util.Arrays.copyOf(values, Math.max(values.length * 2, size + times));
+      }
+      java.util.Arrays.fill(values, size, size + times, ordinal);
+      size += times;
+    }
+
+    int[] toArray() {
+      return size == values.length ? values : java.util.Arrays.copyOf(values, size);
+    }
+  }
+
   private void applyCommands(CommandBatch commands, long term, long index, WriteBatch batch, BatchResult.Builder results,
-      List<Change> applied) throws RocksDBException {
+      List<Change> applied, Ordinals ordinals) throws RocksDBException {
     for (int ordinal = 0; ordinal < commands.getCommandsCount(); ordinal++) {
       Command command = commands.getCommands(ordinal);
       Outcome outcome;
@@ -115,7 +134,7 @@ public final class Replica implements AutoCloseable {
       } catch (RuntimeException e) {
         // A bug in the core; deterministic, so every peer answers the same. Nothing was changed.
         LOG.error("command {}.{} failed in the core", index, ordinal, e);
-        outcome = new Outcome(Result.newBuilder().setStatus(Status.INTERNAL_ERROR).setRevision(index)
+        outcome = new Outcome(Result.newBuilder().setStatus(Status.INTERNAL_ERROR).setRevision(Revisions.of(index, ordinal))
             .setDetail("internal error: " + e).build(), List.of());
       }
       for (Change change : outcome.changes()) {
@@ -123,6 +142,7 @@ public final class Replica implements AutoCloseable {
         store.stage(batch, change);
       }
       applied.addAll(outcome.changes());
+      ordinals.add(ordinal, outcome.changes().size());
       results.addResults(outcome.result());
     }
   }

@@ -287,7 +287,7 @@ public final class RocksStore implements AutoCloseable {
     }
     return ByteBuffer.allocate(1 + 2 + registry.length + 2 + key.length + 8 + 4)
         .put(DUPLICATE).putShort((short) registry.length).put(registry).putShort((short) key.length).put(key)
-        .putLong(r.revision()).putInt(r.ordinal()).array();
+        .putLong(r.index()).putInt(r.ordinal()).array();
   }
 
   /** type, length-prefixed registry, then the rest unprefixed. */
