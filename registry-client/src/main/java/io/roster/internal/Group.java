@@ -89,7 +89,7 @@ final class Group {
             n -> RatisWiring.heartbeatClient(raftGroup, config, firstTry(n))));
       }
       this.writer = new Writer(prefix + "-group-commit", writes, config.requestTimeout().toMillis(),
-          config.batching().settings());
+          config.batching().settings(), voterIds(raftGroup));
     } catch (RuntimeException e) { // close what was made
       Node.closeQuietly(writes);
       Node.closeQuietly(reads);
@@ -102,6 +102,10 @@ final class Group {
     this.barrier = new ReadBarrier(this::takeBarrier);
     this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler,
         config.sessionTimeout().toMillis());
+  }
+
+  static String voterIds(RaftGroup group) {
+    return String.join(", ", group.getPeers().stream().map(p -> p.getId().toString()).toList());
   }
 
   /** The voter the n-th client of a kind tries first: Ratis' choice, then each voter in turn. */
@@ -286,7 +290,7 @@ final class Group {
       }
     }).thenApply(r -> {
       if (!r.isSuccess()) {
-        throw new RegistryUnavailableException("the read barrier of " + label + " failed: " + r.getException(),
+        throw Writer.unavailable("the read barrier of " + label + " failed", voterIds(raftGroup), used.getLeaderId(),
             r.getException());
       }
       try {

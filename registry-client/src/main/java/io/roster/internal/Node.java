@@ -683,11 +683,11 @@ public final class Node implements RegistryNode {
     return f.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).exceptionally(e -> {
       Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
       if (cause instanceof TimeoutException) {
-        throw new RegistryUnavailableException(what + " did not complete within " + timeoutMillis
-            + " ms: no leader or no quorum", cause);
+        throw Writer.unavailable(what + " did not complete within " + timeoutMillis + " ms",
+            String.join(", ", config.voters().keySet()), null, cause);
       }
       if (cause instanceof IOException) { // Ratis: no leader, read index refused, connection lost
-        throw new RegistryUnavailableException(what + " failed: " + cause.getMessage(), cause);
+        throw Writer.unavailable(what + " failed", String.join(", ", config.voters().keySet()), null, cause);
       }
       throw Writer.unwrap(cause);
     });

@@ -26,10 +26,13 @@ final class Writer implements AutoCloseable {
   private final RenewableClient client;
   private final long timeoutMillis;
   private final GroupCommit groupCommit;
+  /** The group's voters, for errors: "n1, n2, n3". */
+  private final String voters;
 
-  Writer(String name, RenewableClient client, long timeoutMillis, GroupCommit.Settings batching) {
+  Writer(String name, RenewableClient client, long timeoutMillis, GroupCommit.Settings batching, String voters) {
     this.client = client;
     this.timeoutMillis = timeoutMillis;
+    this.voters = voters;
     this.groupCommit = new GroupCommit(name, batching, this::sendEntry);
   }
 
@@ -78,12 +81,29 @@ final class Writer implements AutoCloseable {
     groupCommit.close();
   }
 
-  private RegistryUnavailableException unavailable(Throwable error) {
+  /** Says in Roster's words that no leader committed the write; Ratis' exception is the cause. */
+  private RosterException unavailable(Throwable error) {
     Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-    String why = cause instanceof TimeoutException
-        ? "no leader committed the command within " + timeoutMillis + " ms"
-        : "the cluster did not accept the command: " + cause;
-    return new RegistryUnavailableException(why, cause);
+    if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
+      return new RosterException("the leader refused the entry: " + refused.getMessage(), refused);
+    }
+    return unavailable("the write was not committed within " + timeoutMillis + " ms", voters,
+        client.get().getLeaderId(), cause);
+  }
+
+  /**
+   * "No leader or no quorum", with what was tried: the voters, the one last tried and the kind of
+   * Ratis failure (whose whole text stays in the chained cause).
+   */
+  static RegistryUnavailableException unavailable(String what, String voters, Object lastTried, Throwable cause) {
+    StringBuilder b = new StringBuilder("no leader or no quorum: ").append(what).append(" (voters ").append(voters);
+    if (lastTried != null) {
+      b.append("; last tried ").append(lastTried);
+    }
+    if (cause != null && !(cause instanceof TimeoutException)) {
+      b.append("; ").append(cause.getClass().getSimpleName());
+    }
+    return new RegistryUnavailableException(b.append(')').toString(), cause);
   }
 
   /** The revision of an OK result, or the exception its status stands for. */

@@ -10,6 +10,7 @@ import io.roster.RosterException;
 import io.roster.ValueCodec;
 import io.roster.statemachine.Change;
 import io.roster.statemachine.Registration;
+import io.roster.statemachine.Revisions;
 import io.roster.statemachine.RegistryDescriptor;
 import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.proto.KeyMode;
@@ -62,12 +63,14 @@ class WatchUnitTest {
   void deliversWhatFollowsItsRevisionThenLiveEventsInOrder() {
     register(1, "a");
     register(2, "b");
-    Watch<String> w = watch(1);
+    Watch<String> w = watch(Revisions.entryEnd(1)); // after the entry of "a" (the history keeps only 3)
     register(3, "c");
     register(4, "d");
     Awaitility.await().until(() -> events.size() == 3);
     assertThat(events).extracting(RegistryEvent::key).containsExactly("b", "c", "d");
-    assertThat(w.revision()).isEqualTo(4);
+    assertThat(events).extracting(RegistryEvent::revision)
+        .containsExactly(Revisions.of(2, 0), Revisions.of(3, 0), Revisions.of(4, 0));
+    Awaitility.await().atMost(java.time.Duration.ofSeconds(2)).untilAsserted(() -> assertThat(w.revision()).isEqualTo(Revisions.entryEnd(4)));
     w.close();
     register(5, "e");
     assertThat(events).hasSize(3);
@@ -79,16 +82,32 @@ class WatchUnitTest {
     for (int i = 1; i <= 5; i++) {
       register(i, "k" + i); // the history keeps 3: entries 3..5
     }
-    watch(1);
+    watch(Revisions.entryEnd(1));
     Awaitility.await().until(() -> errors.size() == 1);
     assertThat(errors.get(0)).isInstanceOfSatisfying(CompactedException.class, e -> {
-      assertThat(e.requested()).isEqualTo(1);
-      assertThat(e.oldest()).isEqualTo(2);
+      assertThat(e.requested()).isEqualTo(Revisions.entryEnd(1));
+      assertThat(e.oldest()).isEqualTo(Revisions.entryEnd(2));
     });
     assertThat(events).isEmpty();
-    watch(2);
+    watch(Revisions.entryEnd(2));
     Awaitility.await().until(() -> events.size() == 3);
     assertThat(events).extracting(RegistryEvent::key).containsExactly("k3", "k4", "k5");
+  }
+
+  @Test
+  void aWatchResumedInsideAnEntryDeliversOnlyItsLaterCommands() {
+    Registration first = new Registration(registry, "k", Pid.of("n1", 1, 1), "a".getBytes(), 7, 0);
+    Registration second = new Registration(registry, "k", Pid.of("n1", 1, 2), "c".getBytes(), 7, 2);
+    history.applied(7, List.of(new Change.Registered(first), new Change.Unregistered(first),
+        new Change.Registered(second)), new int[] {0, 1, 2});
+    Watch<String> w = watch(first.revision());
+    Awaitility.await().until(() -> events.size() == 2);
+    assertThat(events).extracting(RegistryEvent::type, RegistryEvent::revision).containsExactly(
+        org.assertj.core.groups.Tuple.tuple(RegistryEvent.Type.UNREGISTERED, Revisions.of(7, 1)),
+        org.assertj.core.groups.Tuple.tuple(RegistryEvent.Type.REGISTERED, second.revision()));
+    assertThat(second.revision()).isGreaterThan(first.revision());
+    Awaitility.await().until(() -> w.revision() == Revisions.entryEnd(7));
+    assertThat(errors).isEmpty();
   }
 
   @Test

@@ -75,7 +75,7 @@ class RegistryCoreTest {
       assertThat(d.maxKeyBytes()).isEqualTo(Limits.KEY_BYTES_DEFAULT);
       assertThat(d.maxValueBytes()).isEqualTo(Limits.VALUE_BYTES_DEFAULT);
       assertThat(d.maxRegistrationsPerPid()).isEqualTo(Limits.REGISTRATIONS_PER_PID_DEFAULT);
-      assertThat(d.revision()).isEqualTo(r.getRevision());
+      assertThat(d.revision()).isEqualTo(Revisions.index(r.getRevision())); // the descriptor keeps the entry's index
     }
 
     @Test
@@ -150,7 +150,7 @@ class RegistryCoreTest {
     void uniqueRegisterSucceedsWithItsRevision() {
       Result r = h.run(register("u", "k", v("1"), A));
       assertThat(r.getStatus()).isEqualTo(Status.OK);
-      assertThat(r.getRevision()).isEqualTo(h.revision);
+      assertThat(r.getRevision()).isEqualTo(Revisions.of(h.revision, 0));
       assertThat(h.mirror.whereis("u", "k")).isEqualTo(A);
       assertThat(h.mirror.lookup("u", "k")).singleElement()
           .satisfies(reg -> assertThat(reg.valueUnsafe()).isEqualTo(v("1")));
@@ -431,15 +431,16 @@ class RegistryCoreTest {
   class LockCommands {
     @Test
     void acquisitionsInOneEntryGetIncreasingTokens() {
-      // acquire, release, acquire again, all in the entry at revision 7: the tokens still grow
+      // acquire, release, acquire again, all in the entry at index 7: revisions and tokens still grow
       RegistryCore core = new RegistryCore();
       Result first = apply(core, acquireLock("u", "L", A), 0);
       apply(core, releaseLock("u", "L", A), 1);
       Result second = apply(core, acquireLock("u", "L", B), 2);
       assertThat(first.getStatus()).isEqualTo(Status.OK);
       assertThat(second.getStatus()).isEqualTo(Status.OK);
-      assertThat(second.getRevision()).isEqualTo(first.getRevision());
-      assertThat(second.getToken()).isGreaterThan(first.getToken());
+      assertThat(second.getRevision()).isGreaterThan(first.getRevision());
+      assertThat(Revisions.index(second.getRevision())).isEqualTo(Revisions.index(first.getRevision())).isEqualTo(7);
+      assertThat(second.getToken()).isGreaterThan(first.getToken()).isEqualTo(second.getRevision());
     }
 
     private Result apply(RegistryCore core, Command c, int ordinal) {
@@ -452,7 +453,7 @@ class RegistryCoreTest {
     void acquireReturnsARevisionTokenAndAHolderBlocksOthers() {
       Result a = h.run(acquireLock("u", "L", A));
       assertThat(a.getStatus()).isEqualTo(Status.OK);
-      assertThat(a.getToken()).isEqualTo(a.getRevision() * Limits.BATCH_COMMANDS_MAX); // ordinal 0
+      assertThat(a.getToken()).isEqualTo(a.getRevision()); // the acquisition's own revision
       assertThat(h.mirror.lock("u", "L").token()).isEqualTo(a.getToken());
       Result b = h.run(acquireLock("u", "L", B));
       assertThat(b.getStatus()).isEqualTo(Status.LOCK_HELD);
@@ -504,8 +505,9 @@ class RegistryCoreTest {
   void changesCarryTheRevisionAndOrdinalOfTheirCommand() {
     var changes = h.changesOf(register("d", "k", v("1"), A));
     assertThat(changes).singleElement().isInstanceOfSatisfying(Registered.class, c -> {
-      assertThat(c.registration().revision()).isEqualTo(h.revision);
+      assertThat(c.registration().index()).isEqualTo(h.revision);
       assertThat(c.registration().ordinal()).isZero();
+      assertThat(c.registration().revision()).isEqualTo(Revisions.of(h.revision, 0));
     });
     assertThat(h.changesOf(unregister("d", "k", A))).singleElement().isInstanceOf(Unregistered.class);
   }
