@@ -7,8 +7,9 @@ package io.roster;
  *   <li>{@link #LOCAL}: the local mirror as it is; never blocks, may lag the leader by the
  *       replication window.
  *   <li>{@link #atLeast(long)}: the local mirror once it has applied the given revision (for
- *       read-your-writes: pass the revision a write returned); waits, bounded by the node's request
- *       timeout.
+ *       read-your-writes on another node: pass the revision a write returned; on the node that
+ *       wrote, every read already sees its writes); waits, bounded by the node's request timeout,
+ *       then fails with {@link RegistryUnavailableException} saying where the mirror is.
  *   <li>{@link #LINEARIZABLE}: a ReadIndex barrier from the leader, then the local mirror once it has
  *       applied that index: reflects every write acknowledged before the read began. Concurrent
  *       linearizable reads on a node share barriers.

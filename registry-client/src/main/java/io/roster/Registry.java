@@ -15,8 +15,13 @@ import java.util.function.UnaryOperator;
  * <p><b>Writes</b> ({@link #register}, {@link #unregister}, {@link #unregisterMatch},
  * {@link #updateValue}, {@link #putMeta}, {@link #deleteMeta}) are Raft commands: linearizable,
  * durable on a majority of voters before they are acknowledged, sent to the leader from any node.
- * Each has a revision, the Raft index of the write: monotonic, usable as a fencing token and with
- * {@link Consistency#atLeast(long)} for read-your-writes. In a registry of several partitions
+ * A write returns only once this node's mirror has applied it, so every later read on this node,
+ * local or consistent, sees it or something newer (read-your-writes and monotonic reads per node);
+ * if this node's mirror cannot apply it within the request timeout the write fails with
+ * {@link MirrorLagException} (it was committed). Each write has its own revision: the Raft index
+ * of its entry times 4,096 plus its position in the entry, strictly increasing per command, a
+ * fencing token that no other owner of the key ever shares, and usable with
+ * {@link Consistency#atLeast(long)} on other nodes. In a registry of several partitions
  * ({@link RegistryNode#registry(String, Keys, int, ValueCodec)}) revisions are monotonic per
  * partition (entries and locks live in their key's or pid's partition; metadata in the cluster's
  * group), and "oldest first" below means oldest first within each partition, partition by partition.
@@ -31,7 +36,11 @@ import java.util.function.UnaryOperator;
  * {@link #whereisConsistent} and the {@code Consistency} overloads do the same for one read.
  *
  * <p>A registration made by this node and then removed ({@link #unregister}, or its process died)
- * disappears from this node's reads at once; other nodes see the removal once it applies.
+ * disappears from this node's local reads at once, before the removal is committed (an overlay of
+ * this node's removals in flight); other nodes see the removal once it applies. Consistent reads
+ * (any {@link Consistency} but {@code LOCAL}) do not consult that overlay: they show only states
+ * that existed in the log, so a removal still in flight may still show there until its future
+ * completes (or, for a process, until {@link LocalProcess#close()} returns).
  *
  * <p>Thread-safe.
  *
@@ -51,7 +60,8 @@ public interface Registry<V> {
   // ------------------------------------------------------------------ writes
 
   /**
-   * Registers {@code key} to {@code process} with a value. Blocks until committed. A null value is
+   * Registers {@code key} to {@code process} with a value. Blocks until committed and applied on
+   * this node's mirror. A null value is
    * stored as no bytes and reads back as the codec's decoding of no bytes.
    *
    * @return the revision of the registration
@@ -74,7 +84,9 @@ public interface Registry<V> {
   /**
    * Removes {@code process}'s entries under {@code key}. Fire-and-forget: this node's local reads
    * stop seeing them at once; other nodes see the removal once it applies. The future tells the
-   * outcome to callers who want it: the revision, or an exception as for {@code register}.
+   * outcome to callers who want it: the revision, or an exception as for {@code register}; it
+   * completes once this node's mirror applied the removal, after which every read here, consistent
+   * reads included, sees the entries gone.
    */
   CompletableFuture<Long> unregister(String key, LocalProcess process);
 

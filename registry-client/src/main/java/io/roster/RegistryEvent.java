@@ -9,8 +9,9 @@ package io.roster;
  * @param key the key
  * @param pid the process the entry belongs to
  * @param value the entry's value (for a removal, the value it had)
- * @param revision the revision of the write that caused the event, in its partition's log; each
- *     partition's events come in revision order
+ * @param revision the revision of the command that caused the event, in its partition's log (its
+ *     own, even when group commit put several commands in one Raft entry); each partition's events
+ *     come in revision order
  * @param partition the partition the entry lives in (0 for a registry of one partition)
  * @param <V> the value type
  */
