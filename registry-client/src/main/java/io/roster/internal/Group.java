@@ -226,16 +226,13 @@ final class Group {
       if (error != null && r.getStatus() == Status.OK) {
         throw new MirrorLagException("the write was committed at revision " + r.getRevision() + ", but this node's "
             + "mirror of " + label + " did not apply it within " + node.timeoutMillis() + " ms (it is at revision "
-            + Revisions.entryEnd(mirror.mirror().appliedIndex()) + "); local reads here may not show it yet",
-            r.getRevision(), unwrapped(error));
+            + appliedRevision() + "); local reads here may not show it yet",
+            r.getRevision(), Writer.cause(error));
       }
       return r;
     }, node.callbackExecutor());
   }
 
-  private static Throwable unwrapped(Throwable e) {
-    return e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-  }
 
   /** Sends a write; completes with its revision or the exception of its status. */
   CompletableFuture<Long> write(Command command, String key) {
@@ -252,11 +249,11 @@ final class Group {
     if (consistency.revision() > 0) {
       long revision = consistency.revision();
       return mirror.awaitApplied(Revisions.index(revision), timeoutMillis).exceptionally(e -> {
-        Throwable cause = unwrapped(e);
+        Throwable cause = Writer.cause(e);
         if (cause instanceof java.util.concurrent.TimeoutException) {
           throw new RegistryUnavailableException("revision " + revision + " was not reached within " + timeoutMillis
               + " ms: this node's mirror of " + label + " has applied up to revision "
-              + Revisions.entryEnd(mirror.mirror().appliedIndex()) + " (a revision of another partition or "
+              + appliedRevision() + " (a revision of another partition or "
               + "cluster is never reached here; or this node is cut off from the voters)", cause);
         }
         throw Writer.unwrap(cause);

@@ -211,8 +211,7 @@ final class Messaging implements AutoCloseable {
       if (error == null) {
         return reply;
       }
-      Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-          ? error.getCause() : error;
+      Throwable cause = Writer.cause(error);
       if (cause instanceof TimeoutException) {
         onTimeout.run();
         throw new CallException(CallException.Reason.TIMEOUT, to + " did not answer within " + limit + " ms");

@@ -1,5 +1,8 @@
 package io.roster.internal;
 
+// This file is large because Node still wires every part of a node (bootstrap, partition hosting,
+// reaping, expiry fan-out, watches); issue 14 makes it a facade over a node context and their own homes.
+
 import io.roster.Consistency;
 import io.roster.Keys;
 import io.roster.LocalProcess;
@@ -681,7 +684,7 @@ public final class Node implements RegistryNode {
 
   <T> CompletableFuture<T> withTimeout(CompletableFuture<T> f, String what) {
     return f.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).exceptionally(e -> {
-      Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+      Throwable cause = Writer.cause(e);
       if (cause instanceof TimeoutException) {
         throw Writer.unavailable(what + " did not complete within " + timeoutMillis + " ms",
             String.join(", ", config.voters().keySet()), null, cause);

@@ -1,5 +1,8 @@
 package io.roster.internal;
 
+// This file is large because one handle implements the whole Registry surface (writes, reads over
+// partitions, locks, watches); issue 14 moves the lock and watch parts to their own classes.
+
 import io.roster.Consistency;
 import io.roster.Keys;
 import io.roster.LocalProcess;
@@ -192,9 +195,7 @@ final class RegistryImpl<V> implements Registry<V> {
     node.pending().addKey(name, key, pid);
     CompletableFuture<Long> outcome = group.write(Commands.unregister(name, key, pid), key);
     outcome.whenComplete((revision, error) -> {
-      Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-          ? error.getCause() : error;
-      if (cause instanceof io.roster.MirrorLagException lag) {
+      if (Writer.cause(error) instanceof io.roster.MirrorLagException lag) {
         // committed, not yet applied here: keep hiding the key until it is
         group.afterApplied(lag.revision(), () -> node.pending().removeKey(name, key, pid));
       } else {

@@ -46,7 +46,7 @@ final class Writer implements AutoCloseable {
       if (error == null) {
         return r;
       }
-      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+      Throwable cause = cause(error);
       if (cause instanceof RosterException re) {
         throw re; // already says what happened (unavailable, queue full, refused entry)
       }
@@ -83,7 +83,7 @@ final class Writer implements AutoCloseable {
 
   /** Says in Roster's words that no leader committed the write; Ratis' exception is the cause. */
   private RosterException unavailable(Throwable error) {
-    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    Throwable cause = cause(error);
     if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
       return new RosterException("the leader refused the entry: " + refused.getMessage(), refused);
     }
@@ -129,6 +129,11 @@ final class Writer implements AutoCloseable {
       default:
         throw new RosterException(r.getStatus() + ": " + r.getDetail());
     }
+  }
+
+  /** What a future failed with: the cause a {@link CompletionException} wraps, or the failure itself. */
+  static Throwable cause(Throwable error) {
+    return error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
   }
 
   /** Unwraps the exception a future completed with, for blocking callers. */

@@ -1,5 +1,8 @@
 package io.roster.statemachine;
 
+// This file is large because the mirror is a single idea with many indexes (entries, pids, sessions,
+// locks, metadata) that must change together under one set of invariants.
+
 import io.roster.Pid;
 import io.roster.statemachine.Change.LockAcquired;
 import io.roster.statemachine.Change.LockReleased;

@@ -1,5 +1,8 @@
 package io.roster.statemachine;
 
+// This file is large because it is a single idea: the decision of every command kind, side by side,
+// so that one reader sees every rule the replicated state obeys.
+
 import io.roster.Pid;
 import io.roster.statemachine.Change.LockAcquired;
 import io.roster.statemachine.Change.LockReleased;

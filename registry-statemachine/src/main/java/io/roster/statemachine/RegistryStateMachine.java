@@ -1,5 +1,8 @@
 package io.roster.statemachine;
 
+// This file is large because the Ratis adapter still restores files, answers heartbeats and serves the
+// change stream's long polls; issue 14 moves those beside it and leaves a thin adapter.
+
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.UnsafeByteOperations;
