@@ -61,8 +61,8 @@ public interface Registry<V> {
 
   /**
    * Registers {@code key} to {@code process} with a value. Blocks until committed and applied on
-   * this node's mirror. A null value is
-   * stored as no bytes and reads back as the codec's decoding of no bytes.
+   * this node's mirror. A null value is no value (Elixir's {@code nil}): it reads back as null,
+   * whatever the codec.
    *
    * @return the revision of the registration
    * @throws AlreadyRegisteredException for a unique key that is taken (carries the owner)
@@ -105,7 +105,8 @@ public interface Registry<V> {
    * Replaces the value of {@code process}'s unique {@code key} with {@code update(old)}, atomically:
    * a compare-and-set on the registration, retried if the value changed in between (so
    * {@code update} may run more than once and must have no side effects). Only the owner may
-   * update its value.
+   * update its value. A registration with no value passes null to {@code update}; returning null
+   * leaves it with no value. Returns once this node's mirror applied the update.
    *
    * @return the new and old values, or empty if {@code process} does not hold {@code key}
    * @throws IllegalArgumentException if the registry has duplicate keys (as Elixir raises)
@@ -115,7 +116,9 @@ public interface Registry<V> {
   Optional<ValueUpdate<V>> updateValue(String key, LocalProcess process, UnaryOperator<V> update);
 
   /**
-   * Stores registry metadata under {@code key}, replacing any value. Blocks until committed.
+   * Stores registry metadata under {@code key}, replacing any value. Blocks until committed and
+   * applied on this node's mirror. A null value is stored as no bytes (it reads back as the codec's
+   * decoding of no bytes).
    *
    * @return the revision of the write
    * @throws RegistryUnavailableException, SessionExpiredException as for {@link #register}

@@ -81,7 +81,21 @@ public interface RegistryNode extends AutoCloseable {
    * @throws IllegalArgumentException if the registry exists with other keys or another number of
    *     partitions, or an argument is invalid
    */
-  <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec);
+  default <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec) {
+    return registry(name, keys, partitions, codec, Map.of());
+  }
+
+  /**
+   * {@link #registry(String, Keys, int, ValueCodec)} that, if this call creates the registry, gives
+   * it {@code meta} as its first metadata in the same command (Elixir's {@code start_link(meta: ...)}):
+   * no node ever sees the registry without it. If the registry exists, {@code meta} is ignored and
+   * its metadata stays as it is ({@link Registry#putMeta} changes it).
+   *
+   * @param meta metadata keys (not empty, distinct) and values (not null), at most 10,000
+   * @throws LimitExceededException if a key or value is over the registry's limits, or there are too many
+   * @throws IllegalArgumentException as for {@link #registry(String, Keys, int, ValueCodec)}, or for an empty key
+   */
+  <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec, Map<String, V> meta);
 
   /** Starts a process with no handler: a pid with a lifetime, whose messages wait for {@link LocalProcess#receive}. */
   LocalProcess spawn();

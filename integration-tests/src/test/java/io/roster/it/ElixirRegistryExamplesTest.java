@@ -100,6 +100,13 @@ class ElixirRegistryExamplesTest {
     return registry(name, keys, ValueCodec.utf8());
   }
 
+  /** Elixir's {@code start_link(keys: ..., name: ..., meta: [...])}: created by the writer with its metadata. */
+  static Pair<String> stringsWithMeta(String name, Keys keys, Map<String, String> meta) {
+    String unique = name + "-" + names.incrementAndGet();
+    return new Pair<>(writer.registry(unique, keys, 1, ValueCodec.utf8(), meta),
+        reader.registry(unique, keys, ValueCodec.utf8()));
+  }
+
   @Test
   void count() {
     Pair<String> unique = strings("UniqueCountTest", Keys.UNIQUE);
@@ -144,8 +151,7 @@ class ElixirRegistryExamplesTest {
 
   @Test
   void deleteMeta() {
-    Pair<String> r = strings("DeleteMetaTest", Keys.UNIQUE);
-    r.here().putMeta("custom_key", "custom_value");
+    Pair<String> r = stringsWithMeta("DeleteMetaTest", Keys.UNIQUE, Map.of("custom_key", "custom_value"));
     assertThat(r.read().meta("custom_key")).contains("custom_value");
     r.here().deleteMeta("custom_key");
     assertThat(r.read().meta("custom_key")).isEmpty();
@@ -252,8 +258,7 @@ class ElixirRegistryExamplesTest {
 
   @Test
   void meta() {
-    Pair<String> r = strings("MetaTest", Keys.UNIQUE);
-    r.here().putMeta("custom_key", "custom_value"); // Elixir's meta: option at start_link
+    Pair<String> r = stringsWithMeta("MetaTest", Keys.UNIQUE, Map.of("custom_key", "custom_value"));
     assertThat(r.read().meta("custom_key")).contains("custom_value");
     assertThat(r.read().meta("unknown_key")).isEmpty();
   }
@@ -280,6 +285,24 @@ class ElixirRegistryExamplesTest {
     duplicate.here().register("hello", self, "world");
     duplicate.here().register("hello", self, "world");
     assertThat(duplicate.read().keys(self.pid())).containsExactly("hello", "hello");
+  }
+
+  @Test
+  void registerWithNoValueReadsBackAsNil() {
+    // Registry.register(registry, key, nil): lookup gives [{self(), nil}], not the codec's reading of nothing
+    Pair<String> r = strings("NilValueTest", Keys.UNIQUE);
+    LocalProcess self = writer.spawn();
+    r.here().register("none", self);
+    r.here().register("empty", self, "");
+    assertThat(r.read().lookup("none")).singleElement().satisfies(e -> assertThat(e.value()).isNull());
+    assertThat(r.read().lookup("empty")).singleElement().satisfies(e -> assertThat(e.value()).isEqualTo(""));
+    assertThat(r.here().updateValue("none", self, old -> old == null ? "was nil" : "was " + old))
+        .hasValueSatisfying(u -> {
+          assertThat(u.oldValue()).isNull();
+          assertThat(u.newValue()).isEqualTo("was nil");
+        });
+    r.here().updateValue("none", self, old -> null);
+    assertThat(r.read().lookup("none")).singleElement().satisfies(e -> assertThat(e.value()).isNull());
   }
 
   @Test

@@ -262,10 +262,11 @@ public final class Node implements RegistryNode {
   }
 
   @Override
-  public <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec) {
+  public <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec, Map<String, V> meta) {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(keys, "keys");
     Objects.requireNonNull(codec, "codec");
+    Objects.requireNonNull(meta, "meta");
     if (partitions < 1 || partitions > Limits.PARTITIONS_MAX) {
       throw new IllegalArgumentException("partitions must be 1.." + Limits.PARTITIONS_MAX + ", was " + partitions);
     }
@@ -276,8 +277,15 @@ public final class Node implements RegistryNode {
         case DUPLICATE -> KeyMode.DUPLICATE;
         case DUPLICATE_BY_KEY -> KeyMode.DUPLICATE_BY_KEY;
       };
-      join(main.write(Commands.createRegistry(CreateRegistry.newBuilder().setRegistry(name).setMode(mode)
-          .setPartitions(partitions).build()), name));
+      CreateRegistry.Builder create = CreateRegistry.newBuilder().setRegistry(name).setMode(mode)
+          .setPartitions(partitions);
+      meta.forEach((key, value) -> {
+        Objects.requireNonNull(key, "meta key");
+        byte[] bytes = codec.encode(Objects.requireNonNull(value, "meta value of '" + key + "'"));
+        create.addMeta(io.roster.statemachine.proto.MetaEntry.newBuilder().setKey(key)
+            .setValue(com.google.protobuf.ByteString.copyFrom(bytes)));
+      });
+      join(main.write(Commands.createRegistry(create.build()), name));
       List<Group> parts = partitions == 1 ? List.of(main) : openPartitions(name, mode, partitions);
       opened = registries.computeIfAbsent(name, n -> new Opened(keys, partitions, parts));
     }

@@ -267,7 +267,8 @@ final class RegistryImpl<V> implements Registry<V> {
   public long putMeta(String key, V value) {
     checkKey(key);
     Mirror.RegistryState state = parts.size() == 1 ? state(0) : node.mirror().registryState(name);
-    return Node.join(metaGroup().write(Commands.putMeta(name, key, encodeValue(state, key, value)), key));
+    byte[] bytes = encodeValue(state, key, value);
+    return Node.join(metaGroup().write(Commands.putMeta(name, key, bytes == null ? NO_BYTES : bytes), key));
   }
 
   @Override
@@ -797,15 +798,19 @@ final class RegistryImpl<V> implements Registry<V> {
     return new RegistryEntry<>(r.key(), r.pid(), decode(r), r.revision());
   }
 
+  /** The registration's value; null for one made with no value (Elixir's nil), never the codec's decoding of nothing. */
   private V decode(Registration r) {
-    return codec.decode(r.valueUnsafe());
+    return r.hasValue() ? codec.decode(r.valueUnsafe()) : null;
   }
 
   /**
-   * A registration's value in bytes, checked against the registry's limit (replicated with its
-   * descriptor) so that an oversized value is refused here, naming the limit.
+   * A value in bytes (null for no value), checked against the registry's limit (replicated with
+   * its descriptor) so that an oversized value is refused here, naming the limit.
    */
   private byte[] encodeValue(Mirror.RegistryState state, String key, V value) {
+    if (value == null) {
+      return null;
+    }
     byte[] bytes = encode(value);
     int max = state == null ? Limits.VALUE_BYTES_CAP : state.descriptor().maxValueBytes();
     if (bytes.length > max) {
@@ -816,9 +821,6 @@ final class RegistryImpl<V> implements Registry<V> {
   }
 
   private byte[] encode(V value) {
-    if (value == null) {
-      return NO_BYTES;
-    }
     byte[] bytes = codec.encode(value);
     if (bytes == null) {
       throw new IllegalArgumentException("codec " + codec + " encoded " + value + " as null");

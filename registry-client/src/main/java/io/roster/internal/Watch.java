@@ -131,7 +131,7 @@ final class Watch<V> implements Subscription {
       return null;
     }
     Pid pid = Codec.fromProto(r.getRecord().getPid());
-    return new RegistryEvent<>(type, registry, r.getKey(), pid, codec.decode(r.getRecord().getValue().toByteArray()),
+    return new RegistryEvent<>(type, registry, r.getKey(), pid, r.getRecord().hasValue() ? codec.decode(r.getRecord().getValue().toByteArray()) : null,
         revision, partition);
   }
 

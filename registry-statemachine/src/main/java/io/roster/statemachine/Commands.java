@@ -30,9 +30,13 @@ public final class Commands {
     return Command.newBuilder().setCreateRegistry(c).build();
   }
 
+  /** A registration; a null {@code value} is no value (it reads back as none). */
   public static Command register(String registry, String key, byte[] value, Pid pid) {
-    return Command.newBuilder().setRegister(Register.newBuilder().setRegistry(registry).setKey(key)
-        .setValue(ByteString.copyFrom(value)).setPid(Codec.toProto(pid))).build();
+    Register.Builder b = Register.newBuilder().setRegistry(registry).setKey(key).setPid(Codec.toProto(pid));
+    if (value != null) {
+      b.setValue(ByteString.copyFrom(value));
+    }
+    return Command.newBuilder().setRegister(b).build();
   }
 
   public static Command unregister(String registry, String key, Pid pid) {
@@ -51,8 +55,17 @@ public final class Commands {
 
   /** Replaces the value only if the registration is still {@code expected} (a compare-and-set). */
   public static Command updateValue(String registry, String key, byte[] value, Pid pid, Registration expected) {
-    return Command.newBuilder().setUpdateValue(UpdateValue.newBuilder().setRegistry(registry).setKey(key)
-        .setValue(ByteString.copyFrom(value)).setPid(Codec.toProto(pid)).setExpected(ref(expected))).build();
+    return Command.newBuilder().setUpdateValue(updateValueOf(registry, key, value, pid).setExpected(ref(expected)))
+        .build();
+  }
+
+  /** A null {@code value} is no value. */
+  private static UpdateValue.Builder updateValueOf(String registry, String key, byte[] value, Pid pid) {
+    UpdateValue.Builder b = UpdateValue.newBuilder().setRegistry(registry).setKey(key).setPid(Codec.toProto(pid));
+    if (value != null) {
+      b.setValue(ByteString.copyFrom(value));
+    }
+    return b;
   }
 
   private static EntryRef ref(Registration r) {
@@ -64,8 +77,7 @@ public final class Commands {
   }
 
   public static Command updateValue(String registry, String key, byte[] value, Pid pid) {
-    return Command.newBuilder().setUpdateValue(UpdateValue.newBuilder().setRegistry(registry).setKey(key)
-        .setValue(ByteString.copyFrom(value)).setPid(Codec.toProto(pid))).build();
+    return Command.newBuilder().setUpdateValue(updateValueOf(registry, key, value, pid)).build();
   }
 
   public static Command putMeta(String registry, String key, byte[] value) {

@@ -526,7 +526,7 @@ public final class Mirror implements StateView {
         for (int i = 0; i < regs.length; i++) {
           Registration reg = regs[i];
           lines.add("entry " + d.name() + " " + key + " #" + i + " " + reg.pid() + " "
-              + b64.encodeToString(reg.valueUnsafe()) + " @" + reg.index() + "." + reg.ordinal());
+              + (reg.hasValue() ? b64.encodeToString(reg.valueUnsafe()) : "-") + " @" + reg.index() + "." + reg.ordinal());
         }
       });
       r.meta.forEach((k, v) -> lines.add("meta " + d.name() + " " + k + " " + b64.encodeToString(v)));

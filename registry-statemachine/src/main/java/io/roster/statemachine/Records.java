@@ -29,17 +29,20 @@ final class Records {
   }
 
   static RegistrationRecord of(Registration r) {
-    return RegistrationRecord.newBuilder()
+    RegistrationRecord.Builder b = RegistrationRecord.newBuilder()
         .setPid(Codec.toProto(r.pid()))
-        .setValue(ByteString.copyFrom(r.valueUnsafe()))
         .setRevision(r.index())
-        .setOrdinal(r.ordinal())
-        .build();
+        .setOrdinal(r.ordinal());
+    if (r.hasValue()) {
+      b.setValue(ByteString.copyFrom(r.valueUnsafe()));
+    }
+    return b.build();
   }
 
   /** {@code pids} returns one shared instance per pid (to keep the mirror small). */
   static Registration registration(RegistryDescriptor d, String key, RegistrationRecord r, UnaryOperator<Pid> pids) {
-    return new Registration(d, key, pids.apply(Codec.fromProto(r.getPid())), r.getValue().toByteArray(),
+    return new Registration(d, key, pids.apply(Codec.fromProto(r.getPid())),
+        r.hasValue() ? r.getValue().toByteArray() : null,
         r.getRevision(), r.getOrdinal());
   }
 

@@ -6,8 +6,8 @@ import java.util.Arrays;
 /**
  * One registration: a key of a registry held by a pid, with a value.
  *
- * <p>Immutable once published to the mirror. The value array is never modified and must not be
- * handed to users without a copy. {@code (index, ordinal)} identifies the registration uniquely:
+ * <p>Immutable once published to the mirror. The value array (null for no value) is never modified
+ * and must not be handed to users without a copy. {@code (index, ordinal)} identifies the registration uniquely:
  * the Raft index of the entry that created (or last updated) it and the command's position inside
  * that entry; together they are its {@link #revision()}.
  */
@@ -40,9 +40,14 @@ public final class Registration {
     return pid;
   }
 
-  /** The stored value; callers must not modify it. */
+  /** The stored value, or null for a registration with no value; callers must not modify it. */
   public byte[] valueUnsafe() {
     return value;
+  }
+
+  /** Whether the registration has a value (a registration made with none reads back as none). */
+  public boolean hasValue() {
+    return value != null;
   }
 
   /** The Raft index of the entry whose command created the registration or last updated its value. */

@@ -170,7 +170,8 @@ public final class RegistryCore {
 
     boolean validValue(RegistryDescriptor registry, int bytes) {
       if (bytes > registry.maxValueBytes()) {
-        fail(Status.LIMIT_EXCEEDED, "value is " + bytes + " bytes; the limit is " + registry.maxValueBytes());
+        fail(Status.LIMIT_EXCEEDED, "the value is " + bytes + " bytes; registry '" + registry.name()
+            + "' takes values of at most " + registry.maxValueBytes() + " bytes");
         return false;
       }
       return true;
@@ -233,13 +234,16 @@ public final class RegistryCore {
       }
       RegistryDescriptor wanted = new RegistryDescriptor(
           c.getRegistry(), c.getMode(), partitions, keyBytes, valueBytes, perPid, index);
+      if (!validInitialMeta(c, wanted)) {
+        return;
+      }
       RegistryDescriptor existing = state.registry(c.getRegistry());
       if (existing != null) {
         if (!existing.sameSettings(wanted)) {
           fail(Status.REGISTRY_MISMATCH, "registry '" + c.getRegistry() + "' exists with other settings: "
               + existing);
         }
-        return;
+        return; // opened, not created: its metadata is what it is
       }
       if (partitions > 1 && state.partitionGroupCount() + partitions > Limits.PARTITION_GROUPS_MAX) {
         fail(Status.LIMIT_EXCEEDED, "the cluster's partitioned registries have " + state.partitionGroupCount()
@@ -251,6 +255,29 @@ public final class RegistryCore {
         return;
       }
       changes.add(new RegistryCreated(wanted));
+      for (io.roster.statemachine.proto.MetaEntry m : c.getMetaList()) {
+        changes.add(new MetaPut(wanted.name(), m.getKey(), m.getValue().toByteArray()));
+      }
+    }
+
+    /** The metadata a registry is created with: valid keys, distinct, values within the limit. */
+    boolean validInitialMeta(CreateRegistry c, RegistryDescriptor wanted) {
+      if (c.getMetaCount() > Limits.META_KEYS_PER_REGISTRY_MAX) {
+        fail(Status.LIMIT_EXCEEDED, "a registry starts with at most " + Limits.META_KEYS_PER_REGISTRY_MAX
+            + " meta keys, not " + c.getMetaCount());
+        return false;
+      }
+      java.util.Set<String> seen = new java.util.HashSet<>();
+      for (io.roster.statemachine.proto.MetaEntry m : c.getMetaList()) {
+        if (!validName(m.getKey(), "meta key", wanted.maxKeyBytes()) || !validValue(wanted, m.getValue().size())) {
+          return false;
+        }
+        if (!seen.add(m.getKey())) {
+          fail(Status.INVALID_ARGUMENT, "meta key '" + m.getKey() + "' is given twice");
+          return false;
+        }
+      }
+      return true;
     }
 
     /** 0 means the default; otherwise 1..cap. */
@@ -289,7 +316,8 @@ public final class RegistryCore {
         return;
       }
       changes.add(new Registered(
-          new Registration(registry, c.getKey(), pid, c.getValue().toByteArray(), index, ordinal)));
+          new Registration(registry, c.getKey(), pid, c.hasValue() ? c.getValue().toByteArray() : null, index,
+          ordinal)));
     }
 
     void unregister(Unregister c) {
@@ -371,12 +399,13 @@ public final class RegistryCore {
             + " (now " + before.revision() + ")");
         return;
       }
-      byte[] value = c.getValue().toByteArray();
+      byte[] value = c.hasValue() ? c.getValue().toByteArray() : null;
       Registration after = new Registration(registry, before.key(), pid, value, index, ordinal);
       changes.add(new ValueUpdated(before, after));
-      result.setOldValue(ByteString.copyFrom(before.valueUnsafe()))
-          .setHadOldValue(true)
-          .setNewValue(c.getValue());
+      if (before.hasValue()) {
+        result.setOldValue(ByteString.copyFrom(before.valueUnsafe())).setHadOldValue(true);
+      }
+      result.setNewValue(c.getValue());
     }
 
     void putMeta(PutMeta c) {

@@ -500,8 +500,11 @@ public class RegistryStateMachine extends BaseStateMachine {
         }
         case LOOKUP -> {
           for (Registration r : mirror.lookup(q.getLookup().getRegistry(), q.getLookup().getKey())) {
-            b.addEntries(Entry.newBuilder().setPid(Codec.toProto(r.pid()))
-                .setValue(ByteString.copyFrom(r.valueUnsafe())).setRevision(r.revision()));
+            Entry.Builder e = Entry.newBuilder().setPid(Codec.toProto(r.pid())).setRevision(r.revision());
+            if (r.hasValue()) {
+              e.setValue(ByteString.copyFrom(r.valueUnsafe()));
+            }
+            b.addEntries(e);
           }
           return b.setStatus(Status.OK).build();
         }

@@ -53,7 +53,7 @@ public final class RandomCommands {
   public Command next() {
     int dice = random.nextInt(100);
     if (dice < 35) {
-      return Commands.register(registry(), key(), value(), pid());
+      return Commands.register(registry(), key(), registrationValue(), pid());
     }
     if (dice < 50) {
       return Commands.unregister(registry(), key(), pid());
@@ -62,7 +62,7 @@ public final class RandomCommands {
       return Commands.unregisterPid(pid());
     }
     if (dice < 66) {
-      return Commands.updateValue(registry(), key(), value(), pid());
+      return Commands.updateValue(registry(), key(), registrationValue(), pid());
     }
     if (dice < 72) {
       return Commands.putMeta(registry(), key(), value());
@@ -105,6 +105,12 @@ public final class RandomCommands {
 
   private String key() {
     return "k" + random.nextInt(6);
+  }
+
+  /** A value, or sometimes none (null), which must stay distinct from an empty one. */
+  private byte[] registrationValue() {
+    int dice = random.nextInt(8);
+    return dice == 0 ? null : dice == 1 ? new byte[0] : value();
   }
 
   private byte[] value() {

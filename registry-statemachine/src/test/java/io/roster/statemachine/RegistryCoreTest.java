@@ -65,6 +65,36 @@ class RegistryCoreTest {
 
   @Nested
   class CreateRegistryCommand {
+    CreateRegistry.Builder withMeta(String name, String... keysAndValues) {
+      CreateRegistry.Builder b = CreateRegistry.newBuilder().setRegistry(name).setMode(UNIQUE);
+      for (int i = 0; i < keysAndValues.length; i += 2) {
+        b.addMeta(io.roster.statemachine.proto.MetaEntry.newBuilder().setKey(keysAndValues[i])
+            .setValue(ByteString.copyFrom(v(keysAndValues[i + 1]))));
+      }
+      return b;
+    }
+
+    @Test
+    void aRegistryCreatedWithMetaHasItFromItsCreationOn() {
+      Result r = h.run(Commands.createRegistry(withMeta("with-meta", "custom_key", "custom_value").build()));
+      assertThat(r.getStatus()).isEqualTo(Status.OK);
+      assertThat(h.mirror.meta("with-meta", "custom_key")).isEqualTo(v("custom_value"));
+      // opening it again with other metadata changes nothing
+      assertThat(h.run(Commands.createRegistry(withMeta("with-meta", "custom_key", "other", "more", "x").build()))
+          .getStatus()).isEqualTo(Status.OK);
+      assertThat(h.mirror.meta("with-meta", "custom_key")).isEqualTo(v("custom_value"));
+      assertThat(h.mirror.meta("with-meta", "more")).isNull();
+    }
+
+    @Test
+    void badInitialMetaIsRefusedAndCreatesNothing() {
+      assertRejected(Commands.createRegistry(withMeta("m1", "k", "a", "k", "b").build()), Status.INVALID_ARGUMENT);
+      assertRejected(Commands.createRegistry(withMeta("m2", "", "a").build()), Status.INVALID_ARGUMENT);
+      assertRejected(Commands.createRegistry(withMeta("m3", "k", "x".repeat(Limits.VALUE_BYTES_DEFAULT + 1)).build()),
+          Status.LIMIT_EXCEEDED);
+      assertThat(h.mirror.registry("m1")).isNull();
+    }
+
     @Test
     void createsARegistryWithDefaults() {
       Result r = h.run(createRegistry("new", UNIQUE));

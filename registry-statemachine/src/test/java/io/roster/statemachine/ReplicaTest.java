@@ -3,6 +3,7 @@ package io.roster.statemachine;
 import static io.roster.statemachine.Commands.createRegistry;
 import static io.roster.statemachine.Commands.openSession;
 import static io.roster.statemachine.Commands.register;
+import static io.roster.statemachine.Commands.unregister;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -138,5 +139,29 @@ class ReplicaTest {
     assertThat(replica.appliedIndex()).isEqualTo(index);
     assertThat(replica.mirror().describe()).isEqualTo(state);
     assertThat(replica.mirror().lookup("d", "x")).hasSize(2);
+  }
+
+  @Test
+  void everyCommandOfAnEntryHasItsOwnRevisionAndItsChangesCarryIt() {
+    Pid b = Pid.of("n1", 1, 2);
+    BatchResult result = apply(Codec.encode(register("u", "race", new byte[1], A), unregister("u", "race", A),
+        register("u", "race", new byte[1], b)));
+    assertThat(result.getResultsList()).extracting(r -> r.getStatus()).containsOnly(Status.OK);
+    assertThat(result.getResultsList()).extracting(r -> r.getRevision())
+        .containsExactly(Revisions.of(index, 0), Revisions.of(index, 1), Revisions.of(index, 2));
+    assertThat(replica.mirror().unique("u", "race").revision()).isEqualTo(Revisions.of(index, 2));
+  }
+
+  @Test
+  void noValueAndAnEmptyValueStayDistinctThroughTheStore() throws Exception {
+    apply(Codec.encode(register("u", "none", null, A), register("u", "empty", new byte[0], A)));
+    assertThat(replica.mirror().unique("u", "none").hasValue()).isFalse();
+    assertThat(replica.mirror().unique("u", "empty").valueUnsafe()).isEmpty();
+    TreeSet<String> before = replica.mirror().describe();
+    replica.close();
+    replica = Replica.open(dir.resolve("db"));
+    assertThat(replica.mirror().describe()).isEqualTo(before);
+    assertThat(replica.mirror().unique("u", "none").hasValue()).isFalse();
+    assertThat(replica.mirror().unique("u", "empty").hasValue()).isTrue();
   }
 }
