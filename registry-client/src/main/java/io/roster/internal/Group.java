@@ -82,14 +82,18 @@ final class Group {
     RenewableClient writes = null;
     RenewableClient reads = null;
     try {
-      writes = new RenewableClient(prefix + "-writes", n -> RatisWiring.client(raftGroup, config, firstTry(n)));
-      reads = new RenewableClient(prefix + "-reads", n -> RatisWiring.client(raftGroup, config, firstTry(n)));
+      // a replaced client stays open until every request it carries has had all its tries
+      long retireMillis = RatisWiring.clientRetrySpanMillis(config) + 1_000;
+      writes = new RenewableClient(prefix + "-writes", this::firstTry,
+          leader -> RatisWiring.client(raftGroup, config, leader), retireMillis);
+      reads = new RenewableClient(prefix + "-reads", this::firstTry,
+          leader -> RatisWiring.client(raftGroup, config, leader), retireMillis);
       for (RaftPeer voter : raftGroup.getPeers()) {
         heartbeatClients.put(voter.getId(), new RenewableClient(prefix + "-heartbeats-" + voter.getId(),
-            n -> RatisWiring.heartbeatClient(raftGroup, config, firstTry(n))));
+            this::firstTry, leader -> RatisWiring.heartbeatClient(raftGroup, config, leader), retireMillis));
       }
       this.writer = new Writer(prefix + "-group-commit", writes, config.requestTimeout().toMillis(),
-          config.batching().settings(), voterIds(raftGroup));
+          config.batching().settings(), voterIds(raftGroup), this::knownLeader);
     } catch (RuntimeException e) { // close what was made
       Node.closeQuietly(writes);
       Node.closeQuietly(reads);
@@ -101,17 +105,29 @@ final class Group {
     this.readClient = reads;
     this.barrier = new ReadBarrier(this::takeBarrier);
     this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler,
-        config.sessionTimeout().toMillis());
+        config.sessionTimeout().toMillis(), firstTry(0));
   }
 
   static String voterIds(RaftGroup group) {
     return String.join(", ", group.getPeers().stream().map(p -> p.getId().toString()).toList());
   }
 
-  /** The voter the n-th client of a kind tries first: Ratis' choice, then each voter in turn. */
+  /**
+   * The voter the n-th client of a kind tries first: the group's preferred leader (a partition's
+   * voter of highest priority) or Ratis' choice, then each voter in turn.
+   */
   private RaftPeerId firstTry(int n) {
-    return n == 0 ? null : raftGroup.getPeers().stream().skip(n % raftGroup.getPeers().size()).findFirst()
+    if (n == 0) {
+      return raftGroup.getPeers().stream().filter(p -> p.getPriority() > 0)
+          .max(java.util.Comparator.comparingInt(RaftPeer::getPriority)).map(RaftPeer::getId).orElse(null);
+    }
+    return raftGroup.getPeers().stream().skip(n % raftGroup.getPeers().size()).findFirst()
         .map(RaftPeer::getId).orElse(null);
+  }
+
+  /** The leader this node knows without asking Ratis (its own Raft state, or the heartbeats' answers). */
+  private Optional<RaftPeerId> knownLeader() {
+    return session.knownLeader();
   }
 
   /** Opens this node's session in the group (and, on a voter, takes up the leader's expiry duty). */
@@ -277,10 +293,11 @@ final class Group {
     Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
     // A voter reads through itself: Ratis asks the leader for the read index and waits until this
     // peer has applied it. A client asks the leader and then waits for its own mirror.
-    RaftClient used = readClient.get();
-    CompletableFuture<RaftClientReply> reply = server != null
-        ? used.async().sendReadOnly(m, RaftPeerId.valueOf(node.nodeId()))
-        : used.async().sendReadOnly(m);
+    // Unordered: barriers need no order among themselves, and Ratis' ordered path logs every
+    // failed attempt (a leader change) at ERROR; the unordered one retries quietly.
+    RaftClient used = server != null ? readClient.get() : readClient.toward(knownLeader());
+    CompletableFuture<RaftClientReply> reply = used.async().sendReadOnlyUnordered(m,
+        server != null ? RaftPeerId.valueOf(node.nodeId()) : null);
     return reply.whenComplete((r, e) -> {
       if (e != null) {
         readClient.failed(used, e);

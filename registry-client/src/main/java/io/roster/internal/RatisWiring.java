@@ -82,6 +82,7 @@ final class RatisWiring {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, TimeUnit.SECONDS));
     GrpcConfigKeys.setMessageSizeMax(p, MESSAGE_BYTES_MAX);
+    quiet(p);
     return RaftClient.newBuilder()
         .setClientId(ClientId.randomId())
         .setProperties(p)
@@ -105,12 +106,23 @@ final class RatisWiring {
 
   /** {@link #client(RaftGroup, NodeConfig)} that tries {@code leader} first (null: Ratis' choice). */
   static RaftClient client(RaftGroup group, NodeConfig config, RaftPeerId leader) {
-    long timeoutMillis = config.requestTimeout().toMillis();
-    long attemptMillis = Math.max(250, timeoutMillis / 4);
-    long sleepMillis = 200;
-    int attempts = (int) Math.max(3, timeoutMillis / (sleepMillis + 100));
-    return newClient(group, leader, attemptMillis, RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-        attempts, TimeDuration.valueOf(sleepMillis, TimeUnit.MILLISECONDS)));
+    return newClient(group, leader, attemptMillis(config), RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+        attempts(config), TimeDuration.valueOf(CLIENT_SLEEP_MILLIS, TimeUnit.MILLISECONDS)));
+  }
+
+  private static final long CLIENT_SLEEP_MILLIS = 200;
+
+  private static long attemptMillis(NodeConfig config) {
+    return Math.max(250, config.requestTimeout().toMillis() / 4);
+  }
+
+  private static int attempts(NodeConfig config) {
+    return (int) Math.max(3, config.requestTimeout().toMillis() / (CLIENT_SLEEP_MILLIS + 100));
+  }
+
+  /** The longest a request can stay in a {@link #client} with all its tries and pauses. */
+  static long clientRetrySpanMillis(NodeConfig config) {
+    return attempts(config) * (attemptMillis(config) + CLIENT_SLEEP_MILLIS);
   }
 
   /**
@@ -135,6 +147,7 @@ final class RatisWiring {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(attemptMillis, TimeUnit.MILLISECONDS));
     RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, OUTSTANDING_REQUESTS_MAX);
+    quiet(p);
     return RaftClient.newBuilder()
         .setClientId(ClientId.randomId())
         .setProperties(p)
@@ -142,6 +155,14 @@ final class RatisWiring {
         .setLeaderId(leader)
         .setRetryPolicy(retry)
         .build();
+  }
+
+  /**
+   * No "dummy" watch request when a client first sends ordered requests: Ratis sends one to open the
+   * connection and logs its failure (a voter down) at ERROR; the first real request opens it as well.
+   */
+  private static void quiet(RaftProperties p) {
+    RaftClientConfigKeys.Async.Experimental.setSendDummyRequest(p, false);
   }
 
   /** Requests one client keeps in flight before its callers wait (Ratis' default is 100). */

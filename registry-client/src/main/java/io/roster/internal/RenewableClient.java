@@ -1,7 +1,10 @@
 package io.roster.internal;
 
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.IntFunction;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
 import org.apache.ratis.protocol.exceptions.GroupMismatchException;
@@ -20,16 +23,54 @@ final class RenewableClient implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RenewableClient.class);
 
   private final String name;
-  /** Makes the n-th client (0 first): n picks the voter it tries first. */
-  private final IntFunction<RaftClient> factory;
+  /** The voter the n-th client (0 first) tries first; null for Ratis' choice. */
+  private final IntFunction<RaftPeerId> firstTry;
+  /** Makes a client that tries the given voter first. */
+  private final Function<RaftPeerId, RaftClient> factory;
+  /** How long a replaced client stays open for the requests it still carries. */
+  private final long retireMillis;
   private int renewals;
   private RaftClient client;
+  /** The leader a client was last made for by {@link #toward}: one replacement per leader change. */
+  private RaftPeerId aimedAt;
+  /** Clients replaced by {@link #toward}, closed once their requests are done, or with this one. */
+  private final java.util.Set<RaftClient> retiring = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private boolean closed;
 
-  RenewableClient(String name, IntFunction<RaftClient> factory) {
+  RenewableClient(String name, IntFunction<RaftPeerId> firstTry, Function<RaftPeerId, RaftClient> factory,
+      long retireMillis) {
     this.name = name;
+    this.firstTry = firstTry;
     this.factory = factory;
-    this.client = factory.apply(0);
+    this.retireMillis = retireMillis;
+    this.client = factory.apply(firstTry.apply(0));
+  }
+
+  /**
+   * The current client, replaced first by one that tries {@code leader} when this node knows a
+   * leader the client does not (a leader change, or a new group's first leader): Ratis logs at ERROR
+   * every ordered request that meets a voter which is not the leader, and costs a round trip.
+   */
+  RaftClient toward(java.util.Optional<RaftPeerId> leader) {
+    RaftClient retired;
+    RaftClient current;
+    synchronized (this) {
+      if (closed || leader.isEmpty() || leader.get().equals(client.getLeaderId()) || leader.get().equals(aimedAt)) {
+        return client;
+      }
+      aimedAt = leader.get();
+      retired = client;
+      client = factory.apply(aimedAt);
+      current = client;
+    }
+    LOG.debug("{}: the leader is {}; using a client that tries it first", name, current.getLeaderId());
+    retiring.add(retired);
+    CompletableFuture.delayedExecutor(retireMillis, TimeUnit.MILLISECONDS).execute(() -> {
+      if (retiring.remove(retired)) {
+        Node.closeQuietly(retired);
+      }
+    });
+    return current;
   }
 
   /** The current client; fetch it for each request. */
@@ -51,7 +92,7 @@ final class RenewableClient implements AutoCloseable {
         return;
       }
       broken = client;
-      client = factory.apply(++renewals);
+      client = factory.apply(firstTry.apply(++renewals));
     }
     LOG.debug("{}: Ratis closed its client ({}); using a new one", name, failure.toString());
     // Closing waits for the client's channels; never on the caller's thread (a Ratis or scheduler thread).
@@ -78,5 +119,10 @@ final class RenewableClient implements AutoCloseable {
       last = client;
     }
     Node.closeQuietly(last);
+    for (RaftClient r : java.util.List.copyOf(retiring)) {
+      if (retiring.remove(r)) {
+        Node.closeQuietly(r);
+      }
+    }
   }
 }

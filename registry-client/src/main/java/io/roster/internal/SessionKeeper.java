@@ -15,6 +15,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,10 +50,22 @@ final class SessionKeeper {
   private volatile RegistryStateMachine local; // this voter's state machine, or null on a client
   private volatile java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> localLeader =
       java.util.Optional::empty;
+  /** The voter that last answered a beat as the leader; null until one did. */
+  private volatile org.apache.ratis.protocol.RaftPeerId leaderHint;
+  private static final java.util.concurrent.atomic.AtomicLong BEATS = new java.util.concurrent.atomic.AtomicLong();
+  /** How long the first OpenSession waits to learn the group's leader before it is sent anyway. */
+  private static final long LEADER_WAIT_MILLIS = 3_000;
+  private static final long LEADER_PROBE_MILLIS = 50;
+  private long leaderWaitedMillis;
+  /** The voter Ratis hands a partition's leadership to once it is up (its priority); null for none. */
+  private final org.apache.ratis.protocol.RaftPeerId preferredLeader;
+  /** How long the first OpenSession waits for the preferred voter to take over from a first leader. */
+  private static final long PREFERRED_WAIT_MILLIS = 1_500;
 
   SessionKeeper(Node node, String label, Writer writer,
       Map<org.apache.ratis.protocol.RaftPeerId, RenewableClient> heartbeatClients, ScheduledExecutorService scheduler,
-      long timeoutMillis) {
+      long timeoutMillis, org.apache.ratis.protocol.RaftPeerId preferredLeader) {
+    this.preferredLeader = preferredLeader;
     this.label = label;
     this.heartbeatClients = Map.copyOf(heartbeatClients);
     this.voters = heartbeatClients.keySet().stream().sorted(java.util.Comparator.comparing(Object::toString)).toList();
@@ -64,6 +77,15 @@ final class SessionKeeper {
 
   CompletableFuture<Void> ready() {
     return ready;
+  }
+
+  /**
+   * The leader as this node knows it without asking Ratis: a voter's own Raft state, else the voter
+   * that last answered a heartbeat as the leader; empty if neither knows.
+   */
+  java.util.Optional<org.apache.ratis.protocol.RaftPeerId> knownLeader() {
+    java.util.Optional<org.apache.ratis.protocol.RaftPeerId> local = localLeader.get();
+    return local.isPresent() ? local : java.util.Optional.ofNullable(leaderHint);
   }
 
   boolean expired() {
@@ -94,6 +116,19 @@ final class SessionKeeper {
     if (closed) {
       return;
     }
+    java.util.Optional<org.apache.ratis.protocol.RaftPeerId> leader = knownLeader();
+    boolean handingOver = preferredLeader != null && leader.isPresent() && !leader.get().equals(preferredLeader)
+        && leaderWaitedMillis < PREFERRED_WAIT_MILLIS;
+    if ((leader.isEmpty() || handingOver) && leaderWaitedMillis < LEADER_WAIT_MILLIS) {
+      // Learn the leader first (a new partition group is still electing, or not yet hosted by
+      // every voter; or its first leader is about to hand over to the preferred voter): a write
+      // sent blind is logged at ERROR by Ratis when it meets a non-leader.
+      leaderWaitedMillis += LEADER_PROBE_MILLIS;
+      Message probe = heartbeatMessage();
+      voters.forEach(peer -> beat(probe, peer));
+      scheduler.schedule(this::open, LEADER_PROBE_MILLIS, TimeUnit.MILLISECONDS);
+      return;
+    }
     writer.submit(Commands.openSession(node.nodeId(), node.incarnation(), timeoutMillis, node.messageAddress())).whenComplete((r, e) -> {
       if (closed) {
         return;
@@ -122,9 +157,7 @@ final class SessionKeeper {
       sm.sessionTracker().heartbeat(node.nodeId(), node.incarnation()); // the leader hears itself
       return;
     }
-    Query q = Query.newBuilder().setHeartbeat(
-        Heartbeat.newBuilder().setNodeId(node.nodeId()).setIncarnation(node.incarnation())).build();
-    Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
+    Message m = heartbeatMessage();
     // A voter that knows the leader from Raft asks it directly. Otherwise (a client, or a voter that
     // has not heard from a leader since it started) the beat goes to every voter: the leader records
     // it and the others answer NOT_LEADER. Finding a new leader through a Ratis client's retries can
@@ -135,6 +168,12 @@ final class SessionKeeper {
     }
   }
 
+  private Message heartbeatMessage() {
+    Query q = Query.newBuilder().setHeartbeat(
+        Heartbeat.newBuilder().setNodeId(node.nodeId()).setIncarnation(node.incarnation())).build();
+    return Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
+  }
+
   private void beat(Message m, org.apache.ratis.protocol.RaftPeerId peer) {
     try {
       RenewableClient renewable = heartbeatClients.get(peer);
@@ -142,7 +181,12 @@ final class SessionKeeper {
         return; // a leader outside the configured voters: the beats to the voters reach it
       }
       RaftClient client = renewable.get();
-      client.async().sendStaleRead(m, 0, peer)
+      // One unordered attempt, straight to the voter: a beat needs no retries (the next one follows)
+      // nor ordering, and Ratis' ordered path logs every failure (a voter down) at ERROR.
+      RaftClientRequest request = RaftClientRequest.newBuilder().setClientId(client.getId()).setServerId(peer)
+          .setGroupId(client.getGroupId()).setCallId(BEATS.incrementAndGet()).setMessage(m)
+          .setType(RaftClientRequest.staleReadRequestType(0)).build();
+      client.getClientRpc().sendRequestAsyncUnordered(request)
           .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS)
           .whenComplete((reply, e) -> {
             if (e != null) {
@@ -153,6 +197,9 @@ final class SessionKeeper {
             }
             try {
               QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+              if (r.getStatus() == Status.OK) {
+                leaderHint = peer; // only the leader records beats
+              }
               if (r.getStatus() == Status.SESSION_EXPIRED) {
                 expire(r.getDetail());
               }

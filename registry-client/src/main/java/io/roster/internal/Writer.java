@@ -28,11 +28,15 @@ final class Writer implements AutoCloseable {
   private final GroupCommit groupCommit;
   /** The group's voters, for errors: "n1, n2, n3". */
   private final String voters;
+  /** The leader this node knows without asking Ratis, if any: entries go there first. */
+  private final java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> knownLeader;
 
-  Writer(String name, RenewableClient client, long timeoutMillis, GroupCommit.Settings batching, String voters) {
+  Writer(String name, RenewableClient client, long timeoutMillis, GroupCommit.Settings batching, String voters,
+      java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> knownLeader) {
     this.client = client;
     this.timeoutMillis = timeoutMillis;
     this.voters = voters;
+    this.knownLeader = knownLeader;
     this.groupCommit = new GroupCommit(name, batching, this::sendEntry);
   }
 
@@ -59,7 +63,7 @@ final class Writer implements AutoCloseable {
 
   /** Ships one encoded entry (a batch of commands) to the leader. */
   private CompletableFuture<BatchResult> sendEntry(byte[] entry) {
-    RaftClient used = client.get();
+    RaftClient used = client.toward(knownLeader.get());
     return used.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(entry))).whenComplete((reply, e) -> {
       if (e != null) {
         client.failed(used, e);
