@@ -1,5 +1,8 @@
 package io.roster.internal;
 
+// This file is large because one class owns both ends of the node-to-node stream (sender queues and
+// windows, receiver, calls and their settlement); issue 14 splits it into transport, sender and receiver.
+
 import io.roster.CallException;
 import io.roster.LimitExceededException;
 import io.roster.Pid;
