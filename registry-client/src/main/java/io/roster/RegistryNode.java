@@ -193,7 +193,8 @@ public interface RegistryNode extends AutoCloseable {
     private int batchCommandsMax = 256;
     private int batchBytesMax = 256 * 1024;
     private Duration batchLinger = Duration.ofNanos(200_000);
-    private int batchesInFlightMax = 4;
+    private Tls tls;
+    private boolean insecure;
 
     Builder() {}
 
@@ -260,15 +261,44 @@ public interface RegistryNode extends AutoCloseable {
     /**
      * Group commit: this node's concurrent writes share Raft entries of at most {@code commandsMax}
      * commands (1..4096, default 256) and {@code bytesMax} bytes (1 KiB..4 MiB, default 256 KiB); a
-     * batch waits at most {@code linger} between two writes (0..100 ms, default 200 µs); at most
-     * {@code inFlightMax} batches are outstanding (1..64, default 4), and writes arriving meanwhile
-     * leave together in the next one.
+     * batch waits at most {@code linger} between two writes (0..100 ms, default 200 µs). One batch per
+     * Raft group is outstanding at a time, and writes arriving meanwhile leave together in the next
+     * one: a node's writes reach the log in the order it made them.
      */
-    public Builder groupCommit(int commandsMax, int bytesMax, Duration linger, int inFlightMax) {
+    public Builder groupCommit(int commandsMax, int bytesMax, Duration linger) {
       this.batchCommandsMax = commandsMax;
       this.batchBytesMax = bytesMax;
       this.batchLinger = Objects.requireNonNull(linger, "linger");
-      this.batchesInFlightMax = inFlightMax;
+      return this;
+    }
+
+    /**
+     * Mutual TLS on every port of this node (Raft and messaging), with this node's certificate and
+     * the CAs it trusts: the certificate's CN must be this node's id and its OU its role
+     * ({@code voter} for a voter, {@code client} or {@code admin} for a client node). Required unless
+     * {@link #insecure()} is chosen.
+     */
+    public Builder tls(Tls tls) {
+      this.tls = Objects.requireNonNull(tls, "tls");
+      return this;
+    }
+
+    /**
+     * Mutual TLS from PEM files: this node's certificate chain, its unencrypted PKCS#8 key and the
+     * cluster's CA bundle ({@code roster cert} makes them). See {@link #tls(Tls)}.
+     *
+     * @throws IllegalArgumentException if a file is missing or not what it should be
+     */
+    public Builder tls(Path certificateChain, Path privateKey, Path trustedCas) {
+      return tls(Tls.pem(certificateChain, privateKey, trustedCas));
+    }
+
+    /**
+     * Plaintext on every port, with no authentication: anyone who reaches a port can act as any
+     * node. Only for a network that nothing else reaches (the node logs a warning at start).
+     */
+    public Builder insecure() {
+      this.insecure = true;
       return this;
     }
 
@@ -287,8 +317,8 @@ public interface RegistryNode extends AutoCloseable {
     public RegistryNode start() {
       NodeConfig config = new NodeConfig(nodeId, listenAddress, Map.copyOf(voters), dataDir, role, cluster,
           sessionTimeout, requestTimeout, listener,
-          new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos(), batchesInFlightMax),
-          messageAddress);
+          new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos()),
+          messageAddress, tls, insecure);
       return Node.start(config);
     }
   }

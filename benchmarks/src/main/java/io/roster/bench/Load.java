@@ -5,6 +5,8 @@ import io.roster.LocalProcess;
 import io.roster.Registry;
 import io.roster.RegistryNode;
 import io.roster.Role;
+import io.roster.Tls;
+import io.roster.server.CertificateAuthority;
 import io.roster.server.LocalCluster;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -53,6 +55,11 @@ public final class Load implements Callable<Integer> {
       description = "The node jar for --cluster processes (default: ${DEFAULT-VALUE})")
   Path rosterJar;
 
+  @Option(names = "--tls", split = ",", defaultValue = "on",
+      description = "on (mutual TLS, the default), off (plaintext), or on,off to run each in turn and compare "
+          + "(default: ${DEFAULT-VALUE})")
+  List<String> tls;
+
   @Option(names = "--csv", description = "Also append results to this CSV file")
   Path csv;
 
@@ -83,26 +90,41 @@ public final class Load implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    for (String mode : tls) {
+      if (!mode.equals("on") && !mode.equals("off")) {
+        throw new IllegalArgumentException("--tls takes on, off or on,off; was " + mode);
+      }
+    }
+    for (String mode : tls) {
+      int code = runCluster(mode.equals("on"));
+      if (code != 0) {
+        return code;
+      }
+    }
+    return 0;
+  }
+
+  private int runCluster(boolean tlsOn) throws Exception {
     Path data = Files.createTempDirectory("roster-load-");
     List<Process> processes = new ArrayList<>();
     LocalCluster local = null;
     List<RegistryNode> nodes = new ArrayList<>();
     try {
       if (cluster.equals("in-jvm")) {
-        local = LocalCluster.start(data, 3, Duration.ofSeconds(5), Duration.ofSeconds(10));
+        local = LocalCluster.start(data, 3, Duration.ofSeconds(5), Duration.ofSeconds(10), tlsOn);
         local.awaitReady(Duration.ofSeconds(60));
         nodes.addAll(local.nodes());
       } else if (cluster.equals("processes")) {
-        nodes.add(startProcesses(data, processes));
+        nodes.add(startProcesses(data, processes, tlsOn));
       } else {
         throw new IllegalArgumentException("--cluster must be in-jvm or processes");
       }
-      out.printf("cluster: %s, %d cores; %s warm-up, %s measured per point%n", cluster,
-          Runtime.getRuntime().availableProcessors(), warmup, duration);
+      out.printf("cluster: %s, %s, %d cores; %s warm-up, %s measured per point%n", cluster,
+          tlsOn ? "mutual TLS" : "plaintext (insecure)", Runtime.getRuntime().availableProcessors(), warmup, duration);
       out.println(Point.HEADER);
       for (String workload : workloads) {
         for (int n : inFlight) {
-          Point p = run("roster", workload, n, nodes);
+          Point p = run(tlsOn ? "roster" : "roster-pt", workload, n, nodes);
           out.println(p.row());
           if (csv != null) {
             Files.writeString(csv, p.csv() + System.lineSeparator(), java.nio.file.StandardOpenOption.CREATE,
@@ -131,7 +153,7 @@ public final class Load implements Callable<Integer> {
   }
 
   /** Starts 3 voter processes and returns a client node of this JVM connected to them. */
-  public RegistryNode startProcesses(Path data, List<Process> processes) throws Exception {
+  public RegistryNode startProcesses(Path data, List<Process> processes, boolean tlsOn) throws Exception {
     if (!Files.exists(rosterJar)) {
       throw new IllegalArgumentException(rosterJar + " is missing: run mvn -B -DskipTests package first");
     }
@@ -141,13 +163,30 @@ public final class Load implements Callable<Integer> {
     }
     String votersArg = String.join(",", voters.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Path tlsDir = data.resolve("tls");
+    io.roster.server.CertificateAuthority ca = io.roster.server.CertificateAuthority.create("load CA", Duration.ofDays(1));
+    ca.save(tlsDir);
     for (String id : voters.keySet()) {
-      processes.add(new ProcessBuilder(java, "-Xmx1g", "-Droster.log.level=WARN", "-jar", rosterJar.toString(),
-          "node", "--id", id, "--voters", votersArg, "--data", data.resolve(id).toString())
+      List<String> command = new ArrayList<>(List.of(java, "-Xmx1g", "-Droster.log.level=WARN", "-jar",
+          rosterJar.toString(), "node", "--id", id, "--voters", votersArg, "--data", data.resolve(id).toString()));
+      if (tlsOn) {
+        CertificateAuthority.Issued issued = ca.issue(id, Tls.CertRole.VOTER, List.of("127.0.0.1"), Duration.ofDays(1));
+        issued.save(tlsDir);
+        command.addAll(List.of("--tls-cert", issued.certFile(tlsDir).toString(), "--tls-key",
+            issued.keyFile(tlsDir).toString(), "--tls-ca", tlsDir.resolve(CertificateAuthority.CA_FILE).toString()));
+      } else {
+        command.add("--insecure");
+      }
+      processes.add(new ProcessBuilder(command)
           .redirectErrorStream(true).redirectOutput(data.resolve(id + ".log").toFile()).start());
     }
     RegistryNode.Builder b = RegistryNode.builder().nodeId("load").role(Role.CLIENT)
         .requestTimeout(Duration.ofSeconds(10));
+    if (tlsOn) {
+      b.tls(ca.issue("load", Tls.CertRole.CLIENT, List.of("127.0.0.1"), Duration.ofDays(1)).tls(tlsDir));
+    } else {
+      b.insecure();
+    }
     voters.forEach(b::voter);
     RegistryNode client = b.start();
     client.ready().get(60, TimeUnit.SECONDS);

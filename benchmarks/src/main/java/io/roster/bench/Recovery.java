@@ -68,12 +68,12 @@ public final class Recovery implements Callable<Integer> {
           .allMatch(n -> n.mirror().registryState(REGISTRY) != null));
       long lagging = cluster.node(follower).mirror().appliedIndex();
       cluster.stop(follower); // it will lag behind everything that follows
-      long filled = fill(leader);
+      long filled = fill(cluster, leader);
       System.out.printf("%d registrations in %d entries of %d while %s was down%n", filled,
           (entries + batch - 1) / batch, batch, follower);
       // Every running voter snapshots and purges, so that whichever leads cannot replay its log to the follower.
       List<Node> running = cluster.nodes();
-      try (RaftClient client = rawClient(leader)) {
+      try (RaftClient client = rawClient(cluster, leader)) {
         for (Node n : running) {
           RaftClientReply snapshot = client.getSnapshotManagementApi(RaftPeerId.valueOf(n.nodeId())).create(120_000);
           if (!snapshot.isSuccess()) {
@@ -97,10 +97,10 @@ public final class Recovery implements Callable<Integer> {
   }
 
   /** Registers the entries through raw Ratis writes of {@code batch} commands, for speed. */
-  private long fill(Node leader) throws Exception {
+  private long fill(LocalCluster cluster, Node leader) throws Exception {
     long start = System.nanoTime();
     long done = 0;
-    try (RaftClient client = rawClient(leader)) {
+    try (RaftClient client = rawClient(cluster, leader)) {
       List<Command> commands = new ArrayList<>(batch);
       for (int i = 0; i < entries; i++) {
         commands.add(Commands.register(REGISTRY, key(i), new byte[0], Pid.of(leader.nodeId(), leader.incarnation(),
@@ -167,10 +167,12 @@ public final class Recovery implements Callable<Integer> {
     }
   }
 
-  /** A Ratis client with default settings on the cluster's group, for writes that bypass the API. */
-  static RaftClient rawClient(Node node) {
-    return RaftClient.newBuilder().setClientId(ClientId.randomId()).setProperties(new RaftProperties())
-        .setRaftGroup(node.raftGroup()).build();
+  /** A Ratis client on the cluster's group with the node's certificate, for writes that bypass the API. */
+  static RaftClient rawClient(LocalCluster cluster, Node node) {
+    // the node's own identity: the commands it carries are the node's own
+    return cluster.ratisClient(node.raftGroup(), node.nodeId(), io.roster.Tls.CertRole.VOTER,
+        org.apache.ratis.retry.RetryPolicies.retryForeverWithSleep(
+            org.apache.ratis.util.TimeDuration.valueOf(100, java.util.concurrent.TimeUnit.MILLISECONDS)));
   }
 
   private static String key(int i) {

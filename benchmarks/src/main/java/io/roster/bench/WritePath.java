@@ -59,7 +59,7 @@ public final class WritePath implements Callable<Integer> {
       System.out.printf("3 voters in this JVM, %d cores; leader %s; %d in flight; %s warm-up, %s measured%n",
           Runtime.getRuntime().availableProcessors(), leader.nodeId(), inFlight, warmup, duration);
       System.out.println(Load.Point.HEADER);
-      try (RaftClient raw = Recovery.rawClient(leader)) {
+      try (RaftClient raw = Recovery.rawClient(cluster, leader)) {
         RaftPeerId leaderId = RaftPeerId.valueOf(leader.nodeId());
         Message barrier = Message.valueOf(ByteString.copyFrom(
             Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build().toByteArray()));

@@ -23,6 +23,8 @@ public final class CalleeNodeMain {
     String id = args[0];
     RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(Role.VOTER).dataDir(Path.of(args[1]))
         .sessionTimeout(Duration.ofSeconds(5)).requestTimeout(Duration.ofSeconds(10));
+    Path tls = Path.of(System.getProperty("roster.tls.dir"));
+    b.tls(tls.resolve(id + ".pem"), tls.resolve(id + "-key.pem"), tls.resolve("ca.pem"));
     for (int i = 2; i < args.length; i++) {
       String[] voter = args[i].split("=", 2);
       b.voter(voter[0], voter[1]);

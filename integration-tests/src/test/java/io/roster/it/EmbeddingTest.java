@@ -23,7 +23,7 @@ class EmbeddingTest {
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       String address = "127.0.0.1:" + taken.getLocalPort();
       assertThatThrownBy(() -> RegistryNode.builder().nodeId("n1").listenAddress(address).voter("n1", address)
-          .dataDir(dir).start())
+          .dataDir(dir).insecure().start())
           .isInstanceOf(RosterException.class)
           .hasMessageContaining("Address already in use");
       // Ratis did not take over the application's handler of uncaught exceptions

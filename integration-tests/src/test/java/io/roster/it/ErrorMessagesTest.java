@@ -114,9 +114,6 @@ class ErrorMessagesTest {
   }
 
   @Test
-  @org.junit.jupiter.api.Disabled("open (issue 11, item 4): Ratis' OrderedAsync logs at ERROR every ordered write "
-      + "that meets a leader change; about 40 such lines (OpenSession during partition creation and failover) remain "
-      + "of about 520 before heartbeats and barriers left the ordered path")
   void leaderFailoverAndPartitionCreationLogNoError() {
     Node client = cluster.node("c1");
     Registry<String> partitioned = client.registry("spread", Keys.UNIQUE, 4, ValueCodec.utf8());

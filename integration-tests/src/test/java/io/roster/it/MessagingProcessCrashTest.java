@@ -61,8 +61,16 @@ class MessagingProcessCrashTest {
     for (String id : List.of("n1", "n2", "n3")) {
       voters.put(id, "127.0.0.1:" + freePort());
     }
+    Path tls = dir.resolve("tls");
+    io.roster.server.CertificateAuthority ca = io.roster.server.CertificateAuthority.create("crash test CA",
+        Duration.ofDays(1));
+    ca.save(tls);
+    for (String id : voters.keySet()) {
+      ca.issue(id, io.roster.Tls.CertRole.VOTER, List.of("127.0.0.1"), Duration.ofDays(1)).save(tls);
+    }
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), CalleeNodeMain.class.getName(), "n3", dir.resolve("n3").toString()));
+        "-Droster.tls.dir=" + tls, "-cp", System.getProperty("java.class.path"), CalleeNodeMain.class.getName(), "n3",
+        dir.resolve("n3").toString()));
     voters.forEach((id, address) -> command.add(id + "=" + address));
     child = new ProcessBuilder(command).redirectErrorStream(true).start();
     LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
@@ -82,7 +90,8 @@ class MessagingProcessCrashTest {
 
     for (String id : List.of("n1", "n2")) {
       RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(Role.VOTER).listenAddress(voters.get(id))
-          .dataDir(dir.resolve(id)).sessionTimeout(Duration.ofSeconds(5)).requestTimeout(Duration.ofSeconds(10));
+          .dataDir(dir.resolve(id)).sessionTimeout(Duration.ofSeconds(5)).requestTimeout(Duration.ofSeconds(10))
+          .tls(tls.resolve(id + ".pem"), tls.resolve(id + "-key.pem"), tls.resolve("ca.pem"));
       voters.forEach(b::voter);
       nodes.add(b.start());
     }

@@ -367,11 +367,9 @@ class PartitionsTest {
 
     // partition 0's group alone ends the client's session there (as its leader does when it stops hearing it)
     RaftGroup partition0 = client.partitionGroups("expiring-4").get(0);
-    try (org.apache.ratis.client.RaftClient admin = org.apache.ratis.client.RaftClient.newBuilder()
-        .setProperties(new org.apache.ratis.conf.RaftProperties()).setRaftGroup(partition0)
-        .setRetryPolicy(org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(50,
-            org.apache.ratis.util.TimeDuration.valueOf(200, java.util.concurrent.TimeUnit.MILLISECONDS)))
-        .build()) {
+    try (org.apache.ratis.client.RaftClient admin = cluster.ratisClient(partition0, "prober",
+        io.roster.Tls.CertRole.CLIENT, org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(50,
+            org.apache.ratis.util.TimeDuration.valueOf(200, java.util.concurrent.TimeUnit.MILLISECONDS)))) {
       var reply = admin.io().send(org.apache.ratis.protocol.Message.valueOf(
           org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
               io.roster.statemachine.Codec.encode(io.roster.statemachine.Commands.expireSession("c1",

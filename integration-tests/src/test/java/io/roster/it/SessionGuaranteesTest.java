@@ -156,7 +156,8 @@ class SessionGuaranteesTest {
   void twoRegistrationsOfOneKeyInOneEntryGetDifferentOrderedRevisions() throws Exception {
     // a node whose group commit lingers 50 ms, so that three writes sent together share an entry
     io.roster.RegistryNode.Builder b = io.roster.RegistryNode.builder().nodeId("batcher").role(Role.CLIENT)
-        .requestTimeout(Duration.ofSeconds(10)).groupCommit(64, 64 * 1024, Duration.ofMillis(50), 1);
+        .requestTimeout(Duration.ofSeconds(10)).groupCommit(64, 64 * 1024, Duration.ofMillis(50))
+        .tls(cluster.tls("batcher", io.roster.Tls.CertRole.CLIENT));
     cluster.voters().forEach(b::voter);
     try (io.roster.RegistryNode batcher = b.start()) {
       batcher.ready().get(30, java.util.concurrent.TimeUnit.SECONDS);

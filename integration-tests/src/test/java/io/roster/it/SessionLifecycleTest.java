@@ -120,7 +120,8 @@ class SessionLifecycleTest {
   }
 
   private RegistryNode.Builder builder(String id) {
-    RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(Role.CLIENT).sessionTimeout(LONG_SESSION);
+    RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(Role.CLIENT).sessionTimeout(LONG_SESSION)
+        .tls(cluster.tls(id, io.roster.Tls.CertRole.CLIENT));
     cluster.voters().forEach(b::voter);
     return b;
   }
@@ -131,8 +132,9 @@ class SessionLifecycleTest {
         .map(e -> RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build())
         .collect(Collectors.toList());
     RaftGroupId id = RaftGroupId.valueOf(UUID.nameUUIDFromBytes("roster-cluster:roster".getBytes(UTF_8)));
-    try (RaftClient c = RaftClient.newBuilder().setProperties(new RaftProperties())
-        .setRaftGroup(RaftGroup.valueOf(id, peers)).build()) {
+    try (RaftClient c = cluster.ratisClient(RaftGroup.valueOf(id, peers), "prober", io.roster.Tls.CertRole.CLIENT,
+        org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(50,
+            org.apache.ratis.util.TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))) {
       RaftClientReply reply = c.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.encode(command))));
       return BatchResult.parseFrom(reply.getMessage().getContent().toByteArray()).getResults(0).getStatus();
     }

@@ -84,13 +84,15 @@ final class Group {
     try {
       // a replaced client stays open until every request it carries has had all its tries
       long retireMillis = RatisWiring.clientRetrySpanMillis(config) + 1_000;
+      long drainMillis = RatisWiring.clientAttemptSpanMillis(config);
       writes = new RenewableClient(prefix + "-writes", this::firstTry,
-          leader -> RatisWiring.client(raftGroup, config, leader), retireMillis);
+          (leader, stopped) -> RatisWiring.client(raftGroup, config, leader, stopped), retireMillis, drainMillis);
       reads = new RenewableClient(prefix + "-reads", this::firstTry,
-          leader -> RatisWiring.client(raftGroup, config, leader), retireMillis);
+          (leader, stopped) -> RatisWiring.client(raftGroup, config, leader, stopped), retireMillis, drainMillis);
       for (RaftPeer voter : raftGroup.getPeers()) {
         heartbeatClients.put(voter.getId(), new RenewableClient(prefix + "-heartbeats-" + voter.getId(),
-            this::firstTry, leader -> RatisWiring.heartbeatClient(raftGroup, config, leader), retireMillis));
+            this::firstTry, (leader, stopped) -> RatisWiring.heartbeatClient(raftGroup, config, leader, stopped),
+            retireMillis, drainMillis));
       }
       this.writer = new Writer(prefix + "-group-commit", writes, config.requestTimeout().toMillis(),
           config.batching().settings(), voterIds(raftGroup), this::knownLeader);
@@ -295,17 +297,13 @@ final class Group {
     // peer has applied it. A client asks the leader and then waits for its own mirror.
     // Unordered: barriers need no order among themselves, and Ratis' ordered path logs every
     // failed attempt (a leader change) at ERROR; the unordered one retries quietly.
-    RaftClient used = server != null ? readClient.get() : readClient.toward(knownLeader());
-    CompletableFuture<RaftClientReply> reply = used.async().sendReadOnlyUnordered(m,
-        server != null ? RaftPeerId.valueOf(node.nodeId()) : null);
-    return reply.whenComplete((r, e) -> {
-      if (e != null) {
-        readClient.failed(used, e);
-      }
-    }).thenApply(r -> {
+    RaftPeerId self = server != null ? RaftPeerId.valueOf(node.nodeId()) : null;
+    CompletableFuture<RaftClientReply> reply = readClient.call(server != null ? Optional.empty() : knownLeader(),
+        used -> used.async().sendReadOnlyUnordered(m, self));
+    return reply.thenApply(r -> {
       if (!r.isSuccess()) {
-        throw Writer.unavailable("the read barrier of " + label + " failed", voterIds(raftGroup), used.getLeaderId(),
-            r.getException());
+        throw Writer.unavailable("the read barrier of " + label + " failed", voterIds(raftGroup),
+            readClient.get().getLeaderId(), r.getException());
       }
       try {
         return QueryResult.parseFrom(r.getMessage().getContent().toByteArray()).getAppliedIndex();
@@ -319,6 +317,10 @@ final class Group {
   void close() {
     session.close();
     writer.close();
+    // every client stops retrying first, so that their drains overlap
+    heartbeatClients.values().forEach(RenewableClient::stop);
+    readClient.stop();
+    writeClient.stop();
     heartbeatClients.values().forEach(Node::closeQuietly);
     readClient.close();
     writeClient.close();

@@ -22,8 +22,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A flusher thread takes the first queued command, then keeps taking more while they come
  * within {@code lingerNanos} of each other, up to {@code commandsMax} commands or {@code bytesMax}
- * bytes, and sends the batch. At most {@code inFlightMax} batches are outstanding: while they are,
- * new writes pile up in the queue and leave in the next, larger batch. So an idle node sends each
+ * bytes, and sends the batch. One batch is outstanding at a time: while it is, new writes pile up
+ * in the queue and leave in the next, larger batch, and a node's entries reach the log in the order
+ * it made them (a process's registrations before its removal, a session before its first write),
+ * whatever leader change a batch meets on its way. So an idle node sends each
  * write almost at once and a busy one sends few, large entries. Each command gets its own result;
  * one command's error does not fail its batch-mates. The queue is bounded: a full queue refuses
  * the write with {@link LimitExceededException}.
@@ -32,8 +34,8 @@ final class GroupCommit implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(GroupCommit.class);
 
   /** The settings of a node's group commit. */
-  record Settings(int commandsMax, int bytesMax, long lingerNanos, int inFlightMax, int queueMax) {
-    static final Settings DEFAULT = new Settings(256, 256 * 1024, TimeUnit.MICROSECONDS.toNanos(200), 4, 65_536);
+  record Settings(int commandsMax, int bytesMax, long lingerNanos, int queueMax) {
+    static final Settings DEFAULT = new Settings(256, 256 * 1024, TimeUnit.MICROSECONDS.toNanos(200), 65_536);
 
     Settings {
       if (commandsMax < 1 || commandsMax > Limits.BATCH_COMMANDS_MAX) {
@@ -47,9 +49,6 @@ final class GroupCommit implements AutoCloseable {
       if (lingerNanos < 0 || lingerNanos > TimeUnit.MILLISECONDS.toNanos(100)) {
         throw new IllegalArgumentException("batch linger must be 0..100 ms, was " + lingerNanos + " ns");
       }
-      if (inFlightMax < 1 || inFlightMax > 64) {
-        throw new IllegalArgumentException("batches in flight must be 1..64, was " + inFlightMax);
-      }
       if (queueMax < 1 || queueMax > 1_000_000) {
         throw new IllegalArgumentException("write queue must be 1..1000000, was " + queueMax);
       }
@@ -61,7 +60,8 @@ final class GroupCommit implements AutoCloseable {
   private final Settings settings;
   private final Function<byte[], CompletableFuture<BatchResult>> send;
   private final ArrayBlockingQueue<Pending> queue;
-  private final Semaphore inFlight;
+  /** One permit: the batch in flight. */
+  private final Semaphore inFlight = new Semaphore(1);
   private final Thread flusher;
   private volatile boolean closed;
   private volatile Pending carried; // taken from the queue but left for the next batch (it did not fit)
@@ -71,7 +71,6 @@ final class GroupCommit implements AutoCloseable {
     this.settings = settings;
     this.send = send;
     this.queue = new ArrayBlockingQueue<>(settings.queueMax());
-    this.inFlight = new Semaphore(settings.inFlightMax());
     this.flusher = new Thread(this::flushLoop, name);
     this.flusher.setDaemon(true);
     this.flusher.start();
@@ -100,7 +99,7 @@ final class GroupCommit implements AutoCloseable {
   private void flushLoop() {
     while (!closed) {
       try {
-        inFlight.acquire(); // first a slot, then the batch: writes keep piling up while all slots are busy
+        inFlight.acquire(); // first the slot, then the batch: writes keep piling up while one is in flight
         List<Pending> batch;
         try {
           batch = nextBatch();

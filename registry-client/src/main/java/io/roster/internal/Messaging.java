@@ -28,6 +28,13 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.apache.ratis.thirdparty.io.grpc.CallOptions;
+import org.apache.ratis.thirdparty.io.grpc.Context;
+import org.apache.ratis.thirdparty.io.grpc.Contexts;
+import org.apache.ratis.thirdparty.io.grpc.Metadata;
+import org.apache.ratis.thirdparty.io.grpc.ServerCall;
+import org.apache.ratis.thirdparty.io.grpc.ServerCallHandler;
+import org.apache.ratis.thirdparty.io.grpc.ServerInterceptor;
+import org.apache.ratis.thirdparty.io.grpc.ServerInterceptors;
 import org.apache.ratis.thirdparty.io.grpc.ManagedChannel;
 import org.apache.ratis.thirdparty.io.grpc.MethodDescriptor;
 import org.apache.ratis.thirdparty.io.grpc.Server;
@@ -96,16 +103,22 @@ final class Messaging implements AutoCloseable {
   /** Retries deliveries into full mailboxes. */
   private final java.util.concurrent.ScheduledExecutorService retries;
   private volatile boolean closed;
+  /** Mutual TLS on the server and every channel, or null for plaintext. */
+  private final NodeTls tls;
 
-  /** Starts serving on {@code bindAddress} (host:port; port 0 picks a free one). */
+  /**
+   * Starts serving on {@code bindAddress} (host:port; port 0 picks a free one), with mutual TLS
+   * ({@code tls}) or, if it is null, in plaintext.
+   */
   Messaging(String nodeId, long incarnation, String bindAddress, ProcessTable processes,
-      Function<String, Session> sessions) {
-    this(nodeId, incarnation, bindAddress, processes, sessions, FULL_MAILBOX_WAIT_MILLIS);
+      Function<String, Session> sessions, NodeTls tls) {
+    this(nodeId, incarnation, bindAddress, processes, sessions, FULL_MAILBOX_WAIT_MILLIS, tls);
   }
 
   Messaging(String nodeId, long incarnation, String bindAddress, ProcessTable processes,
-      Function<String, Session> sessions, long fullMailboxWaitMillis) {
+      Function<String, Session> sessions, long fullMailboxWaitMillis, NodeTls tls) {
     this.fullMailboxWaitMillis = fullMailboxWaitMillis;
+    this.tls = tls;
     this.nodeId = nodeId;
     this.incarnation = incarnation;
     this.processes = processes;
@@ -120,14 +133,18 @@ final class Messaging implements AutoCloseable {
         .addMethod(STREAM, ServerCalls.asyncBidiStreamingCall(out -> {
           ServerCallStreamObserver<byte[]> stream = (ServerCallStreamObserver<byte[]>) out;
           stream.disableAutoRequest(); // frames are taken as fast as mailboxes take them
-          Inbound inbound = new Inbound(stream);
+          Inbound inbound = new Inbound(stream, PEER_NODE.get(), PEER_ADDRESS.get());
           stream.request(INBOUND_WINDOW);
           return inbound;
         }))
         .build();
     try {
-      this.server = NettyServerBuilder.forAddress(new InetSocketAddress(host, NodeConfig.port(bindAddress)))
-          .addService(service)
+      NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, NodeConfig.port(bindAddress)));
+      if (tls != null) {
+        NodeTls.bounded(builder).sslContext(tls.messagingServer());
+      }
+      this.server = builder
+          .addService(ServerInterceptors.intercept(service, new Authenticated()))
           .maxInboundMessageSize(FRAME_BYTES_MAX)
           .permitKeepAliveTime(KEEPALIVE_MILLIS / 2, TimeUnit.MILLISECONDS)
           .permitKeepAliveWithoutCalls(true)
@@ -302,6 +319,36 @@ final class Messaging implements AutoCloseable {
     }
   }
 
+  /**
+   * The node a stream's peer authenticated as: the CN of the certificate it presented, or null in
+   * plaintext. A stream whose {@code Hello} names another node is refused.
+   */
+  private static final Context.Key<String> PEER_NODE = Context.key("roster-peer-node");
+  /** The address a stream's peer connects from, for the log. */
+  private static final Context.Key<Object> PEER_ADDRESS = Context.key("roster-peer-address");
+  /** Refused streams: one WARN line per 10 s at most, naming the peer's address. */
+  private final RateLimitedLog refusals = new RateLimitedLog(LOG, 10_000);
+
+  /** Puts the peer's authenticated node id in the call's context. */
+  private final class Authenticated implements ServerInterceptor {
+    @Override
+    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+        ServerCallHandler<Q, A> next) {
+      java.security.cert.X509Certificate cert = NodeTls.peer(call.getAttributes());
+      Object address = call.getAttributes().get(org.apache.ratis.thirdparty.io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+      if (cert == null && tls != null) {
+        refusals.warn("{}: refused a message stream from {}: no client certificate", nodeId, address);
+        call.close(Status.UNAUTHENTICATED.withDescription("no client certificate"), new Metadata());
+        return new ServerCall.Listener<>() {};
+      }
+      Context context = Context.current().withValue(PEER_ADDRESS, address);
+      if (cert != null) {
+        context = context.withValue(PEER_NODE, io.roster.Tls.nodeId(cert));
+      }
+      return Contexts.interceptCall(context, call, headers, next);
+    }
+  }
+
   /** This node's stream to one incarnation of another node. */
   private final class Peer implements ClientResponseObserver<byte[], byte[]> {
     final String nodeId;
@@ -318,8 +365,13 @@ final class Messaging implements AutoCloseable {
       this.nodeId = nodeId;
       this.incarnation = incarnation;
       this.address = address;
-      this.channel = NettyChannelBuilder.forAddress(NodeConfig.host(address), NodeConfig.port(address))
-          .usePlaintext()
+      NettyChannelBuilder builder = NettyChannelBuilder.forAddress(NodeConfig.host(address), NodeConfig.port(address));
+      if (tls != null) {
+        builder.sslContext(tls.messagingClient(nodeId));
+      } else {
+        builder.usePlaintext();
+      }
+      this.channel = builder
           .maxInboundMessageSize(FRAME_BYTES_MAX)
           .keepAliveTime(KEEPALIVE_MILLIS, TimeUnit.MILLISECONDS)
           .keepAliveTimeout(KEEPALIVE_MILLIS, TimeUnit.MILLISECONDS)
@@ -516,9 +568,19 @@ final class Messaging implements AutoCloseable {
     private boolean greeted; // onNext calls of one stream never overlap
     private String from = "?";
     private boolean closed;
+    /** The node the peer authenticated as, or null in plaintext. */
+    private final String authenticated;
 
-    Inbound(ServerCallStreamObserver<byte[]> out) {
+    /** Where the peer connects from, for the log. */
+    private final Object address;
+
+    Inbound(ServerCallStreamObserver<byte[]> out, String authenticated, Object address) {
       this.out = out;
+      this.authenticated = authenticated;
+      this.address = address;
+      if (authenticated != null) {
+        from = authenticated;
+      }
       out.setOnCancelHandler(this::ended);
     }
 
@@ -536,6 +598,10 @@ final class Messaging implements AutoCloseable {
         if (!frame.hasHello() || !h.getToNode().equals(nodeId) || h.getToIncarnation() != incarnation) {
           refuse("this is node " + nodeId + " incarnation " + incarnation + ", not " + h.getToNode()
               + " incarnation " + h.getToIncarnation());
+          return;
+        }
+        if (authenticated != null && !authenticated.equals(h.getFromNode())) {
+          refuse("the stream's certificate is node " + authenticated + "'s; its hello names " + h.getFromNode());
           return;
         }
         greeted = true;
@@ -704,7 +770,7 @@ final class Messaging implements AutoCloseable {
         if (closed) {
           return;
         }
-        LOG.warn("{}: refused a message stream from {}: {}", nodeId, from, why);
+        refusals.warn("{}: refused a message stream from {} at {}: {}", nodeId, from, address, why);
         out.onError(Status.FAILED_PRECONDITION.withDescription(why).asRuntimeException());
       }
       ended();

@@ -76,8 +76,13 @@ public final class Node implements RegistryNode {
 
   /** The label of the cluster's own group, in thread names and logs. */
   static final String CLUSTER_LABEL = "cluster";
-  /** How often a voter looks for partition groups it should host but does not. */
+  /** How often a voter looks for partition groups it should host but does not, at the latest. */
   private static final long RECONCILE_MILLIS = 500;
+  /** How often a voter checks whether the cluster has a new registry (a cheap count). */
+  private static final long RECONCILE_CHECK_MILLIS = 20;
+  /** The registry count and time of the last look (the reconcile thread's own). */
+  private int registriesSeen = -1;
+  private long reconciledAtNanos;
 
   private final NodeConfig config;
   private final long incarnation;
@@ -144,7 +149,7 @@ public final class Node implements RegistryNode {
     Messaging m = null;
     try {
       m = new Messaging(config.nodeId(), incarnation, config.messageAddress(), processes,
-          this::session);
+          this::session, config.tls() == null ? null : new NodeTls(config.tls(), config));
       this.main = new Group(this, config, server, group, CLUSTER_LABEL, scheduler);
     } catch (RuntimeException e) {
       if (m != null) {
@@ -160,6 +165,11 @@ public final class Node implements RegistryNode {
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
   public static Node start(NodeConfig config) {
     io.roster.statemachine.RatisEmbedding.init();
+    if (config.tls() != null) {
+      NodeTls.checkOwn(config.tls(), config.nodeId(), config.role());
+    } else {
+      LOG.warn("node {} runs without TLS (insecure): anyone who reaches its ports can act as any node", config.nodeId());
+    }
     long incarnation = nextIncarnation(config.dataDir());
     RaftGroup group = RatisWiring.group(config);
     RaftServer server = null;
@@ -169,6 +179,7 @@ public final class Node implements RegistryNode {
             .setServerId(RaftPeerId.valueOf(config.nodeId()))
             .setGroup(group)
             .setProperties(RatisWiring.serverProperties(config))
+            .setParameters(RatisWiring.parameters(config, true))
             // the cluster's group and every partition group found on disk or added later
             .setStateMachineRegistry(id -> new RegistryStateMachine())
             .setOption(RaftStorage.StartupOption.RECOVER)
@@ -190,7 +201,7 @@ public final class Node implements RegistryNode {
     node.main.start();
     node.scheduler.scheduleWithFixedDelay(node.messaging::checkPeers, 1, 1, TimeUnit.SECONDS);
     if (server != null) {
-      node.reconciler.scheduleWithFixedDelay(node::reconcile, 0, RECONCILE_MILLIS, TimeUnit.MILLISECONDS);
+      node.reconciler.scheduleWithFixedDelay(node::reconcile, 0, RECONCILE_CHECK_MILLIS, TimeUnit.MILLISECONDS);
     }
     LOG.info("node {} started as {} (incarnation {})", config.nodeId(), config.role(), incarnation);
     return node;
@@ -383,6 +394,15 @@ public final class Node implements RegistryNode {
    */
   private void reconcile() {
     try {
+      // A new registry is hosted at once: a voter that adds a partition group late may still be
+      // starting it when the other voters' leader sends it entries, which Ratis logs at ERROR.
+      int registries = main.mirror().registryCount();
+      long now = System.nanoTime();
+      if (registries == registriesSeen && now - reconciledAtNanos < TimeUnit.MILLISECONDS.toNanos(RECONCILE_MILLIS)) {
+        return;
+      }
+      registriesSeen = registries;
+      reconciledAtNanos = now;
       hostDescribedPartitions();
     } catch (RuntimeException e) { // keep the periodic task alive
       if (!closed) {

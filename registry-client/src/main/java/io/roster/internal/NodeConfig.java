@@ -3,6 +3,7 @@ package io.roster.internal;
 import io.roster.NodeListener;
 import io.roster.Pid;
 import io.roster.Role;
+import io.roster.Tls;
 import io.roster.statemachine.Session;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,13 +22,14 @@ public record NodeConfig(
     Duration requestTimeout,
     NodeListener listener,
     Batching batching,
-    String messageAddress) {
+    String messageAddress,
+    Tls tls,
+    boolean insecure) {
 
   /** Group commit settings, validated by {@link GroupCommit.Settings}. */
-  public record Batching(int commandsMax, int bytesMax, long lingerNanos, int inFlightMax) {
+  public record Batching(int commandsMax, int bytesMax, long lingerNanos) {
     GroupCommit.Settings settings() {
-      return new GroupCommit.Settings(commandsMax, bytesMax, lingerNanos, inFlightMax,
-          GroupCommit.Settings.DEFAULT.queueMax());
+      return new GroupCommit.Settings(commandsMax, bytesMax, lingerNanos, GroupCommit.Settings.DEFAULT.queueMax());
     }
   }
 
@@ -79,6 +81,9 @@ public record NodeConfig(
     require(listener != null, "listener is required");
     require(batching != null, "batching is required");
     batching.settings(); // throws IllegalArgumentException naming the bad setting
+    require(tls != null || insecure, "TLS is required: give tls(...) with this node's certificate, its key and "
+        + "the cluster's CA (roster cert makes them), or choose insecure() to run in plaintext on a trusted network");
+    require(tls == null || !insecure, "both tls(...) and insecure() are given: choose one");
   }
 
   private static void requireHostPort(String address, String what) {

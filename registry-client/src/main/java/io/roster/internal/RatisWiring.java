@@ -4,8 +4,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
@@ -50,6 +52,24 @@ final class RatisWiring {
     return RaftGroup.valueOf(id, prioritized);
   }
 
+  /**
+   * The Ratis parameters of a node: with TLS, its mutual TLS for the server, client and admin
+   * endpoints and, for a server, the gate that decides who may use which service ({@link RaftAccess})
+   * and bounds a handshake; without, none.
+   */
+  static Parameters parameters(NodeConfig config, boolean server) {
+    Parameters p = new Parameters();
+    if (config.tls() == null) {
+      return p;
+    }
+    GrpcConfigKeys.TLS.setConf(p, new NodeTls(config.tls(), config).ratis());
+    if (server) {
+      RaftAccess access = new RaftAccess(config.nodeId(), config.voters().keySet());
+      GrpcConfigKeys.Server.setServicesCustomizer(p, (builder, types) -> NodeTls.bounded(builder).intercept(access));
+    }
+    return p;
+  }
+
   /** Server settings of a voter. */
   static RaftProperties serverProperties(NodeConfig config) {
     RaftProperties p = new RaftProperties();
@@ -86,6 +106,7 @@ final class RatisWiring {
     return RaftClient.newBuilder()
         .setClientId(ClientId.randomId())
         .setProperties(p)
+        .setParameters(parameters(config, false))
         .setRaftGroup(group)
         .setRetryPolicy(RetryPolicies.noRetry())
         .build();
@@ -101,13 +122,36 @@ final class RatisWiring {
    * timeout, so a request the caller gave up on does not linger for long in the client.
    */
   static RaftClient client(RaftGroup group, NodeConfig config) {
-    return client(group, config, null);
+    return client(group, config, null, () -> false);
   }
 
-  /** {@link #client(RaftGroup, NodeConfig)} that tries {@code leader} first (null: Ratis' choice). */
-  static RaftClient client(RaftGroup group, NodeConfig config, RaftPeerId leader) {
-    return newClient(group, leader, attemptMillis(config), RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-        attempts(config), TimeDuration.valueOf(CLIENT_SLEEP_MILLIS, TimeUnit.MILLISECONDS)));
+  /**
+   * {@link #client(RaftGroup, NodeConfig)} that tries {@code leader} first (null: Ratis' choice) and
+   * makes no more tries once {@code stopped} says so (its holder is closing).
+   */
+  static RaftClient client(RaftGroup group, NodeConfig config, RaftPeerId leader, BooleanSupplier stopped) {
+    return newClient(group, config, leader, attemptMillis(config), stopping(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+        attempts(config), TimeDuration.valueOf(CLIENT_SLEEP_MILLIS, TimeUnit.MILLISECONDS)), stopped));
+  }
+
+  /** {@code policy} until {@code stopped} says so, then no retry. */
+  private static RetryPolicy stopping(RetryPolicy policy, BooleanSupplier stopped) {
+    return new RetryPolicy() {
+      @Override
+      public Action handleAttemptFailure(Event event) {
+        return stopped.getAsBoolean() ? NO_RETRY_ACTION : policy.handleAttemptFailure(event);
+      }
+
+      @Override
+      public String toString() {
+        return policy.toString();
+      }
+    };
+  }
+
+  /** The longest one try of a {@link #client} lasts with the pause before it: what a close waits for. */
+  static long clientAttemptSpanMillis(NodeConfig config) {
+    return attemptMillis(config) + CLIENT_SLEEP_MILLIS;
   }
 
   private static final long CLIENT_SLEEP_MILLIS = 200;
@@ -130,20 +174,24 @@ final class RatisWiring {
    * last at most half the session timeout, so at most two heartbeats to a voter are ever in flight.
    */
   static RaftClient heartbeatClient(RaftGroup group, NodeConfig config) {
-    return heartbeatClient(group, config, null);
+    return heartbeatClient(group, config, null, () -> false);
   }
 
-  /** {@link #heartbeatClient(RaftGroup, NodeConfig)} that tries {@code leader} first (null: Ratis' choice). */
-  static RaftClient heartbeatClient(RaftGroup group, NodeConfig config, RaftPeerId leader) {
+  /**
+   * {@link #heartbeatClient(RaftGroup, NodeConfig)} that tries {@code leader} first (null: Ratis'
+   * choice) and stops retrying once {@code stopped} says so.
+   */
+  static RaftClient heartbeatClient(RaftGroup group, NodeConfig config, RaftPeerId leader, BooleanSupplier stopped) {
     long period = Math.max(100, config.sessionTimeout().toMillis() / 3);
     long attemptMillis = Math.max(50, period / 4);
     long sleepMillis = Math.max(10, period / 20);
     int attempts = (int) Math.max(3, (config.sessionTimeout().toMillis() / 2) / (attemptMillis + sleepMillis));
-    return newClient(group, leader, attemptMillis, RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-        attempts, TimeDuration.valueOf(sleepMillis, TimeUnit.MILLISECONDS)));
+    return newClient(group, config, leader, attemptMillis, stopping(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+        attempts, TimeDuration.valueOf(sleepMillis, TimeUnit.MILLISECONDS)), stopped));
   }
 
-  private static RaftClient newClient(RaftGroup group, RaftPeerId leader, long attemptMillis, RetryPolicy retry) {
+  private static RaftClient newClient(RaftGroup group, NodeConfig config, RaftPeerId leader, long attemptMillis,
+      RetryPolicy retry) {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(attemptMillis, TimeUnit.MILLISECONDS));
     RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, OUTSTANDING_REQUESTS_MAX);
@@ -151,6 +199,7 @@ final class RatisWiring {
     return RaftClient.newBuilder()
         .setClientId(ClientId.randomId())
         .setProperties(p)
+        .setParameters(parameters(config, false))
         .setRaftGroup(group)
         .setLeaderId(leader)
         .setRetryPolicy(retry)

@@ -1,23 +1,36 @@
 package io.roster.internal;
 
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.IntFunction;
-import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
 import org.apache.ratis.protocol.exceptions.GroupMismatchException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A Ratis client that is replaced when Ratis closes it. A Ratis client's ordered requests treat
- * {@link GroupMismatchException} (a server that does not host the group, such as a voter that has
- * not yet added a partition group) as fatal and close the client for good; every later request
- * then fails with {@link AlreadyClosedException}. The holder of this object reports failures, and
- * the next request goes through a new client, which first tries another voter (the broken one
- * may have been sent to a voter that does not host the group yet).
+ * A Ratis client that is replaced when it cannot serve, and is closed only once the requests it
+ * carries are done.
+ *
+ * <p>Replaced: a request that meets {@link GroupMismatchException} (a voter that does not host the
+ * group yet, such as a new partition group) or {@link AlreadyClosedException} makes the next request
+ * go through a new client that first tries another voter; and {@link #call} with a known leader the
+ * client does not aim at swaps in a client that tries that leader first.
+ *
+ * <p>Closed when drained: Ratis logs at ERROR, with a stack trace, every retry of a request whose
+ * client was closed meanwhile. So a replaced client closes once its last request completes (or
+ * after {@code retireMillis}, when every request it carried has had all its tries), and
+ * {@link #close()} first stops retries, then waits (at most {@code drainMillis}) for the requests
+ * in flight to end before it closes the clients.
  */
 final class RenewableClient implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RenewableClient.class);
@@ -25,78 +38,107 @@ final class RenewableClient implements AutoCloseable {
   private final String name;
   /** The voter the n-th client (0 first) tries first; null for Ratis' choice. */
   private final IntFunction<RaftPeerId> firstTry;
-  /** Makes a client that tries the given voter first. */
-  private final Function<RaftPeerId, RaftClient> factory;
-  /** How long a replaced client stays open for the requests it still carries. */
+  /** Makes a client that tries the given voter first and stops retrying once the supplier says so. */
+  private final BiFunction<RaftPeerId, BooleanSupplier, RaftClient> factory;
+  /** How long a replaced client stays open at most for the requests it still carries. */
   private final long retireMillis;
+  /** How long {@link #close()} waits at most for requests in flight (retries stopped). */
+  private final long drainMillis;
+  /** Requests in flight per client made here, current or replaced. */
+  private final Map<RaftClient, Set<CompletableFuture<?>>> inFlight = new ConcurrentHashMap<>();
+  /** Replaced clients, closed when drained (or at their deadline) or with this one. */
+  private final Map<RaftClient, Boolean> retiring = new ConcurrentHashMap<>();
   private int renewals;
   private RaftClient client;
-  /** The leader a client was last made for by {@link #toward}: one replacement per leader change. */
+  /** The leader a client was last made for by {@link #call}: one replacement per leader change. */
   private RaftPeerId aimedAt;
-  /** Clients replaced by {@link #toward}, closed once their requests are done, or with this one. */
-  private final java.util.Set<RaftClient> retiring = java.util.concurrent.ConcurrentHashMap.newKeySet();
-  private boolean closed;
+  private volatile boolean closed;
 
-  RenewableClient(String name, IntFunction<RaftPeerId> firstTry, Function<RaftPeerId, RaftClient> factory,
-      long retireMillis) {
+  RenewableClient(String name, IntFunction<RaftPeerId> firstTry,
+      BiFunction<RaftPeerId, BooleanSupplier, RaftClient> factory, long retireMillis, long drainMillis) {
     this.name = name;
     this.firstTry = firstTry;
     this.factory = factory;
     this.retireMillis = retireMillis;
-    this.client = factory.apply(firstTry.apply(0));
+    this.drainMillis = drainMillis;
+    this.client = make(firstTry.apply(0));
+  }
+
+  private RaftClient make(RaftPeerId first) {
+    RaftClient made = factory.apply(first, () -> closed);
+    inFlight.put(made, ConcurrentHashMap.newKeySet());
+    return made;
   }
 
   /**
-   * The current client, replaced first by one that tries {@code leader} when this node knows a
-   * leader the client does not (a leader change, or a new group's first leader): Ratis logs at ERROR
-   * every ordered request that meets a voter which is not the leader, and costs a round trip.
+   * Sends one request through the current client, first replaced by one that tries {@code leader}
+   * when this node knows a leader the client does not aim at (a leader change, or a new group's first
+   * leader): a request to a voter that is not the leader costs a round trip.
+   *
+   * @param leader the leader this node knows, or empty to use the current client as it is
    */
-  RaftClient toward(java.util.Optional<RaftPeerId> leader) {
-    RaftClient retired;
-    RaftClient current;
+  <T> CompletableFuture<T> call(Optional<RaftPeerId> leader, Function<RaftClient, CompletableFuture<T>> request) {
+    RaftClient used;
+    Set<CompletableFuture<?>> carried;
+    CompletableFuture<T> result = new CompletableFuture<>();
     synchronized (this) {
-      if (closed || leader.isEmpty() || leader.get().equals(client.getLeaderId()) || leader.get().equals(aimedAt)) {
-        return client;
+      if (closed) {
+        return CompletableFuture.failedFuture(new IllegalStateException(name + " is closed"));
       }
-      aimedAt = leader.get();
-      retired = client;
-      client = factory.apply(aimedAt);
-      current = client;
+      if (leader.isPresent() && !leader.get().equals(client.getLeaderId()) && !leader.get().equals(aimedAt)) {
+        aimedAt = leader.get();
+        retire(client);
+        client = make(aimedAt);
+        LOG.debug("{}: the leader is {}; using a client that tries it first", name, aimedAt);
+      }
+      used = client;
+      carried = inFlight.get(used);
+      carried.add(result);
     }
-    LOG.debug("{}: the leader is {}; using a client that tries it first", name, current.getLeaderId());
-    retiring.add(retired);
-    CompletableFuture.delayedExecutor(retireMillis, TimeUnit.MILLISECONDS).execute(() -> {
-      if (retiring.remove(retired)) {
-        Node.closeQuietly(retired);
+    CompletableFuture<T> sent;
+    try {
+      sent = request.apply(used);
+    } catch (RuntimeException e) {
+      sent = CompletableFuture.failedFuture(e);
+    }
+    sent.whenComplete((r, e) -> {
+      if (e != null) {
+        failed(used, e);
+      }
+      carried.remove(result);
+      if (carried.isEmpty() && retiring.containsKey(used)) {
+        closeLater(used);
+      }
+      if (e != null) {
+        result.completeExceptionally(e);
+      } else {
+        result.complete(r);
       }
     });
-    return current;
+    return result;
   }
 
-  /** The current client; fetch it for each request. */
+  /** The current client, for what it knows (its leader); requests go through {@link #call}. */
   synchronized RaftClient get() {
     return client;
   }
 
   /**
-   * Called with the failure of a request sent through {@code used}: if it says Ratis closed that
-   * client, a new one replaces it (once, however many requests report it).
+   * A request sent through {@code used} failed: if the failure says that client cannot serve the
+   * group, a new one replaces it (once, however many requests report it).
    */
-  void failed(RaftClient used, Throwable failure) {
+  private void failed(RaftClient used, Throwable failure) {
     if (!closedByRatis(failure)) {
       return;
     }
-    RaftClient broken;
     synchronized (this) {
       if (closed || used != client) {
         return;
       }
-      broken = client;
-      client = factory.apply(firstTry.apply(++renewals));
+      retire(client);
+      client = make(firstTry.apply(++renewals));
     }
-    LOG.debug("{}: Ratis closed its client ({}); using a new one", name, failure.toString());
-    // Closing waits for the client's channels; never on the caller's thread (a Ratis or scheduler thread).
-    CompletableFuture.runAsync(() -> Node.closeQuietly(broken));
+    LOG.debug("{}: {}; using a new client", name, failure.toString());
   }
 
   static boolean closedByRatis(Throwable failure) {
@@ -111,18 +153,50 @@ final class RenewableClient implements AutoCloseable {
     return false;
   }
 
+  /** Called under the lock: {@code old} is replaced; it closes once drained, or at its deadline. */
+  private void retire(RaftClient old) {
+    retiring.put(old, Boolean.TRUE);
+    if (inFlight.get(old).isEmpty()) {
+      closeLater(old);
+    } else {
+      CompletableFuture.delayedExecutor(retireMillis, TimeUnit.MILLISECONDS).execute(() -> closeNow(old));
+    }
+  }
+
+  /** Closing waits for the client's channels: never on the caller's thread (a Ratis or scheduler thread). */
+  private void closeLater(RaftClient c) {
+    CompletableFuture.runAsync(() -> closeNow(c));
+  }
+
+  private void closeNow(RaftClient c) {
+    if (retiring.remove(c) != null) {
+      inFlight.remove(c);
+      Node.closeQuietly(c);
+    }
+  }
+
+  /** Refuses new requests and stops the retries of those in flight; {@link #close()} then drains. */
+  synchronized void stop() {
+    closed = true;
+  }
+
+  /** Stops retries, waits at most the drain time for the requests in flight, then closes every client. */
   @Override
   public void close() {
-    RaftClient last;
     synchronized (this) {
       closed = true;
-      last = client;
+      retiring.put(client, Boolean.TRUE);
     }
-    Node.closeQuietly(last);
-    for (RaftClient r : java.util.List.copyOf(retiring)) {
-      if (retiring.remove(r)) {
-        Node.closeQuietly(r);
-      }
+    CompletableFuture<?>[] carried = inFlight.values().stream().flatMap(Set::stream).toArray(CompletableFuture[]::new);
+    try {
+      CompletableFuture.allOf(carried).get(drainMillis, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      // a failed request, or one still trying at the bound: close anyway
+    }
+    for (RaftClient c : java.util.List.copyOf(retiring.keySet())) {
+      closeNow(c);
     }
   }
 }

@@ -180,18 +180,14 @@ final class SessionKeeper {
       if (renewable == null) {
         return; // a leader outside the configured voters: the beats to the voters reach it
       }
-      RaftClient client = renewable.get();
       // One unordered attempt, straight to the voter: a beat needs no retries (the next one follows)
       // nor ordering, and Ratis' ordered path logs every failure (a voter down) at ERROR.
-      RaftClientRequest request = RaftClientRequest.newBuilder().setClientId(client.getId()).setServerId(peer)
-          .setGroupId(client.getGroupId()).setCallId(BEATS.incrementAndGet()).setMessage(m)
-          .setType(RaftClientRequest.staleReadRequestType(0)).build();
-      client.getClientRpc().sendRequestAsyncUnordered(request)
-          .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS)
+      renewable.call(java.util.Optional.empty(), client -> client.getClientRpc().sendRequestAsyncUnordered(
+              RaftClientRequest.newBuilder().setClientId(client.getId()).setServerId(peer)
+                  .setGroupId(client.getGroupId()).setCallId(BEATS.incrementAndGet()).setMessage(m)
+                  .setType(RaftClientRequest.staleReadRequestType(0)).build())
+              .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS))
           .whenComplete((reply, e) -> {
-            if (e != null) {
-              renewable.failed(client, e);
-            }
             if (e != null || !reply.isSuccess()) {
               return; // no leader right now: the next beat tries again, the new leader grants grace
             }

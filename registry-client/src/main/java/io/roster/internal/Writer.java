@@ -15,6 +15,9 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.impl.RaftClientImpl;
+import org.apache.ratis.client.impl.UnorderedAsync;
+import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 
@@ -61,14 +64,18 @@ final class Writer implements AutoCloseable {
     });
   }
 
-  /** Ships one encoded entry (a batch of commands) to the leader. */
+  /**
+   * Ships one encoded entry (a batch of commands) to the leader, unordered: group commit keeps one
+   * entry in flight, so a node's entries reach the log in the order it made them without Ratis'
+   * ordered sliding window, whose every failed attempt (a leader change, a voter restarting) Ratis
+   * logs at ERROR with a stack trace. Ratis retries an unordered write under the same call id, so
+   * the leader's retry cache answers a retry of a committed entry instead of appending it again.
+   */
   private CompletableFuture<BatchResult> sendEntry(byte[] entry) {
-    RaftClient used = client.toward(knownLeader.get());
-    return used.async().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(entry))).whenComplete((reply, e) -> {
-      if (e != null) {
-        client.failed(used, e);
-      }
-    }).thenApply(reply -> {
+    Message message = Message.valueOf(UnsafeByteOperations.unsafeWrap(entry));
+    return client.call(knownLeader.get(),
+        used -> UnorderedAsync.send(RaftClientRequest.writeRequestType(), message, null, (RaftClientImpl) used)
+    ).thenApply(reply -> {
       if (!reply.isSuccess()) {
         throw unavailable(reply.getException());
       }

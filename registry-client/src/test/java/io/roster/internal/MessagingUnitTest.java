@@ -50,9 +50,9 @@ class MessagingUnitTest {
   void start() {
     aProcesses = new ProcessTable("a", 1, threads, pid -> java.util.concurrent.CompletableFuture.completedFuture(null), 5_000);
     bProcesses = new ProcessTable("b", 1, threads, pid -> java.util.concurrent.CompletableFuture.completedFuture(null), 5_000);
-    a = new Messaging("a", 1, "127.0.0.1:0", aProcesses, sessions::get);
+    a = new Messaging("a", 1, "127.0.0.1:0", aProcesses, sessions::get, null);
     // a long full-mailbox wait: a loaded machine must not turn the backpressure test into drops
-    b = new Messaging("b", 1, "127.0.0.1:0", bProcesses, sessions::get, 120_000);
+    b = new Messaging("b", 1, "127.0.0.1:0", bProcesses, sessions::get, 120_000, null);
     sessions.put("a", new Session("a", 1, 5_000, false, 1, a.address()));
     sessions.put("b", new Session("b", 1, 5_000, false, 1, b.address()));
   }
@@ -141,7 +141,7 @@ class MessagingUnitTest {
             e -> assertThat(e.reason()).isEqualTo(CallException.Reason.NODE_UNREACHABLE));
     // b comes back as a new incarnation: a new stream reaches it
     ProcessTable again = new ProcessTable("b", 2, threads, pid -> java.util.concurrent.CompletableFuture.completedFuture(null), 5_000);
-    b = new Messaging("b", 2, "127.0.0.1:0", again, sessions::get);
+    b = new Messaging("b", 2, "127.0.0.1:0", again, sessions::get, null);
     sessions.put("b", new Session("b", 2, 5_000, false, 2, b.address()));
     LocalProcess echo = again.spawn((self, mail) -> mail.reply(mail.body()));
     assertThat(a.call(echo.pid(), new byte[] {7}, WAIT).get(WAIT.toMillis(), TimeUnit.MILLISECONDS))

@@ -45,6 +45,8 @@ final class DemoRun {
       waitFor(() -> c.nodes().stream().allMatch(n -> n.ready().isDone()) ? Boolean.TRUE : null);
       Node leader = waitFor(c::leader);
       out.printf(" ready in %.1f s; leader: %s%n", seconds(t0), leader.nodeId());
+      out.println("    mutual TLS on every port: a CA made for this run in " + c.tlsDir()
+          + ", one certificate per node (CN = node id)");
       out.println("    members: " + leader.members().stream().map(m -> m.nodeId()).toList());
       out.println();
 

@@ -23,6 +23,9 @@ import java.util.stream.Stream;
  * A cluster of nodes in this JVM on 127.0.0.1: voters with data under {@code root}, plus any
  * client nodes. Ports are probed free and a bind failure (another process took the port in
  * between) restarts the voters on new ports. Closing it stops every node it started.
+ *
+ * <p>Every node speaks mutual TLS: the cluster makes its own CA and a certificate per node under
+ * {@code root/tls} ({@link #ca()} issues more, for tests of what a certificate may do).
  */
 public final class LocalCluster implements AutoCloseable {
   private static final int START_ATTEMPTS = 5;
@@ -32,23 +35,62 @@ public final class LocalCluster implements AutoCloseable {
   private final Duration requestTimeout;
   private final Map<String, String> voters;
   private final Map<String, Node> nodes = new LinkedHashMap<>();
+  private final CertificateAuthority ca;
+  private final Path tlsDir;
 
-  private LocalCluster(Path root, Map<String, String> voters, Duration sessionTimeout, Duration requestTimeout) {
+  /** Whether the nodes speak mutual TLS (the default) or plaintext (to measure what TLS costs). */
+  private final boolean tlsOn;
+
+  private LocalCluster(Path root, Map<String, String> voters, Duration sessionTimeout, Duration requestTimeout,
+      boolean tlsOn) {
     this.root = root;
+    this.tlsOn = tlsOn;
     this.voters = voters;
     this.sessionTimeout = sessionTimeout;
     this.requestTimeout = requestTimeout;
+    this.tlsDir = root.resolve("tls");
+    Path saved = tlsDir.resolve(CertificateAuthority.CA_FILE);
+    if (Files.exists(saved)) {
+      this.ca = CertificateAuthority.load(tlsDir);
+    } else {
+      this.ca = CertificateAuthority.create("roster local cluster CA", Duration.ofDays(30));
+      ca.save(tlsDir);
+    }
+  }
+
+  /** The cluster's CA, which issued every node's certificate. */
+  public CertificateAuthority ca() {
+    return ca;
+  }
+
+  /** Where the CA ({@code ca.pem}) and the nodes' certificates and keys are. */
+  public Path tlsDir() {
+    return tlsDir;
+  }
+
+  /** TLS for node {@code id} in {@code role}: its certificate, issued at first use. */
+  public io.roster.Tls tls(String id, io.roster.Tls.CertRole role) {
+    CertificateAuthority.Issued issued = ca.issue(id, role, List.of("127.0.0.1", "localhost"), Duration.ofDays(30));
+    return issued.tls(tlsDir);
   }
 
   /** Starts {@code size} voters named n1..nN, each with data under {@code root/nI}. */
   public static LocalCluster start(Path root, int size, Duration sessionTimeout, Duration requestTimeout) {
+    return start(root, size, sessionTimeout, requestTimeout, true);
+  }
+
+  /**
+   * {@link #start(Path, int, Duration, Duration)} with mutual TLS ({@code tls} true) or in
+   * plaintext, insecure (to measure what TLS costs).
+   */
+  public static LocalCluster start(Path root, int size, Duration sessionTimeout, Duration requestTimeout, boolean tls) {
     RosterException last = null;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
       Map<String, String> voters = new LinkedHashMap<>();
       for (int i = 1; i <= size; i++) {
         voters.put("n" + i, "127.0.0.1:" + freePort());
       }
-      LocalCluster cluster = new LocalCluster(root, voters, sessionTimeout, requestTimeout);
+      LocalCluster cluster = new LocalCluster(root, voters, sessionTimeout, requestTimeout, tls);
       try {
         for (String id : voters.keySet()) {
           cluster.startVoter(id);
@@ -76,20 +118,47 @@ public final class LocalCluster implements AutoCloseable {
   private RegistryNode.Builder builder(String id) {
     RegistryNode.Builder b = RegistryNode.builder().nodeId(id).sessionTimeout(sessionTimeout)
         .requestTimeout(requestTimeout);
+    if (!tlsOn) {
+      b.insecure();
+    }
     voters.forEach(b::voter);
     return b;
   }
 
+  /**
+   * A plain Ratis client on {@code group} that presents a certificate of this cluster's CA for
+   * {@code id} in {@code role} (none if the cluster runs in plaintext): what a tool, or an attacker
+   * holding that certificate, can do.
+   */
+  public org.apache.ratis.client.RaftClient ratisClient(org.apache.ratis.protocol.RaftGroup group, String id,
+      io.roster.Tls.CertRole role, org.apache.ratis.retry.RetryPolicy retry) {
+    org.apache.ratis.conf.Parameters parameters = new org.apache.ratis.conf.Parameters();
+    if (tlsOn) {
+      io.roster.Tls tls = tls(id, role);
+      org.apache.ratis.grpc.GrpcConfigKeys.TLS.setConf(parameters,
+          new org.apache.ratis.grpc.GrpcTlsConfig(tls.keyManager(), tls.trustManager(), true));
+    }
+    return org.apache.ratis.client.RaftClient.newBuilder()
+        .setClientId(org.apache.ratis.protocol.ClientId.randomId())
+        .setProperties(new org.apache.ratis.conf.RaftProperties())
+        .setParameters(parameters)
+        .setRaftGroup(group)
+        .setRetryPolicy(retry)
+        .build();
+  }
+
   /** Starts (or restarts, from its data) the voter {@code id}. */
   public Node startVoter(String id) {
-    Node node = (Node) builder(id).role(Role.VOTER).listenAddress(voters.get(id)).dataDir(root.resolve(id)).start();
+    RegistryNode.Builder b = builder(id).role(Role.VOTER).listenAddress(voters.get(id)).dataDir(root.resolve(id));
+    Node node = (Node) (tlsOn ? b.tls(tls(id, io.roster.Tls.CertRole.VOTER)) : b).start();
     nodes.put(id, node);
     return node;
   }
 
   /** Starts a client node {@code id}. */
   public Node startClient(String id) {
-    Node node = (Node) builder(id).role(Role.CLIENT).start();
+    RegistryNode.Builder b = builder(id).role(Role.CLIENT);
+    Node node = (Node) (tlsOn ? b.tls(tls(id, io.roster.Tls.CertRole.CLIENT)) : b).start();
     nodes.put(id, node);
     return node;
   }

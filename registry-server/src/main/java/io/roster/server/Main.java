@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 /** The {@code roster} command: a local cluster demo, or one standalone node. */
 @Command(name = "roster", mixinStandardHelpOptions = true, version = "roster 0.1.0",
     description = "A Raft-replicated process registry for the JVM.",
-    subcommands = {Main.Demo.class, Main.NodeCommand.class})
+    subcommands = {Main.Demo.class, Main.NodeCommand.class, CertCommand.class})
 public final class Main implements Runnable {
   /** Held so that the level sticks: shaded gRPC logs its transport choice through java.util.logging. */
   private static final java.util.logging.Logger GRPC_JUL = java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty.io.grpc");
@@ -72,10 +72,49 @@ public final class Main implements Runnable {
             + "(port 0: any free one; default: the host of its voter address, or 127.0.0.1, and port 0).")
     String messageAddress;
 
+    @Option(names = "--tls-cert", paramLabel = "FILE",
+        description = "This node's certificate chain (PEM; CN = its id, OU = voter or client): from roster cert.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", description = "Its private key (PEM, unencrypted PKCS#8).")
+    Path tlsKey;
+
+    @Option(names = "--tls-ca", paramLabel = "FILE", description = "The cluster's CA certificate(s) (PEM).")
+    Path tlsCa;
+
+    @Option(names = "--insecure",
+        description = "Run without TLS: anyone who reaches the node's ports can act as any node. For a network "
+            + "that nothing else reaches.")
+    boolean insecure;
+
     @Override
     public Integer call() throws Exception {
       RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(role).cluster(cluster)
           .sessionTimeout(sessionTimeout);
+      boolean anyTls = tlsCert != null || tlsKey != null || tlsCa != null;
+      if (anyTls && insecure) {
+        System.err.println("roster node: --insecure and --tls-* both given: choose one");
+        return 2;
+      }
+      if (!anyTls && !insecure) {
+        System.err.println("roster node: TLS is required: give --tls-cert, --tls-key and --tls-ca (roster cert makes "
+            + "them), or --insecure to run in plaintext on a trusted network");
+        return 2;
+      }
+      try {
+        if (anyTls) {
+          if (tlsCert == null || tlsKey == null || tlsCa == null) {
+            System.err.println("roster node: TLS needs all three of --tls-cert, --tls-key and --tls-ca");
+            return 2;
+          }
+          b.tls(tlsCert, tlsKey, tlsCa);
+        } else {
+          b.insecure();
+        }
+      } catch (IllegalArgumentException e) {
+        System.err.println("roster node: " + e.getMessage());
+        return 2;
+      }
       if (messageAddress != null) {
         b.messageAddress(messageAddress);
       }

@@ -184,7 +184,7 @@ public final class Compare implements Callable<Integer> {
     List<Process> processes = new ArrayList<>();
     RegistryNode client = null;
     try {
-      client = load.startProcesses(data, processes);
+      client = load.startProcesses(data, processes, true);
       System.err.println("warming roster for " + systemWarmup + "...");
       load.warmup = Duration.ZERO;
       load.duration = systemWarmup.dividedBy(2);

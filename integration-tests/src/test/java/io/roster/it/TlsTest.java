@@ -1,0 +1,305 @@
+package io.roster.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import com.google.protobuf.ByteString;
+import io.roster.Keys;
+import io.roster.LocalProcess;
+import io.roster.Member;
+import io.roster.Registry;
+import io.roster.RegistryNode;
+import io.roster.Role;
+import io.roster.Tls;
+import io.roster.ValueCodec;
+import io.roster.internal.Node;
+import io.roster.server.CertificateAuthority;
+import io.roster.server.LocalCluster;
+import io.roster.statemachine.Codec;
+import io.roster.statemachine.proto.Deliver;
+import io.roster.statemachine.proto.Frame;
+import io.roster.statemachine.proto.Hello;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.grpc.GrpcTlsConfig;
+import org.apache.ratis.proto.RaftProtos.RaftRpcRequestProto;
+import org.apache.ratis.proto.RaftProtos.RequestVoteRequestProto;
+import org.apache.ratis.proto.grpc.RaftServerProtocolServiceGrpc;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.thirdparty.io.grpc.CallOptions;
+import org.apache.ratis.thirdparty.io.grpc.ManagedChannel;
+import org.apache.ratis.thirdparty.io.grpc.MethodDescriptor;
+import org.apache.ratis.thirdparty.io.grpc.Status;
+import org.apache.ratis.thirdparty.io.grpc.StatusRuntimeException;
+import org.apache.ratis.thirdparty.io.grpc.netty.GrpcSslContexts;
+import org.apache.ratis.thirdparty.io.grpc.netty.NettyChannelBuilder;
+import org.apache.ratis.thirdparty.io.grpc.stub.ClientCalls;
+import org.apache.ratis.thirdparty.io.grpc.stub.StreamObserver;
+import org.apache.ratis.util.TimeDuration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The trust boundary, attacked over real gRPC on loopback: mutual TLS on every port, identities
+ * bound to certificates, and Raft's peer and admin services closed to certificates without the role.
+ * Each attack is followed by a check that nothing changed.
+ */
+class TlsTest {
+  static final Duration WAIT = Duration.ofSeconds(30);
+
+  @TempDir Path dir;
+  LocalCluster cluster;
+  Registry<String> services;
+  LocalProcess worker;
+
+  @BeforeEach
+  void start() {
+    cluster = LocalCluster.start(dir.resolve("cluster"), 3, Duration.ofSeconds(3), Duration.ofSeconds(3));
+    cluster.startClient("c1");
+    cluster.awaitReady(WAIT);
+    services = cluster.node("c1").registry("services", Keys.UNIQUE, ValueCodec.utf8());
+    worker = cluster.node("c1").spawn();
+    services.register("billing", worker, "v1");
+  }
+
+  @AfterEach
+  void stop() {
+    cluster.close();
+  }
+
+  @Test
+  void withoutACertificateOfTheClustersCaNoPortAnswers() throws Exception {
+    Map<String, String> before = state();
+    // the worst case: another CA's certificate that names a real voter
+    CertificateAuthority other = CertificateAuthority.create("another CA", Duration.ofDays(1));
+    Tls impostor = other.issue("n1", Tls.CertRole.ADMIN, List.of("127.0.0.1"), Duration.ofDays(1))
+        .tls(dir.resolve("other"));
+
+    try (RaftClient raft = client(cluster.node("n1").raftGroup(), impostor)) {
+      assertThat(catchThrowable(() -> raft.io().sendReadOnly(query()))).as("Raft client port").isNotNull();
+      assertThat(catchThrowable(() -> raft.getGroupManagementApi(RaftPeerId.valueOf("n2")).list()))
+          .as("Raft admin port").isNotNull();
+    }
+    try (RaftClient plaintext = client(cluster.node("n1").raftGroup(), null)) {
+      assertThat(catchThrowable(() -> plaintext.io().sendReadOnly(query()))).as("plaintext").isNotNull();
+    }
+    Node c1 = cluster.node("c1");
+    Throwable messaging = stream(c1.messageAddress(), impostor, "n1", c1);
+    assertThat(messaging).as("messaging port").isInstanceOf(StatusRuntimeException.class);
+    assertThat(state()).isEqualTo(before);
+  }
+
+  @Test
+  void anExpiredCertificateOfTheClustersCaIsRefused() {
+    Instant now = Instant.now();
+    Tls expired = cluster.ca().issue("late", Tls.CertRole.ADMIN, List.of("127.0.0.1"),
+        now.minus(Duration.ofDays(2)), now.minus(Duration.ofDays(1))).tls(cluster.tlsDir());
+    try (RaftClient raft = client(cluster.node("n1").raftGroup(), expired)) {
+      assertThat(catchThrowable(() -> raft.io().sendReadOnly(query()))).isNotNull();
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  @Test
+  void aNodeCertificateCannotUseRatisAdminService() throws Exception {
+    Map<String, String> before = state();
+    Tls client = cluster.tls("mallory", Tls.CertRole.CLIENT);
+    Tls voter = cluster.tls("n2", Tls.CertRole.VOTER);
+    RaftGroup group = cluster.node("n1").raftGroup();
+    for (Tls who : List.of(client, voter)) {
+      try (RaftClient raft = client(group, who)) {
+        Throwable remove = catchThrowable(() -> raft.getGroupManagementApi(RaftPeerId.valueOf("n3"))
+            .remove(group.getGroupId(), true, false));
+        assertThat(remove).hasStackTraceContaining("PERMISSION_DENIED").hasStackTraceContaining("admin certificate");
+        List<RaftPeer> one = List.of(group.getPeer(RaftPeerId.valueOf("n1")));
+        Throwable shrink = catchThrowable(() -> raft.admin().setConfiguration(one));
+        assertThat(shrink).hasStackTraceContaining("PERMISSION_DENIED");
+      }
+    }
+    assertThat(cluster.node("n1").members().stream().filter(Member::voter).map(Member::nodeId))
+        .containsExactlyInAnyOrder("n1", "n2", "n3");
+    assertThat(cluster.node("n3").registry("services", Keys.UNIQUE, ValueCodec.utf8()).whereis("billing"))
+        .isEqualTo(worker.pid());
+    assertThat(state()).isEqualTo(before);
+  }
+
+  @Test
+  void onlyAVoterUsesRaftsPeerServiceAndOnlyForItself() {
+    RaftGroup group = cluster.node("n1").raftGroup();
+    String n1 = cluster.voters().get("n1");
+    // a client certificate, and voter n3's own certificate sending a vote request as n2
+    Throwable asClient = vote(n1, cluster.tls("mallory", Tls.CertRole.CLIENT), "mallory", group);
+    assertThat(asClient).isInstanceOf(StatusRuntimeException.class);
+    assertThat(((StatusRuntimeException) asClient).getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    Throwable asOther = vote(n1, cluster.tls("n3", Tls.CertRole.VOTER), "n2", group);
+    assertThat(asOther).isInstanceOf(StatusRuntimeException.class);
+    assertThat(((StatusRuntimeException) asOther).getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(((StatusRuntimeException) asOther).getStatus().getDescription()).isEqualTo("voter n3 cannot send for n2");
+  }
+
+  @Test
+  void aHelloNamingAnotherNodeIsRefusedAndDeliversNothing() throws Exception {
+    Node c1 = cluster.node("c1");
+    LocalProcess target = c1.spawn();
+    Throwable refused = stream(c1.messageAddress(), cluster.tls("mallory", Tls.CertRole.CLIENT), "n1", c1,
+        Frame.newBuilder().setDeliver(Deliver.newBuilder().setTo(Codec.toProto(target.pid()))
+            .setBody(ByteString.copyFromUtf8("forged"))).build());
+    assertThat(refused).isInstanceOf(StatusRuntimeException.class).hasMessageContaining("hello names n1");
+    assertThat(target.receive(Duration.ofMillis(200))).isNull();
+  }
+
+  @Test
+  void aNodeStartsOnlyWithTlsOrAnExplicitInsecureChoiceAndItsOwnCertificate() {
+    RegistryNode.Builder none = RegistryNode.builder().nodeId("c2").role(Role.CLIENT);
+    cluster.voters().forEach(none::voter);
+    assertThatThrownBy(none::start).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("TLS is required");
+    RegistryNode.Builder borrowed = RegistryNode.builder().nodeId("c2").role(Role.CLIENT)
+        .tls(cluster.tls("c1", Tls.CertRole.CLIENT));
+    cluster.voters().forEach(borrowed::voter);
+    assertThatThrownBy(borrowed::start).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("tls: the certificate names node 'c1' (CN), not this node 'c2'");
+    RegistryNode.Builder promoted = RegistryNode.builder().nodeId("c2").role(Role.CLIENT)
+        .tls(cluster.tls("c2", Tls.CertRole.VOTER));
+    cluster.voters().forEach(promoted::voter);
+    assertThatThrownBy(promoted::start).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("tls: node c2 runs as CLIENT but its certificate's role (OU) is voter");
+  }
+
+  /** What every node's mirror holds of the registry: equal before and after each attack. */
+  private Map<String, String> state() {
+    Map<String, String> out = new TreeMap<>();
+    for (Node n : cluster.nodes()) {
+      Registry<String> r = n.registry("services", Keys.UNIQUE, ValueCodec.utf8());
+      out.put(n.nodeId(), String.valueOf(r.whereisConsistent("billing")) + " " + r.lookup("billing"));
+    }
+    return out;
+  }
+
+  private static Message query() {
+    return Message.valueOf("probe");
+  }
+
+  /** A Ratis client with {@code tls} (null: plaintext), one try of 3 s. */
+  private static RaftClient client(RaftGroup group, Tls tls) {
+    RaftProperties p = new RaftProperties();
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(3, TimeUnit.SECONDS));
+    Parameters parameters = new Parameters();
+    if (tls != null) {
+      GrpcConfigKeys.TLS.setConf(parameters, new GrpcTlsConfig(tls.keyManager(), tls.trustManager(), true));
+    }
+    return RaftClient.newBuilder().setClientId(ClientId.randomId()).setProperties(p).setParameters(parameters)
+        .setRaftGroup(group).setRetryPolicy(RetryPolicies.noRetry()).build();
+  }
+
+  /** One RequestVote to the voter at {@code address}, naming {@code sender}, with {@code tls}; its failure. */
+  private static Throwable vote(String address, Tls tls, String sender, RaftGroup group) {
+    ManagedChannel channel = channel(address, tls);
+    try {
+      RequestVoteRequestProto request = RequestVoteRequestProto.newBuilder()
+          .setServerRequest(RaftRpcRequestProto.newBuilder()
+              .setRequestorId(org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFromUtf8(sender))
+              .setReplyId(org.apache.ratis.thirdparty.com.google.protobuf.ByteString.copyFromUtf8("n1"))
+              .setRaftGroupId(org.apache.ratis.proto.RaftProtos.RaftGroupIdProto.newBuilder()
+                  .setId(group.getGroupId().toByteString())))
+          .setCandidateTerm(1_000_000).build();
+      return catchThrowable(() -> RaftServerProtocolServiceGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(10, TimeUnit.SECONDS).requestVote(request));
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  private static ManagedChannel channel(String address, Tls tls) {
+    try {
+      int colon = address.lastIndexOf(':');
+      return NettyChannelBuilder.forAddress(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
+          .sslContext(GrpcSslContexts.forClient().keyManager(tls.keyManager()).trustManager(tls.trustManager()).build())
+          .build();
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /**
+   * Opens a messaging stream to {@code to} with {@code tls}, says hello as {@code as}, sends
+   * {@code frames}; returns how the stream ended (null if it stayed open for 5 s).
+   */
+  private static Throwable stream(String address, Tls tls, String as, Node to, Frame... frames) throws Exception {
+    ManagedChannel channel = channel(address, tls);
+    try {
+      CompletableFuture<Throwable> ended = new CompletableFuture<>();
+      StreamObserver<byte[]> out = ClientCalls.asyncBidiStreamingCall(channel.newCall(MESSAGING, CallOptions.DEFAULT),
+          new StreamObserver<byte[]>() {
+            @Override
+            public void onNext(byte[] value) {
+            }
+
+            @Override
+            public void onError(Throwable t) {
+              ended.complete(t);
+            }
+
+            @Override
+            public void onCompleted() {
+              ended.complete(new IllegalStateException("completed"));
+            }
+          });
+      out.onNext(Frame.newBuilder().setHello(Hello.newBuilder().setFromNode(as).setFromIncarnation(1)
+          .setToNode(to.nodeId()).setToIncarnation(to.incarnation())).build().toByteArray());
+      for (Frame f : frames) {
+        out.onNext(f.toByteArray());
+      }
+      try {
+        return ended.get(5, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException open) {
+        return null;
+      }
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
+    @Override
+    public InputStream stream(byte[] value) {
+      return new ByteArrayInputStream(value);
+    }
+
+    @Override
+    public byte[] parse(InputStream stream) {
+      try {
+        return stream.readAllBytes();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+  };
+
+  private static final MethodDescriptor<byte[], byte[]> MESSAGING = MethodDescriptor.<byte[], byte[]>newBuilder()
+      .setType(MethodDescriptor.MethodType.BIDI_STREAMING)
+      .setFullMethodName("roster.v1.Messaging/Stream")
+      .setRequestMarshaller(BYTES).setResponseMarshaller(BYTES).build();
+}

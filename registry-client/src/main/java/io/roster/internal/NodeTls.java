@@ -1,0 +1,131 @@
+package io.roster.internal;
+
+import io.roster.RosterException;
+import io.roster.Tls;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+import org.apache.ratis.grpc.GrpcTlsConfig;
+import org.apache.ratis.thirdparty.io.grpc.Attributes;
+import org.apache.ratis.thirdparty.io.grpc.Grpc;
+import org.apache.ratis.thirdparty.io.grpc.netty.GrpcSslContexts;
+import org.apache.ratis.thirdparty.io.grpc.netty.NettyServerBuilder;
+import org.apache.ratis.thirdparty.io.netty.handler.ssl.ClientAuth;
+import org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext;
+
+/**
+ * A node's mutual TLS: the Ratis settings of its server and clients, and the Netty contexts of its
+ * messaging server and channels, all from one {@link Tls}. Every handshake checks the peer's chain
+ * against the trusted CAs and the subject's node id and role ({@link PeerTrust}); a server this node
+ * connects to must be the node expected at that address.
+ */
+final class NodeTls {
+  /** A handshake that has not finished within this is dropped. */
+  static final long HANDSHAKE_MILLIS = 5_000;
+
+  private final Tls tls;
+  private final NodeConfig config;
+
+  NodeTls(Tls tls, NodeConfig config) {
+    this.tls = tls;
+    this.config = config;
+  }
+
+  /**
+   * Checks that the certificate this node presents names it and its role: a voter's must say
+   * {@code voter}; a client node's {@code client} or {@code admin}.
+   *
+   * @throws IllegalArgumentException naming what is wrong
+   */
+  static void checkOwn(Tls tls, String nodeId, io.roster.Role role) {
+    X509Certificate own = null;
+    for (String keyType : java.util.List.of("EC", "RSA", "EdDSA", "Ed25519")) {
+      String alias = tls.keyManager().chooseServerAlias(keyType, null, null);
+      X509Certificate[] chain = alias == null ? null : tls.keyManager().getCertificateChain(alias);
+      if (chain != null && chain.length > 0) {
+        own = chain[0];
+        break;
+      }
+    }
+    if (own == null) {
+      throw new IllegalArgumentException("tls: the key manager offers no certificate for node " + nodeId);
+    }
+    String id = Tls.nodeId(own);
+    Tls.CertRole certRole = Tls.role(own);
+    if (!id.equals(nodeId)) {
+      throw new IllegalArgumentException("tls: the certificate names node '" + id + "' (CN), not this node '" + nodeId + "'");
+    }
+    boolean fits = role == io.roster.Role.VOTER ? certRole == Tls.CertRole.VOTER : certRole != Tls.CertRole.VOTER;
+    if (!fits) {
+      throw new IllegalArgumentException("tls: node " + nodeId + " runs as " + role + " but its certificate's role "
+          + "(OU) is " + certRole.name().toLowerCase(java.util.Locale.ROOT));
+    }
+  }
+
+  /** For Ratis' server, client and admin endpoints: a server reached must be the voter configured at its address. */
+  GrpcTlsConfig ratis() {
+    return new GrpcTlsConfig(tls.keyManager(), new PeerTrust(tls.trustManager(), this::voterAt), true);
+  }
+
+  /** The voter configured at {@code host:port}, or null. */
+  private String voterAt(String host, int port) {
+    for (Map.Entry<String, String> v : config.voters().entrySet()) {
+      if (NodeConfig.port(v.getValue()) == port && NodeConfig.host(v.getValue()).equalsIgnoreCase(host)) {
+        return v.getKey();
+      }
+    }
+    return null;
+  }
+
+  /** The messaging server's context: a client certificate of the cluster's CA is required. */
+  SslContext messagingServer() {
+    try {
+      return GrpcSslContexts.configure(
+              org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContextBuilder.forServer(tls.keyManager()))
+          .trustManager(new PeerTrust(tls.trustManager(), (host, port) -> null))
+          .clientAuth(ClientAuth.REQUIRE)
+          .build();
+    } catch (SSLException e) {
+      throw new RosterException("node " + config.nodeId() + " cannot set up TLS for messaging: " + e.getMessage(), e);
+    }
+  }
+
+  /** A messaging channel's context: the server reached must present the certificate of {@code node}. */
+  SslContext messagingClient(String node) {
+    try {
+      return GrpcSslContexts.forClient()
+          .keyManager(tls.keyManager())
+          .trustManager(new PeerTrust(tls.trustManager(), (host, port) -> node))
+          .build();
+    } catch (SSLException e) {
+      throw new RosterException("node " + config.nodeId() + " cannot set up TLS toward " + node + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** Server settings every TLS port shares: a handshake (and so the first byte) is bounded in time. */
+  static NettyServerBuilder bounded(NettyServerBuilder b) {
+    return b.handshakeTimeout(HANDSHAKE_MILLIS, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The certificate a call's peer presented at the handshake, or null on a plaintext connection
+   * (a node started with {@code insecure()}).
+   */
+  static X509Certificate peer(Attributes transport) {
+    SSLSession session = transport.get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    if (session == null) {
+      return null;
+    }
+    try {
+      Certificate[] chain = session.getPeerCertificates();
+      return chain.length > 0 && chain[0] instanceof X509Certificate x ? x : null;
+    } catch (SSLPeerUnverifiedException e) {
+      return null;
+    }
+  }
+}

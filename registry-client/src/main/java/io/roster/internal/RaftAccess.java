@@ -1,0 +1,155 @@
+package io.roster.internal;
+
+import io.roster.Tls;
+import java.net.SocketAddress;
+import java.security.cert.X509Certificate;
+import java.util.Set;
+import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
+import org.apache.ratis.proto.RaftProtos.InstallSnapshotRequestProto;
+import org.apache.ratis.proto.RaftProtos.RaftRpcRequestProto;
+import org.apache.ratis.proto.RaftProtos.ReadIndexRequestProto;
+import org.apache.ratis.proto.RaftProtos.RequestVoteRequestProto;
+import org.apache.ratis.proto.RaftProtos.StartLeaderElectionRequestProto;
+import org.apache.ratis.proto.grpc.AdminProtocolServiceGrpc;
+import org.apache.ratis.proto.grpc.RaftClientProtocolServiceGrpc;
+import org.apache.ratis.proto.grpc.RaftServerProtocolServiceGrpc;
+import org.apache.ratis.thirdparty.io.grpc.ForwardingServerCallListener;
+import org.apache.ratis.thirdparty.io.grpc.Grpc;
+import org.apache.ratis.thirdparty.io.grpc.Metadata;
+import org.apache.ratis.thirdparty.io.grpc.ServerCall;
+import org.apache.ratis.thirdparty.io.grpc.ServerCallHandler;
+import org.apache.ratis.thirdparty.io.grpc.ServerInterceptor;
+import org.apache.ratis.thirdparty.io.grpc.Status;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Who may use which service of a voter's Raft port, decided from the certificate the caller
+ * presented at the TLS handshake, before any request of the call is read:
+ *
+ * <ul>
+ *   <li>Raft's peer service (append entries, votes, snapshots, read index, elections): the voters
+ *       of the cluster only, and every request must name as its sender the voter whose certificate
+ *       the connection presented: a voter cannot speak for another.
+ *   <li>Ratis' admin service (group add and remove, membership, snapshots, leadership transfer):
+ *       admin certificates only.
+ *   <li>The client service (writes and queries): any certificate of the cluster's CA; what each
+ *       command may do is decided by the state machine for the identity that sent it.
+ * </ul>
+ *
+ * <p>A refused call ends with {@code PERMISSION_DENIED}; refusals are logged at WARN, rate-limited,
+ * naming the peer's address and identity.
+ */
+final class RaftAccess implements ServerInterceptor {
+  private static final Logger LOG = LoggerFactory.getLogger(RaftAccess.class);
+
+  private final String nodeId;
+  private final Set<String> voters;
+  private final RateLimitedLog refusals = new RateLimitedLog(LOG, 10_000);
+
+  RaftAccess(String nodeId, Set<String> voters) {
+    this.nodeId = nodeId;
+    this.voters = Set.copyOf(voters);
+  }
+
+  @Override
+  public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+      ServerCallHandler<Q, A> next) {
+    X509Certificate cert = NodeTls.peer(call.getAttributes());
+    SocketAddress from = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    if (cert == null) {
+      return refuse(call, from, "?", "no client certificate");
+    }
+    String id;
+    Tls.CertRole role;
+    try {
+      id = Tls.nodeId(cert);
+      role = Tls.role(cert);
+    } catch (IllegalArgumentException e) {
+      return refuse(call, from, "?", e.getMessage());
+    }
+    String service = call.getMethodDescriptor().getServiceName();
+    if (RaftServerProtocolServiceGrpc.SERVICE_NAME.equals(service)) {
+      if (role != Tls.CertRole.VOTER || !voters.contains(id)) {
+        return refuse(call, from, id, "Raft's peer service is for the voters " + voters);
+      }
+      return new SenderCheck<>(next.startCall(call, headers), call, from, id);
+    }
+    if (AdminProtocolServiceGrpc.SERVICE_NAME.equals(service)) {
+      if (role != Tls.CertRole.ADMIN) {
+        return refuse(call, from, id, "Ratis' admin service needs an admin certificate");
+      }
+      return next.startCall(call, headers);
+    }
+    if (RaftClientProtocolServiceGrpc.SERVICE_NAME.equals(service)) {
+      return next.startCall(call, headers);
+    }
+    return refuse(call, from, id, "unknown service " + service);
+  }
+
+  private <Q, A> ServerCall.Listener<Q> refuse(ServerCall<Q, A> call, SocketAddress from, String id, String why) {
+    refusals.warn("{}: refused {} from {} ({}): {}", nodeId, call.getMethodDescriptor().getFullMethodName(), from,
+        id, why);
+    call.close(Status.PERMISSION_DENIED.withDescription(why), new Metadata());
+    return new ServerCall.Listener<>() {};
+  }
+
+  /** Ends a peer-service call whose request names a sender other than the certificate's voter. */
+  private final class SenderCheck<Q, A> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
+    private final ServerCall<Q, A> call;
+    private final SocketAddress from;
+    private final String id;
+    private boolean refused;
+
+    SenderCheck(ServerCall.Listener<Q> delegate, ServerCall<Q, A> call, SocketAddress from, String id) {
+      super(delegate);
+      this.call = call;
+      this.from = from;
+      this.id = id;
+    }
+
+    @Override
+    public void onMessage(Q message) {
+      if (refused) {
+        return;
+      }
+      RaftRpcRequestProto header = header(message);
+      String sender = header == null ? null : header.getRequestorId().toStringUtf8();
+      if (!id.equals(sender)) {
+        refused = true;
+        refusals.warn("{}: refused {} from {} ({}): the request names sender '{}'", nodeId,
+            call.getMethodDescriptor().getFullMethodName(), from, id, sender);
+        call.close(Status.PERMISSION_DENIED.withDescription("voter " + id + " cannot send for " + sender),
+            new Metadata());
+        return;
+      }
+      super.onMessage(message);
+    }
+
+    @Override
+    public void onHalfClose() {
+      if (!refused) {
+        super.onHalfClose();
+      }
+    }
+  }
+
+  private static RaftRpcRequestProto header(Object message) {
+    if (message instanceof AppendEntriesRequestProto m) {
+      return m.getServerRequest();
+    }
+    if (message instanceof RequestVoteRequestProto m) {
+      return m.getServerRequest();
+    }
+    if (message instanceof InstallSnapshotRequestProto m) {
+      return m.getServerRequest();
+    }
+    if (message instanceof ReadIndexRequestProto m) {
+      return m.getServerRequest();
+    }
+    if (message instanceof StartLeaderElectionRequestProto m) {
+      return m.getServerRequest();
+    }
+    return null;
+  }
+}
