@@ -75,11 +75,14 @@ public interface RegistryNode extends AutoCloseable {
    * The first call creates the partitions' groups on the voters, which takes a few seconds (it waits
    * up to the larger of 30 s and three request timeouts for their first leaders). A restarted node
    * removes its previous incarnation's entries from a partition when it opens the registry again
-   * (or the partition's leader does when that incarnation's session there times out).
+   * (or the partition's leader does when that incarnation's session there times out). With TLS, a
+   * partitioned registry is created by a voter or an admin (it costs the cluster Raft groups); a
+   * client node opens one that exists.
    *
    * @param partitions 1 to 64
    * @throws IllegalArgumentException if the registry exists with other keys or another number of
    *     partitions, or an argument is invalid
+   * @throws NotAuthorizedException if this client node would create a partitioned registry
    */
   default <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec) {
     return registry(name, keys, partitions, codec, Map.of());

@@ -116,6 +116,7 @@ class ErrorMessagesTest {
   @Test
   void leaderFailoverAndPartitionCreationLogNoError() {
     Node client = cluster.node("c1");
+    cluster.node("n1").registry("spread", Keys.UNIQUE, 4, ValueCodec.utf8()); // a voter creates a partitioned registry
     Registry<String> partitioned = client.registry("spread", Keys.UNIQUE, 4, ValueCodec.utf8());
     LocalProcess p = client.spawn();
     for (int i = 0; i < 20; i++) {
@@ -125,6 +126,8 @@ class ErrorMessagesTest {
     String id = leader.nodeId();
     cluster.crash(id);
     Awaitility.await().atMost(WAIT).until(() -> cluster.leader() != null);
+    cluster.nodes().stream().filter(n -> n.role() == io.roster.Role.VOTER).findFirst().orElseThrow()
+        .registry("after-failover", Keys.UNIQUE, 4, ValueCodec.utf8());
     Registry<String> afterFailover = client.registry("after-failover", Keys.UNIQUE, 4, ValueCodec.utf8());
     for (int i = 0; i < 20; i++) {
       afterFailover.register("k" + i, p, "v");

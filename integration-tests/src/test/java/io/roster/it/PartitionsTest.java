@@ -354,6 +354,7 @@ class PartitionsTest {
 
   @Test
   void aSessionThatExpiresInOnePartitionEndsInEveryGroup() throws Exception {
+    cluster.node("n1").registry("expiring-4", Keys.UNIQUE, 4, ValueCodec.utf8()); // a voter creates it
     Registry<String> four = client.registry("expiring-4", Keys.UNIQUE, 4, ValueCodec.utf8());
     Registry<String> one = client.registry("expiring-1", Keys.UNIQUE, ValueCodec.utf8());
     LocalProcess p = client.spawn();
@@ -365,15 +366,19 @@ class PartitionsTest {
     Registry<String> reader1 = cluster.node("n1").registry("expiring-1", Keys.UNIQUE, ValueCodec.utf8());
     assertThat(reader4.at(Consistency.LINEARIZABLE).count()).isEqualTo(8);
 
-    // partition 0's group alone ends the client's session there (as its leader does when it stops hearing it)
+    // partition 0's group alone ends the client's session there, as its leader does when it stops
+    // hearing it: with the leader's own certificate, in its current term
     RaftGroup partition0 = client.partitionGroups("expiring-4").get(0);
-    try (org.apache.ratis.client.RaftClient admin = cluster.ratisClient(partition0, "prober",
-        io.roster.Tls.CertRole.CLIENT, org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(50,
+    Node leader0 = Awaitility.await().atMost(WAIT).until(() -> cluster.nodes().stream()
+        .filter(n -> n.raftServer() != null && isLeader(n, partition0)).findFirst().orElse(null), n -> n != null);
+    long term = leader0.raftServer().getDivision(partition0.getGroupId()).getInfo().getCurrentTerm();
+    try (org.apache.ratis.client.RaftClient admin = cluster.ratisClient(partition0, leader0.nodeId(),
+        io.roster.Tls.CertRole.VOTER, org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(50,
             org.apache.ratis.util.TimeDuration.valueOf(200, java.util.concurrent.TimeUnit.MILLISECONDS)))) {
       var reply = admin.io().send(org.apache.ratis.protocol.Message.valueOf(
           org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
               io.roster.statemachine.Codec.encode(io.roster.statemachine.Commands.expireSession("c1",
-                  client.incarnation())))));
+                  client.incarnation(), term)))));
       assertThat(reply.isSuccess()).isTrue();
     }
     // the client hears it from that partition's leader, its processes die, and its names leave every group
@@ -381,6 +386,14 @@ class PartitionsTest {
     Awaitility.await("the client's names leave every group").atMost(WAIT).until(() ->
         reader4.at(Consistency.LINEARIZABLE).count() == 0 && reader1.whereisConsistent("k") == null);
     assertThatThrownBy(() -> one.register("again", client.spawn(), "v")).isInstanceOf(io.roster.SessionExpiredException.class);
+  }
+
+  private static boolean isLeader(Node n, RaftGroup group) {
+    try {
+      return n.raftServer().getDivision(group.getGroupId()).getInfo().isLeader();
+    } catch (java.io.IOException notHosted) {
+      return false;
+    }
   }
 
   @Test

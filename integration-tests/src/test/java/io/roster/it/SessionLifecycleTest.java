@@ -107,8 +107,8 @@ class SessionLifecycleTest {
       LocalProcess p = client.spawn();
       r.register("client-name", p);
 
-      // What a leader does when a partitioned node stays silent: expire its session.
-      assertThat(propose(Commands.expireSession("c9", client.incarnation()))).isEqualTo(Status.OK);
+      // What a leader does when a partitioned node stays silent: expire its session, in its term.
+      assertThat(expireAsTheLeader("c9", client.incarnation())).isEqualTo(Status.OK);
 
       assertThat(told.get(15, TimeUnit.SECONDS)).isEqualTo(client.incarnation());
       assertThat(p.isAlive()).as("its processes die with the session").isFalse();
@@ -126,17 +126,21 @@ class SessionLifecycleTest {
     return b;
   }
 
-  /** Sends one command to the cluster through a plain Ratis client, as any peer could. */
-  private Status propose(io.roster.statemachine.proto.Command command) throws Exception {
-    List<RaftPeer> peers = cluster.voters().entrySet().stream()
-        .map(e -> RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build())
-        .collect(Collectors.toList());
-    RaftGroupId id = RaftGroupId.valueOf(UUID.nameUUIDFromBytes("roster-cluster:roster".getBytes(UTF_8)));
-    try (RaftClient c = cluster.ratisClient(RaftGroup.valueOf(id, peers), "prober", io.roster.Tls.CertRole.CLIENT,
+  /**
+   * Sends the leader's expiry of a session through a plain Ratis client with the leader's own
+   * certificate and its current term: the only identity that may end another node's session.
+   */
+  private Status expireAsTheLeader(String nodeId, long incarnation) throws Exception {
+    Node leader = org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(cluster::leader, l -> l != null);
+    RaftGroup group = leader.raftGroup();
+    long term = leader.raftServer().getDivision(group.getGroupId()).getInfo().getCurrentTerm();
+    try (RaftClient c = cluster.ratisClient(group, leader.nodeId(), io.roster.Tls.CertRole.VOTER,
         org.apache.ratis.retry.RetryPolicies.retryUpToMaximumCountWithFixedSleep(50,
             org.apache.ratis.util.TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))) {
-      RaftClientReply reply = c.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.encode(command))));
+      RaftClientReply reply = c.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(
+          Codec.encode(Commands.expireSession(nodeId, incarnation, term)))));
       return BatchResult.parseFrom(reply.getMessage().getContent().toByteArray()).getResults(0).getStatus();
     }
   }
+
 }

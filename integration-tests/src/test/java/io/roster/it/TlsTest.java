@@ -17,6 +17,7 @@ import io.roster.internal.Node;
 import io.roster.server.CertificateAuthority;
 import io.roster.server.LocalCluster;
 import io.roster.statemachine.Codec;
+import io.roster.statemachine.Commands;
 import io.roster.statemachine.proto.Deliver;
 import io.roster.statemachine.proto.Frame;
 import io.roster.statemachine.proto.Hello;
@@ -108,6 +109,101 @@ class TlsTest {
     Throwable messaging = stream(c1.messageAddress(), impostor, "n1", c1);
     assertThat(messaging).as("messaging port").isInstanceOf(StatusRuntimeException.class);
     assertThat(state()).isEqualTo(before);
+  }
+
+  @Test
+  void aCertificateOfTheClustersCaWritesOnlyForItsOwnNode() throws Exception {
+    Map<String, String> before = state();
+    Node c1 = cluster.node("c1");
+    RaftGroup group = c1.raftGroup();
+    Node leader = org.awaitility.Awaitility.await().atMost(WAIT).until(cluster::leader, l -> l != null);
+    long term = leader.raftServer().getDivision(group.getGroupId()).getInfo().getCurrentTerm();
+    io.roster.Pid victim = worker.pid();
+    List<io.roster.statemachine.proto.Command> attacks = List.of(
+        Commands.register("services", "billing-2", "x".getBytes(), victim),
+        Commands.unregister("services", "billing", victim),
+        Commands.unregisterPid(victim),
+        Commands.openSession("n2", 1, 5_000, "127.0.0.1:1"),
+        Commands.expireSession("c1", c1.incarnation()),
+        Commands.expireSession("c1", c1.incarnation(), term),
+        Commands.expireSession("n2", cluster.node("n2").incarnation(), 0));
+    io.roster.statemachine.proto.Command partitioned = Commands.createRegistry(
+        io.roster.statemachine.proto.CreateRegistry.newBuilder().setRegistry("spread")
+            .setMode(io.roster.statemachine.proto.KeyMode.UNIQUE).setPartitions(4).build());
+    // a client certificate, and a voter's that is not the leader's
+    String follower = cluster.nodes().stream().map(Node::nodeId)
+        .filter(id -> id.startsWith("n") && !id.equals(leader.nodeId())).findFirst().orElseThrow();
+    for (String[] who : List.of(new String[] {"mallory", "CLIENT"}, new String[] {follower, "VOTER"})) {
+      try (RaftClient raft = cluster.ratisClient(group, who[0], Tls.CertRole.valueOf(who[1]), RetryPolicies.noRetry())) {
+        List<io.roster.statemachine.proto.Command> tried = new java.util.ArrayList<>(attacks);
+        if (who[1].equals("CLIENT")) {
+          tried.add(partitioned); // a voter may create one
+        }
+        for (io.roster.statemachine.proto.Command attack : tried) {
+          Throwable refused = catchThrowable(() -> {
+            var reply = raft.io().send(Message.valueOf(
+                org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(Codec.encode(attack))));
+            if (!reply.isSuccess()) {
+              throw reply.getException();
+            }
+          });
+          assertThat(refused).as(who[0] + ": " + attack.getKindCase()).isNotNull()
+              .hasStackTraceContaining("NOT_AUTHORIZED");
+        }
+        Throwable beat = catchThrowable(() -> raft.io().sendStaleRead(Message.valueOf(
+            org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
+                io.roster.statemachine.proto.Query.newBuilder().setHeartbeat(
+                    io.roster.statemachine.proto.Heartbeat.newBuilder().setNodeId("c1")
+                        .setIncarnation(c1.incarnation())).build().toByteArray())), 0, leader.raftServer().getId()));
+        assertThat(beat).as(who[0] + ": heartbeat for c1").hasStackTraceContaining("PERMISSION_DENIED");
+      }
+    }
+    assertThat(state()).isEqualTo(before);
+    assertThat(cluster.node("n1").mirror().session("c1").expired()).isFalse();
+    assertThat(cluster.node("n1").mirror().registry("spread")).isNull();
+    assertThat(worker.isAlive()).isTrue();
+  }
+
+  @Test
+  void halfOpenConnectionsAreDroppedAndTheNodeKeepsServing() throws Exception {
+    Node n1 = cluster.node("n1");
+    List<String> ports = List.of(cluster.voters().get("n1"), n1.messageAddress());
+    List<java.net.Socket> sockets = new java.util.ArrayList<>();
+    try {
+      long heapBefore = heapUsed();
+      for (int i = 0; i < 3_000; i++) { // TCP connections that never start TLS
+        String address = ports.get(i % 2);
+        int colon = address.lastIndexOf(':');
+        sockets.add(new java.net.Socket(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1))));
+      }
+      long heapHeld = heapUsed();
+      LocalProcess during = cluster.node("c1").spawn();
+      services.register("during", during, "v");
+      assertThat(n1.registry("services", Keys.UNIQUE, ValueCodec.utf8()).whereisConsistent("during"))
+          .isEqualTo(during.pid());
+      // the handshake bound ends every one of them: each reads end-of-stream or a reset
+      for (java.net.Socket s : sockets) {
+        s.setSoTimeout((int) WAIT.toMillis());
+        try {
+          assertThat(s.getInputStream().read()).isEqualTo(-1);
+        } catch (java.net.SocketException reset) {
+          // closed by the node
+        }
+      }
+      System.out.printf("heap: %d MB before, %d MB with 3,000 half-open connections%n", heapBefore >> 20,
+          heapHeld >> 20);
+      assertThat(heapHeld - heapBefore).as("heap held by 3,000 half-open connections").isLessThan(128L << 20);
+    } finally {
+      for (java.net.Socket s : sockets) {
+        s.close();
+      }
+    }
+  }
+
+  private static long heapUsed() {
+    System.gc();
+    Runtime r = Runtime.getRuntime();
+    return r.totalMemory() - r.freeMemory();
   }
 
   @Test

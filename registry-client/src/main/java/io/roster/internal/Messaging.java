@@ -89,6 +89,11 @@ final class Messaging implements AutoCloseable {
       .setResponseMarshaller(BytesMarshaller.INSTANCE)
       .build();
 
+  /** Streams one connection may open: a node keeps one to each other node; a few overlap when it reconnects. */
+  static final int STREAMS_PER_CONNECTION = 8;
+  /** A stream that has not said hello within this is refused. */
+  static final long HELLO_MILLIS = 5_000;
+
   private final String nodeId;
   private final long incarnation;
   private final ProcessTable processes;
@@ -139,9 +144,10 @@ final class Messaging implements AutoCloseable {
         }))
         .build();
     try {
-      NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(host, NodeConfig.port(bindAddress)));
+      NettyServerBuilder builder = NodeTls.bounded(
+          NettyServerBuilder.forAddress(new InetSocketAddress(host, NodeConfig.port(bindAddress))), STREAMS_PER_CONNECTION);
       if (tls != null) {
-        NodeTls.bounded(builder).sslContext(tls.messagingServer());
+        builder.sslContext(tls.messagingServer());
       }
       this.server = builder
           .addService(ServerInterceptors.intercept(service, new Authenticated()))
@@ -565,7 +571,7 @@ final class Messaging implements AutoCloseable {
     /** The calls of this stream that are not settled yet, by call id: failed if the stream ends. */
     private final Map<Long, ProcessTable.MailImpl> calls = new ConcurrentHashMap<>();
     private boolean retryScheduled;
-    private boolean greeted; // onNext calls of one stream never overlap
+    private volatile boolean greeted; // written by onNext (whose calls never overlap), read by the hello timer
     private String from = "?";
     private boolean closed;
     /** The node the peer authenticated as, or null in plaintext. */
@@ -580,6 +586,15 @@ final class Messaging implements AutoCloseable {
       this.address = address;
       if (authenticated != null) {
         from = authenticated;
+      }
+      try {
+        retries.schedule(() -> {
+          if (!greeted) {
+            refuse("no hello within " + HELLO_MILLIS + " ms");
+          }
+        }, HELLO_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException stopping) {
+        // the node is stopping: its server ends this stream
       }
       out.setOnCancelHandler(this::ended);
     }

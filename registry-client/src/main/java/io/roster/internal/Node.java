@@ -25,6 +25,7 @@ import io.roster.Subscription;
 import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.Commands;
 import io.roster.statemachine.Mirror;
+import io.roster.statemachine.ClientIdentities;
 import io.roster.statemachine.RegistryStateMachine;
 import io.roster.statemachine.Session;
 import io.roster.statemachine.proto.CreateRegistry;
@@ -174,14 +175,16 @@ public final class Node implements RegistryNode {
     RaftGroup group = RatisWiring.group(config);
     RaftServer server = null;
     if (config.role() == Role.VOTER) {
+      // who each client id authenticated as: bound by the gate, read by the leader's state machines
+      ClientIdentities identities = config.tls() != null ? new ClientIdentities() : null;
       try {
         server = RaftServer.newBuilder()
             .setServerId(RaftPeerId.valueOf(config.nodeId()))
             .setGroup(group)
             .setProperties(RatisWiring.serverProperties(config))
-            .setParameters(RatisWiring.parameters(config, true))
+            .setParameters(RatisWiring.serverParameters(config, identities))
             // the cluster's group and every partition group found on disk or added later
-            .setStateMachineRegistry(id -> new RegistryStateMachine())
+            .setStateMachineRegistry(id -> new RegistryStateMachine(identities))
             .setOption(RaftStorage.StartupOption.RECOVER)
             .build();
         server.start();

@@ -107,9 +107,21 @@ final class NodeTls {
     }
   }
 
-  /** Server settings every TLS port shares: a handshake (and so the first byte) is bounded in time. */
-  static NettyServerBuilder bounded(NettyServerBuilder b) {
-    return b.handshakeTimeout(HANDSHAKE_MILLIS, TimeUnit.MILLISECONDS);
+  /** A connection with no call open for this long is closed (its peer reconnects when it needs to). */
+  static final long IDLE_MINUTES = 5;
+  /** Request headers a peer may send at most. */
+  static final int METADATA_BYTES_MAX = 8 * 1024;
+
+  /**
+   * Bounds every server port shares: a handshake (and so a connection that never sends a byte)
+   * ends after {@link #HANDSHAKE_MILLIS}, a connection with no call open after {@link #IDLE_MINUTES},
+   * headers are small, and one connection opens at most {@code streamsPerConnection} streams.
+   */
+  static NettyServerBuilder bounded(NettyServerBuilder b, int streamsPerConnection) {
+    return b.handshakeTimeout(HANDSHAKE_MILLIS, TimeUnit.MILLISECONDS)
+        .maxConnectionIdle(IDLE_MINUTES, TimeUnit.MINUTES)
+        .maxInboundMetadataSize(METADATA_BYTES_MAX)
+        .maxConcurrentCallsPerConnection(streamsPerConnection);
   }
 
   /**

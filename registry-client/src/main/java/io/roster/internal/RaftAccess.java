@@ -1,11 +1,15 @@
 package io.roster.internal;
 
 import io.roster.Tls;
+import io.roster.statemachine.Authorization;
+import io.roster.statemachine.ClientIdentities;
+import io.roster.statemachine.proto.Query;
 import java.net.SocketAddress;
 import java.security.cert.X509Certificate;
 import java.util.Set;
 import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
 import org.apache.ratis.proto.RaftProtos.InstallSnapshotRequestProto;
+import org.apache.ratis.proto.RaftProtos.RaftClientRequestProto;
 import org.apache.ratis.proto.RaftProtos.RaftRpcRequestProto;
 import org.apache.ratis.proto.RaftProtos.ReadIndexRequestProto;
 import org.apache.ratis.proto.RaftProtos.RequestVoteRequestProto;
@@ -13,6 +17,7 @@ import org.apache.ratis.proto.RaftProtos.StartLeaderElectionRequestProto;
 import org.apache.ratis.proto.grpc.AdminProtocolServiceGrpc;
 import org.apache.ratis.proto.grpc.RaftClientProtocolServiceGrpc;
 import org.apache.ratis.proto.grpc.RaftServerProtocolServiceGrpc;
+import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.thirdparty.io.grpc.ForwardingServerCallListener;
 import org.apache.ratis.thirdparty.io.grpc.Grpc;
 import org.apache.ratis.thirdparty.io.grpc.Metadata;
@@ -33,8 +38,11 @@ import org.slf4j.LoggerFactory;
  *       the connection presented: a voter cannot speak for another.
  *   <li>Ratis' admin service (group add and remove, membership, snapshots, leadership transfer):
  *       admin certificates only.
- *   <li>The client service (writes and queries): any certificate of the cluster's CA; what each
- *       command may do is decided by the state machine for the identity that sent it.
+ *   <li>The client service (writes and queries): any certificate of the cluster's CA. Each
+ *       request's client id is bound to the identity its connection authenticated as (a client id
+ *       bound to another identity is refused), so that the leader's state machine decides every
+ *       command for the identity that sent it ({@link Authorization}); a heartbeat is refused here
+ *       unless it is for the sender's own session.
  * </ul>
  *
  * <p>A refused call ends with {@code PERMISSION_DENIED}; refusals are logged at WARN, rate-limited,
@@ -45,11 +53,13 @@ final class RaftAccess implements ServerInterceptor {
 
   private final String nodeId;
   private final Set<String> voters;
+  private final ClientIdentities identities;
   private final RateLimitedLog refusals = new RateLimitedLog(LOG, 10_000);
 
-  RaftAccess(String nodeId, Set<String> voters) {
+  RaftAccess(String nodeId, Set<String> voters, ClientIdentities identities) {
     this.nodeId = nodeId;
     this.voters = Set.copyOf(voters);
+    this.identities = identities;
   }
 
   @Override
@@ -82,7 +92,12 @@ final class RaftAccess implements ServerInterceptor {
       return next.startCall(call, headers);
     }
     if (RaftClientProtocolServiceGrpc.SERVICE_NAME.equals(service)) {
-      return next.startCall(call, headers);
+      Authorization.Identity who = new Authorization.Identity(id, switch (role) {
+        case VOTER -> Authorization.Identity.Kind.VOTER;
+        case CLIENT -> Authorization.Identity.Kind.CLIENT;
+        case ADMIN -> Authorization.Identity.Kind.ADMIN;
+      });
+      return new ClientCheck<>(next.startCall(call, headers), call, from, who);
     }
     return refuse(call, from, id, "unknown service " + service);
   }
@@ -124,6 +139,67 @@ final class RaftAccess implements ServerInterceptor {
         return;
       }
       super.onMessage(message);
+    }
+
+    @Override
+    public void onHalfClose() {
+      if (!refused) {
+        super.onHalfClose();
+      }
+    }
+  }
+
+  /**
+   * Binds each request's client id to the connection's identity, and refuses a client id bound to
+   * another identity and a heartbeat for another node's session.
+   */
+  private final class ClientCheck<Q, A> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
+    private final ServerCall<Q, A> call;
+    private final SocketAddress from;
+    private final Authorization.Identity who;
+    private boolean refused;
+
+    ClientCheck(ServerCall.Listener<Q> delegate, ServerCall<Q, A> call, SocketAddress from,
+        Authorization.Identity who) {
+      super(delegate);
+      this.call = call;
+      this.from = from;
+      this.who = who;
+    }
+
+    @Override
+    public void onMessage(Q message) {
+      if (refused) {
+        return;
+      }
+      String why = refusal(message);
+      if (why != null) {
+        refused = true;
+        refusals.warn("{}: refused {} from {} ({}): {}", nodeId, call.getMethodDescriptor().getFullMethodName(), from,
+            who, why);
+        call.close(Status.PERMISSION_DENIED.withDescription(why), new Metadata());
+        return;
+      }
+      super.onMessage(message);
+    }
+
+    private String refusal(Object message) {
+      if (!(message instanceof RaftClientRequestProto request)) {
+        return "not a client request";
+      }
+      ClientId client = ClientId.valueOf(request.getRpcRequest().getRequestorId());
+      if (!identities.bind(client, who)) {
+        return "client id " + client + " belongs to another identity";
+      }
+      if (request.hasRead() || request.hasStaleRead()) {
+        try {
+          Query q = Query.parseFrom(request.getMessage().getContent().toByteArray());
+          return Authorization.refusal(q, who);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          return null; // the state machine answers a query that does not decode
+        }
+      }
+      return null;
     }
 
     @Override

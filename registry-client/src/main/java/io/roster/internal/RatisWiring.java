@@ -52,23 +52,37 @@ final class RatisWiring {
     return RaftGroup.valueOf(id, prioritized);
   }
 
-  /**
-   * The Ratis parameters of a node: with TLS, its mutual TLS for the server, client and admin
-   * endpoints and, for a server, the gate that decides who may use which service ({@link RaftAccess})
-   * and bounds a handshake; without, none.
-   */
-  static Parameters parameters(NodeConfig config, boolean server) {
+  /** The Ratis parameters of a node's clients: with TLS, its mutual TLS; without, none. */
+  static Parameters clientParameters(NodeConfig config) {
     Parameters p = new Parameters();
-    if (config.tls() == null) {
-      return p;
-    }
-    GrpcConfigKeys.TLS.setConf(p, new NodeTls(config.tls(), config).ratis());
-    if (server) {
-      RaftAccess access = new RaftAccess(config.nodeId(), config.voters().keySet());
-      GrpcConfigKeys.Server.setServicesCustomizer(p, (builder, types) -> NodeTls.bounded(builder).intercept(access));
+    if (config.tls() != null) {
+      GrpcConfigKeys.TLS.setConf(p, new NodeTls(config.tls(), config).ratis());
     }
     return p;
   }
+
+  /**
+   * The Ratis parameters of a voter's server: with TLS, its mutual TLS for the server, client and
+   * admin endpoints, and the gate that decides who may use which service and binds each client id
+   * to the identity it authenticated as in {@code identities} ({@link RaftAccess}); without, none.
+   */
+  static Parameters serverParameters(NodeConfig config, io.roster.statemachine.ClientIdentities identities) {
+    Parameters p = clientParameters(config);
+    RaftAccess access = config.tls() != null
+        ? new RaftAccess(config.nodeId(), config.voters().keySet(), identities) : null;
+    GrpcConfigKeys.Server.setServicesCustomizer(p, (builder, types) -> {
+      NodeTls.bounded(builder, RAFT_STREAMS_PER_CONNECTION);
+      return access != null ? builder.intercept(access) : builder;
+    });
+    return p;
+  }
+
+  /**
+   * Streams one connection to a voter may open: a peer's appends for every group it shares (the
+   * cluster's and up to {@code Limits.PARTITION_GROUPS_MAX} partitions), a client's ordered and
+   * unordered streams, with room to spare.
+   */
+  static final int RAFT_STREAMS_PER_CONNECTION = 1_024;
 
   /** Server settings of a voter. */
   static RaftProperties serverProperties(NodeConfig config) {
@@ -106,7 +120,7 @@ final class RatisWiring {
     return RaftClient.newBuilder()
         .setClientId(ClientId.randomId())
         .setProperties(p)
-        .setParameters(parameters(config, false))
+        .setParameters(clientParameters(config))
         .setRaftGroup(group)
         .setRetryPolicy(RetryPolicies.noRetry())
         .build();
@@ -199,7 +213,7 @@ final class RatisWiring {
     return RaftClient.newBuilder()
         .setClientId(ClientId.randomId())
         .setProperties(p)
-        .setParameters(parameters(config, false))
+        .setParameters(clientParameters(config))
         .setRaftGroup(group)
         .setLeaderId(leader)
         .setRetryPolicy(retry)

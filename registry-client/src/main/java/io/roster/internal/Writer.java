@@ -92,11 +92,19 @@ final class Writer implements AutoCloseable {
     groupCommit.close();
   }
 
+  /** How the leader's state machine marks an entry it refuses for its sender's identity. */
+  private static final String NOT_AUTHORIZED = "NOT_AUTHORIZED: ";
+
   /** Says in Roster's words that no leader committed the write; Ratis' exception is the cause. */
   private RosterException unavailable(Throwable error) {
     Throwable cause = cause(error);
     if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
-      return new RosterException("the leader refused the entry: " + refused.getMessage(), refused);
+      String message = String.valueOf(refused.getMessage());
+      int at = message.indexOf(NOT_AUTHORIZED);
+      if (at >= 0) {
+        return new io.roster.NotAuthorizedException("not authorized: " + message.substring(at + NOT_AUTHORIZED.length()));
+      }
+      return new RosterException("the leader refused the entry: " + message, refused);
     }
     return unavailable("the write was not committed within " + timeoutMillis + " ms", voters,
         client.get().getLeaderId(), cause);

@@ -80,12 +80,29 @@ public class RegistryStateMachine extends BaseStateMachine {
   private volatile Mirror mirror;
   private volatile Path dbDir;
 
+  /** The identities of the leader's clients, to authorize each command; null: no checks (plaintext). */
+  private final ClientIdentities identities;
+
   public RegistryStateMachine() {
-    this((index, changes, ordinals) -> { });
+    this((index, changes, ordinals) -> { }, null);
+  }
+
+  /**
+   * A state machine whose leader appends only the commands their sender may send
+   * ({@link Authorization}), each sender known by the identity {@code identities} bound to its
+   * client id; null for none (a node without TLS).
+   */
+  public RegistryStateMachine(ClientIdentities identities) {
+    this((index, changes, ordinals) -> { }, identities);
   }
 
   /** {@code listener} sees every applied entry's changes, on the apply thread, in log order. */
   public RegistryStateMachine(AppliedListener listener) {
+    this(listener, null);
+  }
+
+  private RegistryStateMachine(AppliedListener listener, ClientIdentities identities) {
+    this.identities = identities;
     this.listener = (index, changes, ordinals) -> {
       history.applied(index, changes, ordinals);
       listener.applied(index, changes, ordinals);
@@ -256,8 +273,34 @@ public class RegistryStateMachine extends BaseStateMachine {
     Codec.Decoded decoded = Codec.decodeBatch(toProtobuf(request.getMessage().getContent()));
     if (!decoded.ok()) {
       context.setException(new IllegalArgumentException(decoded.errorStatus() + ": " + decoded.errorDetail()));
+    } else if (identities != null) {
+      String refusal = refusal(request, decoded.batch());
+      if (refusal != null) {
+        context.setException(new IllegalArgumentException("NOT_AUTHORIZED: " + refusal));
+      }
     }
     return context;
+  }
+
+  /** Why the sender of {@code request} may not send one of its commands, or null (see {@link Authorization}). */
+  private String refusal(RaftClientRequest request, io.roster.statemachine.proto.CommandBatch batch) throws IOException {
+    Authorization.Identity who = identities.of(request.getClientId());
+    if (who == null) {
+      return "the request's client is bound to no certificate";
+    }
+    long term = getServer().join().getDivision(getGroupId()).getInfo().getCurrentTerm();
+    String leader = getId().toString();
+    Mirror state = mirror;
+    if (state == null) {
+      return "the leader's state is not loaded yet";
+    }
+    for (io.roster.statemachine.proto.Command c : batch.getCommandsList()) {
+      String why = Authorization.refusal(c, who, leader, term, state);
+      if (why != null) {
+        return why;
+      }
+    }
+    return null;
   }
 
   /**
