@@ -64,17 +64,37 @@ public final class Tls {
   /**
    * TLS from PEM files: the node's certificate (with its chain, leaf first), its unencrypted PKCS#8
    * private key ({@code BEGIN PRIVATE KEY}, RSA or EC) and the bundle of CA certificates to trust.
+   * The files are read now, and again at a handshake when one of them has changed (checked at most
+   * once a second): replacing them rotates the certificate, key or CAs without a restart. Files
+   * that do not load (half written, mismatched) are logged and the previous ones kept.
    *
    * @throws IllegalArgumentException if a file is missing, unreadable or not what it should be (the
    *     message names the file)
    */
   public static Tls pem(Path certificateChain, Path privateKey, Path trustedCas) {
+    return pem(certificateChain, privateKey, trustedCas, null);
+  }
+
+  /**
+   * {@link #pem(Path, Path, Path)} that also refuses the certificates that a CA's certificate
+   * revocation list ({@code revocations}, PEM {@code X509 CRL} blocks, reloaded like the others)
+   * revokes. With a list, a peer's chain must be covered by a list of its CA.
+   */
+  public static Tls pem(Path certificateChain, Path privateKey, Path trustedCas, Path revocations) {
     Objects.requireNonNull(certificateChain, "certificateChain");
     Objects.requireNonNull(privateKey, "privateKey");
     Objects.requireNonNull(trustedCas, "trustedCas");
+    ReloadingPem files = new ReloadingPem(certificateChain, privateKey, trustedCas, revocations);
+    return new Tls(files.keyManager(), files.trustManager());
+  }
+
+  /** Reads the PEM files once: a key manager and a trust manager (PKIX, with the CRLs if given). */
+  static Tls load(Path certificateChain, Path privateKey, Path trustedCas, Path revocations) {
     List<X509Certificate> chain = certificates(certificateChain);
     PrivateKey key = privateKey(privateKey);
     List<X509Certificate> cas = certificates(trustedCas);
+    List<java.security.cert.X509CRL> crls = revocations == null ? List.of() : revocationLists(revocations);
+    requireMatch(key, chain.get(0), privateKey, certificateChain);
     try {
       KeyStore ks = KeyStore.getInstance("PKCS12");
       ks.load(null, null);
@@ -86,8 +106,17 @@ public final class Tls {
       for (int i = 0; i < cas.size(); i++) {
         ts.setCertificateEntry("ca" + i, cas.get(i));
       }
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(ts);
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+      if (revocations == null) {
+        tmf.init(ts);
+      } else {
+        java.security.cert.PKIXBuilderParameters pkix = new java.security.cert.PKIXBuilderParameters(ts,
+            new java.security.cert.X509CertSelector());
+        pkix.addCertStore(java.security.cert.CertStore.getInstance("Collection",
+            new java.security.cert.CollectionCertStoreParameters(crls)));
+        pkix.setRevocationEnabled(true);
+        tmf.init(new javax.net.ssl.CertPathTrustManagerParameters(pkix));
+      }
       return managers(only(kmf.getKeyManagers(), X509ExtendedKeyManager.class),
           only(tmf.getTrustManagers(), X509TrustManager.class));
     } catch (GeneralSecurityException | IOException e) {
@@ -158,7 +187,7 @@ public final class Tls {
   }
 
   private static final Pattern PEM = Pattern.compile(
-      "-----BEGIN ([A-Z ]+)-----([A-Za-z0-9+/=\\r\\n\\s]+)-----END \\1-----");
+      "-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\\r\\n\\s]+)-----END \\1-----");
 
   private static List<X509Certificate> certificates(Path file) {
     String text = read(file);
@@ -176,6 +205,51 @@ public final class Tls {
     }
     if (out.isEmpty()) {
       throw new IllegalArgumentException(file + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+    return out;
+  }
+
+  /** Refuses a key that is not the certificate's (a pair replaced one file at a time, say). */
+  private static void requireMatch(PrivateKey key, X509Certificate certificate, Path keyFile, Path certificateFile) {
+    String algorithm = switch (key.getAlgorithm()) {
+      case "EC" -> "SHA256withECDSA";
+      case "RSA" -> "SHA256withRSA";
+      default -> key.getAlgorithm();
+    };
+    try {
+      byte[] probe = "roster key check".getBytes(StandardCharsets.US_ASCII);
+      java.security.Signature signer = java.security.Signature.getInstance(algorithm);
+      signer.initSign(key);
+      signer.update(probe);
+      byte[] signature = signer.sign();
+      signer.initVerify(certificate.getPublicKey());
+      signer.update(probe);
+      if (signer.verify(signature)) {
+        return;
+      }
+    } catch (GeneralSecurityException e) {
+      // not a pair: said below
+    }
+    throw new IllegalArgumentException("the key in " + keyFile + " is not the key of the certificate in "
+        + certificateFile);
+  }
+
+  private static List<java.security.cert.X509CRL> revocationLists(Path file) {
+    String text = read(file);
+    List<java.security.cert.X509CRL> out = new ArrayList<>();
+    try {
+      CertificateFactory cf = CertificateFactory.getInstance("X.509");
+      Matcher m = PEM.matcher(text);
+      while (m.find()) {
+        if (m.group(1).equals("X509 CRL")) {
+          out.add((java.security.cert.X509CRL) cf.generateCRL(new ByteArrayInputStream(decode(m.group(2), file))));
+        }
+      }
+    } catch (GeneralSecurityException e) {
+      throw new IllegalArgumentException(file + " holds a revocation list that does not parse: " + e.getMessage(), e);
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException(file + " holds no PEM revocation list (-----BEGIN X509 CRL-----)");
     }
     return out;
   }

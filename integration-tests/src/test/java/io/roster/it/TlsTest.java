@@ -207,6 +207,51 @@ class TlsTest {
   }
 
   @Test
+  void certificatesRotateWithoutARestartAndARevokedOneIsRefused() throws Exception {
+    RaftGroup group = cluster.node("n1").raftGroup();
+    // c2's PEM files are replaced while it runs; the voters read the CA's revocation list
+    Path files = dir.resolve("c2");
+    CertificateAuthority.Issued first = cluster.ca().issue("c2", Tls.CertRole.CLIENT, List.of("127.0.0.1"),
+        Duration.ofDays(1));
+    first.save(files);
+    java.nio.file.Files.copy(cluster.tlsDir().resolve(CertificateAuthority.CA_FILE), files.resolve("ca.pem"));
+    Tls rotating = Tls.pem(first.certFile(files), first.keyFile(files), files.resolve("ca.pem"));
+    RegistryNode.Builder b = RegistryNode.builder().nodeId("c2").role(Role.CLIENT).tls(rotating);
+    cluster.voters().forEach(b::voter);
+    try (RegistryNode c2 = b.start()) {
+      c2.ready().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      Registry<String> r = c2.registry("services", Keys.UNIQUE, ValueCodec.utf8());
+      r.register("before-rotation", c2.spawn(), "v");
+
+      CertificateAuthority.Issued second = cluster.ca().issue("c2", Tls.CertRole.CLIENT, List.of("127.0.0.1"),
+          Duration.ofDays(1));
+      second.save(files);
+      cluster.revoke(first.certificate());
+      // c2 presents the new certificate at its next handshakes, without a restart
+      org.awaitility.Awaitility.await().atMost(WAIT).until(() -> {
+        String alias = rotating.keyManager().chooseEngineClientAlias(new String[] {"EC"}, null, null);
+        return alias != null && second.certificate().equals(rotating.keyManager().getCertificateChain(alias)[0]);
+      });
+      r.register("after-rotation", c2.spawn(), "v");
+      assertThat(cluster.node("n1").registry("services", Keys.UNIQUE, ValueCodec.utf8())
+          .whereisConsistent("after-rotation")).isNotNull();
+      // the voters refuse the revoked certificate once they have read the list again
+      first.save(dir.resolve("old"));
+      Tls revoked = Tls.pem(first.certFile(dir.resolve("old")), first.keyFile(dir.resolve("old")),
+          cluster.tlsDir().resolve(CertificateAuthority.CA_FILE));
+      org.awaitility.Awaitility.await().atMost(WAIT).until(() -> {
+        try (RaftClient raft = client(group, revoked)) {
+          return catchThrowable(() -> raft.io().sendReadOnly(query())) != null;
+        }
+      });
+      try (RaftClient raft = client(group, Tls.pem(second.certFile(files), second.keyFile(files),
+          files.resolve("ca.pem")))) {
+        assertThat(raft.io().sendReadOnly(query()).isSuccess()).as("the new certificate is accepted").isTrue();
+      }
+    }
+  }
+
+  @Test
   void anExpiredCertificateOfTheClustersCaIsRefused() {
     Instant now = Instant.now();
     Tls expired = cluster.ca().issue("late", Tls.CertRole.ADMIN, List.of("127.0.0.1"),
@@ -294,8 +339,11 @@ class TlsTest {
     return out;
   }
 
+  /** A read barrier: what any member may ask. */
   private static Message query() {
-    return Message.valueOf("probe");
+    return Message.valueOf(org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
+        io.roster.statemachine.proto.Query.newBuilder()
+            .setBarrier(io.roster.statemachine.proto.Barrier.getDefaultInstance()).build().toByteArray()));
   }
 
   /** A Ratis client with {@code tls} (null: plaintext), one try of 3 s. */

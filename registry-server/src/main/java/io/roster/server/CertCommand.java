@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code roster cert}: a cluster CA and the certificates of its nodes and admins. */
 @Command(name = "cert", mixinStandardHelpOptions = true,
     description = "Makes a cluster's CA and certificates for its nodes and admins (EC P-256, PEM).",
-    subcommands = {CertCommand.Ca.class, CertCommand.Issue.class})
+    subcommands = {CertCommand.Ca.class, CertCommand.Issue.class, CertCommand.Revoke.class})
 final class CertCommand implements Runnable {
   @Override
   public void run() {
@@ -99,6 +99,62 @@ final class CertCommand implements Runnable {
         return 2;
       }
       return 0;
+    }
+  }
+
+  @Command(name = "revoke", mixinStandardHelpOptions = true,
+      description = "Revokes certificates of the CA in --ca-dir and (re)writes its revocation list, DIR/crl.pem, "
+          + "which nodes given --tls-crl read again when it changes. Without --cert it only signs the list anew "
+          + "(do so before it expires).")
+  static final class Revoke implements Callable<Integer> {
+    @Option(names = "--ca-dir", required = true, paramLabel = "DIR", description = "The CA made by 'roster cert ca'.")
+    Path caDir;
+
+    @Option(names = "--cert", paramLabel = "FILE", description = "A certificate to revoke (PEM; repeatable).")
+    List<Path> certs = new ArrayList<>();
+
+    @Option(names = "--days", defaultValue = "30", description = "The list's validity in days (default: ${DEFAULT-VALUE}).")
+    int days;
+
+    @Override
+    public Integer call() {
+      if (days < 1) {
+        System.err.println("roster cert revoke: --days must be at least 1");
+        return 2;
+      }
+      try {
+        CertificateAuthority ca = CertificateAuthority.load(caDir);
+        Path revokedDir = caDir.resolve("revoked");
+        java.nio.file.Files.createDirectories(revokedDir);
+        java.security.cert.CertificateFactory cf = java.security.cert.CertificateFactory.getInstance("X.509");
+        for (Path cert : certs) {
+          java.security.cert.X509Certificate c;
+          try (var in = java.nio.file.Files.newInputStream(cert)) {
+            c = (java.security.cert.X509Certificate) cf.generateCertificate(in);
+          }
+          if (!c.getIssuerX500Principal().equals(ca.certificate().getSubjectX500Principal())) {
+            System.err.println("roster cert revoke: " + cert + " was not issued by the CA in " + caDir);
+            return 2;
+          }
+          java.nio.file.Files.copy(cert, revokedDir.resolve(c.getSerialNumber().toString(16) + ".pem"),
+              java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        List<java.security.cert.X509Certificate> revoked = new ArrayList<>();
+        try (var files = java.nio.file.Files.list(revokedDir)) {
+          for (Path f : files.sorted().toList()) {
+            try (var in = java.nio.file.Files.newInputStream(f)) {
+              revoked.add((java.security.cert.X509Certificate) cf.generateCertificate(in));
+            }
+          }
+        }
+        ca.writeRevocations(caDir.resolve("crl.pem"), revoked, Duration.ofDays(days));
+        System.out.println("revocation list written: " + caDir.resolve("crl.pem") + " (" + revoked.size()
+            + " revoked)");
+        return 0;
+      } catch (IllegalArgumentException | java.io.IOException | java.security.GeneralSecurityException e) {
+        System.err.println("roster cert revoke: " + e.getMessage());
+        return 2;
+      }
     }
   }
 }

@@ -160,6 +160,30 @@ public final class CertificateAuthority {
     }
   }
 
+  /**
+   * Writes the CA's certificate revocation list to {@code file} (PEM): the certificates it names
+   * are refused by every node that reads the list ({@code Tls.pem} with a list reloads it when it
+   * changes). Valid for {@code validity}; write it again before then.
+   */
+  public void writeRevocations(Path file, List<X509Certificate> revoked, Duration validity) {
+    Instant now = Instant.now();
+    try {
+      org.bouncycastle.cert.X509v2CRLBuilder b = new org.bouncycastle.cert.jcajce.JcaX509v2CRLBuilder(certificate,
+          Date.from(now.minusSeconds(60)));
+      b.setNextUpdate(Date.from(now.plus(validity)));
+      for (X509Certificate c : revoked) {
+        b.addCRLEntry(c.getSerialNumber(), Date.from(now), org.bouncycastle.asn1.x509.CRLReason.keyCompromise);
+      }
+      b.addExtension(Extension.authorityKeyIdentifier, false,
+          new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(certificate));
+      java.security.cert.X509CRL crl = new org.bouncycastle.cert.jcajce.JcaX509CRLConverter().getCRL(
+          b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate())));
+      writePem(file, pem(crl), false);
+    } catch (IOException | GeneralSecurityException | OperatorCreationException e) {
+      throw new IllegalStateException("cannot write a revocation list: " + e, e);
+    }
+  }
+
   /** An issued node certificate with its key. */
   public record Issued(String nodeId, X509Certificate certificate, PrivateKey privateKey, X509Certificate ca) {
     /** Writes {@code <id>.pem} (certificate, then the CA) and {@code <id>-key.pem} into {@code dir}. */
@@ -237,14 +261,18 @@ public final class CertificateAuthority {
     return out.toString();
   }
 
+  /** Writes {@code file} whole or not at all (a node reading it meanwhile sees the old or the new one). */
   private static void writePem(Path file, String text, boolean secret) {
     try {
-      Files.createDirectories(file.toAbsolutePath().getParent());
-      Files.deleteIfExists(file);
-      if (secret && file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-      }
-      Files.writeString(file, text, StandardCharsets.US_ASCII);
+      Path dir = file.toAbsolutePath().getParent();
+      Files.createDirectories(dir);
+      Path temp = file.getFileSystem().supportedFileAttributeViews().contains("posix")
+          ? Files.createTempFile(dir, ".pem-", ".tmp", PosixFilePermissions.asFileAttribute(
+              PosixFilePermissions.fromString(secret ? "rw-------" : "rw-r--r--")))
+          : Files.createTempFile(dir, ".pem-", ".tmp");
+      Files.writeString(temp, text, StandardCharsets.US_ASCII);
+      Files.move(temp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file, e);
     }

@@ -68,10 +68,38 @@ public final class LocalCluster implements AutoCloseable {
     return tlsDir;
   }
 
-  /** TLS for node {@code id} in {@code role}: its certificate, issued at first use. */
+  /**
+   * TLS for node {@code id} in {@code role}: a new certificate of the cluster's CA, in PEM files
+   * under {@link #tlsDir()} that the node reads again when they change, with the CA's revocation
+   * list ({@link #revoke}).
+   */
   public io.roster.Tls tls(String id, io.roster.Tls.CertRole role) {
+    return io.roster.Tls.pem(issue(id, role).certFile(tlsDir), tlsDir.resolve(id + "-key.pem"),
+        tlsDir.resolve(CertificateAuthority.CA_FILE), revocations());
+  }
+
+  /** Issues a certificate for {@code id} and writes it under {@link #tlsDir()}. */
+  public CertificateAuthority.Issued issue(String id, io.roster.Tls.CertRole role) {
     CertificateAuthority.Issued issued = ca.issue(id, role, List.of("127.0.0.1", "localhost"), Duration.ofDays(30));
-    return issued.tls(tlsDir);
+    issued.save(tlsDir);
+    return issued;
+  }
+
+  private final List<java.security.cert.X509Certificate> revoked = new ArrayList<>();
+
+  /** The CA's revocation list every node of this cluster reads (and reloads when it changes). */
+  public synchronized Path revocations() {
+    Path file = tlsDir.resolve("crl.pem");
+    if (!Files.exists(file)) {
+      ca.writeRevocations(file, revoked, Duration.ofDays(30));
+    }
+    return file;
+  }
+
+  /** Revokes {@code certificate}: every node refuses it once it has reloaded the list (within a second or so). */
+  public synchronized void revoke(java.security.cert.X509Certificate certificate) {
+    revoked.add(certificate);
+    ca.writeRevocations(tlsDir.resolve("crl.pem"), revoked, Duration.ofDays(30));
   }
 
   /** Starts {@code size} voters named n1..nN, each with data under {@code root/nI}. */

@@ -82,6 +82,11 @@ public final class Main implements Runnable {
     @Option(names = "--tls-ca", paramLabel = "FILE", description = "The cluster's CA certificate(s) (PEM).")
     Path tlsCa;
 
+    @Option(names = "--tls-crl", paramLabel = "FILE",
+        description = "The CA's revocation list (PEM, from roster cert revoke): revoked certificates are refused. "
+            + "Every TLS file is read again when it changes.")
+    Path tlsCrl;
+
     @Option(names = "--insecure",
         description = "Run without TLS: anyone who reaches the node's ports can act as any node. For a network "
             + "that nothing else reaches.")
@@ -91,7 +96,7 @@ public final class Main implements Runnable {
     public Integer call() throws Exception {
       RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(role).cluster(cluster)
           .sessionTimeout(sessionTimeout);
-      boolean anyTls = tlsCert != null || tlsKey != null || tlsCa != null;
+      boolean anyTls = tlsCert != null || tlsKey != null || tlsCa != null || tlsCrl != null;
       if (anyTls && insecure) {
         System.err.println("roster node: --insecure and --tls-* both given: choose one");
         return 2;
@@ -107,7 +112,7 @@ public final class Main implements Runnable {
             System.err.println("roster node: TLS needs all three of --tls-cert, --tls-key and --tls-ca");
             return 2;
           }
-          b.tls(tlsCert, tlsKey, tlsCa);
+          b.tls(io.roster.Tls.pem(tlsCert, tlsKey, tlsCa, tlsCrl));
         } else {
           b.insecure();
         }
