@@ -126,8 +126,12 @@ final class RatisWiring {
         .build();
   }
 
-  /** The largest gRPC message: bounds a client's initial load of the whole state. */
-  static final org.apache.ratis.util.SizeInBytes MESSAGE_BYTES_MAX = org.apache.ratis.util.SizeInBytes.valueOf("256MB");
+  /**
+   * The largest gRPC message a node takes: an entry is at most {@code Limits.BATCH_BYTES_MAX}
+   * (8 MiB), an answer of the change stream about 4 MiB, a chunk of a dump about 4 MiB; the rest is
+   * room for an entry whose changes come out larger than its commands.
+   */
+  static final org.apache.ratis.util.SizeInBytes MESSAGE_BYTES_MAX = org.apache.ratis.util.SizeInBytes.valueOf("32MB");
 
   /**
    * A client for writes and read barriers, with a retry policy sized to the caller's timeout (Ratis'

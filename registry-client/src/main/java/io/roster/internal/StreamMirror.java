@@ -133,9 +133,21 @@ final class StreamMirror implements MirrorSource {
       throw new IllegalStateException(peer + " is at index " + r.getAppliedIndex() + ", behind this mirror's "
           + mirror.appliedIndex());
     }
+    // the dump comes in chunks of one applied index, asked for one by one from the same voter
     Mirror fresh = new Mirror();
-    for (ChangeEntry e : r.getChangeEntriesList()) {
-      fresh.applyStreamed(e.getIndex(), e.getChangesList());
+    long dumpId = r.getDumpId();
+    for (int chunk = 0; ; ) {
+      for (ChangeEntry e : r.getChangeEntriesList()) {
+        fresh.applyStreamed(e.getIndex(), e.getChangesList());
+      }
+      if (++chunk >= r.getChunks()) {
+        break;
+      }
+      r = query(Query.newBuilder().setDump(Dump.newBuilder().setDumpId(dumpId).setChunk(chunk)).build(), peer);
+      if (r.getStatus() != Status.OK) {
+        throw new IllegalStateException("chunk " + chunk + " of dump " + dumpId + " from " + peer + " failed: "
+            + r.getStatus() + " " + r.getDetail());
+      }
     }
     fresh.advanceTo(r.getAppliedIndex());
     mirror = fresh;

@@ -104,7 +104,13 @@ public final class ChangeHistory {
    */
   public record Slice(List<ChangeEntry> entries, long appliedIndex) {}
 
-  /** The entries after {@code fromIndex}, at most {@code max}; null if {@code fromIndex} is older than the history. */
+  /** The bytes of entries one answer carries at most (one entry always goes, whatever its size). */
+  public static final int ANSWER_BYTES_MAX = 4 << 20;
+
+  /**
+   * The entries after {@code fromIndex}, at most {@code max} and about {@link #ANSWER_BYTES_MAX};
+   * null if {@code fromIndex} is older than the history.
+   */
   public synchronized Slice after(long fromIndex, int max) {
     if (fromIndex < completeAfter) {
       return null;
@@ -120,6 +126,14 @@ public final class ChangeHistory {
       }
     }
     int end = (int) Math.min(entries.size(), (long) lo + max);
+    long bytes = 0;
+    for (int i = lo; i < end; i++) { // and at most ANSWER_BYTES_MAX, but always one entry
+      bytes += entries.get(i).getSerializedSize();
+      if (bytes > ANSWER_BYTES_MAX && i > lo) {
+        end = i;
+        break;
+      }
+    }
     List<ChangeEntry> out = new ArrayList<>(entries.subList(lo, end));
     if (end < entries.size()) {
       return new Slice(out, out.get(out.size() - 1).getIndex());

@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -70,6 +71,8 @@ public class RegistryStateMachine extends BaseStateMachine {
   private final AppliedIndexWaiters waiters = new AppliedIndexWaiters(this::mirrorAppliedIndex, 100_000, notifier);
   private final AtomicLong snapshotsInstalled = new AtomicLong();
   private final SessionTracker sessions = new SessionTracker(System::nanoTime);
+  /** Client nodes' first loads, in chunks. */
+  private final Dumps dumps = new Dumps(System::nanoTime);
   private final AppliedListener listener;
   private final ChangeHistory history =
       new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX, notifier);
@@ -449,7 +452,7 @@ public class RegistryStateMachine extends BaseStateMachine {
       return changes(q.getChanges());
     }
     if (q.getKindCase() == Query.KindCase.DUMP) {
-      return reply(dump());
+      return reply(q.getDump().getDumpId() == 0 ? dump() : dumps.chunk(q.getDump().getDumpId(), q.getDump().getChunk()));
     }
     return reply(Queries.answer(m, q));
   }
@@ -485,16 +488,19 @@ public class RegistryStateMachine extends BaseStateMachine {
         .thenCompose(v -> changes(again));
   }
 
-  /** The whole state at one applied index, taken under the apply lock. */
+  /** A new dump of the whole state at one applied index (taken under the apply lock): its chunk 0. */
   private QueryResult dump() {
+    long index;
+    List<Change> changes;
     synchronized (this) {
       Mirror m = mirror;
       if (m == null) {
         return QueryResult.newBuilder().setStatus(Status.NOT_LEADER).setDetail("not started").build();
       }
-      return QueryResult.newBuilder().setStatus(Status.OK).setAppliedIndex(m.appliedIndex())
-          .addChangeEntries(ChangeCodec.encode(m.appliedIndex(), m.asChanges())).build();
+      index = m.appliedIndex();
+      changes = m.asChanges();
     }
+    return dumps.start(index, changes);
   }
 
   /** Records a node's heartbeat (leader only) and tells it whether its session is still open. */
