@@ -63,7 +63,11 @@ class SessionGuaranteesTest {
     return cluster.nodes().stream().filter(n -> n.role() == Role.VOTER && n != leader).findFirst().orElseThrow();
   }
 
+  /** The registry on {@code node}; a partitioned one is created by a voter first (a client node only opens it). */
   Registry<String> registry(Node node, String name, Keys keys, int partitions) {
+    if (partitions > 1) {
+      cluster.node("n1").registry(name, keys, partitions, ValueCodec.utf8());
+    }
     return node.registry(name, keys, partitions, ValueCodec.utf8());
   }
 

@@ -123,14 +123,14 @@ class TlsTest {
         Commands.register("services", "billing-2", "x".getBytes(), victim),
         Commands.unregister("services", "billing", victim),
         Commands.unregisterPid(victim),
-        Commands.openSession("n2", 1, 5_000, "127.0.0.1:1"),
+        Commands.openSession("c1", c1.incarnation() + 1, 5_000, "127.0.0.1:1"),
         Commands.expireSession("c1", c1.incarnation()),
         Commands.expireSession("c1", c1.incarnation(), term),
-        Commands.expireSession("n2", cluster.node("n2").incarnation(), 0));
+        Commands.expireSession(leader.nodeId(), leader.incarnation(), 0));
     io.roster.statemachine.proto.Command partitioned = Commands.createRegistry(
         io.roster.statemachine.proto.CreateRegistry.newBuilder().setRegistry("spread")
             .setMode(io.roster.statemachine.proto.KeyMode.UNIQUE).setPartitions(4).build());
-    // a client certificate, and a voter's that is not the leader's
+    // a client certificate, and a voter's that is not the leader's; every victim is another node
     String follower = cluster.nodes().stream().map(Node::nodeId)
         .filter(id -> id.startsWith("n") && !id.equals(leader.nodeId())).findFirst().orElseThrow();
     for (String[] who : List.of(new String[] {"mallory", "CLIENT"}, new String[] {follower, "VOTER"})) {
@@ -198,6 +198,57 @@ class TlsTest {
         s.close();
       }
     }
+  }
+
+  @Test
+  void onePeersSilentStreamsAreCappedAndThenRefusedForSayingNoHello() throws Exception {
+    Node c1 = cluster.node("c1");
+    Tls mallory = cluster.tls("mallory", Tls.CertRole.CLIENT);
+    List<ManagedChannel> channels = new java.util.ArrayList<>();
+    List<CompletableFuture<Throwable>> ends = new java.util.ArrayList<>();
+    try {
+      for (int c = 0; c < 5; c++) { // 5 connections of 8 streams, none of which says hello
+        ManagedChannel channel = channel(c1.messageAddress(), mallory);
+        channels.add(channel);
+        for (int s = 0; s < 8; s++) {
+          CompletableFuture<Throwable> ended = new CompletableFuture<>();
+          ends.add(ended);
+          ClientCalls.asyncBidiStreamingCall(channel.newCall(MESSAGING, CallOptions.DEFAULT), endsIn(ended));
+        }
+      }
+      CompletableFuture.allOf(ends.toArray(new CompletableFuture[0])).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      List<Status.Code> codes = ends.stream().map(f -> Status.fromThrowable(f.join()).getCode()).toList();
+      assertThat(codes.stream().filter(Status.Code.RESOURCE_EXHAUSTED::equals).count()).as("beyond the cap")
+          .isEqualTo(40 - io.roster.it.TlsTest.STREAMS_PER_PEER);
+      assertThat(ends.stream().map(CompletableFuture::join).filter(t -> String.valueOf(t.getMessage())
+          .contains("no hello within")).count()).as("silent streams").isEqualTo(io.roster.it.TlsTest.STREAMS_PER_PEER);
+      // and the node's own messaging works throughout
+      LocalProcess echo = c1.spawn((self, mail) -> mail.reply(mail.body()));
+      assertThat(cluster.node("n1").call(echo.pid(), "ping".getBytes(), Duration.ofSeconds(10))).isEqualTo("ping".getBytes());
+    } finally {
+      channels.forEach(ManagedChannel::shutdownNow);
+    }
+  }
+
+  /** The messaging port's cap of streams one authenticated node may hold open. */
+  static final int STREAMS_PER_PEER = 8;
+
+  private static StreamObserver<byte[]> endsIn(CompletableFuture<Throwable> ended) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(byte[] value) {
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        ended.complete(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        ended.complete(new IllegalStateException("completed"));
+      }
+    };
   }
 
   private static long heapUsed() {

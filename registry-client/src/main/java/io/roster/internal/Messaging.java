@@ -335,7 +335,20 @@ final class Messaging implements AutoCloseable {
   /** Refused streams: one WARN line per 10 s at most, naming the peer's address. */
   private final RateLimitedLog refusals = new RateLimitedLog(LOG, 10_000);
 
-  /** Puts the peer's authenticated node id in the call's context. */
+  /**
+   * Streams one authenticated node may have open here at once, over all its connections: a node
+   * keeps one stream to each other node, and a few overlap while it reconnects. It bounds what one
+   * certificate can make this node buffer before its streams say hello (a frame each, at most
+   * {@link #FRAME_BYTES_MAX}).
+   */
+  static final int STREAMS_PER_PEER_MAX = 8;
+  /** Open streams per authenticated node id. */
+  private final Map<String, java.util.concurrent.atomic.AtomicInteger> streamsByPeer = new ConcurrentHashMap<>();
+
+  /**
+   * Puts the peer's authenticated node id in the call's context, and refuses a stream beyond the
+   * {@link #STREAMS_PER_PEER_MAX} that node already has open here.
+   */
   private final class Authenticated implements ServerInterceptor {
     @Override
     public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
@@ -348,10 +361,47 @@ final class Messaging implements AutoCloseable {
         return new ServerCall.Listener<>() {};
       }
       Context context = Context.current().withValue(PEER_ADDRESS, address);
-      if (cert != null) {
-        context = context.withValue(PEER_NODE, io.roster.Tls.nodeId(cert));
+      if (cert == null) {
+        return Contexts.interceptCall(context, call, headers, next);
       }
-      return Contexts.interceptCall(context, call, headers, next);
+      String peer = io.roster.Tls.nodeId(cert);
+      java.util.concurrent.atomic.AtomicInteger open =
+          streamsByPeer.computeIfAbsent(peer, p -> new java.util.concurrent.atomic.AtomicInteger());
+      if (open.incrementAndGet() > STREAMS_PER_PEER_MAX) {
+        open.decrementAndGet();
+        refusals.warn("{}: refused a message stream from {} at {}: it has {} open here", nodeId, peer, address,
+            STREAMS_PER_PEER_MAX);
+        call.close(Status.RESOURCE_EXHAUSTED.withDescription("node " + peer + " has " + STREAMS_PER_PEER_MAX
+            + " message streams open here"), new Metadata());
+        return new ServerCall.Listener<>() {};
+      }
+      java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+      Runnable end = () -> {
+        if (ended.compareAndSet(false, true)) {
+          open.decrementAndGet();
+        }
+      };
+      ServerCall.Listener<Q> listener;
+      try {
+        listener = Contexts.interceptCall(context.withValue(PEER_NODE, peer), call, headers, next);
+      } catch (RuntimeException e) {
+        end.run();
+        throw e;
+      }
+      return new org.apache.ratis.thirdparty.io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener<>(
+          listener) {
+        @Override
+        public void onComplete() {
+          end.run();
+          super.onComplete();
+        }
+
+        @Override
+        public void onCancel() {
+          end.run();
+          super.onCancel();
+        }
+      };
     }
   }
 

@@ -83,7 +83,7 @@ final class RaftAccess implements ServerInterceptor {
       if (role != Tls.CertRole.VOTER || !voters.contains(id)) {
         return refuse(call, from, id, "Raft's peer service is for the voters " + voters);
       }
-      return new SenderCheck<>(next.startCall(call, headers), call, from, id);
+      return new Checked<>(next.startCall(call, headers), call, from, id, m -> senderRefusal(m, id));
     }
     if (AdminProtocolServiceGrpc.SERVICE_NAME.equals(service)) {
       if (role != Tls.CertRole.ADMIN) {
@@ -97,7 +97,7 @@ final class RaftAccess implements ServerInterceptor {
         case CLIENT -> Authorization.Identity.Kind.CLIENT;
         case ADMIN -> Authorization.Identity.Kind.ADMIN;
       });
-      return new ClientCheck<>(next.startCall(call, headers), call, from, who);
+      return new Checked<>(next.startCall(call, headers), call, from, who, m -> clientRefusal(m, who));
     }
     return refuse(call, from, id, "unknown service " + service);
   }
@@ -109,18 +109,24 @@ final class RaftAccess implements ServerInterceptor {
     return new ServerCall.Listener<>() {};
   }
 
-  /** Ends a peer-service call whose request names a sender other than the certificate's voter. */
-  private final class SenderCheck<Q, A> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
+  /**
+   * Ends a call at its first request that {@code check} refuses (its reason; null lets it through),
+   * before the request reaches Ratis.
+   */
+  private final class Checked<Q, A> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
     private final ServerCall<Q, A> call;
     private final SocketAddress from;
-    private final String id;
+    private final Object who;
+    private final java.util.function.Function<Object, String> check;
     private boolean refused;
 
-    SenderCheck(ServerCall.Listener<Q> delegate, ServerCall<Q, A> call, SocketAddress from, String id) {
+    Checked(ServerCall.Listener<Q> delegate, ServerCall<Q, A> call, SocketAddress from, Object who,
+        java.util.function.Function<Object, String> check) {
       super(delegate);
       this.call = call;
       this.from = from;
-      this.id = id;
+      this.who = who;
+      this.check = check;
     }
 
     @Override
@@ -128,14 +134,12 @@ final class RaftAccess implements ServerInterceptor {
       if (refused) {
         return;
       }
-      RaftRpcRequestProto header = header(message);
-      String sender = header == null ? null : header.getRequestorId().toStringUtf8();
-      if (!id.equals(sender)) {
+      String why = check.apply(message);
+      if (why != null) {
         refused = true;
-        refusals.warn("{}: refused {} from {} ({}): the request names sender '{}'", nodeId,
-            call.getMethodDescriptor().getFullMethodName(), from, id, sender);
-        call.close(Status.PERMISSION_DENIED.withDescription("voter " + id + " cannot send for " + sender),
-            new Metadata());
+        refusals.warn("{}: refused {} from {} ({}): {}", nodeId, call.getMethodDescriptor().getFullMethodName(), from,
+            who, why);
+        call.close(Status.PERMISSION_DENIED.withDescription(why), new Metadata());
         return;
       }
       super.onMessage(message);
@@ -149,65 +153,33 @@ final class RaftAccess implements ServerInterceptor {
     }
   }
 
+  /** Why a peer-service request may not go: it names a sender other than the certificate's voter. */
+  private static String senderRefusal(Object message, String id) {
+    RaftRpcRequestProto header = header(message);
+    String sender = header == null ? null : header.getRequestorId().toStringUtf8();
+    return id.equals(sender) ? null : "voter " + id + " cannot send for " + sender;
+  }
+
   /**
-   * Binds each request's client id to the connection's identity, and refuses a client id bound to
-   * another identity and a heartbeat for another node's session.
+   * Why a client-service request may not go: its client id is bound to another identity (it is
+   * bound to {@code who} here if it was to none), or it is a heartbeat for another node's session.
    */
-  private final class ClientCheck<Q, A> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
-    private final ServerCall<Q, A> call;
-    private final SocketAddress from;
-    private final Authorization.Identity who;
-    private boolean refused;
-
-    ClientCheck(ServerCall.Listener<Q> delegate, ServerCall<Q, A> call, SocketAddress from,
-        Authorization.Identity who) {
-      super(delegate);
-      this.call = call;
-      this.from = from;
-      this.who = who;
+  private String clientRefusal(Object message, Authorization.Identity who) {
+    if (!(message instanceof RaftClientRequestProto request)) {
+      return "not a client request";
     }
-
-    @Override
-    public void onMessage(Q message) {
-      if (refused) {
-        return;
-      }
-      String why = refusal(message);
-      if (why != null) {
-        refused = true;
-        refusals.warn("{}: refused {} from {} ({}): {}", nodeId, call.getMethodDescriptor().getFullMethodName(), from,
-            who, why);
-        call.close(Status.PERMISSION_DENIED.withDescription(why), new Metadata());
-        return;
-      }
-      super.onMessage(message);
+    ClientId client = ClientId.valueOf(request.getRpcRequest().getRequestorId());
+    if (!identities.bind(client, who)) {
+      return "client id " + client + " belongs to another identity";
     }
-
-    private String refusal(Object message) {
-      if (!(message instanceof RaftClientRequestProto request)) {
-        return "not a client request";
-      }
-      ClientId client = ClientId.valueOf(request.getRpcRequest().getRequestorId());
-      if (!identities.bind(client, who)) {
-        return "client id " + client + " belongs to another identity";
-      }
-      if (request.hasRead() || request.hasStaleRead()) {
-        try {
-          Query q = Query.parseFrom(request.getMessage().getContent().toByteArray());
-          return Authorization.refusal(q, who);
-        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-          return null; // the state machine answers a query that does not decode
-        }
-      }
-      return null;
-    }
-
-    @Override
-    public void onHalfClose() {
-      if (!refused) {
-        super.onHalfClose();
+    if (request.hasRead() || request.hasStaleRead()) {
+      try {
+        return Authorization.refusal(Query.parseFrom(request.getMessage().getContent().toByteArray()), who);
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        return null; // the state machine answers a query that does not decode
       }
     }
+    return null;
   }
 
   private static RaftRpcRequestProto header(Object message) {
