@@ -150,6 +150,15 @@ class TlsTest {
           assertThat(refused).as(who[0] + ": " + attack.getKindCase()).isNotNull()
               .hasStackTraceContaining("NOT_AUTHORIZED");
         }
+        Throwable streamed = catchThrowable(() -> {
+          var reply = raft.getMessageStreamApi().streamAsync(Message.valueOf(
+              org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(Codec.encode(
+                  Commands.register("services", "streamed", new byte[0], victim))))).get(20, TimeUnit.SECONDS);
+          if (!reply.isSuccess()) {
+            throw reply.getException();
+          }
+        });
+        assertThat(streamed).as(who[0] + ": a message stream").isNotNull();
         Throwable beat = catchThrowable(() -> raft.io().sendStaleRead(Message.valueOf(
             org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
                 io.roster.statemachine.proto.Query.newBuilder().setHeartbeat(
@@ -345,6 +354,9 @@ class TlsTest {
     Throwable asClient = vote(n1, cluster.tls("mallory", Tls.CertRole.CLIENT), "mallory", group);
     assertThat(asClient).isInstanceOf(StatusRuntimeException.class);
     assertThat(((StatusRuntimeException) asClient).getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    Throwable disguised = vote(n1, cluster.tls("n2", Tls.CertRole.CLIENT), "n2", group);
+    assertThat(((StatusRuntimeException) disguised).getStatus().getDescription())
+        .isEqualTo("the id of a configured voter on a CLIENT certificate");
     Throwable asOther = vote(n1, cluster.tls("n3", Tls.CertRole.VOTER), "n2", group);
     assertThat(asOther).isInstanceOf(StatusRuntimeException.class);
     assertThat(((StatusRuntimeException) asOther).getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);

@@ -153,6 +153,9 @@ final class Messaging implements AutoCloseable {
           .addService(ServerInterceptors.intercept(service, new Authenticated()))
           .maxInboundMessageSize(FRAME_BYTES_MAX)
           .permitKeepAliveTime(KEEPALIVE_MILLIS / 2, TimeUnit.MILLISECONDS)
+          // a peer gone without a reset frees its streams (and its share of them) within seconds
+          .keepAliveTime(KEEPALIVE_MILLIS, TimeUnit.MILLISECONDS)
+          .keepAliveTimeout(KEEPALIVE_MILLIS, TimeUnit.MILLISECONDS)
           .permitKeepAliveWithoutCalls(true)
           .build()
           .start();

@@ -66,9 +66,12 @@ final class NodeTls {
     }
   }
 
-  /** For Ratis' server, client and admin endpoints: a server reached must be the voter configured at its address. */
+  /**
+   * For Ratis' server, client and admin endpoints: a server reached must be the voter configured at
+   * its address, on a voter certificate.
+   */
   GrpcTlsConfig ratis() {
-    return new GrpcTlsConfig(tls.keyManager(), new PeerTrust(tls.trustManager(), this::voterAt), true);
+    return new GrpcTlsConfig(tls.keyManager(), new PeerTrust(tls.trustManager(), this::voterAt, true), true);
   }
 
   /** The voter configured at {@code host:port}, or null. */
@@ -86,7 +89,7 @@ final class NodeTls {
     try {
       return GrpcSslContexts.configure(
               org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContextBuilder.forServer(tls.keyManager()))
-          .trustManager(new PeerTrust(tls.trustManager(), (host, port) -> null))
+          .trustManager(new PeerTrust(tls.trustManager(), (host, port) -> null, false))
           .clientAuth(ClientAuth.REQUIRE)
           .build();
     } catch (SSLException e) {
@@ -99,7 +102,7 @@ final class NodeTls {
     try {
       return GrpcSslContexts.forClient()
           .keyManager(tls.keyManager())
-          .trustManager(new PeerTrust(tls.trustManager(), (host, port) -> node))
+          .trustManager(new PeerTrust(tls.trustManager(), (host, port) -> node, false))
           .build();
     } catch (SSLException e) {
       throw new RosterException("node " + config.nodeId() + " cannot set up TLS toward " + node + ": "

@@ -22,10 +22,13 @@ final class PeerTrust extends X509ExtendedTrustManager {
   private final X509TrustManager cas;
   /** The node id expected at (host, port), or null if none is. */
   private final BiFunction<String, Integer, String> expectedAt;
+  /** Whether a server reached must present a voter certificate (Raft's ports: only voters serve them). */
+  private final boolean serverIsVoter;
 
-  PeerTrust(X509TrustManager cas, BiFunction<String, Integer, String> expectedAt) {
+  PeerTrust(X509TrustManager cas, BiFunction<String, Integer, String> expectedAt, boolean serverIsVoter) {
     this.cas = cas;
     this.expectedAt = expectedAt;
+    this.serverIsVoter = serverIsVoter;
   }
 
   @Override
@@ -69,6 +72,10 @@ final class PeerTrust extends X509ExtendedTrustManager {
     if (!id.equals(expected)) {
       throw new CertificateException("the server at " + host + ":" + port + " presented the certificate of node '"
           + id + "'; " + (expected == null ? "no node is expected there" : "expected node '" + expected + "'"));
+    }
+    if (serverIsVoter && Tls.role(chain[0]) != Tls.CertRole.VOTER) {
+      throw new CertificateException("the server at " + host + ":" + port + " presented a "
+          + Tls.role(chain[0]) + " certificate of node '" + id + "'; a voter's is expected");
     }
   }
 

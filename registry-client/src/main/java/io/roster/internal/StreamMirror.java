@@ -143,11 +143,14 @@ final class StreamMirror implements MirrorSource {
       if (++chunk >= r.getChunks()) {
         break;
       }
-      r = query(Query.newBuilder().setDump(Dump.newBuilder().setDumpId(dumpId).setChunk(chunk)).build(), peer);
-      if (r.getStatus() != Status.OK) {
-        throw new IllegalStateException("chunk " + chunk + " of dump " + dumpId + " from " + peer + " failed: "
-            + r.getStatus() + " " + r.getDetail());
+      QueryResult next = query(Query.newBuilder().setDump(Dump.newBuilder().setDumpId(dumpId).setChunk(chunk)).build(),
+          peer);
+      if (next.getStatus() != Status.OK || next.getAppliedIndex() != r.getAppliedIndex()
+          || next.getChunks() != r.getChunks() || next.getDumpId() != dumpId) {
+        throw new IllegalStateException("chunk " + chunk + " of dump " + dumpId + " from " + peer + " failed or is "
+            + "of another dump: " + next.getStatus() + " " + next.getDetail());
       }
+      r = next;
     }
     fresh.advanceTo(r.getAppliedIndex());
     mirror = fresh;

@@ -74,15 +74,18 @@ public final class LocalCluster implements AutoCloseable {
    * list ({@link #revoke}).
    */
   public io.roster.Tls tls(String id, io.roster.Tls.CertRole role) {
-    return io.roster.Tls.pem(issue(id, role).certFile(tlsDir), tlsDir.resolve(id + "-key.pem"),
-        tlsDir.resolve(CertificateAuthority.CA_FILE), revocations());
+    // each in a directory of its own: a running node's files are never replaced by another's
+    return tls(id, role, tlsDir.resolve("issued-" + ISSUED.incrementAndGet()));
   }
 
-  /** Issues a certificate for {@code id} and writes it under {@link #tlsDir()}. */
-  public CertificateAuthority.Issued issue(String id, io.roster.Tls.CertRole role) {
+  private static final java.util.concurrent.atomic.AtomicLong ISSUED = new java.util.concurrent.atomic.AtomicLong();
+
+  /** A node's own certificate, in {@code dir}, with the cluster's CA and revocation list. */
+  private io.roster.Tls tls(String id, io.roster.Tls.CertRole role, Path dir) {
     CertificateAuthority.Issued issued = ca.issue(id, role, List.of("127.0.0.1", "localhost"), Duration.ofDays(30));
-    issued.save(tlsDir);
-    return issued;
+    issued.save(dir);
+    return io.roster.Tls.pem(issued.certFile(dir), issued.keyFile(dir), tlsDir.resolve(CertificateAuthority.CA_FILE),
+        revocations());
   }
 
   private final List<java.security.cert.X509Certificate> revoked = new ArrayList<>();
@@ -178,7 +181,7 @@ public final class LocalCluster implements AutoCloseable {
   /** Starts (or restarts, from its data) the voter {@code id}. */
   public Node startVoter(String id) {
     RegistryNode.Builder b = builder(id).role(Role.VOTER).listenAddress(voters.get(id)).dataDir(root.resolve(id));
-    Node node = (Node) (tlsOn ? b.tls(tls(id, io.roster.Tls.CertRole.VOTER)) : b).start();
+    Node node = (Node) (tlsOn ? b.tls(tls(id, io.roster.Tls.CertRole.VOTER, tlsDir.resolve(id))) : b).start();
     nodes.put(id, node);
     return node;
   }
@@ -186,7 +189,7 @@ public final class LocalCluster implements AutoCloseable {
   /** Starts a client node {@code id}. */
   public Node startClient(String id) {
     RegistryNode.Builder b = builder(id).role(Role.CLIENT);
-    Node node = (Node) (tlsOn ? b.tls(tls(id, io.roster.Tls.CertRole.CLIENT)) : b).start();
+    Node node = (Node) (tlsOn ? b.tls(tls(id, io.roster.Tls.CertRole.CLIENT, tlsDir.resolve(id))) : b).start();
     nodes.put(id, node);
     return node;
   }

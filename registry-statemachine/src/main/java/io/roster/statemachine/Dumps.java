@@ -28,10 +28,16 @@ final class Dumps {
 
   private final Map<Long, Held> held = new LinkedHashMap<>();
   private final LongSupplier nanos;
-  private long lastId;
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
   Dumps(LongSupplier nanos) {
     this.nanos = nanos;
+  }
+
+  /** Whether a dump can start now: checked before the state is copied for it. */
+  synchronized boolean room() {
+    evictExpired();
+    return held.size() < DUMPS_MAX;
   }
 
   /** Starts a dump of {@code changes} (the state at {@code appliedIndex}) and answers its chunk 0. */
@@ -55,7 +61,10 @@ final class Dumps {
       bytes += p.getSerializedSize();
     }
     chunks.add(chunk.build());
-    long id = ++lastId;
+    long id;
+    do {
+      id = RANDOM.nextLong() & Long.MAX_VALUE; // not guessable: one reader cannot take or end another's dump
+    } while (id == 0 || held.containsKey(id));
     held.put(id, new Held(appliedIndex, List.copyOf(chunks), nanos.getAsLong()));
     return chunk(id, 0);
   }

@@ -490,6 +490,10 @@ public class RegistryStateMachine extends BaseStateMachine {
 
   /** A new dump of the whole state at one applied index (taken under the apply lock): its chunk 0. */
   private QueryResult dump() {
+    if (!dumps.room()) { // before copying the state under the apply lock
+      return QueryResult.newBuilder().setStatus(Status.BUSY)
+          .setDetail("this voter is serving " + Dumps.DUMPS_MAX + " dumps; try another voter or later").build();
+    }
     long index;
     List<Change> changes;
     synchronized (this) {

@@ -60,11 +60,15 @@ class DumpsTest {
     QueryResult first = dumps.start(h.mirror.appliedIndex(), h.mirror.asChanges());
     now.addAndGet(TimeUnit.MILLISECONDS.toNanos(Dumps.KEEP_MILLIS + 1));
     assertThat(dumps.chunk(first.getDumpId(), 1).getStatus()).isEqualTo(Status.COMPACTED);
+    long last = 0;
     for (int i = 0; i < Dumps.DUMPS_MAX; i++) {
-      assertThat(dumps.start(h.mirror.appliedIndex(), h.mirror.asChanges()).getStatus()).isEqualTo(Status.OK);
+      QueryResult started = dumps.start(h.mirror.appliedIndex(), h.mirror.asChanges());
+      assertThat(started.getStatus()).isEqualTo(Status.OK);
+      last = started.getDumpId();
     }
+    assertThat(dumps.room()).isFalse();
     assertThat(dumps.start(h.mirror.appliedIndex(), h.mirror.asChanges()).getStatus()).isEqualTo(Status.BUSY);
-    assertThat(dumps.chunk(first.getDumpId() + 1, 99).getStatus()).isEqualTo(Status.INVALID_ARGUMENT);
+    assertThat(dumps.chunk(last, 99).getStatus()).isEqualTo(Status.INVALID_ARGUMENT);
   }
 
   @Test
