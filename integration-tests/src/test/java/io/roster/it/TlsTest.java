@@ -459,21 +459,7 @@ class TlsTest {
     try {
       CompletableFuture<Throwable> ended = new CompletableFuture<>();
       StreamObserver<byte[]> out = ClientCalls.asyncBidiStreamingCall(channel.newCall(MESSAGING, CallOptions.DEFAULT),
-          new StreamObserver<byte[]>() {
-            @Override
-            public void onNext(byte[] value) {
-            }
-
-            @Override
-            public void onError(Throwable t) {
-              ended.complete(t);
-            }
-
-            @Override
-            public void onCompleted() {
-              ended.complete(new IllegalStateException("completed"));
-            }
-          });
+          endsIn(ended));
       out.onNext(Frame.newBuilder().setHello(Hello.newBuilder().setFromNode(as).setFromIncarnation(1)
           .setToNode(to.nodeId()).setToIncarnation(to.incarnation())).build().toByteArray());
       for (Frame f : frames) {

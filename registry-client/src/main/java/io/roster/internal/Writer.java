@@ -92,17 +92,15 @@ final class Writer implements AutoCloseable {
     groupCommit.close();
   }
 
-  /** How the leader's state machine marks an entry it refuses for its sender's identity. */
-  private static final String NOT_AUTHORIZED = "NOT_AUTHORIZED: ";
-
   /** Says in Roster's words that no leader committed the write; Ratis' exception is the cause. */
   private RosterException unavailable(Throwable error) {
     Throwable cause = cause(error);
     if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
       String message = String.valueOf(refused.getMessage());
-      int at = message.indexOf(NOT_AUTHORIZED);
+      String mark = io.roster.statemachine.Authorization.REFUSED;
+      int at = message.indexOf(mark);
       if (at >= 0) {
-        return new io.roster.NotAuthorizedException("not authorized: " + message.substring(at + NOT_AUTHORIZED.length()));
+        return new io.roster.NotAuthorizedException("not authorized: " + message.substring(at + mark.length()));
       }
       return new RosterException("the leader refused the entry: " + message, refused);
     }

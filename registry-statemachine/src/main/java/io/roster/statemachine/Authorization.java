@@ -25,6 +25,12 @@ import io.roster.statemachine.proto.Query;
 public final class Authorization {
   private Authorization() {}
 
+  /**
+   * What the leader's refusal of an entry starts with: Ratis carries it to the client only as an
+   * exception's message, where the writer finds it to throw {@code NotAuthorizedException}.
+   */
+  public static final String REFUSED = "NOT_AUTHORIZED: ";
+
   /** What a certificate proved: the node id (its CN) and its role (its OU). */
   public record Identity(String nodeId, Kind kind) {
     public enum Kind { VOTER, CLIENT, ADMIN }

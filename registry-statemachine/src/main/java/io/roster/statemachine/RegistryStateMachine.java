@@ -279,7 +279,7 @@ public class RegistryStateMachine extends BaseStateMachine {
     } else if (identities != null) {
       String refusal = refusal(request, decoded.batch());
       if (refusal != null) {
-        context.setException(new IllegalArgumentException("NOT_AUTHORIZED: " + refusal));
+        context.setException(new IllegalArgumentException(Authorization.REFUSED + refusal));
       }
     }
     return context;
