@@ -215,7 +215,12 @@ public interface RegistryNode extends AutoCloseable {
 
     /** Adds a voter of the cluster ({@code host:port}). Every node lists the same voters. */
     public Builder voter(String nodeId, String hostPort) {
-      voters.put(Objects.requireNonNull(nodeId, "nodeId"), Objects.requireNonNull(hostPort, "hostPort"));
+      Objects.requireNonNull(nodeId, "nodeId");
+      Objects.requireNonNull(hostPort, "hostPort");
+      if (voters.containsKey(nodeId)) {
+        throw new IllegalArgumentException("voter " + nodeId + " is given twice");
+      }
+      voters.put(nodeId, hostPort);
       return this;
     }
 

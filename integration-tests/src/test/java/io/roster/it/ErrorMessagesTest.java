@@ -80,6 +80,26 @@ class ErrorMessagesTest {
   }
 
   @Test
+  void keysAndNamesWithLoneSurrogatesAreRefusedAndChangeNothing() {
+    Registry<String> r = registry("c1");
+    LocalProcess p = cluster.node("c1").spawn();
+    // on the wire a lone surrogate becomes '?': "\uD800" and "\uDBFF" would be one key
+    assertThatThrownBy(() -> r.register("\uD800", p, "v")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("key is not well-formed UTF-16: a lone surrogate U+D800 at index 0");
+    assertThatThrownBy(() -> r.register("ok\uDC00", p, "v")).hasMessageContaining("U+DC00 at index 2");
+    assertThatThrownBy(() -> r.whereis("\uDBFF")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> r.lookup("\uDBFF")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> r.putMeta("\uD800", "v")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> cluster.node("c1").registry("reg\uD800", Keys.UNIQUE, ValueCodec.utf8()))
+        .hasMessage("registry name is not well-formed UTF-16: a lone surrogate U+D800 at index 3");
+    assertThat(r.whereisConsistent("?")).isNull();
+    assertThat(r.keys(p.pid())).isEmpty();
+    // a pair is one character and fine
+    r.register("\uD83D\uDE00", p, "v");
+    assertThat(r.whereisConsistent("\uD83D\uDE00")).isEqualTo(p.pid());
+  }
+
+  @Test
   void aRevisionNeverReachedSaysWhereTheMirrorIs() {
     Registry<String> r = registry("c1");
     long never = Long.MAX_VALUE / 2;

@@ -267,6 +267,65 @@ class TlsTest {
   }
 
   @Test
+  void theWholeStateAndTheChangeStreamGoToMembersOnly() throws Exception {
+    Map<String, String> before = state();
+    RaftGroup group = cluster.node("c1").raftGroup();
+    Node leader = org.awaitility.Awaitility.await().atMost(WAIT).until(cluster::leader, l -> l != null);
+    RaftPeerId at = leader.raftServer().getId();
+    io.roster.statemachine.proto.Query dump = io.roster.statemachine.proto.Query.newBuilder()
+        .setDump(io.roster.statemachine.proto.Dump.getDefaultInstance()).build();
+    io.roster.statemachine.proto.Query changes = io.roster.statemachine.proto.Query.newBuilder()
+        .setChanges(io.roster.statemachine.proto.Changes.newBuilder().setFromIndex(1)).build();
+    try (RaftClient member = cluster.ratisClient(group, "c1", Tls.CertRole.CLIENT, RetryPolicies.noRetry());
+        RaftClient mallory = cluster.ratisClient(group, "mallory", Tls.CertRole.CLIENT, RetryPolicies.noRetry());
+        RaftClient mallorysWrites = cluster.ratisClient(group, "mallory", Tls.CertRole.CLIENT,
+            RetryPolicies.retryUpToMaximumCountWithFixedSleep(20, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))) {
+      // c1 holds an open session: served
+      assertThat(ask(member, dump, at).getStatus()).isEqualTo(io.roster.statemachine.proto.Status.OK);
+      assertThat(ask(member, changes, at).getStatus()).isEqualTo(io.roster.statemachine.proto.Status.OK);
+      // a valid certificate of a node that never joined: refused, and it still reads by key
+      for (io.roster.statemachine.proto.Query q : List.of(dump, changes)) {
+        assertThat(catchThrowable(() -> ask(mallory, q, at))).as(q.getKindCase().toString())
+            .hasStackTraceContaining("PERMISSION_DENIED").hasStackTraceContaining("not a member of this group");
+      }
+      assertThat(ask(mallory, io.roster.statemachine.proto.Query.newBuilder().setWhereis(
+          io.roster.statemachine.proto.Whereis.newBuilder().setRegistry("services").setKey("billing")).build(), at)
+          .getStatus()).isEqualTo(io.roster.statemachine.proto.Status.OK);
+      // once it opens a session of its own it is a member; after its goodbye it is not
+      assertThat(write(mallorysWrites, Commands.openSession("mallory", 1, 5_000, "127.0.0.1:1")).getStatus())
+          .isEqualTo(io.roster.statemachine.proto.Status.OK);
+      assertThat(ask(mallory, dump, at).getStatus()).isEqualTo(io.roster.statemachine.proto.Status.OK);
+      assertThat(write(mallorysWrites, Commands.expireSession("mallory", 1)).getStatus())
+          .isEqualTo(io.roster.statemachine.proto.Status.OK);
+      assertThat(catchThrowable(() -> ask(mallory, dump, at))).hasStackTraceContaining("not a member of this group");
+    }
+    assertThat(state()).isEqualTo(before);
+  }
+
+  /** A stale read of {@code q} at {@code peer}, its answer decoded; throws what Ratis failed with. */
+  private static io.roster.statemachine.proto.QueryResult ask(RaftClient raft, io.roster.statemachine.proto.Query q,
+      RaftPeerId peer) throws Exception {
+    var reply = raft.io().sendStaleRead(Message.valueOf(
+        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(q.toByteArray())), 0, peer);
+    if (!reply.isSuccess()) {
+      throw reply.getException();
+    }
+    return io.roster.statemachine.proto.QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+  }
+
+  /** One command written through the leader, its result decoded; throws what Ratis failed with. */
+  private static io.roster.statemachine.proto.Result write(RaftClient raft, io.roster.statemachine.proto.Command c)
+      throws Exception {
+    var reply = raft.io().send(Message.valueOf(
+        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(Codec.encode(c))));
+    if (!reply.isSuccess()) {
+      throw reply.getException();
+    }
+    return io.roster.statemachine.proto.BatchResult.parseFrom(reply.getMessage().getContent().toByteArray())
+        .getResults(0);
+  }
+
+  @Test
   void certificatesRotateWithoutARestartAndARevokedOneIsRefused() throws Exception {
     RaftGroup group = cluster.node("n1").raftGroup();
     // c2's PEM files are replaced while it runs; the voters read the CA's revocation list
@@ -308,6 +367,46 @@ class TlsTest {
           files.resolve("ca.pem")))) {
         assertThat(raft.io().sendReadOnly(query()).isSuccess()).as("the new certificate is accepted").isTrue();
       }
+    }
+  }
+
+  @Test
+  void aRevokedCertificateLosesTheConnectionsItAlreadyHas() throws Exception {
+    RaftGroup group = cluster.node("n1").raftGroup();
+    CertificateAuthority.Issued issued = cluster.ca().issue("c3", Tls.CertRole.CLIENT, List.of("127.0.0.1"),
+        Duration.ofDays(1));
+    Tls c3 = issued.tls(dir.resolve("c3"));
+    Node c1 = cluster.node("c1");
+    LocalProcess inbox = c1.spawn();
+    ManagedChannel channel = channel(c1.messageAddress(), c3);
+    try (RaftClient raft = client(group, c3)) {
+      // a Raft connection and a greeted message stream, both in use
+      assertThat(raft.io().sendReadOnly(query()).isSuccess()).isTrue();
+      CompletableFuture<Throwable> ended = new CompletableFuture<>();
+      StreamObserver<byte[]> out = ClientCalls.asyncBidiStreamingCall(channel.newCall(MESSAGING, CallOptions.DEFAULT),
+          endsIn(ended));
+      out.onNext(Frame.newBuilder().setHello(Hello.newBuilder().setFromNode("c3").setFromIncarnation(1)
+          .setToNode(c1.nodeId()).setToIncarnation(c1.incarnation())).build().toByteArray());
+      Frame deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().setTo(Codec.toProto(inbox.pid()))
+          .setBody(ByteString.copyFromUtf8("before"))).build();
+      out.onNext(deliver.toByteArray());
+      assertThat(inbox.receive(WAIT)).isNotNull();
+
+      cluster.revoke(issued.certificate());
+      // the connections stay open; their next requests are refused
+      org.awaitility.Awaitility.await().atMost(WAIT).untilAsserted(() ->
+          assertThat(catchThrowable(() -> raft.io().sendReadOnly(query()))).hasStackTraceContaining("PERMISSION_DENIED")
+              .hasStackTraceContaining("trusted no more"));
+      // (within about two seconds: the revocation list is read again at most once a second, and a
+      // connection's peer is checked again at most once a second)
+      org.awaitility.Awaitility.await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).until(() -> {
+        out.onNext(deliver.toByteArray());
+        return ended.isDone();
+      });
+      assertThat(Status.fromThrowable(ended.get()).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+      assertThat(ended.get()).hasMessageContaining("trusted no more");
+    } finally {
+      channel.shutdownNow();
     }
   }
 

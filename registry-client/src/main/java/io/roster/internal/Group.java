@@ -108,6 +108,33 @@ final class Group {
     this.barrier = new ReadBarrier(this::takeBarrier);
     this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler,
         config.sessionTimeout().toMillis(), firstTry(0));
+    if (mirror instanceof StreamMirror stream) {
+      stream.start(session.openIndex(), session::over); // voters stream to members only
+    }
+    this.consistency = stateMachine == null ? null : new ConsistencyCheck(config.nodeId(), label, stateMachine,
+        heartbeatClients, scheduler, () -> localLeaderId().map(id -> id.equals(server.getId())).orElse(false));
+  }
+
+  /** The cross-peer check of this group's replicas; null on a client node. */
+  private final ConsistencyCheck consistency;
+
+  /**
+   * Proposes a digest check (a voter's duty, or an operator's) and completes with this voter's
+   * report of it: each replica's digest at the check's entry and the majority's.
+   */
+  CompletableFuture<ConsistencyCheck.Report> checkConsistency() {
+    if (consistency == null) {
+      return CompletableFuture.failedFuture(new IllegalStateException("only a voter checks its replicas"));
+    }
+    return writer.submit(io.roster.statemachine.Commands.digestCheck()).thenCompose(r -> r.getStatus() == Status.OK
+        ? consistency.report(Revisions.index(r.getRevision()))
+        : CompletableFuture.failedFuture(new RosterException("digest check refused: " + r.getStatus() + " "
+            + r.getDetail())));
+  }
+
+  /** Whether this voter leads the group now. */
+  boolean leading() {
+    return server != null && localLeaderId().map(id -> id.equals(server.getId())).orElse(false);
   }
 
   static String voterIds(RaftGroup group) {

@@ -368,6 +368,12 @@ final class Messaging implements AutoCloseable {
         return Contexts.interceptCall(context, call, headers, next);
       }
       String peer = io.roster.Tls.nodeId(cert);
+      String distrust = NodeTls.distrust(call.getAttributes(), tls.trust());
+      if (distrust != null) {
+        refusals.warn("{}: refused a message stream from {} at {}: {}", nodeId, peer, address, distrust);
+        call.close(Status.PERMISSION_DENIED.withDescription(distrust), new Metadata());
+        return new ServerCall.Listener<>() {};
+      }
       java.util.concurrent.atomic.AtomicInteger open =
           streamsByPeer.computeIfAbsent(peer, p -> new java.util.concurrent.atomic.AtomicInteger());
       if (open.incrementAndGet() > STREAMS_PER_PEER_MAX) {
@@ -393,6 +399,23 @@ final class Messaging implements AutoCloseable {
       }
       return new org.apache.ratis.thirdparty.io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener<>(
           listener) {
+        private boolean refused;
+
+        @Override
+        public void onMessage(Q message) {
+          if (refused) {
+            return;
+          }
+          String why = NodeTls.distrust(call.getAttributes(), tls.trust()); // revoked or expired since
+          if (why != null) {
+            refused = true;
+            refusals.warn("{}: ended a message stream from {} at {}: {}", nodeId, peer, address, why);
+            call.close(Status.PERMISSION_DENIED.withDescription(why), new Metadata());
+            return;
+          }
+          super.onMessage(message);
+        }
+
         @Override
         public void onComplete() {
           end.run();

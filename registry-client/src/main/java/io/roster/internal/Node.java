@@ -171,23 +171,35 @@ public final class Node implements RegistryNode {
     } else {
       LOG.warn("node {} runs without TLS (insecure): anyone who reaches its ports can act as any node", config.nodeId());
     }
+    if (config.dataDir() != null) {
+      DataDirIdentity.check(config.dataDir(), config.cluster(), config.nodeId());
+    }
     long incarnation = nextIncarnation(config.dataDir());
     RaftGroup group = RatisWiring.group(config);
     RaftServer server = null;
     if (config.role() == Role.VOTER) {
       // who each client id authenticated as: bound by the gate, read by the leader's state machines
       ClientIdentities identities = config.tls() != null ? new ClientIdentities() : null;
+      // this server's state machines, for the gate to tell members (nodes with an open session)
+      Map<RaftGroupId, RegistryStateMachine> machines = new ConcurrentHashMap<>();
       try {
         server = RaftServer.newBuilder()
             .setServerId(RaftPeerId.valueOf(config.nodeId()))
             .setGroup(group)
             .setProperties(RatisWiring.serverProperties(config))
-            .setParameters(RatisWiring.serverParameters(config, identities))
+            .setParameters(RatisWiring.serverParameters(config, identities, (g, nodeId) -> {
+              RegistryStateMachine sm = machines.get(g);
+              return sm != null && sm.member(nodeId);
+            }))
             // the cluster's group and every partition group found on disk or added later
-            .setStateMachineRegistry(id -> new RegistryStateMachine(identities))
+            .setStateMachineRegistry(id -> machines.compute(id, (g, old) -> new RegistryStateMachine(identities)))
             .setOption(RaftStorage.StartupOption.RECOVER)
             .build();
         server.start();
+        checkStoredVoters(server, group, config);
+      } catch (IllegalArgumentException e) {
+        closeQuietly(server);
+        throw e;
       } catch (IOException | RuntimeException e) { // RuntimeException: Ratis' ExitException (see RatisEmbedding)
         closeQuietly(server);
         throw new RosterException("node " + config.nodeId() + " cannot start its Raft server on "
@@ -205,6 +217,8 @@ public final class Node implements RegistryNode {
     node.scheduler.scheduleWithFixedDelay(node.messaging::checkPeers, 1, 1, TimeUnit.SECONDS);
     if (server != null) {
       node.reconciler.scheduleWithFixedDelay(node::reconcile, 0, RECONCILE_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+      node.scheduler.scheduleWithFixedDelay(node::consistencyDuty, CONSISTENCY_CHECK_MINUTES,
+          CONSISTENCY_CHECK_MINUTES, TimeUnit.MINUTES);
     }
     LOG.info("node {} started as {} (incarnation {})", config.nodeId(), config.role(), incarnation);
     return node;
@@ -223,6 +237,19 @@ public final class Node implements RegistryNode {
    * A new incarnation, larger than every earlier one of this node: the wall clock in milliseconds,
    * or one more than the last one recorded in the data directory if the clock went back.
    */
+  /** Refuses voters that contradict the Raft configuration stored in the data directory. */
+  private static void checkStoredVoters(RaftServer server, RaftGroup group, NodeConfig config) throws IOException {
+    Map<String, String> stored = new java.util.LinkedHashMap<>();
+    for (org.apache.ratis.protocol.RaftPeer p : server.getDivision(group.getGroupId()).getRaftConf().getCurrentPeers()) {
+      stored.put(p.getId().toString(), p.getAddress());
+    }
+    String conflict = DataDirIdentity.votersConflict(stored, config.voters());
+    if (conflict != null) {
+      throw new IllegalArgumentException("node " + config.nodeId() + ": " + conflict + " (data directory "
+          + config.dataDir() + "); give the cluster's current voters");
+    }
+  }
+
   private static long nextIncarnation(Path dataDir) {
     long incarnation = System.currentTimeMillis();
     if (dataDir == null) {
@@ -277,7 +304,7 @@ public final class Node implements RegistryNode {
 
   @Override
   public <V> Registry<V> registry(String name, Keys keys, int partitions, ValueCodec<V> codec, Map<String, V> meta) {
-    Objects.requireNonNull(name, "name");
+    Limits.requireWellFormed(name, "registry name");
     Objects.requireNonNull(keys, "keys");
     Objects.requireNonNull(codec, "codec");
     Objects.requireNonNull(meta, "meta");
@@ -294,7 +321,7 @@ public final class Node implements RegistryNode {
       CreateRegistry.Builder create = CreateRegistry.newBuilder().setRegistry(name).setMode(mode)
           .setPartitions(partitions);
       meta.forEach((key, value) -> {
-        Objects.requireNonNull(key, "meta key");
+        Limits.requireWellFormed(key, "meta key");
         byte[] bytes = codec.encode(Objects.requireNonNull(value, "meta value of '" + key + "'"));
         create.addMeta(io.roster.statemachine.proto.MetaEntry.newBuilder().setKey(key)
             .setValue(com.google.protobuf.ByteString.copyFrom(bytes)));
@@ -395,7 +422,39 @@ public final class Node implements RegistryNode {
    * describes, and keep a session in each. A voter that was down when a registry was created, or
    * that restarts, finds its partitions here; a partition's leader then expires silent sessions.
    */
+  /** How often the leader of each group asks its replicas to compare digests. */
+  static final long CONSISTENCY_CHECK_MINUTES = 10;
+
+  /** The leader's duty: a digest check of every group it leads. */
+  private void consistencyDuty() {
+    for (Group g : groups()) {
+      if (!closed && g.leading()) {
+        g.checkConsistency().whenComplete((r, e) -> {
+          if (e != null) {
+            LOG.debug("{}: digest check of {} not done: {}", nodeId(), g.label(), e.toString());
+          }
+        });
+      }
+    }
+  }
+
+  /**
+   * Proposes a digest check in every group this voter is in and completes with its reports: each
+   * replica's digest at the same index and the majority's. A replica that is not the majority's
+   * stops serving reads. Also done every {@value #CONSISTENCY_CHECK_MINUTES} minutes by each
+   * group's leader.
+   */
+  public CompletableFuture<List<ConsistencyCheck.Report>> checkConsistency() {
+    checkOpen();
+    List<CompletableFuture<ConsistencyCheck.Report>> all = groups().stream().map(Group::checkConsistency).toList();
+    return CompletableFuture.allOf(all.toArray(new CompletableFuture[0]))
+        .thenApply(v -> all.stream().map(CompletableFuture::join).toList());
+  }
+
   private void reconcile() {
+    if (main.stateMachine() != null && main.stateMachine().stopped() != null) {
+      return; // this replica serves nothing more (corrupt or diverged): it hosts nothing new either
+    }
     try {
       // A new registry is hosted at once: a voter that adds a partition group late may still be
       // starting it when the other voters' leader sends it entries, which Ratis logs at ERROR.

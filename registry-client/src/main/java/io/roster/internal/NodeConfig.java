@@ -44,10 +44,14 @@ public record NodeConfig(
     require(cluster != null && !cluster.isEmpty() && cluster.length() <= 64, "cluster name must be 1..64 characters");
     require(voters != null && !voters.isEmpty(), "at least one voter is required (voter(id, host:port))");
     require(voters.size() <= 9, "at most 9 voters, was " + voters.size());
+    Map<String, String> byAddress = new java.util.HashMap<>();
     voters.forEach((id, address) -> {
       String p = Pid.problem(id, 1, 1);
       require(p == null, "voter id '" + id + "': " + p);
       requireHostPort(address, "voter " + id);
+      String other = byAddress.putIfAbsent(address.toLowerCase(java.util.Locale.ROOT), id);
+      require(other == null, "voters " + (other == null || other.compareTo(id) < 0 ? other + " and " + id
+          : id + " and " + other) + " are both at " + address);
     });
     require(role != null, "role is required");
     if (role == Role.VOTER) {

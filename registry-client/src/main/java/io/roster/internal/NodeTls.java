@@ -35,6 +35,11 @@ final class NodeTls {
     this.config = config;
   }
 
+  /** The trusted CAs and CRLs, as they are now. */
+  javax.net.ssl.X509TrustManager trust() {
+    return tls.trustManager();
+  }
+
   /**
    * Checks that the certificate this node presents names it and its role: a voter's must say
    * {@code voter}; a client node's {@code client} or {@code admin}.
@@ -125,6 +130,42 @@ final class NodeTls {
         .maxConnectionIdle(IDLE_MINUTES, TimeUnit.MINUTES)
         .maxInboundMetadataSize(METADATA_BYTES_MAX)
         .maxConcurrentCallsPerConnection(streamsPerConnection);
+  }
+
+  /** How often a connection in use has its peer's chain checked again. */
+  static final long RECHECK_NANOS = TimeUnit.SECONDS.toNanos(1);
+  /** When a TLS session's peer chain was last found trusted (a value of the session). */
+  private static final String CHECKED_AT = "io.roster.peerCheckedAt";
+
+  /**
+   * Why the peer of a call's connection is trusted no more (its certificate expired, or a CRL
+   * revoked it, or its CA left the trusted set since the handshake), or null if it still is, or
+   * on a plaintext connection. The chain is checked again against {@code trust} (the node's current
+   * CAs and CRLs, reloaded as their files change) at most once a second per TLS session: a revocation
+   * then ends the calls of connections and resumed sessions that were opened before it, at their
+   * next request, not only new handshakes.
+   */
+  static String distrust(Attributes transport, javax.net.ssl.X509TrustManager trust) {
+    SSLSession session = transport.get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    if (session == null) {
+      return null;
+    }
+    long now = System.nanoTime();
+    if (session.getValue(CHECKED_AT) instanceof Long at && now - at < RECHECK_NANOS) {
+      return null;
+    }
+    try {
+      Certificate[] certificates = session.getPeerCertificates();
+      X509Certificate[] chain = new X509Certificate[certificates.length];
+      for (int i = 0; i < chain.length; i++) {
+        chain[i] = (X509Certificate) certificates[i];
+      }
+      trust.checkClientTrusted(chain, chain[0].getPublicKey().getAlgorithm());
+      session.putValue(CHECKED_AT, now);
+      return null;
+    } catch (java.security.cert.CertificateException | SSLPeerUnverifiedException | RuntimeException e) {
+      return "its certificate is trusted no more: " + e.getMessage();
+    }
   }
 
   /**

@@ -18,6 +18,7 @@ import org.apache.ratis.proto.grpc.AdminProtocolServiceGrpc;
 import org.apache.ratis.proto.grpc.RaftClientProtocolServiceGrpc;
 import org.apache.ratis.proto.grpc.RaftServerProtocolServiceGrpc;
 import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.thirdparty.io.grpc.ForwardingServerCallListener;
 import org.apache.ratis.thirdparty.io.grpc.Grpc;
 import org.apache.ratis.thirdparty.io.grpc.Metadata;
@@ -42,8 +43,12 @@ import org.slf4j.LoggerFactory;
  *       request's client id is bound to the identity its connection authenticated as (a client id
  *       bound to another identity is refused), so that the leader's state machine decides every
  *       command for the identity that sent it ({@link Authorization}); a heartbeat is refused here
- *       unless it is for the sender's own session.
+ *       unless it is for the sender's own session, and the whole state and the change stream unless
+ *       the sender is a voter, an admin, or a node with an open session in the group asked.
  * </ul>
+ *
+ * <p>The peer's certificate is checked again while its connection is in use, at most once a second
+ * ({@link NodeTls#distrust}): a revoked or expired certificate loses its calls at their next request.
  *
  * <p>A refused call ends with {@code PERMISSION_DENIED}; refusals are logged at WARN, rate-limited,
  * naming the peer's address and identity.
@@ -54,12 +59,19 @@ final class RaftAccess implements ServerInterceptor {
   private final String nodeId;
   private final Set<String> voters;
   private final ClientIdentities identities;
+  /** Whether a node holds an open session in a group this server hosts. */
+  private final java.util.function.BiPredicate<RaftGroupId, String> members;
+  /** The node's trusted CAs and CRLs, to check a peer again while its connection is in use. */
+  private final javax.net.ssl.X509TrustManager trust;
   private final RateLimitedLog refusals = new RateLimitedLog(LOG, 10_000);
 
-  RaftAccess(String nodeId, Set<String> voters, ClientIdentities identities) {
+  RaftAccess(String nodeId, Set<String> voters, ClientIdentities identities,
+      java.util.function.BiPredicate<RaftGroupId, String> members, javax.net.ssl.X509TrustManager trust) {
+    this.trust = trust;
     this.nodeId = nodeId;
     this.voters = Set.copyOf(voters);
     this.identities = identities;
+    this.members = members;
   }
 
   @Override
@@ -69,6 +81,10 @@ final class RaftAccess implements ServerInterceptor {
     SocketAddress from = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
     if (cert == null) {
       return refuse(call, from, "?", "no client certificate");
+    }
+    String distrust = NodeTls.distrust(call.getAttributes(), trust);
+    if (distrust != null) {
+      return refuse(call, from, "?", distrust);
     }
     String id;
     Tls.CertRole role;
@@ -138,7 +154,10 @@ final class RaftAccess implements ServerInterceptor {
       if (refused) {
         return;
       }
-      String why = check.apply(message);
+      String why = NodeTls.distrust(call.getAttributes(), trust);
+      if (why == null) {
+        why = check.apply(message);
+      }
       if (why != null) {
         refused = true;
         refusals.warn("{}: refused {} from {} ({}): {}", nodeId, call.getMethodDescriptor().getFullMethodName(), from,
@@ -187,7 +206,9 @@ final class RaftAccess implements ServerInterceptor {
     }
     if (request.hasRead() || request.hasStaleRead()) {
       try {
-        return Authorization.refusal(Query.parseFrom(request.getMessage().getContent().toByteArray()), who);
+        RaftGroupId group = RaftGroupId.valueOf(request.getRpcRequest().getRaftGroupId().getId());
+        return Authorization.refusal(Query.parseFrom(request.getMessage().getContent().toByteArray()), who,
+            () -> members.test(group, who.nodeId()));
       } catch (com.google.protobuf.InvalidProtocolBufferException e) {
         return null; // the state machine answers a query that does not decode
       }

@@ -65,11 +65,14 @@ final class RatisWiring {
    * The Ratis parameters of a voter's server: with TLS, its mutual TLS for the server, client and
    * admin endpoints, and the gate that decides who may use which service and binds each client id
    * to the identity it authenticated as in {@code identities} ({@link RaftAccess}); without, none.
+   * {@code members} tells whether a node holds an open session in a group this server hosts.
    */
-  static Parameters serverParameters(NodeConfig config, io.roster.statemachine.ClientIdentities identities) {
+  static Parameters serverParameters(NodeConfig config, io.roster.statemachine.ClientIdentities identities,
+      java.util.function.BiPredicate<org.apache.ratis.protocol.RaftGroupId, String> members) {
     Parameters p = clientParameters(config);
     RaftAccess access = config.tls() != null
-        ? new RaftAccess(config.nodeId(), config.voters().keySet(), identities) : null;
+        ? new RaftAccess(config.nodeId(), config.voters().keySet(), identities, members,
+            config.tls().trustManager()) : null;
     GrpcConfigKeys.Server.setServicesCustomizer(p, (builder, types) -> {
       NodeTls.bounded(builder, RAFT_STREAMS_PER_CONNECTION);
       return access != null ? builder.intercept(access) : builder;

@@ -322,7 +322,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   /** Waits for {@code consistency} where {@code key} lives; a revision needs the key in one partition. */
   private void reachForKey(String key, Consistency consistency) {
-    Objects.requireNonNull(key, "key");
+    Limits.requireWellFormed(key, "key");
     Objects.requireNonNull(consistency, "consistency");
     if (!keyInOnePartition() && !consistency.linearizable() && consistency.revision() > 0) {
       throw new IllegalArgumentException("registry '" + name + "' keeps a key's entries in every partition, each "
@@ -333,7 +333,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public Pid whereis(String key) {
-    Objects.requireNonNull(key, "key");
+    Limits.requireWellFormed(key, "key");
     if (keyInOnePartition()) {
       Mirror.RegistryState state = state(keyPartition(key));
       Pid owner = state == null ? null : state.whereis(key);
@@ -454,7 +454,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public boolean dispatch(String key, Consumer<List<RegistryEntry<V>>> callback, boolean parallel) {
-    Objects.requireNonNull(key, "key");
+    Limits.requireWellFormed(key, "key");
     Objects.requireNonNull(callback, "callback");
     List<List<RegistryEntry<V>>> batches = new ArrayList<>();
     for (int p : keyPartitions(key)) {
@@ -503,7 +503,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public Optional<V> meta(String key) {
-    Objects.requireNonNull(key, "key");
+    Limits.requireWellFormed(key, "key");
     Mirror.RegistryState state = parts.size() == 1 ? state(0) : node.mirror().registryState(name);
     byte[] bytes = state == null ? null : state.meta(key);
     return bytes == null ? Optional.empty() : Optional.of(codec.decode(bytes));
@@ -751,7 +751,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   /** The entries of a key that this node does not hide: partition by partition, oldest first in each. */
   private List<Registration> registrations(String key) {
-    Objects.requireNonNull(key, "key");
+    Limits.requireWellFormed(key, "key");
     int[] partitions = keyPartitions(key);
     if (partitions.length == 1) {
       return registrations(partitions[0], key);
@@ -765,7 +765,7 @@ final class RegistryImpl<V> implements Registry<V> {
 
   /** The entries of a key in partition {@code p} that this node does not hide, oldest first. */
   private List<Registration> registrations(int p, String key) {
-    Objects.requireNonNull(key, "key");
+    Limits.requireWellFormed(key, "key");
     Mirror.RegistryState state = state(p);
     List<Registration> found = state == null ? List.of() : state.lookup(key);
     if (found.isEmpty() || !hidden.any()) {
@@ -829,7 +829,7 @@ final class RegistryImpl<V> implements Registry<V> {
   }
 
   private static void checkKey(String key) {
-    Objects.requireNonNull(key, "key");
+    Limits.requireWellFormed(key, "key");
     if (key.isEmpty()) {
       throw new IllegalArgumentException("key must not be empty");
     }

@@ -44,6 +44,8 @@ final class SessionKeeper {
   private final long timeoutMillis;
   private final java.util.List<org.apache.ratis.protocol.RaftPeerId> voters;
   private final CompletableFuture<Void> ready = new CompletableFuture<>();
+  /** The Raft index of the entry that opened the session, once it is open. */
+  private final CompletableFuture<Long> openIndex = new CompletableFuture<>();
   private final Map<String, Long> proposedAtNanos = new ConcurrentHashMap<>();
   private volatile boolean expired;
   private volatile boolean closed;
@@ -79,6 +81,11 @@ final class SessionKeeper {
     return ready;
   }
 
+  /** Completes with the Raft index of the entry that opened the session; fails as {@link #ready()} does. */
+  CompletableFuture<Long> openIndex() {
+    return openIndex;
+  }
+
   /**
    * The leader as this node knows it without asking Ratis: a voter's own Raft state, else the voter
    * that last answered a heartbeat as the leader; empty if neither knows.
@@ -86,6 +93,11 @@ final class SessionKeeper {
   java.util.Optional<org.apache.ratis.protocol.RaftPeerId> knownLeader() {
     java.util.Optional<org.apache.ratis.protocol.RaftPeerId> local = localLeader.get();
     return local.isPresent() ? local : java.util.Optional.ofNullable(leaderHint);
+  }
+
+  /** Whether this session is over here: expired, or closed (the node's other session expired, or it stops). */
+  boolean over() {
+    return expired || closed;
   }
 
   boolean expired() {
@@ -110,6 +122,7 @@ final class SessionKeeper {
   void close() {
     closed = true;
     ready.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
+    openIndex.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
   }
 
   private void open() {
@@ -140,10 +153,13 @@ final class SessionKeeper {
         LOG.info("{}: session in {} open (incarnation {}, timeout {} ms)", node.nodeId(), label, node.incarnation(),
             timeoutMillis);
         scheduler.scheduleWithFixedDelay(this::heartbeat, 0, Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS);
+        openIndex.complete(io.roster.statemachine.Revisions.index(r.getRevision()));
         ready.complete(null);
       } else {
-        ready.completeExceptionally(new SessionExpiredException("node " + node.nodeId() + " cannot open its session in " + label + ": "
-            + r.getStatus() + " " + r.getDetail()));
+        SessionExpiredException refused = new SessionExpiredException("node " + node.nodeId()
+            + " cannot open its session in " + label + ": " + r.getStatus() + " " + r.getDetail());
+        openIndex.completeExceptionally(refused);
+        ready.completeExceptionally(refused);
       }
     });
   }

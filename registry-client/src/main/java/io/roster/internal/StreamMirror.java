@@ -3,6 +3,7 @@ package io.roster.internal;
 import io.roster.statemachine.AppliedIndexWaiters;
 import io.roster.statemachine.ChangeHistory;
 import io.roster.statemachine.Mirror;
+import io.roster.statemachine.proto.Barrier;
 import io.roster.statemachine.proto.ChangeEntry;
 import io.roster.statemachine.proto.Changes;
 import io.roster.statemachine.proto.Dump;
@@ -25,6 +26,10 @@ import org.slf4j.LoggerFactory;
  * long-polls for the entries after its applied index, in order. When a voter fails it moves to the
  * next one and resumes from the same index; when its index is older than the voter's history
  * (COMPACTED) it loads the whole state again, serving the old mirror until the new one is complete.
+ *
+ * <p>Voters serve the whole state and the change stream to members only: the mirror starts once this
+ * node's session in the group is open, and before it asks a voter it waits for that voter to have
+ * applied the session's opening (a barrier read at that index).
  */
 final class StreamMirror implements MirrorSource {
   private static final Logger LOG = LoggerFactory.getLogger(StreamMirror.class);
@@ -45,6 +50,12 @@ final class StreamMirror implements MirrorSource {
   private volatile boolean loaded;
   private volatile boolean closed;
   private int voter;
+  /** The Raft index of this node's session opening; -1 until it is open. */
+  private long memberIndex = -1;
+  /** The voter known to have applied {@link #memberIndex}; null for none. */
+  private RaftPeerId reached;
+  private java.util.function.BooleanSupplier sessionEnded = () -> false;
+  static final long REFUSED_BACKOFF_MILLIS = 1_000;
 
   StreamMirror(String nodeId, RaftClient client, List<RaftPeer> voters) {
     this.nodeId = nodeId;
@@ -54,7 +65,22 @@ final class StreamMirror implements MirrorSource {
     this.voter = Math.floorMod(nodeId.hashCode(), voters.size()); // spread clients over voters
     this.follower = new Thread(this::follow, "roster-" + nodeId + "-stream");
     this.follower.setDaemon(true);
-    this.follower.start();
+  }
+
+  /**
+   * Starts following once {@code sessionIndex}, the index of this node's session opening, completes;
+   * stops when a voter refuses and {@code sessionEnded} tells that the session is over.
+   */
+  void start(CompletableFuture<Long> sessionIndex, java.util.function.BooleanSupplier sessionEnded) {
+    this.sessionEnded = sessionEnded;
+    sessionIndex.whenComplete((index, e) -> {
+      if (e == null && !closed) {
+        memberIndex = index;
+        follower.start();
+      } else if (e != null) {
+        LOG.debug("{}: no session, no change stream: {}", nodeId, e.toString());
+      }
+    });
   }
 
   @Override
@@ -90,6 +116,11 @@ final class StreamMirror implements MirrorSource {
         continue;
       }
       try {
+        if (!peer.equals(reached)) {
+          // it serves this node once it has applied the session's opening
+          query(Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build(), peer, memberIndex);
+          reached = peer;
+        }
         if (reload) {
           load(peer);
           reload = false;
@@ -115,6 +146,18 @@ final class StreamMirror implements MirrorSource {
       } catch (Exception e) {
         if (closed) {
           return;
+        }
+        if (refused(e)) {
+          if (sessionEnded.getAsBoolean()) {
+            // this node was declared dead: voters serve it no more
+            LOG.info("{}: the session ended; {} streams to this node no more, its mirror stays at index {}",
+                nodeId, peer, mirror.appliedIndex());
+            return;
+          }
+          LOG.debug("{}: {} refused the change stream ({}); trying again", nodeId, peer, e.getMessage());
+          reached = null;
+          sleep(REFUSED_BACKOFF_MILLIS);
+          continue;
         }
         LOG.debug("{}: change stream from {} failed: {}", nodeId, peer, e.toString());
         voter = (voter + 1) % voters.size();
@@ -161,12 +204,27 @@ final class StreamMirror implements MirrorSource {
   }
 
   private QueryResult query(Query q, RaftPeerId peer) throws Exception {
+    return query(q, peer, 0);
+  }
+
+  /** Asks {@code peer} once it has applied {@code minIndex}. */
+  private QueryResult query(Query q, RaftPeerId peer, long minIndex) throws Exception {
     RaftClientReply reply = client.io().sendStaleRead(
-        Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())), 0, peer);
+        Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())), minIndex, peer);
     if (!reply.isSuccess()) {
       throw reply.getException();
     }
     return QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+  }
+
+  /** Whether the gate refused this node (no open session in the group). */
+  private static boolean refused(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (String.valueOf(t.getMessage()).contains("PERMISSION_DENIED")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static void sleep(long millis) {

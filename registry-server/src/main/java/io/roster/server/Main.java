@@ -5,6 +5,7 @@ import io.roster.Role;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -52,7 +53,7 @@ public final class Main implements Runnable {
 
     @Option(names = "--voters", required = true, split = ",",
         description = "The cluster's voters: id=host:port[,id=host:port...], the same on every node.")
-    Map<String, String> voters = new LinkedHashMap<>();
+    List<String> voterSpecs = new java.util.ArrayList<>();
 
     @Option(names = "--role", defaultValue = "VOTER", description = "VOTER or CLIENT (default: ${DEFAULT-VALUE}).")
     Role role;
@@ -123,6 +124,26 @@ public final class Main implements Runnable {
       if (messageAddress != null) {
         b.messageAddress(messageAddress);
       }
+      Map<String, String> voters = new LinkedHashMap<>();
+      try {
+        for (String spec : voterSpecs) {
+          int eq = spec.indexOf('=');
+          if (eq <= 0 || eq == spec.length() - 1) {
+            throw new IllegalArgumentException("--voters: '" + spec + "' is not id=host:port");
+          }
+          String voter = spec.substring(0, eq).trim();
+          if (voters.putIfAbsent(voter, spec.substring(eq + 1).trim()) != null) {
+            throw new IllegalArgumentException("--voters: voter " + voter + " is given twice");
+          }
+        }
+        if (role == Role.VOTER && !voters.containsKey(id)) {
+          throw new IllegalArgumentException("--id " + id + " is not one of --voters " + voters.keySet()
+              + ": a voter must be listed there (a node that does not vote runs with --role CLIENT)");
+        }
+      } catch (IllegalArgumentException e) {
+        System.err.println("roster node: " + e.getMessage());
+        return 2;
+      }
       voters.forEach(b::voter);
       if (role == Role.VOTER) {
         b.listenAddress(voters.get(id));
@@ -136,6 +157,9 @@ public final class Main implements Runnable {
       } catch (IllegalArgumentException e) {
         System.err.println("roster node: " + e.getMessage());
         return 2;
+      } catch (io.roster.RosterException e) {
+        System.err.println("roster node: " + e.getMessage());
+        return 1;
       }
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -20,6 +20,9 @@ import io.roster.statemachine.proto.Query;
  *       registry, a namespace in the cluster's group, is created by any member, as
  *       {@code node.registry(name)} does when it is missing. Metadata: any member.
  *   <li>A heartbeat keeps only the sender's own session alive.
+ *   <li>The whole state ({@code Dump}) and the change stream go to members only: the voters, admin
+ *       certificates, and client nodes while they hold an open session in the group. A node whose
+ *       session expired (declared dead) or that never joined reads no more than single keys.
  * </ul>
  */
 public final class Authorization {
@@ -79,17 +82,31 @@ public final class Authorization {
             ? who + " may not create the partitioned registry '" + command.getCreateRegistry().getRegistry()
                 + "' (Raft groups of its own): that needs a voter or admin certificate"
             : null;
+      case DIGEST_CHECK:
+        // every peer reads its whole state for it: not a client's to ask
+        return who.kind() == Identity.Kind.CLIENT ? who + " may not ask for a digest check: voters and admins do"
+            : null;
       default:
         return null; // metadata is any member's; an unknown command is refused by the core
     }
   }
 
-  /** Why {@code who} may not send {@code query}, or null if it may. */
-  public static String refusal(Query query, Identity who) {
+  /**
+   * Why {@code who} may not send {@code query}, or null if it may; {@code member} tells whether
+   * {@code who}'s node holds an open session in the group asked (asked only when it matters).
+   */
+  public static String refusal(Query query, Identity who, java.util.function.BooleanSupplier member) {
     if (query.hasHeartbeat() && !query.getHeartbeat().getNodeId().equals(who.nodeId())) {
       return who + " may not heartbeat for node " + query.getHeartbeat().getNodeId();
     }
-    return null; // reads, barriers and the change stream: any member of the cluster
+    if ((query.hasDump() || query.hasChanges()) && who.kind() == Identity.Kind.CLIENT && !member.getAsBoolean()) {
+      return who + " is not a member of this group (no open session in it): the whole state and the change "
+          + "stream are served to voters, admins and nodes with an open session only";
+    }
+    if (query.hasDigestAt() && who.kind() == Identity.Kind.CLIENT) {
+      return who + " may not ask for a replica's digest: voters and admins do";
+    }
+    return null; // reads by key and barriers: any certificate of the cluster's CA
   }
 
   private static String own(PidProto pid, Identity who) {

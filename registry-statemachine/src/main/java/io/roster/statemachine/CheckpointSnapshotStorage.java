@@ -140,6 +140,41 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
     return new FileListSnapshotInfo(files, ti);
   }
 
+  /** The file in a snapshot that names the applied index and the digest of the state it holds. */
+  static final String DIGEST_FILE = "roster-digest";
+
+  /** Writes {@code verified} into the checkpoint {@code dir} as its digest file. */
+  static void writeDigest(Path dir, RocksStore.Verified verified) throws IOException {
+    Files.writeString(dir.resolve(DIGEST_FILE), "index=" + verified.appliedIndex() + "\nsha256=" + verified.digest()
+        + "\n", java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Checks the snapshot in {@code dir}: every block's checksum, and its state against the digest it
+   * carries (a snapshot taken before digests were written is checked for checksums only).
+   *
+   * @throws CorruptStoreException if a checksum fails or the state is not the one its digest names
+   */
+  static RocksStore.Verified verify(Path dir) throws IOException {
+    RocksStore.Verified found = RocksStore.verify(dir);
+    Path file = dir.resolve(DIGEST_FILE);
+    if (!Files.exists(file)) {
+      LOG.info("snapshot {} carries no digest (an earlier version took it); its checksums verify", dir);
+      return found;
+    }
+    java.util.Properties p = new java.util.Properties();
+    try (java.io.Reader r = Files.newBufferedReader(file)) {
+      p.load(r);
+    }
+    String index = p.getProperty("index");
+    String digest = p.getProperty("sha256");
+    if (!String.valueOf(found.appliedIndex()).equals(index) || !found.digest().equals(digest)) {
+      throw new CorruptStoreException(dir, "its state (index " + found.appliedIndex() + ", sha256 " + found.digest()
+          + ") is not the one its " + DIGEST_FILE + " names (index " + index + ", sha256 " + digest + ")", null);
+    }
+    return found;
+  }
+
   /** The files of a checkpoint directory, without the installer's {@code .md5} files. */
   static List<Path> checkpointFiles(Path dir) throws IOException {
     try (Stream<Path> s = Files.list(dir)) {

@@ -114,6 +114,11 @@ public final class Commands {
         .setIncarnation(incarnation).setLeaderTerm(leaderTerm)).build();
   }
 
+  /** Asks every peer for the digest of its state at this command's entry. */
+  public static Command digestCheck() {
+    return Command.newBuilder().setDigestCheck(io.roster.statemachine.proto.DigestCheck.getDefaultInstance()).build();
+  }
+
   public static Command acquireLock(String registry, String lockKey, Pid pid) {
     return Command.newBuilder().setAcquireLock(AcquireLock.newBuilder().setRegistry(registry).setLockKey(lockKey)
         .setPid(Codec.toProto(pid))).build();

@@ -31,6 +31,27 @@ public final class Limits {
   /** Bytes of one encoded Raft entry. */
   public static final int BATCH_BYTES_MAX = 8 * 1024 * 1024;
 
+  /**
+   * Returns {@code s} if it is well-formed UTF-16 (every surrogate paired); a lone surrogate would
+   * be encoded as '?' on the wire, so two different keys would name one entry.
+   *
+   * @throws NullPointerException if {@code s} is null, naming {@code what}
+   * @throws IllegalArgumentException naming {@code what} and where the lone surrogate is
+   */
+  public static String requireWellFormed(String s, String what) {
+    java.util.Objects.requireNonNull(s, what);
+    for (int i = 0, n = s.length(); i < n; i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        throw new IllegalArgumentException(what + " is not well-formed UTF-16: a lone surrogate U+"
+            + Integer.toHexString(c).toUpperCase(java.util.Locale.ROOT) + " at index " + i);
+      }
+    }
+    return s;
+  }
+
   /** Counts the UTF-8 bytes of a string without encoding it (an unpaired surrogate counts 3). */
   public static int utf8Length(CharSequence s) {
     int bytes = 0;

@@ -74,6 +74,7 @@ public final class RegistryCore {
       case EXPIRE_SESSION -> d.expireSession(command.getExpireSession());
       case ACQUIRE_LOCK -> d.acquireLock(command.getAcquireLock());
       case RELEASE_LOCK -> d.releaseLock(command.getReleaseLock());
+      case DIGEST_CHECK -> { } // no change: each peer digests its state at this entry (Replica)
       default -> d.fail(Status.UNKNOWN_COMMAND, "unknown command kind (field " + unknownField(command) + ")");
     }
     return d.outcome();

@@ -135,21 +135,20 @@ public class RegistryStateMachine extends BaseStateMachine {
     SnapshotInfo snapshot = storage.getLatestSnapshot();
     Replica r = null;
     if (Files.exists(dbDir.resolve("CURRENT"))) {
-      try {
-        r = Replica.open(dbDir, listener);
-      } catch (IOException e) {
-        if (snapshot == null) {
-          throw e;
-        }
-        LOG.warn("{}: the store in {} does not open ({}); rebuilding it from snapshot {}", getId(), dbDir,
-            e.getMessage(), snapshot.getTermIndex());
-      }
+      // a store that does not open or fails its checksums stops this peer: never served, never
+      // replaced silently (the snapshot's SST files are the store's own, hard linked)
+      r = Replica.open(dbDir, listener);
     }
     if (snapshot != null && (r == null || r.appliedIndex() < snapshot.getIndex())) {
       if (r != null) {
         r.close();
       }
       LOG.info("{}: rebuilding the store from snapshot {}", getId(), snapshot.getTermIndex());
+      RocksStore.Verified verified = CheckpointSnapshotStorage.verify(storage.latestDir());
+      if (verified.appliedIndex() != snapshot.getIndex()) {
+        throw new CorruptStoreException(storage.latestDir(), "it holds the state at index " + verified.appliedIndex()
+            + ", not at " + snapshot.getIndex() + " as its name says", null);
+      }
       restore(storage.latestDir(), dbDir);
       publish(Replica.open(dbDir, listener));
       return true;
@@ -158,7 +157,52 @@ public class RegistryStateMachine extends BaseStateMachine {
     return false;
   }
 
+  /** The damage found in this peer's store or snapshot; once set, it serves nothing more. */
+  private volatile CorruptStoreException corrupt;
+
+  /** Stops serving: reads, writes and applies fail from now on; the node must be replaced. */
+  private void failStop(CorruptStoreException e) {
+    if (corrupt == null) {
+      corrupt = e;
+      LOG.error("{}: {}", getId(), e.getMessage());
+    }
+  }
+
+  /** Why this replica serves no reads: its state differs from the majority's digest; null while it does. */
+  private volatile String diverged;
+  private volatile java.util.function.LongConsumer digestListener = index -> { };
+
+  /** {@code listener} learns the index of every digest-check entry applied here, on the apply thread. */
+  public void onDigestCheck(java.util.function.LongConsumer listener) {
+    this.digestListener = listener;
+  }
+
+  /** The digest of this replica's state at digest-check entry {@code index}, or null if it has none. */
+  public CompletableFuture<String> digestAt(long index) {
+    Replica r = replica;
+    return r == null ? null : r.store().digestAt(index);
+  }
+
+  /**
+   * This replica's state is not the majority's at a digest check: from now on it serves no reads
+   * (local or remote), and says why. It keeps applying the log; a restart does not clear it (the
+   * store is wrong): replace the member.
+   */
+  public void diverge(String why) {
+    if (diverged == null) {
+      diverged = why;
+      LOG.error("{}: {}; this replica serves no more reads: replace the member", getId(), why);
+    }
+  }
+
+  /** Why this replica serves nothing, or null while it serves. */
+  public String stopped() {
+    CorruptStoreException c = corrupt;
+    return c != null ? c.getMessage() : diverged;
+  }
+
   private void publish(Replica r) {
+    r.onDigestCheck(index -> digestListener.accept(index));
     replica = r;
     mirror = r.mirror();
     history.reset(r.mirror().appliedIndex());
@@ -177,6 +221,9 @@ public class RegistryStateMachine extends BaseStateMachine {
     CheckpointSnapshotStorage.deleteTree(old);
     Files.createDirectories(fresh);
     for (Path f : CheckpointSnapshotStorage.checkpointFiles(snapshot)) {
+      if (f.getFileName().toString().equals(CheckpointSnapshotStorage.DIGEST_FILE)) {
+        continue; // the snapshot's, not the store's
+      }
       Path target = fresh.resolve(f.getFileName());
       if (f.getFileName().toString().endsWith(".sst")) {
         try {
@@ -223,10 +270,29 @@ public class RegistryStateMachine extends BaseStateMachine {
    */
   public Mirror mirror() {
     Mirror m = mirror;
+    if (corrupt != null) {
+      throw new IllegalStateException(corrupt.getMessage(), corrupt);
+    }
+    if (diverged != null) {
+      throw new IllegalStateException("this replica diverged: " + diverged);
+    }
     if (m == null) {
       throw new IllegalStateException("the state machine is " + getLifeCycleState());
     }
     return m;
+  }
+
+  /**
+   * Whether {@code nodeId} holds an open session in this group, as this replica has applied; true
+   * while the replica is not open (a query then fails on its own).
+   */
+  public boolean member(String nodeId) {
+    Mirror m = mirror;
+    if (m == null) {
+      return true;
+    }
+    Session s = m.session(nodeId);
+    return s != null && !s.expired();
   }
 
   private long mirrorAppliedIndex() {
@@ -273,6 +339,10 @@ public class RegistryStateMachine extends BaseStateMachine {
   @Override
   public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
     TransactionContext context = super.startTransaction(request);
+    if (corrupt != null) {
+      context.setException(new IllegalStateException(corrupt.getMessage()));
+      return context;
+    }
     Codec.Decoded decoded = Codec.decodeBatch(toProtobuf(request.getMessage().getContent()));
     if (!decoded.ok()) {
       context.setException(new IllegalArgumentException(decoded.errorStatus() + ": " + decoded.errorDetail()));
@@ -315,6 +385,9 @@ public class RegistryStateMachine extends BaseStateMachine {
   public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
     LogEntryProto entry = trx.getLogEntry();
     BatchResult result;
+    if (corrupt != null) {
+      return CompletableFuture.failedFuture(new IllegalStateException(corrupt.getMessage(), corrupt));
+    }
     synchronized (this) {
       Replica r = replica;
       if (r == null) {
@@ -367,6 +440,15 @@ public class RegistryStateMachine extends BaseStateMachine {
       r.markApplied(last.getTerm(), last.getIndex());
       Path tmp = storage.newTemporary();
       r.store().checkpoint(tmp);
+      RocksStore.Verified verified;
+      try {
+        verified = RocksStore.verify(tmp); // what a follower installs must be sound
+      } catch (CorruptStoreException e) {
+        CheckpointSnapshotStorage.deleteTree(tmp);
+        failStop(e);
+        throw e;
+      }
+      CheckpointSnapshotStorage.writeDigest(tmp, verified);
       storage.publish(tmp, last);
       storage.cleanupOldSnapshots(null);
       return last.getIndex();
@@ -442,8 +524,17 @@ public class RegistryStateMachine extends BaseStateMachine {
           .setDetail("query does not decode: " + e.getMessage()).build());
     }
     Mirror m = mirror;
+    if (corrupt != null) {
+      return CompletableFuture.failedFuture(new IllegalStateException(corrupt.getMessage()));
+    }
     if (m == null) {
       return CompletableFuture.failedFuture(new IllegalStateException("the state machine is " + getLifeCycleState()));
+    }
+    if (q.getKindCase() == Query.KindCase.DIGEST_AT) { // answered even when diverged: that is how it is found
+      return reply(digestAnswer(q.getDigestAt().getIndex()));
+    }
+    if (diverged != null) {
+      return CompletableFuture.failedFuture(new IllegalStateException("this replica diverged: " + diverged));
     }
     if (q.getKindCase() == Query.KindCase.HEARTBEAT) {
       return reply(heartbeat(m, q.getHeartbeat()));
@@ -455,6 +546,24 @@ public class RegistryStateMachine extends BaseStateMachine {
       return reply(q.getDump().getDumpId() == 0 ? dump() : dumps.chunk(q.getDump().getDumpId(), q.getDump().getChunk()));
     }
     return reply(Queries.answer(m, q));
+  }
+
+  private QueryResult digestAnswer(long index) {
+    CompletableFuture<String> d = digestAt(index);
+    QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(mirrorAppliedIndex());
+    if (d == null) {
+      return b.setStatus(Status.INVALID_ARGUMENT).setDetail("no digest at index " + index + " here (a replica keeps "
+          + "those of its last " + RocksStore.DIGESTS_KEPT + " digest checks since it opened its store)").build();
+    }
+    if (!d.isDone()) {
+      return b.setStatus(Status.BUSY).setDetail("the digest at index " + index + " is being computed").build();
+    }
+    try {
+      return b.setStatus(Status.OK).setDigest(d.join()).build();
+    } catch (RuntimeException e) {
+      return b.setStatus(Status.INTERNAL_ERROR).setDetail("the digest at index " + index + " failed: " + e.getMessage())
+          .build();
+    }
   }
 
   /** Answers once the local mirror has applied {@code minIndex}, waiting at most 10 s. */

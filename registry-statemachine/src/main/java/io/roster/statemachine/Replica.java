@@ -98,12 +98,32 @@ public final class Replica implements AutoCloseable {
         results.mergeFrom(Codec.rejected(decoded, index));
       }
       store.commit(batch, term, index);
+      if (decoded.ok() && hasDigestCheck(decoded.batch())) {
+        store.digestInBackground(index);
+        digestChecks.accept(index);
+      }
     } catch (RocksDBException e) {
       throw new IllegalStateException("store write of entry " + index + " failed; this peer must restart", e);
     }
     mirror.appliedIndex(index);
     listener.applied(index, applied, ordinals.toArray());
     return results.build();
+  }
+
+  private volatile java.util.function.LongConsumer digestChecks = index -> { };
+
+  /** {@code listener} learns the index of every digest-check entry applied, on the apply thread. */
+  public void onDigestCheck(java.util.function.LongConsumer listener) {
+    this.digestChecks = listener;
+  }
+
+  private static boolean hasDigestCheck(CommandBatch commands) {
+    for (Command c : commands.getCommandsList()) {
+      if (c.hasDigestCheck()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The ordinal of each applied change's command, in change order. */

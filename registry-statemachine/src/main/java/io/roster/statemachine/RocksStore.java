@@ -86,8 +86,11 @@ public final class RocksStore implements AutoCloseable {
     // Without a WAL, what a crash loses is the memtables, and the node replays those entries from
     // the Raft log at restart: 16 MiB memtables (not the default 64) bound that replay (about
     // 150k small registrations, by their encoded size).
+    // Paranoid checks: a checksum or consistency error stops the database instead of being read
+    // past, and every SST file written (flush, compaction) is read back once before it is used.
     Options options = new Options().setCreateIfMissing(true).setAvoidFlushDuringShutdown(false)
-        .setWriteBufferSize(WRITE_BUFFER_BYTES);
+        .setWriteBufferSize(WRITE_BUFFER_BYTES).setParanoidChecks(true).setParanoidFileChecks(true)
+        .setForceConsistencyChecks(true);
     WriteOptions writeOptions = new WriteOptions().setDisableWAL(true);
     RocksDB db;
     try {
@@ -99,6 +102,7 @@ public final class RocksStore implements AutoCloseable {
     }
     RocksStore store = new RocksStore(dir, options, writeOptions, db);
     try {
+      store.verifyChecksums();
       store.checkFormat();
       store.readApplied();
     } catch (IOException | RuntimeException e) {
@@ -106,6 +110,15 @@ public final class RocksStore implements AutoCloseable {
       throw e;
     }
     return store;
+  }
+
+  /** Reads every block of every SST file and checks its checksum. */
+  private void verifyChecksums() throws CorruptStoreException {
+    try {
+      db.verifyChecksum();
+    } catch (RocksDBException e) {
+      throw new CorruptStoreException(dir, e.getMessage(), e);
+    }
   }
 
   private void checkFormat() throws IOException {
@@ -221,6 +234,7 @@ public final class RocksStore implements AutoCloseable {
         registries.put(name, d);
         mirror.apply(new RegistryCreated(d));
       }
+      it.status(); // an iterator stops early on an error: that is not the end of the data
       for (it.seekToFirst(); it.isValid(); it.next()) {
         byte[] k = it.key();
         byte[] v = it.value();
@@ -246,15 +260,138 @@ public final class RocksStore implements AutoCloseable {
           default -> { } // 'G' (loaded above), 'A' and 'V'
         }
       }
-    } catch (InvalidProtocolBufferException | RuntimeException e) {
-      throw new IOException("the store at " + dir + " is corrupt: " + e.getMessage(), e);
+      it.status();
+    } catch (RocksDBException | InvalidProtocolBufferException | RuntimeException e) {
+      throw new CorruptStoreException(dir, e.getMessage(), e);
     }
     mirror.appliedIndex(appliedIndex);
     return mirror;
   }
 
+  /**
+   * A digest of the state this store holds: SHA-256 over every record but the applied index and the
+   * format version, in key order. Two replicas that applied the same entries have the same digest.
+   */
+  public String digest() throws CorruptStoreException {
+    try (org.rocksdb.ReadOptions now = new org.rocksdb.ReadOptions()) {
+      return digest(db, dir, now, () -> false);
+    }
+  }
+
+  /** Digests of the state at digest-check entries, by index: the last {@link #DIGESTS_KEPT}. */
+  static final int DIGESTS_KEPT = 16;
+  private final Map<Long, java.util.concurrent.CompletableFuture<String>> digests =
+      java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, java.util.concurrent.CompletableFuture<String>> eldest) {
+          return size() > DIGESTS_KEPT;
+        }
+      });
+  /** One background thread, started when there is work and gone when idle. */
+  private final java.util.concurrent.ThreadPoolExecutor digester = new java.util.concurrent.ThreadPoolExecutor(0, 1,
+      30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+        Thread t = new Thread(r, "roster-digest");
+        t.setDaemon(true);
+        return t;
+      });
+  private volatile boolean closing;
+
+  /**
+   * Starts computing, in the background, the digest of the state as it is now (just after entry
+   * {@code index} was committed): a point-in-time view of the store is taken here, on the apply
+   * thread, so the entries applied meanwhile do not change what is digested.
+   */
+  void digestInBackground(long index) {
+    java.util.concurrent.CompletableFuture<String> result = new java.util.concurrent.CompletableFuture<>();
+    digests.put(index, result);
+    org.rocksdb.Snapshot view = db.getSnapshot();
+    try {
+      digester.execute(() -> {
+        try (org.rocksdb.ReadOptions at = new org.rocksdb.ReadOptions().setSnapshot(view)) {
+          result.complete(digest(db, dir, at, () -> closing));
+        } catch (Throwable e) {
+          result.completeExceptionally(e);
+        } finally {
+          db.releaseSnapshot(view);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      db.releaseSnapshot(view);
+      result.completeExceptionally(e);
+    }
+  }
+
+  /** The digest of the state at digest-check entry {@code index}, or null if this store has none for it. */
+  public java.util.concurrent.CompletableFuture<String> digestAt(long index) {
+    return digests.get(index);
+  }
+
+  private static String digest(RocksDB db, Path dir, org.rocksdb.ReadOptions at,
+      java.util.function.BooleanSupplier stop) throws CorruptStoreException {
+    java.security.MessageDigest sha;
+    try {
+      sha = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e); // every Java platform has SHA-256
+    }
+    byte[] length = new byte[4];
+    long records = 0;
+    try (RocksIterator it = db.newIterator(at)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        if ((++records & 0xFFF) == 0 && stop.getAsBoolean()) {
+          throw new java.util.concurrent.CancellationException("the store at " + dir + " is closing");
+        }
+        byte[] k = it.key();
+        if (k.length == 1 && (k[0] == APPLIED_KEY[0] || k[0] == FORMAT_KEY[0])) {
+          continue;
+        }
+        byte[] v = it.value();
+        sha.update(ByteBuffer.wrap(length).putInt(0, k.length).array());
+        sha.update(k);
+        sha.update(ByteBuffer.wrap(length).putInt(0, v.length).array());
+        sha.update(v);
+      }
+      it.status();
+    } catch (RocksDBException e) {
+      throw new CorruptStoreException(dir, e.getMessage(), e);
+    }
+    return java.util.HexFormat.of().formatHex(sha.digest());
+  }
+
+  /** What {@link #verify} found in a checkpoint: its applied index and its state's digest. */
+  public record Verified(long appliedIndex, String digest) {}
+
+  /**
+   * Opens the checkpoint in {@code dir} read-only, checks the checksum of every block and computes
+   * its digest.
+   *
+   * @throws CorruptStoreException naming the damaged file when RocksDB does
+   */
+  public static Verified verify(Path dir) throws IOException {
+    try (Options options = new Options().setParanoidChecks(true);
+        RocksDB db = RocksDB.openReadOnly(options, dir.toString())) {
+      db.verifyChecksum();
+      byte[] applied = db.get(APPLIED_KEY);
+      long index = applied == null ? 0 : AppliedRecord.parseFrom(applied).getIndex();
+      try (org.rocksdb.ReadOptions now = new org.rocksdb.ReadOptions()) {
+        return new Verified(index, digest(db, dir, now, () -> false));
+      }
+    } catch (RocksDBException | InvalidProtocolBufferException e) {
+      throw new CorruptStoreException(dir, e.getMessage(), e);
+    }
+  }
+
   @Override
   public void close() {
+    closing = true; // a digest in progress stops at its next few thousand records
+    digester.shutdown();
+    try {
+      if (!digester.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the digest of " + dir + " did not stop");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     db.close();
     writeOptions.close();
     options.close();

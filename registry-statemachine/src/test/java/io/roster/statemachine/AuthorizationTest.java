@@ -89,8 +89,27 @@ class AuthorizationTest {
   void aHeartbeatKeepsOnlyTheSendersSessionAlive() {
     Query own = Query.newBuilder().setHeartbeat(Heartbeat.newBuilder().setNodeId("c1").setIncarnation(7)).build();
     Query other = Query.newBuilder().setHeartbeat(Heartbeat.newBuilder().setNodeId("n2").setIncarnation(3)).build();
-    assertThat(Authorization.refusal(own, C1)).isNull();
-    assertThat(Authorization.refusal(other, C1)).isEqualTo("c1 (client) may not heartbeat for node n2");
+    assertThat(Authorization.refusal(own, C1, () -> true)).isNull();
+    assertThat(Authorization.refusal(other, C1, () -> true)).isEqualTo("c1 (client) may not heartbeat for node n2");
+  }
+
+  @Test
+  void theWholeStateAndTheChangeStreamAreForMembersOnly() {
+    Query dump = Query.newBuilder().setDump(io.roster.statemachine.proto.Dump.getDefaultInstance()).build();
+    Query changes = Query.newBuilder().setChanges(io.roster.statemachine.proto.Changes.newBuilder().setFromIndex(3))
+        .build();
+    Query whereis = Query.newBuilder().setWhereis(io.roster.statemachine.proto.Whereis.newBuilder()
+        .setRegistry("services").setKey("billing")).build();
+    for (Query q : List.of(dump, changes)) {
+      assertThat(Authorization.refusal(q, C1, () -> true)).as("a client with an open session").isNull();
+      assertThat(Authorization.refusal(q, C1, () -> false)).as("a client without one")
+          .startsWith("c1 (client) is not a member of this group");
+      assertThat(Authorization.refusal(q, N2, () -> false)).as("a voter").isNull();
+      assertThat(Authorization.refusal(q, OPS, () -> false)).as("an admin").isNull();
+    }
+    assertThat(Authorization.refusal(whereis, C1, () -> {
+      throw new AssertionError("membership is not asked for a read by key");
+    })).isNull();
   }
 
   @Test
