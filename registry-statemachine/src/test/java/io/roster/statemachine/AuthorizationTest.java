@@ -94,6 +94,17 @@ class AuthorizationTest {
   }
 
   @Test
+  void digestChecksAreForVotersAndAdmins() {
+    Command check = Commands.digestCheck();
+    assertThat(refusal(check, C1)).isEqualTo("c1 (client) may not ask for a digest check: voters and admins do");
+    assertThat(refusal(check, N2)).isNull();
+    assertThat(refusal(check, OPS)).isNull();
+    Query digest = Query.newBuilder().setDigestAt(io.roster.statemachine.proto.DigestAt.newBuilder().setIndex(9)).build();
+    assertThat(Authorization.refusal(digest, C1, () -> true)).contains("may not ask for a replica's digest");
+    assertThat(Authorization.refusal(digest, N2, () -> false)).isNull();
+  }
+
+  @Test
   void theWholeStateAndTheChangeStreamAreForMembersOnly() {
     Query dump = Query.newBuilder().setDump(io.roster.statemachine.proto.Dump.getDefaultInstance()).build();
     Query changes = Query.newBuilder().setChanges(io.roster.statemachine.proto.Changes.newBuilder().setFromIndex(3))
