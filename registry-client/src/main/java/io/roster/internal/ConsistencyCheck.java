@@ -47,13 +47,18 @@ public final class ConsistencyCheck {
   private final String nodeId;
   private final String label;
   private final RegistryStateMachine stateMachine;
+  /** Clients to the configured voters; one of them reaches voters added since. */
   private final Map<RaftPeerId, RenewableClient> voters;
+  /** The voters of the group's current Raft configuration. */
+  private final java.util.function.Supplier<java.util.Collection<org.apache.ratis.protocol.RaftPeer>> current;
   private final ScheduledExecutorService scheduler;
   private final java.util.function.BooleanSupplier leading;
   private final Map<Long, CompletableFuture<Report>> reports = new ConcurrentHashMap<>();
 
   ConsistencyCheck(String nodeId, String label, RegistryStateMachine stateMachine, Map<RaftPeerId, RenewableClient> voters,
+      java.util.function.Supplier<java.util.Collection<org.apache.ratis.protocol.RaftPeer>> current,
       ScheduledExecutorService scheduler, java.util.function.BooleanSupplier leading) {
+    this.current = current;
     this.nodeId = nodeId;
     this.label = label;
     this.stateMachine = stateMachine;
@@ -88,15 +93,17 @@ public final class ConsistencyCheck {
     }
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(COLLECT_MILLIS);
     Map<String, CompletableFuture<String>> asked = new LinkedHashMap<>();
-    for (RaftPeerId peer : voters.keySet()) {
+    java.util.Collection<org.apache.ratis.protocol.RaftPeer> peers = current.get();
+    for (org.apache.ratis.protocol.RaftPeer peer : peers) {
       CompletableFuture<String> d = new CompletableFuture<>();
-      asked.put(peer.toString(), d);
-      if (peer.toString().equals(nodeId)) {
+      asked.put(peer.getId().toString(), d);
+      if (peer.getId().toString().equals(nodeId)) {
         own.whenComplete((v, e) -> d.complete(e == null ? v : null));
       } else {
         collect(index, peer, deadline, d);
       }
     }
+    int voterCount = peers.size();
     CompletableFuture.allOf(asked.values().toArray(new CompletableFuture[0])).whenComplete((v, e) -> {
       Map<String, String> digests = new LinkedHashMap<>();
       asked.forEach((peer, d) -> {
@@ -105,22 +112,27 @@ public final class ConsistencyCheck {
           digests.put(peer, digest);
         }
       });
-      report.complete(judge(index, digests));
+      report.complete(judge(index, digests, voterCount));
     });
     return report;
   }
 
   /** Asks {@code peer} for its digest at {@code index} until it has one or the deadline passes (then null). */
-  private void collect(long index, RaftPeerId peer, long deadline, CompletableFuture<String> out) {
+  private void collect(long index, org.apache.ratis.protocol.RaftPeer to, long deadline, CompletableFuture<String> out) {
+    RaftPeerId peer = to.getId();
+    RenewableClient via = voters.containsKey(peer) ? voters.get(peer) : voters.values().iterator().next();
     Message ask = Message.valueOf(UnsafeByteOperations.unsafeWrap(Query.newBuilder()
         .setDigestAt(DigestAt.newBuilder().setIndex(index)).build().toByteArray()));
     CompletableFuture<org.apache.ratis.protocol.RaftClientReply> sent;
     try {
-      sent = voters.get(peer).call(Optional.empty(), client -> client.getClientRpc().sendRequestAsyncUnordered(
+      sent = via.call(Optional.empty(), client -> {
+        client.getClientRpc().addRaftPeers(List.of(to)); // a voter added since this node was configured
+        return client.getClientRpc().sendRequestAsyncUnordered(
           RaftClientRequest.newBuilder().setClientId(client.getId()).setServerId(peer).setGroupId(client.getGroupId())
               .setCallId(CALLS.incrementAndGet()).setMessage(ask)
               .setType(RaftClientRequest.staleReadRequestType(index)).build())
-          .orTimeout(5, TimeUnit.SECONDS));
+          .orTimeout(5, TimeUnit.SECONDS);
+      });
     } catch (RuntimeException e) {
       sent = CompletableFuture.failedFuture(e);
     }
@@ -137,7 +149,7 @@ public final class ConsistencyCheck {
         out.complete(r.getDigest());
       } else if (System.nanoTime() < deadline && (r == null || r.getStatus() == Status.BUSY)) {
         try {
-          scheduler.schedule(() -> collect(index, peer, deadline, out), RETRY_MILLIS, TimeUnit.MILLISECONDS);
+          scheduler.schedule(() -> collect(index, to, deadline, out), RETRY_MILLIS, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
           out.complete(null);
         }
@@ -147,10 +159,10 @@ public final class ConsistencyCheck {
     });
   }
 
-  private Report judge(long index, Map<String, String> digests) {
+  private Report judge(long index, Map<String, String> digests, int voterCount) {
     Map<String, Integer> counts = new java.util.HashMap<>();
     digests.values().forEach(d -> counts.merge(d, 1, Integer::sum));
-    String majority = counts.entrySet().stream().filter(e -> e.getValue() > voters.size() / 2).map(Map.Entry::getKey)
+    String majority = counts.entrySet().stream().filter(e -> e.getValue() > voterCount / 2).map(Map.Entry::getKey)
         .findFirst().orElse(null);
     Report report = new Report(label, index, Map.copyOf(digests), majority);
     String own = digests.get(nodeId);

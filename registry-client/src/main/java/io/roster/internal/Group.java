@@ -112,7 +112,7 @@ final class Group {
       stream.start(session.openIndex(), session::over); // voters stream to members only
     }
     this.consistency = stateMachine == null ? null : new ConsistencyCheck(config.nodeId(), label, stateMachine,
-        heartbeatClients, scheduler, () -> localLeaderId().map(id -> id.equals(server.getId())).orElse(false));
+        heartbeatClients, this::currentVoters, scheduler, this::leading);
   }
 
   /** The cross-peer check of this group's replicas; null on a client node. */
@@ -130,6 +130,15 @@ final class Group {
         ? consistency.report(Revisions.index(r.getRevision()))
         : CompletableFuture.failedFuture(new RosterException("digest check refused: " + r.getStatus() + " "
             + r.getDetail())));
+  }
+
+  /** The voters of this group's current Raft configuration, as this voter knows it. */
+  private java.util.Collection<RaftPeer> currentVoters() {
+    try {
+      return server.getDivision(raftGroup.getGroupId()).getRaftConf().getCurrentPeers();
+    } catch (IOException e) {
+      return raftGroup.getPeers();
+    }
   }
 
   /** Whether this voter leads the group now. */
@@ -156,7 +165,9 @@ final class Group {
 
   /** The leader this node knows without asking Ratis (its own Raft state, or the heartbeats' answers). */
   private Optional<RaftPeerId> knownLeader() {
-    return session.knownLeader();
+    // a leader this node's clients do not list (a voter added since) is found through Ratis' redirects,
+    // which also teach the clients its address
+    return session.knownLeader().filter(id -> raftGroup.getPeer(id) != null);
   }
 
   /** Opens this node's session in the group (and, on a voter, takes up the leader's expiry duty). */

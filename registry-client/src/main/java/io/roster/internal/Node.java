@@ -182,6 +182,8 @@ public final class Node implements RegistryNode {
       ClientIdentities identities = config.tls() != null ? new ClientIdentities() : null;
       // this server's state machines, for the gate to tell members (nodes with an open session)
       Map<RaftGroupId, RegistryStateMachine> machines = new ConcurrentHashMap<>();
+      // the server, once built: voters added since this node's configuration are in its groups' configurations
+      java.util.concurrent.atomic.AtomicReference<RaftServer> built = new java.util.concurrent.atomic.AtomicReference<>();
       try {
         server = RaftServer.newBuilder()
             .setServerId(RaftPeerId.valueOf(config.nodeId()))
@@ -190,11 +192,12 @@ public final class Node implements RegistryNode {
             .setParameters(RatisWiring.serverParameters(config, identities, (g, nodeId) -> {
               RegistryStateMachine sm = machines.get(g);
               return sm != null && sm.member(nodeId);
-            }))
+            }, id -> config.voters().containsKey(id) || inConfiguration(built.get(), id)))
             // the cluster's group and every partition group found on disk or added later
             .setStateMachineRegistry(id -> machines.compute(id, (g, old) -> new RegistryStateMachine(identities)))
             .setOption(RaftStorage.StartupOption.RECOVER)
             .build();
+        built.set(server);
         server.start();
         checkStoredVoters(server, group, config);
       } catch (IllegalArgumentException e) {
@@ -237,6 +240,25 @@ public final class Node implements RegistryNode {
    * A new incarnation, larger than every earlier one of this node: the wall clock in milliseconds,
    * or one more than the last one recorded in the data directory if the clock went back.
    */
+  /** Whether {@code id} is a peer (voter, or catching up to be one) of a group {@code server} hosts. */
+  private static boolean inConfiguration(RaftServer server, String id) {
+    if (server == null) {
+      return false;
+    }
+    RaftPeerId peer = RaftPeerId.valueOf(id);
+    for (RaftGroupId g : server.getGroupIds()) {
+      try {
+        org.apache.ratis.server.RaftConfiguration conf = server.getDivision(g).getRaftConf();
+        if (conf.getPeer(peer) != null) {
+          return true;
+        }
+      } catch (IOException | RuntimeException gone) {
+        // a group being removed
+      }
+    }
+    return false;
+  }
+
   /** Refuses voters that contradict the Raft configuration stored in the data directory. */
   private static void checkStoredVoters(RaftServer server, RaftGroup group, NodeConfig config) throws IOException {
     Map<String, String> stored = new java.util.LinkedHashMap<>();

@@ -76,7 +76,8 @@ final class NodeTls {
    * its address, on a voter certificate.
    */
   GrpcTlsConfig ratis() {
-    return new GrpcTlsConfig(tls.keyManager(), new PeerTrust(tls.trustManager(), this::voterAt, true), true);
+    return new GrpcTlsConfig(tls.keyManager(),
+        new PeerTrust(tls.trustManager(), this::voterAt, true, config.voters()::containsKey), true);
   }
 
   /** The voter configured at {@code host:port}, or null. */

@@ -25,7 +25,20 @@ final class PeerTrust extends X509ExtendedTrustManager {
   /** Whether a server reached must present a voter certificate (Raft's ports: only voters serve them). */
   private final boolean serverIsVoter;
 
+  /** Whether a node id is one of the configured voters. */
+  private final java.util.function.Predicate<String> configured;
+
   PeerTrust(X509TrustManager cas, BiFunction<String, Integer, String> expectedAt, boolean serverIsVoter) {
+    this(cas, expectedAt, serverIsVoter, id -> true);
+  }
+
+  /**
+   * As above; a Raft server at an address no configured voter has may present the voter certificate
+   * of an id that {@code configured} does not know (a voter added since).
+   */
+  PeerTrust(X509TrustManager cas, BiFunction<String, Integer, String> expectedAt, boolean serverIsVoter,
+      java.util.function.Predicate<String> configured) {
+    this.configured = configured;
     this.cas = cas;
     this.expectedAt = expectedAt;
     this.serverIsVoter = serverIsVoter;
@@ -69,6 +82,11 @@ final class PeerTrust extends X509ExtendedTrustManager {
     cas.checkServerTrusted(chain, authType);
     String id = identity(chain);
     String expected = expectedAt.apply(host, port);
+    if (expected == null && serverIsVoter && !configured.test(id)) {
+      // a voter added since this node was configured (Raft names it, at an address it published): any
+      // voter certificate whose id no configured voter holds
+      expected = id;
+    }
     if (!id.equals(expected)) {
       throw new CertificateException("the server at " + host + ":" + port + " presented the certificate of node '"
           + id + "'; " + (expected == null ? "no node is expected there" : "expected node '" + expected + "'"));

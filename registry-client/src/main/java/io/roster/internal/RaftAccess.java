@@ -57,7 +57,8 @@ final class RaftAccess implements ServerInterceptor {
   private static final Logger LOG = LoggerFactory.getLogger(RaftAccess.class);
 
   private final String nodeId;
-  private final Set<String> voters;
+  /** Whether an id is one of the cluster's voters: configured, or in a hosted group's current configuration. */
+  private final java.util.function.Predicate<String> voter;
   private final ClientIdentities identities;
   /** Whether a node holds an open session in a group this server hosts. */
   private final java.util.function.BiPredicate<RaftGroupId, String> members;
@@ -65,11 +66,11 @@ final class RaftAccess implements ServerInterceptor {
   private final javax.net.ssl.X509TrustManager trust;
   private final RateLimitedLog refusals = new RateLimitedLog(LOG, 10_000);
 
-  RaftAccess(String nodeId, Set<String> voters, ClientIdentities identities,
+  RaftAccess(String nodeId, java.util.function.Predicate<String> voter, ClientIdentities identities,
       java.util.function.BiPredicate<RaftGroupId, String> members, javax.net.ssl.X509TrustManager trust) {
     this.trust = trust;
     this.nodeId = nodeId;
-    this.voters = Set.copyOf(voters);
+    this.voter = voter;
     this.identities = identities;
     this.members = members;
   }
@@ -94,13 +95,13 @@ final class RaftAccess implements ServerInterceptor {
     } catch (IllegalArgumentException e) {
       return refuse(call, from, "?", e.getMessage());
     }
-    if (voters.contains(id) && role != Tls.CertRole.VOTER) {
+    if (role != Tls.CertRole.VOTER && voter.test(id)) {
       return refuse(call, from, id, "the id of a configured voter on a " + role + " certificate");
     }
     String service = call.getMethodDescriptor().getServiceName();
     if (RaftServerProtocolServiceGrpc.SERVICE_NAME.equals(service)) {
-      if (role != Tls.CertRole.VOTER || !voters.contains(id)) {
-        return refuse(call, from, id, "Raft's peer service is for the voters " + voters);
+      if (role != Tls.CertRole.VOTER || !voter.test(id)) {
+        return refuse(call, from, id, "Raft's peer service is for the cluster's voters");
       }
       return new Checked<>(next.startCall(call, headers), call, from, id, m -> senderRefusal(m, id));
     }
@@ -113,7 +114,7 @@ final class RaftAccess implements ServerInterceptor {
     if (RaftClientProtocolServiceGrpc.SERVICE_NAME.equals(service)) {
       // a voter certificate whose id is not a configured voter counts as a client
       Authorization.Identity who = new Authorization.Identity(id, switch (role) {
-        case VOTER -> voters.contains(id) ? Authorization.Identity.Kind.VOTER : Authorization.Identity.Kind.CLIENT;
+        case VOTER -> voter.test(id) ? Authorization.Identity.Kind.VOTER : Authorization.Identity.Kind.CLIENT;
         case CLIENT -> Authorization.Identity.Kind.CLIENT;
         case ADMIN -> Authorization.Identity.Kind.ADMIN;
       });

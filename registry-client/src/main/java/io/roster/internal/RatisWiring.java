@@ -65,13 +65,15 @@ final class RatisWiring {
    * The Ratis parameters of a voter's server: with TLS, its mutual TLS for the server, client and
    * admin endpoints, and the gate that decides who may use which service and binds each client id
    * to the identity it authenticated as in {@code identities} ({@link RaftAccess}); without, none.
-   * {@code members} tells whether a node holds an open session in a group this server hosts.
+   * {@code members} tells whether a node holds an open session in a group this server hosts;
+   * {@code voter} whether an id is one of the cluster's voters.
    */
   static Parameters serverParameters(NodeConfig config, io.roster.statemachine.ClientIdentities identities,
-      java.util.function.BiPredicate<org.apache.ratis.protocol.RaftGroupId, String> members) {
+      java.util.function.BiPredicate<org.apache.ratis.protocol.RaftGroupId, String> members,
+      java.util.function.Predicate<String> voter) {
     Parameters p = clientParameters(config);
     RaftAccess access = config.tls() != null
-        ? new RaftAccess(config.nodeId(), config.voters().keySet(), identities, members,
+        ? new RaftAccess(config.nodeId(), voter, identities, members,
             config.tls().trustManager()) : null;
     GrpcConfigKeys.Server.setServicesCustomizer(p, (builder, types) -> {
       NodeTls.bounded(builder, RAFT_STREAMS_PER_CONNECTION);

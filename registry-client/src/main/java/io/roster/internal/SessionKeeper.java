@@ -179,8 +179,56 @@ final class SessionKeeper {
     // it and the others answer NOT_LEADER. Finding a new leader through a Ratis client's retries can
     // take longer than a short session timeout after the old leader crashed.
     var leader = localLeader.get();
+    if (leader.isPresent() && !heartbeatClients.containsKey(leader.get())) {
+      beatLeader(m); // a voter added after this node was configured
+      return;
+    }
     for (org.apache.ratis.protocol.RaftPeerId peer : leader.isPresent() ? java.util.List.of(leader.get()) : voters) {
       beat(m, peer);
+    }
+    if (System.nanoTime() - answeredAtNanos > 2 * TimeUnit.MILLISECONDS.toNanos(Math.max(100, timeoutMillis / 3))) {
+      beatLeader(m); // no configured voter leads: the leader may be one added since
+    }
+  }
+
+  /** When a leader last recorded one of this node's beats. */
+  private volatile long answeredAtNanos = System.nanoTime();
+
+  /**
+   * A beat to whichever voter leads, found through Ratis' redirects (a read the leader answers
+   * without a read index): the way to a leader that this node's configured voters do not list.
+   */
+  private void beatLeader(Message m) {
+    RenewableClient any = heartbeatClients.get(voters.get(0));
+    try {
+      any.call(java.util.Optional.empty(), client -> org.apache.ratis.client.impl.UnorderedAsync.send(
+              RaftClientRequest.readRequestType(true), m, null, (org.apache.ratis.client.impl.RaftClientImpl) client)
+              .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS))
+          .whenComplete((reply, e) -> {
+            if (e == null && reply.isSuccess()) {
+              answered(reply);
+            }
+          });
+    } catch (RuntimeException e) {
+      LOG.debug("{}: heartbeat to the leader not sent: {}", node.nodeId(), e.toString());
+    }
+  }
+
+  /** Reads a leader's answer to a beat. */
+  private void answered(org.apache.ratis.protocol.RaftClientReply reply) {
+    try {
+      QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+      if (r.getStatus() == Status.OK) {
+        answeredAtNanos = System.nanoTime();
+        if (heartbeatClients.containsKey(reply.getServerId())) {
+          leaderHint = reply.getServerId(); // only the leader records beats
+        }
+      }
+      if (r.getStatus() == Status.SESSION_EXPIRED) {
+        expire(r.getDetail());
+      }
+    } catch (Exception parse) {
+      LOG.warn("{}: heartbeat reply does not decode", node.nodeId(), parse);
     }
   }
 
@@ -207,17 +255,7 @@ final class SessionKeeper {
             if (e != null || !reply.isSuccess()) {
               return; // no leader right now: the next beat tries again, the new leader grants grace
             }
-            try {
-              QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
-              if (r.getStatus() == Status.OK) {
-                leaderHint = peer; // only the leader records beats
-              }
-              if (r.getStatus() == Status.SESSION_EXPIRED) {
-                expire(r.getDetail());
-              }
-            } catch (Exception parse) {
-              LOG.warn("{}: heartbeat reply does not decode", node.nodeId(), parse);
-            }
+            answered(reply);
           });
     } catch (RuntimeException e) {
       LOG.debug("{}: heartbeat not sent: {}", node.nodeId(), e.toString());

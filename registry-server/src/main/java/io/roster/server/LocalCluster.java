@@ -138,7 +138,7 @@ public final class LocalCluster implements AutoCloseable {
     throw last;
   }
 
-  private static int freePort() {
+  public static int freePort() {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     } catch (IOException e) {
@@ -184,6 +184,27 @@ public final class LocalCluster implements AutoCloseable {
     Node node = (Node) (tlsOn ? b.tls(tls(id, io.roster.Tls.CertRole.VOTER, tlsDir.resolve(id))) : b).start();
     nodes.put(id, node);
     return node;
+  }
+
+  /**
+   * Starts a new voter {@code id} at {@code address} (a data directory of its own under the root),
+   * configured with the voters as they are now plus itself: the node runs, and joins the groups'
+   * configurations when {@link #membership()} adds it.
+   */
+  public synchronized Node startVoter(String id, String address) {
+    voters.put(id, address);
+    return startVoter(id);
+  }
+
+  /** Forgets voter {@code id} (after {@link #membership()} removed it): nodes started later do not list it. */
+  public synchronized void forgetVoter(String id) {
+    voters.remove(id);
+  }
+
+  /** The admin view of this cluster's membership, with a new admin certificate (none in plaintext). */
+  public io.roster.Membership membership() {
+    return io.roster.Membership.connect("roster", Map.copyOf(voters),
+        tlsOn ? tls("roster-admin", io.roster.Tls.CertRole.ADMIN) : null);
   }
 
   /** Starts a client node {@code id}. */

@@ -1,0 +1,61 @@
+package io.roster;
+
+import io.roster.internal.MembershipAdmin;
+import java.util.Map;
+
+/**
+ * Changes the cluster's voters: the cluster's Raft group and every partition group together. Needs
+ * an {@code admin} certificate ({@code roster cert issue --role admin}); Ratis' admin service
+ * refuses any other.
+ *
+ * <pre>{@code
+ * try (Membership m = Membership.connect("roster", Map.of("n1", "10.0.0.1:7001"), Tls.pem(cert, key, ca))) {
+ *   m.addVoter("n4", "10.0.0.4:7001");   // n4 runs already, started with the voters list that names it
+ *   m.removeVoter("n1");                  // then stop n1
+ * }
+ * }</pre>
+ *
+ * <p>Replacing a voter whose disk was lost: stop it, {@link #removeVoter} it, give it an empty data
+ * directory, start it (same id and address, or new ones) with the current voters list, and
+ * {@link #addVoter} it: it joins as a new member and receives the state from the leader.
+ */
+public final class Membership implements AutoCloseable {
+  private final MembershipAdmin admin;
+
+  private Membership(MembershipAdmin admin) {
+    this.admin = admin;
+  }
+
+  /**
+   * Reaches cluster {@code cluster} through any of {@code voters} (id → host:port) with the admin
+   * certificate {@code tls}, or in plaintext when {@code tls} is null (a cluster started insecure).
+   */
+  public static Membership connect(String cluster, Map<String, String> voters, Tls tls) {
+    return new Membership(new MembershipAdmin(cluster, voters, tls));
+  }
+
+  /** The cluster's voters now (id → address). */
+  public Map<String, String> voters() {
+    return admin.voters();
+  }
+
+  /** Adds a running node as a voter: it catches up without a vote, then votes. */
+  public void addVoter(String id, String address) {
+    admin.addVoter(id, address);
+  }
+
+  /** Removes a voter from every group; stop its node afterwards. */
+  public void removeVoter(String id) {
+    admin.removeVoter(id);
+  }
+
+  /** Hands the cluster group's leadership to voter {@code id}. */
+  public void transferLeadership(String id) {
+    admin.transferLeadership(id);
+  }
+
+  @Override
+  public void close() {
+    admin.close();
+  }
+}
