@@ -22,7 +22,6 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.SetConfigurationRequest;
-import org.apache.ratis.protocol.exceptions.AlreadyExistsException;
 import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.util.TimeDuration;
 import org.slf4j.Logger;
@@ -47,7 +46,7 @@ public final class MembershipAdmin implements AutoCloseable {
       throw new IllegalArgumentException("at least one voter is needed to reach the cluster");
     }
     this.clusterGroup = RatisWiring.groupId(cluster);
-    this.seeds = Map.copyOf(voters);
+    this.seeds = new java.util.concurrent.ConcurrentHashMap<>(voters);
     this.tls = tls;
   }
 
@@ -76,15 +75,39 @@ public final class MembershipAdmin implements AutoCloseable {
       List<RaftPeer> next = new ArrayList<>(now.getPeers());
       next.add(added);
       try (RaftClient c = client(RaftGroup.valueOf(g, next))) {
-        try {
-          RaftClientReply hosted = c.getGroupManagementApi(added.getId()).add(RaftGroup.valueOf(g, next));
-          check(hosted, "group " + g + " on " + id);
-        } catch (AlreadyExistsException | RosterException alreadyHosted) {
-          LOG.debug("{} hosts {} already: {}", id, g, alreadyHosted.getMessage());
-        }
+        awaitHosted(c, added.getId(), g);
         change(c, g, now.getPeers(), next, "add " + id);
       } catch (IOException e) {
         throw new RosterException("adding voter " + id + " to group " + g + " failed: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  /**
+   * Waits until the new voter's server hosts group {@code g}: a Roster node hosts the cluster's group
+   * from its start and each partition group once its mirror of the cluster's group shows the
+   * registry. (Adding the group to it from here could race with that, and Ratis 3.3 closes a group
+   * that a second add finds already there.)
+   */
+  private static void awaitHosted(RaftClient c, RaftPeerId peer, RaftGroupId g) throws IOException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ATTEMPT_MILLIS * 6);
+    while (true) {
+      try {
+        if (c.getGroupManagementApi(peer).list().getGroupIds().contains(g)) {
+          return;
+        }
+      } catch (IOException | RuntimeException notYet) {
+        LOG.debug("{} does not answer yet: {}", peer, notYet.toString());
+      }
+      if (System.nanoTime() > deadline) {
+        throw new RosterException(peer + " does not host group " + g + " after " + ATTEMPT_MILLIS * 6 / 1000 + " s: "
+            + "is it running, as a voter, with the voters list that names it?");
+      }
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RosterException("interrupted", e);
       }
     }
   }
@@ -140,43 +163,59 @@ public final class MembershipAdmin implements AutoCloseable {
     }
   }
 
-  /** The cluster's group first, then the partition groups, as a voter that answers lists them. */
+  /** The cluster's group first, then the partition groups, as the cluster group's leader lists them. */
   private List<RaftGroupId> groups() {
+    String leader = info(clusterGroup).getRoleInfoProto().getSelf().getId().toStringUtf8();
     List<RaftGroupId> out = new ArrayList<>();
     out.add(clusterGroup);
-    Exception last = null;
-    for (Map.Entry<String, String> seed : seeds.entrySet()) {
-      try (RaftClient c = client(seedGroup())) {
-        for (RaftGroupId g : c.getGroupManagementApi(RaftPeerId.valueOf(seed.getKey())).list().getGroupIds()) {
-          if (!g.equals(clusterGroup)) {
-            out.add(g);
-          }
+    try (RaftClient c = client(seedGroup())) {
+      for (RaftGroupId g : c.getGroupManagementApi(RaftPeerId.valueOf(leader)).list().getGroupIds()) {
+        if (!g.equals(clusterGroup)) {
+          out.add(g);
         }
-        return out;
-      } catch (IOException | RuntimeException e) { // a seed that is down: the next one
-        last = e;
       }
+      return out;
+    } catch (IOException | RuntimeException e) {
+      throw new RosterException("the leader " + leader + " does not list its groups: " + e, e);
     }
-    throw new RosterException("no voter of " + seeds.keySet() + " lists its groups: " + last, last);
   }
 
+  /**
+   * Group {@code g} as its leader describes it. Only the leader's word counts: a node that is not
+   * (yet) a member describes the group with the configuration it was started with. Voters met on the
+   * way (a leader added since the admin's voters list was written) are asked too.
+   */
   private GroupInfoReply info(RaftGroupId g) {
     Exception last = null;
-    for (String seed : seeds.keySet()) {
-      try (RaftClient c = client(seedGroup())) {
-        GroupInfoReply reply = c.getGroupManagementApi(RaftPeerId.valueOf(seed)).info(g);
-        if (reply.isSuccess()) {
-          return reply;
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ATTEMPT_MILLIS * 3);
+    while (System.nanoTime() < deadline) {
+      for (String peer : List.copyOf(seeds.keySet())) {
+        try (RaftClient c = client(seedGroup())) {
+          GroupInfoReply reply = c.getGroupManagementApi(RaftPeerId.valueOf(peer)).info(g);
+          if (!reply.isSuccess()) {
+            continue;
+          }
+          reply.getGroup().getPeers().forEach(p -> seeds.putIfAbsent(p.getId().toString(), p.getAddress()));
+          if (reply.getRoleInfoProto().getRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER) {
+            return reply;
+          }
+        } catch (IOException | RuntimeException e) { // a voter that is down: the next one
+          last = e;
         }
-      } catch (IOException | RuntimeException e) { // a seed that is down: the next one
-        last = e;
+      }
+      try {
+        Thread.sleep(200); // an election under way
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
       }
     }
-    throw new RosterException("no voter of " + seeds.keySet() + " describes group " + g + ": " + last, last);
+    throw new RosterException("no leader of group " + g + " among " + seeds.keySet() + " answered"
+        + (last == null ? "" : ": " + last), last);
   }
 
   private RaftGroup seedGroup() {
-    Map<String, String> sorted = new LinkedHashMap<>(seeds);
+    Map<String, String> sorted = new java.util.TreeMap<>(seeds);
     return RaftGroup.valueOf(clusterGroup, sorted.entrySet().stream()
         .map(e -> RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build()).toList());
   }

@@ -192,7 +192,8 @@ public final class Node implements RegistryNode {
             .setParameters(RatisWiring.serverParameters(config, identities, (g, nodeId) -> {
               RegistryStateMachine sm = machines.get(g);
               return sm != null && sm.member(nodeId);
-            }, id -> config.voters().containsKey(id) || inConfiguration(built.get(), id)))
+            }, id -> config.voters().containsKey(id) || inConfiguration(built.get(), id),
+                (g, id) -> inGroupConfiguration(built.get(), g, id)))
             // the cluster's group and every partition group found on disk or added later
             .setStateMachineRegistry(id -> machines.compute(id, (g, old) -> new RegistryStateMachine(identities)))
             .setOption(RaftStorage.StartupOption.RECOVER)
@@ -257,6 +258,18 @@ public final class Node implements RegistryNode {
       }
     }
     return false;
+  }
+
+  /** Whether {@code id} is a voter of group {@code g} as {@code server} knows it (true if it does not host it). */
+  private static boolean inGroupConfiguration(RaftServer server, RaftGroupId g, String id) {
+    if (server == null) {
+      return true;
+    }
+    try {
+      return server.getDivision(g).getRaftConf().getPeer(RaftPeerId.valueOf(id)) != null;
+    } catch (IOException notHosted) {
+      return true; // Ratis answers for a group it does not host
+    }
   }
 
   /** Refuses voters that contradict the Raft configuration stored in the data directory. */

@@ -60,6 +60,8 @@ final class RaftAccess implements ServerInterceptor {
   /** Whether an id is one of the cluster's voters: configured, or in a hosted group's current configuration. */
   private final java.util.function.Predicate<String> voter;
   private final ClientIdentities identities;
+  /** Whether a voter is in the configuration of a group this server hosts (true if the group is not hosted). */
+  private final java.util.function.BiPredicate<RaftGroupId, String> groupVoter;
   /** Whether a node holds an open session in a group this server hosts. */
   private final java.util.function.BiPredicate<RaftGroupId, String> members;
   /** The node's trusted CAs and CRLs, to check a peer again while its connection is in use. */
@@ -67,7 +69,9 @@ final class RaftAccess implements ServerInterceptor {
   private final RateLimitedLog refusals = new RateLimitedLog(LOG, 10_000);
 
   RaftAccess(String nodeId, java.util.function.Predicate<String> voter, ClientIdentities identities,
-      java.util.function.BiPredicate<RaftGroupId, String> members, javax.net.ssl.X509TrustManager trust) {
+      java.util.function.BiPredicate<RaftGroupId, String> members, javax.net.ssl.X509TrustManager trust,
+      java.util.function.BiPredicate<RaftGroupId, String> groupVoter) {
+    this.groupVoter = groupVoter;
     this.trust = trust;
     this.nodeId = nodeId;
     this.voter = voter;
@@ -178,10 +182,21 @@ final class RaftAccess implements ServerInterceptor {
   }
 
   /** Why a peer-service request may not go: it names a sender other than the certificate's voter. */
-  private static String senderRefusal(Object message, String id) {
+  private String senderRefusal(Object message, String id) {
     RaftRpcRequestProto header = header(message);
     String sender = header == null ? null : header.getRequestorId().toStringUtf8();
-    return id.equals(sender) ? null : "voter " + id + " cannot send for " + sender;
+    if (!id.equals(sender)) {
+      return "voter " + id + " cannot send for " + sender;
+    }
+    if (message instanceof RequestVoteRequestProto || message instanceof StartLeaderElectionRequestProto) {
+      // a candidate outside the group's configuration (not added yet, or removed, its data lost) does
+      // not campaign here: Ratis would answer a removed one by shutting its group down
+      RaftGroupId group = RaftGroupId.valueOf(header.getRaftGroupId().getId());
+      if (!groupVoter.test(group, id)) {
+        return "voter " + id + " is not in the configuration of " + group + " here";
+      }
+    }
+    return null;
   }
 
   /**

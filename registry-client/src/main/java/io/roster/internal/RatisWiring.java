@@ -70,11 +70,11 @@ final class RatisWiring {
    */
   static Parameters serverParameters(NodeConfig config, io.roster.statemachine.ClientIdentities identities,
       java.util.function.BiPredicate<org.apache.ratis.protocol.RaftGroupId, String> members,
-      java.util.function.Predicate<String> voter) {
+      java.util.function.Predicate<String> voter, java.util.function.BiPredicate<RaftGroupId, String> groupVoter) {
     Parameters p = clientParameters(config);
     RaftAccess access = config.tls() != null
         ? new RaftAccess(config.nodeId(), voter, identities, members,
-            config.tls().trustManager()) : null;
+            config.tls().trustManager(), groupVoter) : null;
     GrpcConfigKeys.Server.setServicesCustomizer(p, (builder, types) -> {
       NodeTls.bounded(builder, RAFT_STREAMS_PER_CONNECTION);
       return access != null ? builder.intercept(access) : builder;
