@@ -172,8 +172,9 @@ class IntegrityTest {
 
   record Run(int exit, String output) {}
 
+
   /** Runs {@code roster args} in a JVM of its own; what it printed (stdout and stderr) and its exit code. */
-  private static Run roster(String... args) throws Exception {
+  static Run roster(String... args) throws Exception {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), Main.class.getName()));
     command.addAll(List.of(args));

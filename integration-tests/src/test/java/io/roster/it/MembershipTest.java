@@ -41,6 +41,45 @@ class MembershipTest {
   }
 
   @Test
+  void rosterVotersListsTheVotersAndHandsOverLeadershipWithAnAdminCertificateOnly() throws Exception {
+    cluster = LocalCluster.start(dir, 3, Duration.ofSeconds(3), Duration.ofSeconds(10));
+    cluster.awaitReady(WAIT);
+    Path admin = dir.resolve("admin");
+    io.roster.server.CertificateAuthority.Issued ops = cluster.ca().issue("ops", io.roster.Tls.CertRole.ADMIN,
+        List.of("127.0.0.1"), Duration.ofDays(1));
+    ops.save(admin);
+    Path client = dir.resolve("client");
+    io.roster.server.CertificateAuthority.Issued c9 = cluster.ca().issue("c9", io.roster.Tls.CertRole.CLIENT,
+        List.of("127.0.0.1"), Duration.ofDays(1));
+    c9.save(client);
+    String voters = "n1=" + cluster.voters().get("n1");
+    Path ca = cluster.tlsDir().resolve(io.roster.server.CertificateAuthority.CA_FILE);
+
+    IntegrityTest.Run list = IntegrityTest.roster("voters", "list", "--voters", voters, "--tls-cert",
+        ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(), "--tls-ca", ca.toString());
+    assertThat(list.exit()).as(list.output()).isZero();
+    assertThat(list.output()).contains("n1=" + cluster.voters().get("n1"), "n2=" + cluster.voters().get("n2"),
+        "n3=" + cluster.voters().get("n3"));
+
+    String other = cluster.leader().nodeId().equals("n2") ? "n3" : "n2";
+    IntegrityTest.Run transfer = IntegrityTest.roster("voters", "transfer-leadership", "--id", other, "--voters",
+        voters, "--tls-cert", ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(), "--tls-ca",
+        ca.toString());
+    assertThat(transfer.exit()).as(transfer.output()).isZero();
+    org.awaitility.Awaitility.await().atMost(WAIT).until(() -> cluster.leader() != null
+        && cluster.leader().nodeId().equals(other));
+
+    // a client certificate may not
+    IntegrityTest.Run refused = IntegrityTest.roster("voters", "remove", "--id", "n1", "--voters", voters,
+        "--tls-cert", c9.certFile(client).toString(), "--tls-key", c9.keyFile(client).toString(), "--tls-ca",
+        ca.toString());
+    assertThat(refused.exit()).isEqualTo(1);
+    assertThat(refused.output()).contains("PERMISSION_DENIED");
+    assertThat(cluster.node("n2").members().stream().filter(io.roster.Member::voter).map(io.roster.Member::nodeId))
+        .containsExactlyInAnyOrder("n1", "n2", "n3");
+  }
+
+  @Test
   void addRemoveAndReplaceVotersUnderLoadLoseNoAcknowledgedWrite() throws Exception {
     cluster = LocalCluster.start(dir, 3, Duration.ofSeconds(3), Duration.ofSeconds(10));
     cluster.awaitReady(WAIT);
