@@ -198,6 +198,7 @@ public interface RegistryNode extends AutoCloseable {
     private Duration batchLinger = Duration.ofNanos(200_000);
     private Tls tls;
     private boolean insecure;
+    private int processesMax = PROCESSES_MAX_DEFAULT;
 
     Builder() {}
 
@@ -257,6 +258,18 @@ public interface RegistryNode extends AutoCloseable {
      */
     public Builder sessionTimeout(Duration timeout) {
       this.sessionTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** Processes at most alive on this node at once (as Erlang's default): {@code spawn} beyond is refused. */
+    public static final int PROCESSES_MAX_DEFAULT = 262_144;
+
+    /**
+     * How many processes may be alive on this node at once: 1 to 16,777,216, default
+     * {@value #PROCESSES_MAX_DEFAULT}. {@code spawn} beyond throws {@link LimitExceededException}.
+     */
+    public Builder processesMax(int max) {
+      this.processesMax = max;
       return this;
     }
 
@@ -326,7 +339,7 @@ public interface RegistryNode extends AutoCloseable {
       NodeConfig config = new NodeConfig(nodeId, listenAddress, Map.copyOf(voters), dataDir, role, cluster,
           sessionTimeout, requestTimeout, listener,
           new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos()),
-          messageAddress, tls, insecure);
+          messageAddress, tls, insecure, processesMax);
       return Node.start(config);
     }
   }

@@ -146,7 +146,7 @@ public final class Node implements RegistryNode {
       }
     };
     this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied,
-        timeoutMillis);
+        timeoutMillis, config.processesMax());
     Messaging m = null;
     try {
       m = new Messaging(config.nodeId(), incarnation, config.messageAddress(), processes,

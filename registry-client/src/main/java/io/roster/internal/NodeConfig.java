@@ -24,7 +24,8 @@ public record NodeConfig(
     Batching batching,
     String messageAddress,
     Tls tls,
-    boolean insecure) {
+    boolean insecure,
+    int processesMax) {
 
   /** Group commit settings, validated by {@link GroupCommit.Settings}. */
   public record Batching(int commandsMax, int bytesMax, long lingerNanos) {
@@ -88,6 +89,7 @@ public record NodeConfig(
     require(tls != null || insecure, "TLS is required: give tls(...) with this node's certificate, its key and "
         + "the cluster's CA (roster cert makes them), or choose insecure() to run in plaintext on a trusted network");
     require(tls == null || !insecure, "both tls(...) and insecure() are given: choose one");
+    require(processesMax >= 1 && processesMax <= (1 << 24), "processesMax must be 1..16777216, was " + processesMax);
   }
 
   private static void requireHostPort(String address, String what) {

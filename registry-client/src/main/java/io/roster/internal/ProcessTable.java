@@ -47,8 +47,17 @@ final class ProcessTable {
   private final AtomicLong serials = new AtomicLong();
   private final ConcurrentHashMap<Pid, Proc> live = new ConcurrentHashMap<>();
 
+  /** Processes alive at once at most. */
+  private final int processesMax;
+
   ProcessTable(String nodeId, long incarnation, ExecutorService executor,
       Function<Pid, CompletableFuture<Void>> onDeath, long closeWaitMillis) {
+    this(nodeId, incarnation, executor, onDeath, closeWaitMillis, io.roster.RegistryNode.Builder.PROCESSES_MAX_DEFAULT);
+  }
+
+  ProcessTable(String nodeId, long incarnation, ExecutorService executor,
+      Function<Pid, CompletableFuture<Void>> onDeath, long closeWaitMillis, int processesMax) {
+    this.processesMax = processesMax;
     this.nodeId = nodeId;
     this.incarnation = incarnation;
     this.executor = executor;
@@ -56,7 +65,12 @@ final class ProcessTable {
     this.closeWaitMillis = closeWaitMillis;
   }
 
-  LocalProcess spawn(MessageHandler handler) {
+  /** @throws io.roster.LimitExceededException if {@code processesMax} processes are alive */
+  synchronized LocalProcess spawn(MessageHandler handler) {
+    if (live.size() >= processesMax) {
+      throw new io.roster.LimitExceededException("node " + nodeId + " has " + live.size() + " processes alive, its "
+          + "limit (RegistryNode.Builder.processesMax): close some first");
+    }
     Proc p = new Proc(Pid.of(nodeId, incarnation, serials.incrementAndGet()), handler);
     live.put(p.pid, p);
     return p;

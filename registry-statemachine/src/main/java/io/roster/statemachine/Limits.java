@@ -24,6 +24,10 @@ public final class Limits {
   /** A node's message address (host:port), in UTF-8 bytes. */
   public static final int ADDRESS_BYTES_MAX = 255;
   public static final int REGISTRIES_MAX = 100_000;
+  /** Registrations held by one node's processes in one Raft group (the cluster's, or a partition's). */
+  public static final int REGISTRATIONS_PER_NODE_MAX = 1_000_000;
+  /** Registrations in one Raft group, of every node: what one voter's memory holds per group. */
+  public static final long REGISTRATIONS_MAX = 20_000_000;
   public static final int SESSIONS_MAX = 100_000;
   public static final int META_KEYS_PER_REGISTRY_MAX = 10_000;
   /** Commands in one Raft entry. */

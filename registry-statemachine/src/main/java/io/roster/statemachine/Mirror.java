@@ -296,15 +296,6 @@ public final class Mirror implements StateView {
     return r == null ? 0 : r.meta.size();
   }
 
-  /** Number of registrations in all registries (counts every duplicate entry). */
-  public long registrationCount() {
-    long n = 0;
-    for (Object v : holdings.values()) {
-      n += v instanceof Registration ? 1 : ((Holdings) v).registrations().length;
-    }
-    return n;
-  }
-
   // ---------------------------------------------------------------- writes (apply thread only)
 
   /**
@@ -347,7 +338,28 @@ public final class Mirror implements StateView {
     }
   }
 
+  /** Registrations per node id (for the per-node quota); written by the apply thread only. */
+  private final ConcurrentHashMap<String, Integer> registrationsByNode = new ConcurrentHashMap<>();
+  private volatile long registrationCount;
+
+  @Override
+  public int registrationsOfNode(String nodeId) {
+    return registrationsByNode.getOrDefault(nodeId, 0);
+  }
+
+  /** Number of registrations in all registries (counts every duplicate entry). */
+  @Override
+  public long registrationCount() {
+    return registrationCount;
+  }
+
+  private void counted(Registration reg, int delta) {
+    registrationsByNode.merge(reg.pid().nodeId(), delta, (a, b) -> a + b == 0 ? null : a + b);
+    registrationCount += delta;
+  }
+
   private void register(Registration reg) {
+    counted(reg, 1);
     RegistryState r = state(reg.registry().name());
     if (reg.registry().unique()) {
       Object previous = r.entries.putIfAbsent(reg.key(), reg);
@@ -367,6 +379,7 @@ public final class Mirror implements StateView {
   }
 
   private void unregister(Registration reg) {
+    counted(reg, -1);
     RegistryState r = state(reg.registry().name());
     if (reg.registry().unique()) {
       boolean removed = r.entries.remove(reg.key(), reg);

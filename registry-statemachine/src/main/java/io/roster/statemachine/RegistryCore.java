@@ -203,11 +203,29 @@ public final class RegistryCore {
       return true;
     }
 
-    boolean roomFor(Pid pid, RegistryDescriptor registry) {
+    /** The per-pid bound (registrations and locks), and for a registration the per-node and per-group quotas. */
+    boolean roomFor(Pid pid, RegistryDescriptor registry, boolean registration) {
       int held = state.holdingsOf(pid);
       if (held >= registry.maxRegistrationsPerPid()) {
         fail(Status.LIMIT_EXCEEDED, pid + " holds " + held + " registrations and locks; the limit is "
             + registry.maxRegistrationsPerPid());
+        return false;
+      }
+      return !registration || roomForRegistration(pid);
+    }
+
+    /** The per-node and per-group quotas of registrations (locks are bounded per pid only). */
+    boolean roomForRegistration(Pid pid) {
+      int ofNode = state.registrationsOfNode(pid.nodeId());
+      if (ofNode >= Limits.REGISTRATIONS_PER_NODE_MAX) {
+        fail(Status.LIMIT_EXCEEDED, "node " + pid.nodeId() + "'s processes hold " + ofNode + " registrations here; "
+            + "the limit per node is " + Limits.REGISTRATIONS_PER_NODE_MAX);
+        return false;
+      }
+      long all = state.registrationCount();
+      if (all >= Limits.REGISTRATIONS_MAX) {
+        fail(Status.LIMIT_EXCEEDED, "this group holds " + all + " registrations; the limit is "
+            + Limits.REGISTRATIONS_MAX + " (a partitioned registry spreads them over groups)");
         return false;
       }
       return true;
@@ -313,7 +331,7 @@ public final class RegistryCore {
           return;
         }
       }
-      if (!roomFor(pid, registry)) {
+      if (!roomFor(pid, registry, true)) {
         return;
       }
       changes.add(new Registered(
@@ -551,7 +569,7 @@ public final class RegistryCore {
             + " (token " + held.token() + ")", held.pid());
         return;
       }
-      if (!roomFor(pid, registry)) {
+      if (!roomFor(pid, registry, false)) {
         return;
       }
       long token = revision; // the fencing token: two acquisitions in one entry still grow

@@ -47,4 +47,10 @@ public interface StateView {
   byte[] meta(String registry, String key);
 
   int metaCount(String registry);
+
+  /** Registrations held by the processes of node {@code nodeId} (any incarnation), in this group. */
+  int registrationsOfNode(String nodeId);
+
+  /** Registrations in this group, of every registry. */
+  long registrationCount();
 }
