@@ -157,7 +157,11 @@ class ErrorMessagesTest {
     Awaitility.await().atMost(WAIT).until(() -> back.ready().isDone());
     Awaitility.await().atMost(WAIT).until(() -> back.partitionGroups("after-failover").size() == 4
         || back.mirror().registry("after-failover") != null);
-    List<String> errors = log.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR))
+    List<ILoggingEvent> logged;
+    synchronized (log) { // the appender appends under its own lock, from every thread
+      logged = new java.util.ArrayList<>(log.list);
+    }
+    List<String> errors = logged.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR))
         .map(e -> e.getLoggerName() + ": " + e.getFormattedMessage()).toList();
     assertThat(errors).as("ERROR lines").isEmpty();
   }

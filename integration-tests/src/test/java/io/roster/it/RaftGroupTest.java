@@ -145,6 +145,46 @@ class RaftGroupTest {
     assertThat(cluster.stateMachine(follower).snapshotsInstalled()).isEqualTo(1);
   }
 
+  @Test
+  void aFollowerRefusesASnapshotWithFlippedBytesNamingTheFileAndTheOthersServe() throws Exception {
+    writeRandom(16, 20);
+    assertAllPeersEqualExpected();
+    RaftPeerId leader = cluster.leader();
+    RaftPeerId follower = cluster.ids().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+    long followerApplied = cluster.stateMachine(follower).mirror().appliedIndex();
+    cluster.stop(follower);
+    RandomCommands more = new RandomCommands(17);
+    for (int i = 0; i < 300; i++) {
+      write(more.batch(8));
+    }
+    assertThat(client.getSnapshotManagementApi(leader).create(30_000).isSuccess()).isTrue();
+    Awaitility.await("the leader purges its log").atMost(CATCH_UP)
+        .until(() -> startIndex(leader), start -> start > followerApplied + 1);
+    // the snapshot the leader will send: flip bytes in its MANIFEST (a copy, not a link to the live store)
+    java.nio.file.Path snapshotDir = cluster.stateMachine(leader).getStateMachineStorage().getLatestSnapshot()
+        .getFiles().get(0).getPath().getParent();
+    java.nio.file.Path manifest;
+    try (var files = java.nio.file.Files.list(snapshotDir)) {
+      manifest = files.filter(f -> f.getFileName().toString().startsWith("MANIFEST-")).findFirst().orElseThrow();
+    }
+    IntegrityTest.flip(manifest);
+
+    cluster.restart(follower);
+    RegistryStateMachine refused = cluster.stateMachine(follower);
+    Awaitility.await("the follower refuses the snapshot").atMost(CATCH_UP)
+        .until(() -> refused.stopped() != null);
+    assertThat(refused.stopped()).contains("corrupt").contains(manifest.getFileName().toString());
+    assertThatThrownBy(refused::mirror).hasMessageContaining("corrupt");
+    // the leader and the other follower keep serving
+    writeRandom(18, 10);
+    for (RaftPeerId id : cluster.ids()) {
+      if (!id.equals(follower)) {
+        Awaitility.await().atMost(CATCH_UP).until(() -> cluster.stateMachine(id).mirror().describe()
+            .equals(expected.mirror().describe()));
+      }
+    }
+  }
+
   private long startIndex(RaftPeerId id) throws Exception {
     return cluster.server(id).getDivision(RatisCluster.GROUP_ID).getRaftLog().getStartIndex();
   }

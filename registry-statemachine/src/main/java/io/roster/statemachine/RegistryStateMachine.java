@@ -475,7 +475,12 @@ public class RegistryStateMachine extends BaseStateMachine {
       storage.reload();
       SnapshotInfo snapshot = storage.getLatestSnapshot();
       boolean[] restored = new boolean[1];
-      getLifeCycle().startAndTransition(() -> restored[0] = openReplica(), IOException.class);
+      try {
+        getLifeCycle().startAndTransition(() -> restored[0] = openReplica(), IOException.class);
+      } catch (CorruptStoreException e) {
+        failStop(e); // the snapshot it received is damaged: serve nothing, not the state from before the install
+        throw e;
+      }
       if (skippedWhilePaused > replica.appliedIndex()) {
         throw new IOException("entries up to " + skippedWhilePaused + " were skipped while paused, but the store "
             + "resumed at " + replica.appliedIndex() + "; refusing to continue with a gap");
