@@ -558,7 +558,7 @@ public class RegistryStateMachine extends BaseStateMachine {
     QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(mirrorAppliedIndex());
     if (d == null) {
       return b.setStatus(Status.INVALID_ARGUMENT).setDetail("no digest at index " + index + " here (a replica keeps "
-          + "those of its last " + RocksStore.DIGESTS_KEPT + " digest checks since it opened its store)").build();
+          + "those of its last " + StoreDigests.KEPT + " digest checks since it opened its store)").build();
     }
     if (!d.isDone()) {
       return b.setStatus(Status.BUSY).setDetail("the digest at index " + index + " is being computed").build();

@@ -274,88 +274,26 @@ public final class RocksStore implements AutoCloseable {
    */
   public String digest() throws CorruptStoreException {
     try (org.rocksdb.ReadOptions now = new org.rocksdb.ReadOptions()) {
-      return digest(db, dir, now, () -> false);
+      return StoreDigests.of(db, dir, now, () -> false);
     }
   }
 
-  /** Digests of the state at digest-check entries, by index: the last {@link #DIGESTS_KEPT}. */
-  static final int DIGESTS_KEPT = 16;
-  private final Map<Long, java.util.concurrent.CompletableFuture<String>> digests =
-      java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>() {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, java.util.concurrent.CompletableFuture<String>> eldest) {
-          return size() > DIGESTS_KEPT;
-        }
-      });
-  /** One background thread, started when there is work and gone when idle. */
-  private final java.util.concurrent.ThreadPoolExecutor digester = new java.util.concurrent.ThreadPoolExecutor(0, 1,
-      30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
-        Thread t = new Thread(r, "roster-digest");
-        t.setDaemon(true);
-        return t;
-      });
-  private volatile boolean closing;
+  /** Digests of the state at digest-check entries, computed in the background. */
+  private final StoreDigests digests = new StoreDigests();
 
-  /**
-   * Starts computing, in the background, the digest of the state as it is now (just after entry
-   * {@code index} was committed): a point-in-time view of the store is taken here, on the apply
-   * thread, so the entries applied meanwhile do not change what is digested.
-   */
+  /** See {@link StoreDigests#start}. */
   void digestInBackground(long index) {
-    java.util.concurrent.CompletableFuture<String> result = new java.util.concurrent.CompletableFuture<>();
-    digests.put(index, result);
-    org.rocksdb.Snapshot view = db.getSnapshot();
-    try {
-      digester.execute(() -> {
-        try (org.rocksdb.ReadOptions at = new org.rocksdb.ReadOptions().setSnapshot(view)) {
-          result.complete(digest(db, dir, at, () -> closing));
-        } catch (Throwable e) {
-          result.completeExceptionally(e);
-        } finally {
-          db.releaseSnapshot(view);
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      db.releaseSnapshot(view);
-      result.completeExceptionally(e);
-    }
+    digests.start(index, db, dir);
   }
 
   /** The digest of the state at digest-check entry {@code index}, or null if this store has none for it. */
   public java.util.concurrent.CompletableFuture<String> digestAt(long index) {
-    return digests.get(index);
+    return digests.at(index);
   }
 
-  private static String digest(RocksDB db, Path dir, org.rocksdb.ReadOptions at,
-      java.util.function.BooleanSupplier stop) throws CorruptStoreException {
-    java.security.MessageDigest sha;
-    try {
-      sha = java.security.MessageDigest.getInstance("SHA-256");
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e); // every Java platform has SHA-256
-    }
-    byte[] length = new byte[4];
-    long records = 0;
-    try (RocksIterator it = db.newIterator(at)) {
-      for (it.seekToFirst(); it.isValid(); it.next()) {
-        if ((++records & 0xFFF) == 0 && stop.getAsBoolean()) {
-          throw new java.util.concurrent.CancellationException("the store at " + dir + " is closing");
-        }
-        byte[] k = it.key();
-        if (k.length == 1 && (k[0] == APPLIED_KEY[0] || k[0] == FORMAT_KEY[0])) {
-          continue;
-        }
-        byte[] v = it.value();
-        sha.update(ByteBuffer.wrap(length).putInt(0, k.length).array());
-        sha.update(k);
-        sha.update(ByteBuffer.wrap(length).putInt(0, v.length).array());
-        sha.update(v);
-      }
-      it.status();
-    } catch (RocksDBException e) {
-      throw new CorruptStoreException(dir, e.getMessage(), e);
-    }
-    return java.util.HexFormat.of().formatHex(sha.digest());
+  /** Whether a store key is the applied index or the format version (not state: left out of digests). */
+  static boolean bookkeeping(byte[] key) {
+    return key.length == 1 && (key[0] == APPLIED_KEY[0] || key[0] == FORMAT_KEY[0]);
   }
 
   /** What {@link #verify} found in a checkpoint: its applied index and its state's digest. */
@@ -374,7 +312,7 @@ public final class RocksStore implements AutoCloseable {
       byte[] applied = db.get(APPLIED_KEY);
       long index = applied == null ? 0 : AppliedRecord.parseFrom(applied).getIndex();
       try (org.rocksdb.ReadOptions now = new org.rocksdb.ReadOptions()) {
-        return new Verified(index, digest(db, dir, now, () -> false));
+        return new Verified(index, StoreDigests.of(db, dir, now, () -> false));
       }
     } catch (RocksDBException | InvalidProtocolBufferException e) {
       throw new CorruptStoreException(dir, e.getMessage(), e);
@@ -383,15 +321,7 @@ public final class RocksStore implements AutoCloseable {
 
   @Override
   public void close() {
-    closing = true; // a digest in progress stops at its next few thousand records
-    digester.shutdown();
-    try {
-      if (!digester.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
-        throw new IllegalStateException("the digest of " + dir + " did not stop");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    digests.close(dir); // before the database: a digest in progress reads it
     db.close();
     writeOptions.close();
     options.close();

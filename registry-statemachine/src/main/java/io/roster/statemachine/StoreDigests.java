@@ -1,0 +1,117 @@
+package io.roster.statemachine;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+
+/**
+ * Digests of a store's state: computed on demand ({@link #of}), or at digest-check entries in the
+ * background from a point-in-time view, and kept for the last {@value #KEPT} checks so that peers
+ * can ask for them ({@code DigestAt}).
+ */
+final class StoreDigests {
+  /** Digests kept, by index. */
+  static final int KEPT = 16;
+
+  private final Map<Long, CompletableFuture<String>> byIndex =
+      java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, CompletableFuture<String>> eldest) {
+          return size() > KEPT;
+        }
+      });
+  /** One background thread, started when there is work and gone when idle. */
+  private final java.util.concurrent.ThreadPoolExecutor digester = new java.util.concurrent.ThreadPoolExecutor(0, 1,
+      30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+        Thread t = new Thread(r, "roster-digest");
+        t.setDaemon(true);
+        return t;
+      });
+  private volatile boolean closing;
+
+  /**
+   * Starts computing, in the background, the digest of {@code db} as it is now (just after entry
+   * {@code index} was committed): the point-in-time view is taken here, on the apply thread, so the
+   * entries applied meanwhile do not change what is digested.
+   */
+  void start(long index, RocksDB db, Path dir) {
+    CompletableFuture<String> result = new CompletableFuture<>();
+    byIndex.put(index, result);
+    org.rocksdb.Snapshot view = db.getSnapshot();
+    try {
+      digester.execute(() -> {
+        try (ReadOptions at = new ReadOptions().setSnapshot(view)) {
+          result.complete(of(db, dir, at, () -> closing));
+        } catch (Throwable e) {
+          result.completeExceptionally(e);
+        } finally {
+          db.releaseSnapshot(view);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      db.releaseSnapshot(view);
+      result.completeExceptionally(e);
+    }
+  }
+
+  /** The digest at digest-check entry {@code index}, or null if there is none for it. */
+  CompletableFuture<String> at(long index) {
+    return byIndex.get(index);
+  }
+
+  /** Stops a digest in progress (at its next few thousand records) and waits for it: then the store may close. */
+  void close(Path dir) {
+    closing = true;
+    digester.shutdown();
+    try {
+      if (!digester.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the digest of " + dir + " did not stop");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * SHA-256 over every record of {@code db} as {@code at} sees it, but the applied index and the
+   * format version, in key order; {@code stop} ends it early (a {@code CancellationException}).
+   *
+   * @throws CorruptStoreException if RocksDB reports an error while reading
+   */
+  static String of(RocksDB db, Path dir, ReadOptions at, java.util.function.BooleanSupplier stop)
+      throws CorruptStoreException {
+    java.security.MessageDigest sha;
+    try {
+      sha = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e); // every Java platform has SHA-256
+    }
+    byte[] length = new byte[4];
+    long records = 0;
+    try (RocksIterator it = db.newIterator(at)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        if ((++records & 0xFFF) == 0 && stop.getAsBoolean()) {
+          throw new java.util.concurrent.CancellationException("the store at " + dir + " is closing");
+        }
+        byte[] k = it.key();
+        if (RocksStore.bookkeeping(k)) {
+          continue;
+        }
+        byte[] v = it.value();
+        sha.update(ByteBuffer.wrap(length).putInt(0, k.length).array());
+        sha.update(k);
+        sha.update(ByteBuffer.wrap(length).putInt(0, v.length).array());
+        sha.update(v);
+      }
+      it.status();
+    } catch (RocksDBException e) {
+      throw new CorruptStoreException(dir, e.getMessage(), e);
+    }
+    return java.util.HexFormat.of().formatHex(sha.digest());
+  }
+}
