@@ -126,10 +126,15 @@ final class Group {
     if (consistency == null) {
       return CompletableFuture.failedFuture(new IllegalStateException("only a voter checks its replicas"));
     }
-    return writer.submit(io.roster.statemachine.Commands.digestCheck()).thenCompose(r -> r.getStatus() == Status.OK
-        ? consistency.report(Revisions.index(r.getRevision()))
-        : CompletableFuture.failedFuture(new RosterException("digest check refused: " + r.getStatus() + " "
-            + r.getDetail())));
+    return writer.submit(io.roster.statemachine.Commands.digestCheck()).thenCompose(r -> {
+      if (r.getStatus() != Status.OK) {
+        return CompletableFuture.failedFuture(new RosterException("digest check refused: " + r.getStatus() + " "
+            + r.getDetail()));
+      }
+      long index = Revisions.index(r.getRevision());
+      // the leader answered: this voter digests its state once it has applied the check itself
+      return mirror.awaitApplied(index, node.timeoutMillis()).thenCompose(applied -> consistency.report(index));
+    });
   }
 
   /** The voters of this group's current Raft configuration, as this voter knows it. */
