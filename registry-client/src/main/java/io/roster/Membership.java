@@ -34,22 +34,41 @@ public final class Membership implements AutoCloseable {
     return new Membership(new MembershipAdmin(cluster, voters, tls));
   }
 
-  /** The cluster's voters now (id → address). */
+  /**
+   * The cluster's voters now (id → address), as the cluster group's leader says.
+   *
+   * @throws RosterException if no leader answers, or the certificate is not an admin's
+   */
   public Map<String, String> voters() {
     return admin.voters();
   }
 
-  /** Adds a running node as a voter: it catches up without a vote, then votes. */
+  /**
+   * Adds a running node as a voter: it catches up without a vote, then votes, in every group. Each
+   * group's change is a compare-and-set: a concurrent change fails it rather than being overwritten.
+   *
+   * @throws RosterException if the node does not host a group in time, or a change fails
+   */
   public void addVoter(String id, String address) {
     admin.addVoter(id, address);
   }
 
-  /** Removes a voter from every group; stop its node afterwards. */
+  /**
+   * Removes a voter from every group (the partition groups first); stop its node afterwards.
+   *
+   * @throws IllegalArgumentException if it is the last voter of a group
+   * @throws RosterException if a change fails
+   */
   public void removeVoter(String id) {
     admin.removeVoter(id);
   }
 
-  /** Hands the cluster group's leadership to voter {@code id}. */
+  /**
+   * Hands the cluster group's leadership to voter {@code id}.
+   *
+   * @throws IllegalArgumentException if {@code id} is not a voter
+   * @throws RosterException if the transfer fails
+   */
   public void transferLeadership(String id) {
     admin.transferLeadership(id);
   }

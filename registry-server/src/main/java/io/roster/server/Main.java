@@ -35,6 +35,26 @@ public final class Main implements Runnable {
     new CommandLine(this).usage(System.out);
   }
 
+  /**
+   * The {@code --voters} list, {@code id=host:port} each, in order.
+   *
+   * @throws IllegalArgumentException naming a malformed entry or a voter given twice
+   */
+  static Map<String, String> voters(List<String> specs) {
+    Map<String, String> voters = new LinkedHashMap<>();
+    for (String spec : specs) {
+      int eq = spec.indexOf('=');
+      if (eq <= 0 || eq == spec.length() - 1) {
+        throw new IllegalArgumentException("--voters: '" + spec + "' is not id=host:port");
+      }
+      String voter = spec.substring(0, eq).trim();
+      if (voters.putIfAbsent(voter, spec.substring(eq + 1).trim()) != null) {
+        throw new IllegalArgumentException("--voters: voter " + voter + " is given twice");
+      }
+    }
+    return voters;
+  }
+
   @Command(name = "demo", mixinStandardHelpOptions = true,
       description = "Starts a 3-node cluster in this JVM on 127.0.0.1 (data in a temp dir), shows registration, "
           + "local and linearizable lookups, leader failover and session expiry, then stops everything.")
@@ -124,18 +144,9 @@ public final class Main implements Runnable {
       if (messageAddress != null) {
         b.messageAddress(messageAddress);
       }
-      Map<String, String> voters = new LinkedHashMap<>();
+      Map<String, String> voters;
       try {
-        for (String spec : voterSpecs) {
-          int eq = spec.indexOf('=');
-          if (eq <= 0 || eq == spec.length() - 1) {
-            throw new IllegalArgumentException("--voters: '" + spec + "' is not id=host:port");
-          }
-          String voter = spec.substring(0, eq).trim();
-          if (voters.putIfAbsent(voter, spec.substring(eq + 1).trim()) != null) {
-            throw new IllegalArgumentException("--voters: voter " + voter + " is given twice");
-          }
-        }
+        voters = voters(voterSpecs);
         if (role == Role.VOTER && !voters.containsKey(id)) {
           throw new IllegalArgumentException("--id " + id + " is not one of --voters " + voters.keySet()
               + ": a voter must be listed there (a node that does not vote runs with --role CLIENT)");

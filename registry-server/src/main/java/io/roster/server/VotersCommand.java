@@ -4,7 +4,6 @@ import io.roster.Membership;
 import io.roster.RosterException;
 import io.roster.Tls;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -45,14 +44,7 @@ final class VotersCommand implements Runnable {
     boolean insecure;
 
     Membership connect() {
-      Map<String, String> seeds = new LinkedHashMap<>();
-      for (String spec : voters) {
-        int eq = spec.indexOf('=');
-        if (eq <= 0 || eq == spec.length() - 1) {
-          throw new IllegalArgumentException("--voters: '" + spec + "' is not id=host:port");
-        }
-        seeds.put(spec.substring(0, eq).trim(), spec.substring(eq + 1).trim());
-      }
+      Map<String, String> seeds = Main.voters(voters);
       boolean anyTls = tlsCert != null || tlsKey != null || tlsCa != null;
       if (anyTls == insecure) {
         throw new IllegalArgumentException("give --tls-cert, --tls-key and --tls-ca (an admin certificate), or --insecure");
