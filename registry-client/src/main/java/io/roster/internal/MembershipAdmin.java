@@ -50,6 +50,11 @@ public final class MembershipAdmin implements AutoCloseable {
     this.tls = tls;
   }
 
+  /** The cluster's group. */
+  RaftGroupId clusterGroup() {
+    return clusterGroup;
+  }
+
   /** The cluster group's voters now (id → address), as its leader's configuration says. */
   public Map<String, String> voters() {
     Map<String, String> out = new java.util.TreeMap<>();
@@ -185,7 +190,7 @@ public final class MembershipAdmin implements AutoCloseable {
    * (yet) a member describes the group with the configuration it was started with. Voters met on the
    * way (a leader added since the admin's voters list was written) are asked too.
    */
-  private GroupInfoReply info(RaftGroupId g) {
+  GroupInfoReply info(RaftGroupId g) {
     Exception last = null;
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ATTEMPT_MILLIS * 3);
     while (System.nanoTime() < deadline) {
@@ -224,7 +229,7 @@ public final class MembershipAdmin implements AutoCloseable {
         .map(e -> RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build()).toList());
   }
 
-  private RaftClient client(RaftGroup group) {
+  RaftClient client(RaftGroup group) {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(ATTEMPT_MILLIS, TimeUnit.MILLISECONDS));
     Parameters parameters = new Parameters();

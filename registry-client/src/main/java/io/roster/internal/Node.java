@@ -195,7 +195,8 @@ public final class Node implements RegistryNode {
             }, id -> config.voters().containsKey(id) || inConfiguration(built.get(), id),
                 (g, id) -> inGroupConfiguration(built.get(), g, id)))
             // the cluster's group and every partition group found on disk or added later
-            .setStateMachineRegistry(id -> machines.compute(id, (g, old) -> new RegistryStateMachine(identities)))
+            .setStateMachineRegistry(id -> machines.compute(id, (g, old) -> new RegistryStateMachine(identities,
+                config.dataDir() == null ? null : config.dataDir().resolve(SnapshotRestorer.SEEDS))))
             .setOption(RaftStorage.StartupOption.RECOVER)
             .build();
         built.set(server);

@@ -42,14 +42,19 @@ final class RatisWiring {
    * partitions' leaders spread over the voters (Ratis hands leadership to the peer of highest priority).
    */
   static RaftGroup partitionGroup(NodeConfig config, String registry, int index) {
-    String name = "roster-partition:" + config.cluster().length() + ":" + config.cluster() + ":" + registry + ":" + index;
-    RaftGroupId id = RaftGroupId.valueOf(UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8)));
+    RaftGroupId id = partitionGroupId(config.cluster(), registry, index);
     List<RaftPeer> peers = group(config).getPeers().stream().sorted(java.util.Comparator.comparing(p -> p.getId().toString())).toList();
     List<RaftPeer> prioritized = new java.util.ArrayList<>(peers.size());
     for (int p = 0; p < peers.size(); p++) {
       prioritized.add(RaftPeer.newBuilder(peers.get(p)).setPriority(p == index % peers.size() ? 1 : 0).build());
     }
     return RaftGroup.valueOf(id, prioritized);
+  }
+
+  /** The group id of partition {@code index} of registry {@code registry} in cluster {@code cluster}. */
+  static RaftGroupId partitionGroupId(String cluster, String registry, int index) {
+    String name = "roster-partition:" + cluster.length() + ":" + cluster + ":" + registry + ":" + index;
+    return RaftGroupId.valueOf(UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8)));
   }
 
   /** The Ratis parameters of a node's clients: with TLS, its mutual TLS; without, none. */

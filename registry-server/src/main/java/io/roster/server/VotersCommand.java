@@ -44,7 +44,16 @@ final class VotersCommand implements Runnable {
     boolean insecure;
 
     Membership connect() {
-      Map<String, String> seeds = Main.voters(voters);
+      return Membership.connect(cluster, seeds(), tls());
+    }
+
+    /** The voters given (id → address). */
+    Map<String, String> seeds() {
+      return Main.voters(voters);
+    }
+
+    /** The admin certificate given, or null with --insecure. */
+    Tls tls() {
       boolean anyTls = tlsCert != null || tlsKey != null || tlsCa != null;
       if (anyTls == insecure) {
         throw new IllegalArgumentException("give --tls-cert, --tls-key and --tls-ca (an admin certificate), or --insecure");
@@ -52,7 +61,7 @@ final class VotersCommand implements Runnable {
       if (anyTls && (tlsCert == null || tlsKey == null || tlsCa == null)) {
         throw new IllegalArgumentException("TLS needs all three of --tls-cert, --tls-key and --tls-ca");
       }
-      return Membership.connect(cluster, seeds, anyTls ? Tls.pem(tlsCert, tlsKey, tlsCa) : null);
+      return anyTls ? Tls.pem(tlsCert, tlsKey, tlsCa) : null;
     }
   }
 

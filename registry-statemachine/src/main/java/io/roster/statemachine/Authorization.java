@@ -103,6 +103,9 @@ public final class Authorization {
       return who + " is not a member of this group (no open session in it): the whole state and the change "
           + "stream are served to voters, admins and nodes with an open session only";
     }
+    if (query.hasStoreCopy() && who.kind() != Identity.Kind.ADMIN) {
+      return who + " may not copy a replica's store: admin certificates do (roster snapshot save)";
+    }
     if (query.hasDigestAt() && who.kind() == Identity.Kind.CLIENT) {
       return who + " may not ask for a replica's digest: voters and admins do";
     }

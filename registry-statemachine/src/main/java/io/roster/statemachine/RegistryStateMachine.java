@@ -99,13 +99,30 @@ public class RegistryStateMachine extends BaseStateMachine {
     this((index, changes, ordinals) -> { }, identities);
   }
 
+  /**
+   * As {@link #RegistryStateMachine(ClientIdentities)}, and a group that starts with no state of
+   * its own adopts its restored snapshot from {@code seeds} ({@link SnapshotArchive#restore}), if
+   * there is one for it; null: no seeds.
+   */
+  public RegistryStateMachine(ClientIdentities identities, Path seeds) {
+    this((index, changes, ordinals) -> { }, identities, seeds);
+  }
+
+  /** Where restored snapshots wait for their group's first start; null: none. */
+  private final Path seeds;
+
   /** {@code listener} sees every applied entry's changes, on the apply thread, in log order. */
   public RegistryStateMachine(AppliedListener listener) {
     this(listener, null);
   }
 
   private RegistryStateMachine(AppliedListener listener, ClientIdentities identities) {
+    this(listener, identities, null);
+  }
+
+  private RegistryStateMachine(AppliedListener listener, ClientIdentities identities, Path seeds) {
     this.identities = identities;
+    this.seeds = seeds;
     this.listener = (index, changes, ordinals) -> {
       history.applied(index, changes, ordinals);
       listener.applied(index, changes, ordinals);
@@ -117,6 +134,7 @@ public class RegistryStateMachine extends BaseStateMachine {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
     dbDir = raftStorage.getStorageDir().getRoot().toPath().resolve(DB_DIR);
+    adoptSeed(groupId, raftStorage);
     getLifeCycle().startAndTransition(() -> {
       openReplica();
       SnapshotInfo snapshot = storage.getLatestSnapshot();
@@ -124,6 +142,43 @@ public class RegistryStateMachine extends BaseStateMachine {
         setLastAppliedTermIndex(snapshot.getTermIndex());
       }
     }, IOException.class);
+  }
+
+  /**
+   * Makes the restored snapshot of this group, if {@code seeds} holds one, this group's first
+   * snapshot: only while the group has no state of its own (no snapshot, no store, no log), which
+   * is so at its first start after {@code roster snapshot restore}.
+   */
+  private void adoptSeed(RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    if (seeds == null) {
+      return;
+    }
+    Path seed = seeds.resolve(groupId.getUuid().toString());
+    if (!Files.isDirectory(seed)) {
+      return;
+    }
+    List<Path> found;
+    try (java.util.stream.Stream<Path> s = Files.list(seed)) {
+      found = s.filter(p -> p.getFileName().toString().matches("snapshot\\." + SnapshotArchive.SEED_TERM + "_\\d+"))
+          .toList();
+    }
+    if (found.size() != 1) {
+      throw new IOException("the restored seed " + seed + " holds " + found.size() + " snapshots, not one");
+    }
+    Path current = raftStorage.getStorageDir().getCurrentDir().toPath();
+    boolean hasLog;
+    try (java.util.stream.Stream<Path> s = Files.list(current)) {
+      hasLog = s.anyMatch(p -> p.getFileName().toString().startsWith("log_"));
+    }
+    if (storage.getLatestSnapshot() != null || hasLog || Files.exists(dbDir.resolve("CURRENT"))) {
+      throw new IOException("group " + groupId + " has state of its own in " + raftStorage.getStorageDir().getRoot()
+          + " and a restored snapshot waiting in " + seed + ": restore only into an empty data directory");
+    }
+    Path target = raftStorage.getStorageDir().getStateMachineDir().toPath().resolve(found.get(0).getFileName());
+    Files.move(found.get(0), target, StandardCopyOption.ATOMIC_MOVE);
+    CheckpointSnapshotStorage.deleteTree(seed);
+    storage.reload();
+    LOG.info("{}: starts from the restored snapshot {}", getId(), target);
   }
 
   /**
@@ -547,6 +602,9 @@ public class RegistryStateMachine extends BaseStateMachine {
     if (q.getKindCase() == Query.KindCase.CHANGES) {
       return changes(q.getChanges());
     }
+    if (q.getKindCase() == Query.KindCase.STORE_COPY) {
+      return reply(storeCopy(q.getStoreCopy()));
+    }
     if (q.getKindCase() == Query.KindCase.DUMP) {
       return reply(q.getDump().getDumpId() == 0 ? dump() : dumps.chunk(q.getDump().getDumpId(), q.getDump().getChunk()));
     }
@@ -619,6 +677,32 @@ public class RegistryStateMachine extends BaseStateMachine {
       changes = m.asChanges();
     }
     return dumps.start(index, changes);
+  }
+
+  /** A part of a copy of this replica's store, for a backup (see {@link StoreCopies}). */
+  private QueryResult storeCopy(io.roster.statemachine.proto.StoreCopy c) {
+    try {
+      if (c.getCopyId() == 0) {
+        synchronized (this) { // the view and its index, between two applies
+          Replica r = replica;
+          Mirror m = mirror;
+          if (r == null || m == null) {
+            return QueryResult.newBuilder().setStatus(Status.BUSY).setDetail("the store is " + getLifeCycleState()
+                + "; try again").build();
+          }
+          return r.store().copyStart(m.appliedIndex());
+        }
+      }
+      Replica r = replica;
+      if (r == null) {
+        return QueryResult.newBuilder().setStatus(Status.COMPACTED).setDetail("store copy " + c.getCopyId()
+            + " is gone (the store closed for a snapshot install); start again").build();
+      }
+      return r.store().copyPart(c.getCopyId(), c.getPart());
+    } catch (CorruptStoreException e) {
+      failStop(e);
+      return QueryResult.newBuilder().setStatus(Status.INTERNAL_ERROR).setDetail(e.getMessage()).build();
+    }
   }
 
   /** Records a node's heartbeat (leader only) and tells it whether its session is still open. */

@@ -70,12 +70,15 @@ public final class RocksStore implements AutoCloseable {
   private final WriteOptions writeOptions;
   private final RocksDB db;
   private long appliedIndex;
+  /** Copies of the records for backups ({@code roster snapshot save}). */
+  private final StoreCopies copies;
 
   private RocksStore(Path dir, Options options, WriteOptions writeOptions, RocksDB db) {
     this.dir = dir;
     this.options = options;
     this.writeOptions = writeOptions;
     this.db = db;
+    this.copies = new StoreCopies(db, dir, System::nanoTime);
   }
 
   private static final long WRITE_BUFFER_BYTES = 16L << 20;
@@ -291,6 +294,36 @@ public final class RocksStore implements AutoCloseable {
     return digests.at(index);
   }
 
+  /** See {@link StoreCopies#start}. */
+  io.roster.statemachine.proto.QueryResult copyStart(long appliedIndex) throws CorruptStoreException {
+    return copies.start(appliedIndex);
+  }
+
+  /** See {@link StoreCopies#part}. */
+  io.roster.statemachine.proto.QueryResult copyPart(long id, int part) throws CorruptStoreException {
+    return copies.part(id, part);
+  }
+
+  /**
+   * Adds records read from a backup to this store (a fresh one, being seeded): they must be state
+   * records, not the bookkeeping ones.
+   */
+  void importRecords(java.util.List<io.roster.statemachine.proto.StoreRecord> records) throws IOException {
+    try (WriteBatch batch = new WriteBatch()) {
+      for (io.roster.statemachine.proto.StoreRecord r : records) {
+        byte[] key = r.getKey().toByteArray();
+        if (key.length == 0 || bookkeeping(key)) {
+          throw new IllegalArgumentException("a backup record has the key " + java.util.HexFormat.of().formatHex(key)
+              + ", which is not a state record's");
+        }
+        batch.put(key, r.getValue().toByteArray());
+      }
+      db.write(writeOptions, batch);
+    } catch (RocksDBException e) {
+      throw new IOException("cannot write to the store at " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
   /** Whether a store key is the applied index or the format version (not state: left out of digests). */
   static boolean bookkeeping(byte[] key) {
     return key.length == 1 && (key[0] == APPLIED_KEY[0] || key[0] == FORMAT_KEY[0]);
@@ -322,6 +355,7 @@ public final class RocksStore implements AutoCloseable {
   @Override
   public void close() {
     digests.close(dir); // before the database: a digest in progress reads it
+    copies.close(); // likewise the views of copies in progress
     db.close();
     writeOptions.close();
     options.close();

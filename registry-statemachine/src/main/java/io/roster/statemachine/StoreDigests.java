@@ -85,13 +85,7 @@ final class StoreDigests {
    */
   static String of(RocksDB db, Path dir, ReadOptions at, java.util.function.BooleanSupplier stop)
       throws CorruptStoreException {
-    java.security.MessageDigest sha;
-    try {
-      sha = java.security.MessageDigest.getInstance("SHA-256");
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e); // every Java platform has SHA-256
-    }
-    byte[] length = new byte[4];
+    Hasher sha = new Hasher();
     long records = 0;
     try (RocksIterator it = db.newIterator(at)) {
       for (it.seekToFirst(); it.isValid(); it.next()) {
@@ -99,19 +93,43 @@ final class StoreDigests {
           throw new java.util.concurrent.CancellationException("the store at " + dir + " is closing");
         }
         byte[] k = it.key();
-        if (RocksStore.bookkeeping(k)) {
-          continue;
+        if (!RocksStore.bookkeeping(k)) {
+          sha.add(k, it.value());
         }
-        byte[] v = it.value();
-        sha.update(ByteBuffer.wrap(length).putInt(0, k.length).array());
-        sha.update(k);
-        sha.update(ByteBuffer.wrap(length).putInt(0, v.length).array());
-        sha.update(v);
       }
       it.status();
     } catch (RocksDBException e) {
       throw new CorruptStoreException(dir, e.getMessage(), e);
     }
-    return java.util.HexFormat.of().formatHex(sha.digest());
+    return sha.hex();
+  }
+
+  /**
+   * The digest of a state, fed its records (bookkeeping records left out) in key order: SHA-256
+   * over each key and value, each preceded by its length (4 bytes, big-endian).
+   */
+  static final class Hasher {
+    private final java.security.MessageDigest sha;
+    private final byte[] length = new byte[4];
+
+    Hasher() {
+      try {
+        sha = java.security.MessageDigest.getInstance("SHA-256");
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e); // every Java platform has SHA-256
+      }
+    }
+
+    void add(byte[] key, byte[] value) {
+      sha.update(ByteBuffer.wrap(length).putInt(0, key.length).array());
+      sha.update(key);
+      sha.update(ByteBuffer.wrap(length).putInt(0, value.length).array());
+      sha.update(value);
+    }
+
+    /** The digest of what was added; call once (it resets the hasher). */
+    String hex() {
+      return java.util.HexFormat.of().formatHex(sha.digest());
+    }
   }
 }

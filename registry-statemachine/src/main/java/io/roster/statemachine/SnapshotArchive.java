@@ -1,0 +1,472 @@
+package io.roster.statemachine;
+
+import io.roster.statemachine.proto.SnapshotGroup;
+import io.roster.statemachine.proto.SnapshotGroupEnd;
+import io.roster.statemachine.proto.SnapshotHeader;
+import io.roster.statemachine.proto.SnapshotPart;
+import io.roster.statemachine.proto.SnapshotRecords;
+import io.roster.statemachine.proto.SnapshotTrailer;
+import io.roster.statemachine.proto.StoreRecord;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The file of a cluster's saved state ({@code roster snapshot save}) and the seeding of a new
+ * voter's data directory from it ({@code roster snapshot restore}); the layout is
+ * {@code roster/v1/snapshot.proto}'s.
+ *
+ * <p>A restore reads the file once, checking as it goes everything a damaged or forged file could
+ * get wrong: the layout, sizes, key order, each group's record count and digest, the records'
+ * meaning (they must load as a state), the partition groups against the registries the cluster's
+ * group describes, and the SHA-256 of the whole file. Only a file that passes all of it seeds
+ * anything: each group becomes a verified snapshot, named by its group, in a {@code seeds}
+ * directory that a voter's state machine adopts at its first start ({@link RegistryStateMachine}).
+ */
+public final class SnapshotArchive {
+  private SnapshotArchive() {}
+
+  static final byte[] MAGIC = "ROSTER-SNAPSHOT\n".getBytes(StandardCharsets.US_ASCII);
+  static final int FORMAT = 1;
+  /** The largest part a file may hold (a part of records is at most {@link StoreCopies#PART_BYTES_MAX} of data). */
+  static final int PART_BYTES_MAX = 8 << 20;
+  /**
+   * How far a restored cluster's log starts after the saved index: a node that lived through the
+   * loss finds its cached revisions older than the restored history (it reloads) rather than
+   * mixed with it, and lock tokens keep growing.
+   */
+  public static final long INDEX_GAP = 1_000_000_000L;
+  /**
+   * The term of a restored snapshot: the lowest valid one (Ratis takes a voter whose last entry
+   * has term 0 for one with an empty log, and no such voter elects a leader).
+   */
+  static final long SEED_TERM = 1;
+
+  /** What a file holds of one group, after it was written or checked. */
+  public record Group(String registry, int partition, long appliedIndex, long records, String digest) {
+    /** "cluster" or "registry#partition". */
+    public String label() {
+      return registry.isEmpty() ? "cluster" : registry + "#" + partition;
+    }
+  }
+
+  /** What a file holds. */
+  public record Contents(String cluster, long savedAtMillis, List<Group> groups, long bytes) {}
+
+  /** Told of progress: the group being read or written, its records so far, and the file's bytes so far. */
+  @FunctionalInterface
+  public interface Progress {
+    void at(String group, long records, long bytes);
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Writes a snapshot file: into {@code FILE.part}, moved to {@code FILE} only by {@link #finish}
+   * (so a failed save leaves no file that looks whole). Not thread-safe.
+   */
+  public static final class Writer implements AutoCloseable {
+    private final Path file;
+    private final Path partial;
+    private final OutputStream out;
+    private final MessageDigest sha = sha256();
+    private final List<Group> groups = new ArrayList<>();
+    private final String cluster;
+    private final long savedAt = System.currentTimeMillis();
+    private long bytes;
+    private SnapshotGroup group;
+    private StoreDigests.Hasher digest;
+    private long records;
+    private byte[] lastKey;
+    private boolean finished;
+
+    public Writer(Path file, String cluster) throws IOException {
+      this.file = file;
+      this.cluster = cluster;
+      this.partial = file.resolveSibling(file.getFileName() + ".part");
+      this.out = new BufferedOutputStream(Files.newOutputStream(partial), 1 << 16);
+      write(MAGIC);
+      part(SnapshotPart.newBuilder().setHeader(SnapshotHeader.newBuilder().setFormat(FORMAT).setCluster(cluster)
+          .setSavedAtMillis(savedAt)).build());
+    }
+
+    /** Starts a group: the cluster's (registry empty) or a partition. */
+    public void group(String registry, int partition, long appliedIndex, String voter) throws IOException {
+      if (group != null) {
+        throw new IllegalStateException("group " + label(group) + " is not ended");
+      }
+      group = SnapshotGroup.newBuilder().setRegistry(registry).setPartition(partition).setAppliedIndex(appliedIndex)
+          .setVoter(voter).build();
+      digest = new StoreDigests.Hasher();
+      records = 0;
+      lastKey = null;
+      part(SnapshotPart.newBuilder().setGroup(group).build());
+    }
+
+    /** Adds records of the group, in key order after those added before. */
+    public void records(List<StoreRecord> batch) throws IOException {
+      if (group == null) {
+        throw new IllegalStateException("records outside a group");
+      }
+      for (StoreRecord r : batch) {
+        byte[] key = r.getKey().toByteArray();
+        if (lastKey != null && Arrays.compareUnsigned(lastKey, key) >= 0) {
+          throw new IOException("the voter sent the records of " + label(group) + " out of key order");
+        }
+        lastKey = key;
+        digest.add(key, r.getValue().toByteArray());
+      }
+      records += batch.size();
+      part(SnapshotPart.newBuilder().setRecords(SnapshotRecords.newBuilder().addAllRecords(batch)).build());
+    }
+
+    /** Ends the group; {@code voterDigest} is the digest the voter computed of the state it sent. */
+    public Group groupEnd(String voterDigest) throws IOException {
+      String ours = digest.hex();
+      if (!ours.equals(voterDigest)) {
+        throw new IOException("the records of " + label(group) + " digest to " + ours + ", but the voter says "
+            + voterDigest + ": the copy was damaged on the way");
+      }
+      part(SnapshotPart.newBuilder().setGroupEnd(SnapshotGroupEnd.newBuilder().setRecords(records)
+          .setDigest(ours)).build());
+      Group g = new Group(group.getRegistry(), group.getPartition(), group.getAppliedIndex(), records, ours);
+      groups.add(g);
+      group = null;
+      return g;
+    }
+
+    public long records() {
+      return records;
+    }
+
+    public long bytes() {
+      return bytes;
+    }
+
+    /** Writes the trailer, forces the file to disk and moves it to its name. */
+    public Contents finish() throws IOException {
+      if (group != null) {
+        throw new IllegalStateException("group " + label(group) + " is not ended");
+      }
+      byte[] body = SnapshotPart.newBuilder().setTrailer(SnapshotTrailer.newBuilder().setGroups(groups.size())
+          .setSha256(com.google.protobuf.ByteString.copyFrom(sha.digest()))).build().toByteArray();
+      ByteArrayOutputStream framed = new ByteArrayOutputStream(body.length + 5);
+      com.google.protobuf.CodedOutputStream c = com.google.protobuf.CodedOutputStream.newInstance(framed);
+      c.writeUInt32NoTag(body.length);
+      c.flush();
+      framed.write(body);
+      out.write(framed.toByteArray());
+      bytes += framed.size();
+      out.flush();
+      out.close();
+      try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(partial,
+          java.nio.file.StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+      Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      finished = true;
+      return new Contents(cluster, savedAt, List.copyOf(groups), bytes);
+    }
+
+    private void part(SnapshotPart p) throws IOException {
+      ByteArrayOutputStream framed = new ByteArrayOutputStream(p.getSerializedSize() + 5);
+      p.writeDelimitedTo(framed);
+      if (framed.size() > PART_BYTES_MAX) {
+        throw new IOException("a part of " + framed.size() + " bytes is over the format's " + PART_BYTES_MAX);
+      }
+      write(framed.toByteArray());
+    }
+
+    private void write(byte[] b) throws IOException {
+      sha.update(b);
+      out.write(b);
+      bytes += b.length;
+    }
+
+    /** Closes the file; unless finished, deletes it. */
+    @Override
+    public void close() throws IOException {
+      if (!finished) {
+        out.close();
+        Files.deleteIfExists(partial);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /** Names the directory of a group in the seeds: the Raft group id of the cluster's group or of a partition. */
+  @FunctionalInterface
+  public interface GroupNames {
+    String of(String registry, int partition);
+  }
+
+  /**
+   * Checks {@code file} and seeds {@code seeds} (which must not exist) with a verified snapshot per
+   * group, at the saved index plus {@link #INDEX_GAP}. Nothing is left in {@code seeds} unless the
+   * whole file checks.
+   *
+   * @throws IOException naming what is wrong with the file, or why the seeds cannot be written
+   */
+  public static Contents restore(Path file, Path seeds, GroupNames names, Progress progress) throws IOException {
+    if (Files.exists(seeds)) {
+      throw new IOException(seeds + " exists: a restore was run before into this data directory");
+    }
+    Path work = seeds.resolveSibling(seeds.getFileName() + ".tmp");
+    CheckpointSnapshotStorage.deleteTree(work);
+    Files.createDirectories(work);
+    try {
+      Contents contents = read(file, work, names, progress);
+      Files.move(work, seeds, StandardCopyOption.ATOMIC_MOVE);
+      return contents;
+    } finally {
+      CheckpointSnapshotStorage.deleteTree(work);
+    }
+  }
+
+  /** Reads and checks {@code file} without seeding anything. */
+  public static Contents check(Path file, Progress progress) throws IOException {
+    return read(file, null, (r, p) -> r + "#" + p, progress);
+  }
+
+  private static Contents read(Path file, Path work, GroupNames names, Progress progress) throws IOException {
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+      Reader r = new Reader(file, in);
+      return r.readAll(work, names, progress);
+    }
+  }
+
+  private static final class Reader {
+    private final Path file;
+    private final InputStream in;
+    private final MessageDigest sha = sha256();
+    private long bytes;
+
+    Reader(Path file, InputStream in) {
+      this.file = file;
+      this.in = in;
+    }
+
+    Contents readAll(Path work, GroupNames names, Progress progress) throws IOException {
+      byte[] magic = in.readNBytes(MAGIC.length);
+      if (!Arrays.equals(magic, MAGIC)) {
+        throw bad("it is not a Roster snapshot file (it does not start with " + new String(MAGIC,
+            StandardCharsets.US_ASCII).trim() + ")");
+      }
+      sha.update(magic);
+      bytes += magic.length;
+      SnapshotPart first = next(false);
+      if (!first.hasHeader()) {
+        throw bad("its first part is not a header");
+      }
+      SnapshotHeader header = first.getHeader();
+      if (header.getFormat() != FORMAT) {
+        throw bad("it has format " + header.getFormat() + "; this build reads format " + FORMAT);
+      }
+      List<Group> groups = new ArrayList<>();
+      Set<String> seen = new HashSet<>();
+      Set<String> described = null; // partition groups the cluster's group describes
+      while (true) {
+        SnapshotPart p = next(true);
+        if (p.hasTrailer()) {
+          checkTrailer(p.getTrailer(), groups.size());
+          break;
+        }
+        if (!p.hasGroup()) {
+          throw bad("a " + p.getKindCase() + " part where a group or the trailer belongs");
+        }
+        SnapshotGroup g = p.getGroup();
+        String label = label(g);
+        if (groups.isEmpty() != g.getRegistry().isEmpty()) {
+          throw bad(groups.isEmpty() ? "its first group is not the cluster's" : "a second cluster group");
+        }
+        if (!g.getRegistry().isEmpty() && (g.getPartition() >= Limits.PARTITIONS_MAX
+            || Limits.utf8Length(g.getRegistry()) > Limits.REGISTRY_NAME_BYTES_MAX)) {
+          throw bad("a group of a registry or partition that cannot exist: " + label);
+        }
+        if (!seen.add(label)) {
+          throw bad("group " + label + " twice");
+        }
+        GroupRead read = readGroup(g, work == null ? null : work.resolve(names.of(g.getRegistry(), g.getPartition())),
+            progress);
+        groups.add(read.group());
+        if (described == null) {
+          described = read.partitionGroups();
+        }
+      }
+      if (in.read() != -1) {
+        throw bad("bytes after its trailer");
+      }
+      Set<String> partitions = new HashSet<>(seen);
+      partitions.remove("cluster");
+      if (described != null && !described.equals(partitions)) {
+        Set<String> missing = new java.util.TreeSet<>(described);
+        missing.removeAll(partitions);
+        Set<String> extra = new java.util.TreeSet<>(partitions);
+        extra.removeAll(described);
+        throw bad("its partition groups do not match the registries its cluster group describes (missing " + missing
+            + ", not described " + extra + ")");
+      }
+      return new Contents(header.getCluster(), header.getSavedAtMillis(), List.copyOf(groups), bytes);
+    }
+
+    private record GroupRead(Group group, Set<String> partitionGroups) {}
+
+    private GroupRead readGroup(SnapshotGroup g, Path dir, Progress progress) throws IOException {
+      String label = label(g);
+      StoreDigests.Hasher digest = new StoreDigests.Hasher();
+      String digested;
+      long records = 0;
+      byte[] last = null;
+      Path storeDir = dir == null ? Files.createTempDirectory("roster-check") : dir.resolve("store");
+      long index = g.getAppliedIndex() + INDEX_GAP;
+      try (RocksStore store = RocksStore.open(storeDir)) {
+        while (true) {
+          SnapshotPart p = next(true);
+          if (p.hasGroupEnd()) {
+            SnapshotGroupEnd end = p.getGroupEnd();
+            digested = digest.hex();
+            if (end.getRecords() != records || !end.getDigest().equals(digested)) {
+              throw bad("group " + label + " holds " + records + " records of digest " + digested
+                  + ", but its end says " + end.getRecords() + " of " + end.getDigest());
+            }
+            break;
+          }
+          if (!p.hasRecords()) {
+            throw bad("a " + p.getKindCase() + " part inside group " + label);
+          }
+          List<StoreRecord> batch = p.getRecords().getRecordsList();
+          for (StoreRecord rec : batch) {
+            byte[] key = rec.getKey().toByteArray();
+            if (last != null && Arrays.compareUnsigned(last, key) >= 0) {
+              throw bad("the records of group " + label + " are out of key order");
+            }
+            last = key;
+            digest.add(key, rec.getValue().toByteArray());
+          }
+          try {
+            store.importRecords(batch);
+          } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
+          }
+          records += batch.size();
+          progress.at(label, records, bytes);
+        }
+        store.markApplied(SEED_TERM, index);
+        Mirror state;
+        try {
+          state = store.load(); // every record must mean something
+        } catch (CorruptStoreException e) {
+          throw bad("group " + label + " holds records that do not load as a state: " + e.getMessage());
+        }
+        Set<String> partitionGroups = new HashSet<>();
+        if (g.getRegistry().isEmpty()) {
+          for (RegistryDescriptor d : state.registries()) {
+            for (int i = 0; d.partitions() > 1 && i < d.partitions(); i++) {
+              partitionGroups.add(d.name() + "#" + i);
+            }
+          }
+        }
+        if (dir != null) {
+          Path snapshot = dir.resolve("snapshot." + SEED_TERM + "_" + index);
+          store.checkpoint(snapshot);
+          RocksStore.Verified verified = RocksStore.verify(snapshot);
+          if (!verified.digest().equals(digested) || verified.appliedIndex() != index) {
+            throw new IOException("the seed of group " + label + " in " + snapshot + " does not verify (index "
+                + verified.appliedIndex() + ", digest " + verified.digest() + ")");
+          }
+          CheckpointSnapshotStorage.writeDigest(snapshot, verified);
+        }
+        return new GroupRead(new Group(g.getRegistry(), g.getPartition(), g.getAppliedIndex(), records, digested),
+            partitionGroups);
+      } finally {
+        CheckpointSnapshotStorage.deleteTree(storeDir);
+      }
+    }
+
+    private void checkTrailer(SnapshotTrailer t, int groups) throws IOException {
+      byte[] ours = sha.digest();
+      if (!Arrays.equals(ours, t.getSha256().toByteArray())) {
+        throw bad("its SHA-256 is " + java.util.HexFormat.of().formatHex(ours) + ", not the "
+            + java.util.HexFormat.of().formatHex(t.getSha256().toByteArray()) + " its trailer names: it is damaged");
+      }
+      if (t.getGroups() != groups) {
+        throw bad("it holds " + groups + " groups, not the " + t.getGroups() + " its trailer names");
+      }
+    }
+
+    /** The next part; the bytes of every part but the trailer go into the file's SHA-256. */
+    private SnapshotPart next(boolean trailerAllowed) throws IOException {
+      // the size: a varint of at most 5 bytes, kept as read (it goes into the SHA-256 as it is)
+      byte[] prefix = new byte[5];
+      int n = 0;
+      long size = 0;
+      while (true) {
+        int b = in.read();
+        if (b == -1) {
+          throw bad(n == 0 ? "it ends early (after " + bytes + " bytes): it is truncated"
+              : "it ends inside a part's size: it is truncated");
+        }
+        if (n == prefix.length) {
+          throw bad("a part's size at byte " + bytes + " does not decode");
+        }
+        prefix[n] = (byte) b;
+        size |= (long) (b & 0x7F) << (7 * n);
+        n++;
+        if ((b & 0x80) == 0) {
+          break;
+        }
+      }
+      if (size > PART_BYTES_MAX) {
+        throw bad("a part of " + size + " bytes at byte " + bytes + " (at most " + PART_BYTES_MAX + ")");
+      }
+      byte[] body = in.readNBytes((int) size);
+      if (body.length < size) {
+        throw bad("it ends inside a part (at byte " + (bytes + n + body.length) + "): it is truncated");
+      }
+      SnapshotPart p;
+      try {
+        p = SnapshotPart.parseFrom(body);
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw bad("the part at byte " + bytes + " does not decode: " + e.getMessage());
+      }
+      if (!p.hasTrailer()) {
+        sha.update(prefix, 0, n);
+        sha.update(body);
+      } else if (!trailerAllowed) {
+        throw bad("a trailer where the header belongs");
+      }
+      bytes += n + size;
+      return p;
+    }
+
+    private IOException bad(String why) {
+      return new IOException("snapshot file " + file + " is refused: " + why);
+    }
+  }
+
+  private static String label(SnapshotGroup g) {
+    return g.getRegistry().isEmpty() ? "cluster" : g.getRegistry() + "#" + g.getPartition();
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
