@@ -119,6 +119,49 @@ class SessionLifecycleTest {
     }
   }
 
+  @Test
+  void aVoterWhoseSessionExpiredRejoinsAsANewIncarnationInEveryGroup() throws Exception {
+    Registry<byte[]> parts = cluster.node("n1").registry("parts", io.roster.Keys.UNIQUE, 2,
+        io.roster.ValueCodec.bytes());
+    for (String id : List.of(follower(), cluster.leader().nodeId())) { // a follower's session, then the leader's own
+      Node voter = cluster.node(id);
+      LocalProcess p = voter.spawn();
+      voter.registry("svc").register("on-" + id, p);
+      Registry<byte[]> partsThere = voter.registry("parts", io.roster.Keys.UNIQUE, 2, io.roster.ValueCodec.bytes());
+      for (int i = 0; i < 4; i++) {
+        partsThere.register(id + "-" + i, p); // in both partitions
+      }
+      long lost = voter.incarnation();
+
+      assertThat(expireAsTheLeader(id, lost)).isEqualTo(Status.OK); // in the cluster's group
+
+      Awaitility.await().atMost(WAIT).until(() -> voter.incarnation() > lost);
+      voter.ready().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      assertThat(p.isAlive()).as("its processes died with the session").isFalse();
+      Registry<byte[]> svc = cluster.node("n1").registry("svc");
+      assertThat(svc.whereisConsistent("on-" + id)).isNull();
+      for (int i = 0; i < 4; i++) { // the new session superseded the old one in the partitions too
+        String key = id + "-" + i;
+        Awaitility.await().atMost(WAIT).until(() -> parts.whereisConsistent(key) == null);
+      }
+      // it works again, as the new incarnation, in every group
+      LocalProcess q = voter.spawn();
+      assertThat(q.pid().incarnation()).isEqualTo(voter.incarnation());
+      voter.registry("svc").register("again-" + id, q);
+      for (int i = 0; i < 4; i++) {
+        partsThere.register(id + "-again-" + i, q); // waits for the new session in that partition
+      }
+      assertThat(svc.whereisConsistent("again-" + id)).isEqualTo(q.pid());
+      assertThat(cluster.node("n1").members()).filteredOn(m -> m.nodeId().equals(id))
+          .singleElement().satisfies(m -> assertThat(m.incarnation()).isEqualTo(voter.incarnation()));
+    }
+  }
+
+  private String follower() {
+    Node leader = Awaitility.await().atMost(Duration.ofSeconds(30)).until(cluster::leader, l -> l != null);
+    return List.of("n1", "n2", "n3").stream().filter(id -> !id.equals(leader.nodeId())).findFirst().orElseThrow();
+  }
+
   private RegistryNode.Builder builder(String id) {
     RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(Role.CLIENT).sessionTimeout(LONG_SESSION)
         .tls(cluster.tls(id, io.roster.Tls.CertRole.CLIENT));

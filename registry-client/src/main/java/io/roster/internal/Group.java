@@ -50,7 +50,10 @@ final class Group {
   private final Map<RaftPeerId, RenewableClient> heartbeatClients = new LinkedHashMap<>();
   private final Writer writer;
   private final ReadBarrier barrier;
-  private final SessionKeeper session;
+  /** This node's session in the group; a voter that rejoins after its session expired makes a new one. */
+  private volatile SessionKeeper session;
+  private final ScheduledExecutorService scheduler;
+  private final long sessionTimeoutMillis;
   /** Whether this node has written to the group: only then can its processes hold anything there. */
   private volatile boolean used;
 
@@ -106,8 +109,10 @@ final class Group {
     this.writeClient = writes;
     this.readClient = reads;
     this.barrier = new ReadBarrier(this::takeBarrier);
-    this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler,
-        config.sessionTimeout().toMillis(), firstTry(0));
+    this.scheduler = scheduler;
+    this.sessionTimeoutMillis = config.sessionTimeout().toMillis();
+    this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler, sessionTimeoutMillis,
+        firstTry(0));
     if (mirror instanceof StreamMirror stream) {
       stream.start(session.openIndex(), session::over); // voters stream to members only
     }
@@ -177,6 +182,20 @@ final class Group {
 
   /** Opens this node's session in the group (and, on a voter, takes up the leader's expiry duty). */
   void start() {
+    session.start(stateMachine, this::leaderTerm, this::localLeaderId);
+  }
+
+  /**
+   * A voter's rejoin: stops the keeper of the session that expired and opens a new session, as the
+   * node's new incarnation (which supersedes the old one's everywhere it is still open).
+   */
+  void renewSession() {
+    if (stateMachine == null) {
+      throw new IllegalStateException("a client node does not rejoin: it is restarted");
+    }
+    SessionKeeper old = session;
+    session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler, sessionTimeoutMillis, firstTry(0));
+    old.close();
     session.start(stateMachine, this::leaderTerm, this::localLeaderId);
   }
 
@@ -252,8 +271,7 @@ final class Group {
       return CompletableFuture.failedFuture(new IllegalStateException("node " + node.nodeId() + " is closed"));
     }
     if (node.expired()) {
-      return CompletableFuture.failedFuture(new SessionExpiredException("the session of node " + node.nodeId()
-          + " incarnation " + node.incarnation() + " expired; restart the node"));
+      return CompletableFuture.failedFuture(new SessionExpiredException(node.expiredMessage()));
     }
     used = true;
     CompletableFuture<Result> result = session.ready()

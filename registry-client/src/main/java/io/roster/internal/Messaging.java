@@ -95,7 +95,8 @@ final class Messaging implements AutoCloseable {
   static final long HELLO_MILLIS = 5_000;
 
   private final String nodeId;
-  private final long incarnation;
+  /** This node's incarnation, which a voter renews when it rejoins after its session expired. */
+  private volatile long incarnation;
   private final ProcessTable processes;
   /** The session of a node, from the cluster's mirror: where its current incarnation listens. */
   private final Function<String, Session> sessions;
@@ -294,6 +295,18 @@ final class Messaging implements AutoCloseable {
       p = new Peer(s.nodeId(), s.incarnation(), s.address());
       peers.put(s.nodeId(), p);
       return p;
+    }
+  }
+
+  /**
+   * This node goes on as incarnation {@code next} (a voter that rejoins after its session expired):
+   * its streams, opened as the old incarnation, end, and new ones greet as the new; messages to the
+   * old incarnation's processes find none.
+   */
+  void renew(long next) {
+    incarnation = next;
+    for (Peer p : List.copyOf(peers.values())) {
+      p.fail(CallException.Reason.NODE_UNREACHABLE, "node " + nodeId + " rejoined as incarnation " + next);
     }
   }
 

@@ -86,7 +86,8 @@ public final class Node implements RegistryNode {
   private long reconciledAtNanos;
 
   private final NodeConfig config;
-  private final long incarnation;
+  /** This node's incarnation: a voter renews it when it rejoins after its session expired. */
+  private volatile long incarnation;
   private final RaftServer server; // null for a client
   /** The cluster's group: sessions, registry descriptors and metadata, and the entries of unpartitioned registries. */
   private final Group main;
@@ -687,8 +688,14 @@ public final class Node implements RegistryNode {
       throw new IllegalStateException("node " + nodeId() + " is closed");
     }
     if (expired) {
-      throw new SessionExpiredException("the session of node " + nodeId() + " expired; restart the node");
+      throw new SessionExpiredException(expiredMessage());
     }
+  }
+
+  /** What a call meets while this node's session is expired. */
+  String expiredMessage() {
+    return "the session of node " + nodeId() + " incarnation " + incarnation + " expired; "
+        + (server != null ? "the voter is rejoining as a new incarnation (see ready())" : "restart the node");
   }
 
   boolean isClosed() {
@@ -889,19 +896,58 @@ public final class Node implements RegistryNode {
       return;
     }
     expired = true;
+    long lost = incarnation;
     processes.killAll();
-    for (Group g : groups()) {
-      if (g.session() != keeper) {
-        // Say goodbye, and stop the heartbeats: should the goodbye be lost, the group's leader
-        // expires the session after its timeout of silence.
-        g.writer().submit(Commands.expireSession(nodeId(), incarnation));
-        g.session().close();
+    if (server != null) {
+      // A voter stays in Raft whatever its session: it rejoins as a new incarnation rather than
+      // lingering with a dead registry API (and, in groups it leads, no expiry duty)
+      try {
+        scheduler.execute(() -> rejoin(lost));
+      } catch (java.util.concurrent.RejectedExecutionException stopping) {
+        // the node stops: nothing to rejoin
+      }
+    } else {
+      for (Group g : groups()) {
+        if (g.session() != keeper) {
+          // Say goodbye, and stop the heartbeats: should the goodbye be lost, the group's leader
+          // expires the session after its timeout of silence.
+          g.writer().submit(Commands.expireSession(nodeId(), incarnation));
+          g.session().close();
+        }
       }
     }
     try {
-      config.listener().sessionExpired(nodeId(), incarnation);
+      config.listener().sessionExpired(nodeId(), lost);
     } catch (RuntimeException e) {
       LOG.warn("{}: the session listener threw", nodeId(), e);
+    }
+  }
+
+  /**
+   * A voter whose session expired goes on as a new incarnation: its processes died with the old
+   * one (their names are gone); it opens a new session in every group, which supersedes the old
+   * one wherever that is still open, and its API works again once those are open.
+   */
+  private void rejoin(long lost) {
+    synchronized (this) { // no partition opens meanwhile
+      if (closed) {
+        return;
+      }
+      long next = nextIncarnation(config.dataDir());
+      incarnation = next;
+      processes.renew(next);
+      messaging.renew(next);
+      for (Group g : groups()) {
+        g.renewSession();
+      }
+      expired = false;
+      expiring.set(false);
+      LOG.warn("{}: the session of incarnation {} expired; rejoined as incarnation {}", nodeId(), lost, next);
+    }
+    try {
+      config.listener().rejoined(nodeId(), lost, incarnation);
+    } catch (RuntimeException e) {
+      LOG.warn("{}: the node listener threw", nodeId(), e);
     }
   }
 

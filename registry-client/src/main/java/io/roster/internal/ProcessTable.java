@@ -38,7 +38,8 @@ final class ProcessTable {
   }
 
   private final String nodeId;
-  private final long incarnation;
+  /** This node's incarnation, which a voter renews when it rejoins after its session expired. */
+  private volatile long incarnation;
   private final ExecutorService executor;
   /** Proposes the removal of a dead process's names; completes once this node's mirror applied it. */
   private final Function<Pid, CompletableFuture<Void>> onDeath;
@@ -92,6 +93,11 @@ final class ProcessTable {
   }
 
   /** Kills every process without proposing their removal (the node's session end removes them all). */
+  /** The pids of processes spawned from now on carry {@code next}; call after {@link #killAll}. */
+  synchronized void renew(long next) {
+    incarnation = next;
+  }
+
   void killAll() {
     for (Proc p : new ArrayList<>(live.values())) {
       p.die(null, false);

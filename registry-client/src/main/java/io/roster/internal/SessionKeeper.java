@@ -114,13 +114,17 @@ final class SessionKeeper {
     this.localLeader = leaderId;
     scheduler.execute(this::open);
     if (leaderDuties != null) {
-      scheduler.scheduleWithFixedDelay(() -> expireSilentSessions(leaderDuties, leaderTerm), EXPIRY_CHECK_MILLIS,
-          EXPIRY_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+      tasks.add(scheduler.scheduleWithFixedDelay(() -> expireSilentSessions(leaderDuties, leaderTerm),
+          EXPIRY_CHECK_MILLIS, EXPIRY_CHECK_MILLIS, TimeUnit.MILLISECONDS));
     }
   }
 
+  /** The periodic tasks of this keeper, cancelled when it closes. */
+  private final java.util.Queue<java.util.concurrent.Future<?>> tasks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
   void close() {
     closed = true;
+    tasks.forEach(t -> t.cancel(false));
     ready.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
     openIndex.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
   }
@@ -152,7 +156,11 @@ final class SessionKeeper {
       } else if (r.getStatus() == Status.OK) {
         LOG.info("{}: session in {} open (incarnation {}, timeout {} ms)", node.nodeId(), label, node.incarnation(),
             timeoutMillis);
-        scheduler.scheduleWithFixedDelay(this::heartbeat, 0, Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS);
+        tasks.add(scheduler.scheduleWithFixedDelay(this::heartbeat, 0, Math.max(100, timeoutMillis / 3),
+            TimeUnit.MILLISECONDS));
+        if (closed) {
+          tasks.forEach(t -> t.cancel(false)); // closed meanwhile
+        }
         openIndex.complete(io.roster.statemachine.Revisions.index(r.getRevision()));
         ready.complete(null);
       } else {
@@ -170,6 +178,13 @@ final class SessionKeeper {
     }
     RegistryStateMachine sm = local;
     if (sm != null && sm.sessionTracker().leader()) {
+      Session own = sm.mirror().session(node.nodeId());
+      if (own != null && (own.incarnation() > node.incarnation()
+          || (own.incarnation() == node.incarnation() && own.expired()))) {
+        // expired before this peer led (a leader that did not hear it), or by a newer incarnation
+        expire("the leader's own state says incarnation " + own.incarnation() + (own.expired() ? " expired" : ""));
+        return;
+      }
       sm.sessionTracker().heartbeat(node.nodeId(), node.incarnation()); // the leader hears itself
       return;
     }
