@@ -45,7 +45,7 @@ class IntegrityTest {
   }
 
   @Test
-  void aVoterWhoseStoreHasFlippedBytesRefusesToStartNamingTheFileWhileTheOthersServe() throws Exception {
+  void aVoterWhoseStoreHasFlippedBytesRefusesToStartNamingTheFileWhileTheOthersServeAndIsReplaced() throws Exception {
     cluster = LocalCluster.start(dir, 3, Duration.ofSeconds(3), Duration.ofSeconds(5));
     cluster.awaitReady(WAIT);
     Registry<String> r = cluster.node("n1").registry("services", Keys.UNIQUE, ValueCodec.utf8());
@@ -68,6 +68,27 @@ class IntegrityTest {
     assertThat(cluster.node("n2").registry("services", Keys.UNIQUE, ValueCodec.utf8()).whereisConsistent("after"))
         .isEqualTo(p.pid());
     assertThat(r.whereisConsistent("service-150")).isEqualTo(p.pid());
+
+    // replaced by the documented procedure: removed, its directory moved away, started empty, added
+    try (io.roster.Membership membership = cluster.membership()) {
+      membership.removeVoter("n3");
+      java.nio.file.Files.move(dir.resolve("n3"), dir.resolve("n3.damaged"));
+      cluster.startVoter("n3");
+      membership.addVoter("n3", cluster.voters().get("n3"));
+      assertThat(membership.voters()).containsOnlyKeys("n1", "n2", "n3");
+    }
+    // no acknowledged write lost, on the replaced voter; the three replicas' digests agree
+    Registry<String> there = cluster.node("n3").registry("services", Keys.UNIQUE, ValueCodec.utf8());
+    for (int i = 0; i < 300; i++) {
+      assertThat(there.whereisConsistent("service-" + i)).as("service-" + i).isEqualTo(p.pid());
+    }
+    assertThat(there.whereisConsistent("after")).isEqualTo(p.pid());
+    java.util.List<io.roster.internal.ConsistencyCheck.Report> reports = cluster.node("n3").checkConsistency()
+        .get(WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    assertThat(reports).isNotEmpty().allSatisfy(report -> {
+      assertThat(report.digests()).containsOnlyKeys("n1", "n2", "n3");
+      assertThat(report.diverged()).isEmpty();
+    });
   }
 
   @Test
