@@ -683,15 +683,19 @@ public class RegistryStateMachine extends BaseStateMachine {
   private QueryResult storeCopy(io.roster.statemachine.proto.StoreCopy c) {
     try {
       if (c.getCopyId() == 0) {
+        StoreCopies.Started started;
+        Replica r;
         synchronized (this) { // the view and its index, between two applies
-          Replica r = replica;
+          r = replica;
           Mirror m = mirror;
           if (r == null || m == null) {
             return QueryResult.newBuilder().setStatus(Status.BUSY).setDetail("the store is " + getLifeCycleState()
                 + "; try again").build();
           }
-          return r.store().copyStart(m.appliedIndex());
+          started = r.store().copyStart(m.appliedIndex());
         }
+        // part 0 outside the lock: reading it does not hold back the applies
+        return started.refusal() != null ? started.refusal() : r.store().copyPart(started.id(), 0);
       }
       Replica r = replica;
       if (r == null) {

@@ -295,8 +295,14 @@ public final class RocksStore implements AutoCloseable {
   }
 
   /** See {@link StoreCopies#start}. */
-  io.roster.statemachine.proto.QueryResult copyStart(long appliedIndex) throws CorruptStoreException {
+  StoreCopies.Started copyStart(long appliedIndex) {
     return copies.start(appliedIndex);
+  }
+
+  /** Starts a copy and answers its part 0 (for tests and a caller that holds no lock). */
+  io.roster.statemachine.proto.QueryResult copyFirst(long appliedIndex) throws CorruptStoreException {
+    StoreCopies.Started started = copies.start(appliedIndex);
+    return started.refusal() != null ? started.refusal() : copies.part(started.id(), 0);
   }
 
   /** See {@link StoreCopies#part}. */

@@ -63,23 +63,29 @@ final class StoreCopies {
 
   /**
    * Starts a copy of the store as it is now, which holds the state at {@code appliedIndex} (the
-   * caller holds the apply lock), and answers its part 0.
+   * caller holds the apply lock, and asks for part 0 after releasing it).
+   *
+   * @return the copy's id, or the refusal
    */
-  synchronized QueryResult start(long appliedIndex) throws CorruptStoreException {
+  synchronized Started start(long appliedIndex) {
     evictIdle();
     if (closed) {
-      return refusal(Status.BUSY, "the store is closing (a snapshot is being installed); start again");
+      return new Started(0, refusal(Status.BUSY, "the store is closing (a snapshot is being installed); start again"));
     }
     if (held.size() >= COPIES_MAX) {
-      return refusal(Status.BUSY, "this voter is serving " + COPIES_MAX + " store copies; try again later");
+      return new Started(0, refusal(Status.BUSY, "this voter is serving " + COPIES_MAX
+          + " store copies; try again later"));
     }
     long id;
     do {
       id = RANDOM.nextLong() & Long.MAX_VALUE; // not guessable: one reader cannot take another's copy
     } while (id == 0 || held.containsKey(id));
     held.put(id, new Held(db.getSnapshot(), appliedIndex, nanos.getAsLong()));
-    return part(id, 0);
+    return new Started(id, null);
   }
+
+  /** A copy started ({@code id}), or refused ({@code refusal}, id 0). */
+  record Started(long id, QueryResult refusal) {}
 
   /** Part {@code k} of copy {@code id}: the next one, or the last one answered again. */
   synchronized QueryResult part(long id, int k) throws CorruptStoreException {

@@ -68,7 +68,7 @@ class SnapshotArchiveTest {
   Path save(String name) throws IOException {
     Path file = dir.resolve(name);
     try (SnapshotArchive.Writer w = new SnapshotArchive.Writer(file, "roster")) {
-      QueryResult r = replica.store().copyStart(index);
+      QueryResult r = replica.store().copyFirst(index);
       w.group("", 0, r.getAppliedIndex(), "n1");
       for (int part = 0; ; part++) {
         w.records(r.getRecordsList());
@@ -87,7 +87,7 @@ class SnapshotArchiveTest {
   void aCopyIsOnePointInTimeViewInPartsAskedForInOrder() throws Exception {
     String before = replica.store().digest();
     TreeSet<String> state = replica.mirror().describe();
-    QueryResult first = replica.store().copyStart(index);
+    QueryResult first = replica.store().copyFirst(index);
     assertThat(first.getStatus()).isEqualTo(Status.OK);
     assertThat(first.getLast()).isFalse();
     long id = first.getDumpId();
@@ -164,7 +164,7 @@ class SnapshotArchiveTest {
   @Test
   void aPartitionGroupTheClusterGroupDoesNotDescribeIsRefused() throws Exception {
     Path file = dir.resolve("forged.snap");
-    QueryResult r = replica.store().copyStart(index);
+    QueryResult r = replica.store().copyFirst(index);
     try (SnapshotArchive.Writer w = new SnapshotArchive.Writer(file, "roster")) {
       w.group("", 0, index, "n1");
       for (int part = 0; ; part++) {
@@ -202,7 +202,7 @@ class SnapshotArchiveTest {
 
   @Test
   void copiesEndWithTheirStore() throws Exception {
-    QueryResult first = replica.store().copyStart(index);
+    QueryResult first = replica.store().copyFirst(index);
     replica.close();
     assertThat(replica.store().copyPart(first.getDumpId(), 1).getStatus()).isEqualTo(Status.COMPACTED);
     replica = Replica.open(dir.resolve("db"));
