@@ -68,7 +68,7 @@ public final class Recovery implements Callable<Integer> {
           .allMatch(n -> n.mirror().registryState(REGISTRY) != null));
       long lagging = cluster.node(follower).mirror().appliedIndex();
       cluster.stop(follower); // it will lag behind everything that follows
-      long filled = fill(cluster, leader);
+      long filled = fill(cluster, leader, REGISTRY, entries, batch);
       System.out.printf("%d registrations in %d entries of %d while %s was down%n", filled,
           (entries + batch - 1) / batch, batch, follower);
       // Every running voter snapshots and purges, so that whichever leads cannot replay its log to the follower.
@@ -96,14 +96,17 @@ public final class Recovery implements Callable<Integer> {
     }
   }
 
-  /** Registers the entries through raw Ratis writes of {@code batch} commands, for speed. */
-  private long fill(LocalCluster cluster, Node leader) throws Exception {
+  /**
+   * Registers {@code entries} names in {@code registry} for processes of node {@code leader} (the
+   * leader, or any node with an open session) through raw Ratis writes of {@code batch} commands.
+   */
+  static long fill(LocalCluster cluster, Node leader, String registry, int entries, int batch) throws Exception {
     long start = System.nanoTime();
     long done = 0;
     try (RaftClient client = rawClient(cluster, leader)) {
       List<Command> commands = new ArrayList<>(batch);
       for (int i = 0; i < entries; i++) {
-        commands.add(Commands.register(REGISTRY, key(i), new byte[0], Pid.of(leader.nodeId(), leader.incarnation(),
+        commands.add(Commands.register(registry, key(i), new byte[0], Pid.of(leader.nodeId(), leader.incarnation(),
             1_000_000_000L + i)));
         if (commands.size() == batch || i == entries - 1) {
           RaftClientReply reply = client.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(
@@ -170,12 +173,13 @@ public final class Recovery implements Callable<Integer> {
   /** A Ratis client on the cluster's group with the node's certificate, for writes that bypass the API. */
   static RaftClient rawClient(LocalCluster cluster, Node node) {
     // the node's own identity: the commands it carries are the node's own
-    return cluster.ratisClient(node.raftGroup(), node.nodeId(), io.roster.Tls.CertRole.VOTER,
+    return cluster.ratisClient(node.raftGroup(), node.nodeId(),
+        node.role() == io.roster.Role.VOTER ? io.roster.Tls.CertRole.VOTER : io.roster.Tls.CertRole.CLIENT,
         org.apache.ratis.retry.RetryPolicies.retryForeverWithSleep(
             org.apache.ratis.util.TimeDuration.valueOf(100, java.util.concurrent.TimeUnit.MILLISECONDS)));
   }
 
-  private static String key(int i) {
+  static String key(int i) {
     return "service-" + i;
   }
 }
