@@ -8,10 +8,7 @@ import io.roster.Role;
 import io.roster.Tls;
 import io.roster.server.CertificateAuthority;
 import io.roster.server.LocalCluster;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -158,8 +155,9 @@ public final class Load implements Callable<Integer> {
       throw new IllegalArgumentException(rosterJar + " is missing: run mvn -B -DskipTests package first");
     }
     Map<String, String> voters = new LinkedHashMap<>();
+    List<Integer> ports = io.roster.server.LocalCluster.freePorts(3);
     for (int i = 1; i <= 3; i++) {
-      voters.put("n" + i, "127.0.0.1:" + freePort());
+      voters.put("n" + i, "127.0.0.1:" + ports.get(i - 1));
     }
     String votersArg = String.join(",", voters.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -191,12 +189,6 @@ public final class Load implements Callable<Integer> {
     RegistryNode client = b.start();
     client.ready().get(60, TimeUnit.SECONDS);
     return client;
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 
   /** One point: {@code n} closed-loop workers spread over the nodes. */

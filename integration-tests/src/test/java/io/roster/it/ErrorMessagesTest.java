@@ -45,7 +45,9 @@ class ErrorMessagesTest {
 
   @AfterEach
   void stop() {
-    cluster.close();
+    if (cluster != null) {
+      cluster.close();
+    }
     ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).detachAppender(log);
   }
 

@@ -12,8 +12,6 @@ import io.roster.Role;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -49,17 +47,12 @@ class MessagingProcessCrashTest {
     nodes.forEach(RegistryNode::close);
   }
 
-  static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
   @Test
   void aCallToAProcessWhoseNodeIsKilledFailsAtOnce() throws Exception {
     Map<String, String> voters = new LinkedHashMap<>();
+    List<Integer> ports = io.roster.server.LocalCluster.freePorts(3);
     for (String id : List.of("n1", "n2", "n3")) {
-      voters.put(id, "127.0.0.1:" + freePort());
+      voters.put(id, "127.0.0.1:" + ports.get(voters.size()));
     }
     Path tls = dir.resolve("tls");
     io.roster.server.CertificateAuthority ca = io.roster.server.CertificateAuthority.create("crash test CA",

@@ -3,8 +3,6 @@ package io.roster.it;
 import io.roster.statemachine.RegistryStateMachine;
 import java.io.IOException;
 import java.net.BindException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,8 +54,9 @@ final class RatisCluster implements AutoCloseable {
     IOException last = null;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
       List<RaftPeer> peers = new ArrayList<>();
+      List<Integer> ports = io.roster.server.LocalCluster.freePorts(size);
       for (int i = 0; i < size; i++) {
-        peers.add(RaftPeer.newBuilder().setId("p" + i).setAddress("127.0.0.1:" + freePort()).build());
+        peers.add(RaftPeer.newBuilder().setId("p" + i).setAddress("127.0.0.1:" + ports.get(i)).build());
       }
       RatisCluster cluster = new RatisCluster(root.resolve("attempt-" + attempt), RaftGroup.valueOf(GROUP_ID, peers));
       try {
@@ -83,12 +82,6 @@ final class RatisCluster implements AutoCloseable {
       }
     }
     return false;
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 
   RaftProperties properties(RaftPeerId id) {

@@ -929,11 +929,23 @@ public final class Node implements RegistryNode {
    * one wherever that is still open, and its API works again once those are open.
    */
   private void rejoin(long lost) {
+    long next;
     synchronized (this) { // no partition opens meanwhile
       if (closed) {
         return;
       }
-      long next = nextIncarnation(config.dataDir());
+      try {
+        next = nextIncarnation(config.dataDir());
+      } catch (RuntimeException e) { // the incarnation file cannot be written: try again
+        LOG.warn("{}: rejoining after the expiry of incarnation {} failed ({}); trying again in {} ms", nodeId(), lost,
+            e.getMessage(), REJOIN_RETRY_MILLIS);
+        try {
+          scheduler.schedule(() -> rejoin(lost), REJOIN_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+          // the node stops
+        }
+        return;
+      }
       incarnation = next;
       processes.renew(next);
       messaging.renew(next);
@@ -944,12 +956,18 @@ public final class Node implements RegistryNode {
       expiring.set(false);
       LOG.warn("{}: the session of incarnation {} expired; rejoined as incarnation {}", nodeId(), lost, next);
     }
+    // the new sessions supersede the old one: its names are gone once they are open, so its dead
+    // processes need hiding no more
+    CompletableFuture.allOf(groups().stream().map(g -> g.session().ready()).toArray(CompletableFuture[]::new))
+        .whenComplete((v, e) -> pending.forgetIncarnation(nodeId(), lost));
     try {
-      config.listener().rejoined(nodeId(), lost, incarnation);
+      config.listener().rejoined(nodeId(), lost, next);
     } catch (RuntimeException e) {
       LOG.warn("{}: the node listener threw", nodeId(), e);
     }
   }
+
+  private static final long REJOIN_RETRY_MILLIS = 1_000;
 
   @Override
   public String toString() {

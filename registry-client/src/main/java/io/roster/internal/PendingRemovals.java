@@ -71,4 +71,21 @@ final class PendingRemovals {
       size.decrementAndGet();
     }
   }
+
+  /** Forgets every pid of node {@code nodeId}'s incarnation {@code incarnation}: its session's end removed their names. */
+  void forgetIncarnation(String nodeId, long incarnation) {
+    java.util.function.Predicate<Pid> of = p -> p.nodeId().equals(nodeId) && p.incarnation() == incarnation;
+    for (Pid p : java.util.List.copyOf(deadPids)) {
+      if (of.test(p)) {
+        removePid(p);
+      }
+    }
+    keys.forEach((registry, byKey) -> byKey.forEach((key, pids) -> {
+      for (Pid p : java.util.List.copyOf(pids)) {
+        if (of.test(p)) {
+          removeKey(registry, key, p);
+        }
+      }
+    }));
+  }
 }

@@ -93,11 +93,20 @@ final class ProcessTable {
   }
 
   /** Kills every process without proposing their removal (the node's session end removes them all). */
-  /** The pids of processes spawned from now on carry {@code next}; call after {@link #killAll}. */
+  /**
+   * The pids of processes spawned from now on carry {@code next}; a process of an older incarnation
+   * still alive (spawned while the old one was being killed) dies now.
+   */
   synchronized void renew(long next) {
     incarnation = next;
+    for (Proc p : new ArrayList<>(live.values())) {
+      if (p.pid.incarnation() != next) {
+        p.die(null, false);
+      }
+    }
   }
 
+  /** Kills every live process (the node stops, or its session expired). */
   void killAll() {
     for (Proc p : new ArrayList<>(live.values())) {
       p.die(null, false);

@@ -30,8 +30,12 @@ final class SessionKeeper {
   private static final long RETRY_MILLIS = 250;
   private static final long EXPIRY_CHECK_MILLIS = 200;
   private static final long REPROPOSE_MILLIS = 2_000;
+  private static final long REFUSED_RETRY_MILLIS = 5_000;
+  private static final RateLimitedLog REFUSALS = new RateLimitedLog(LOG, 60_000);
 
   private final Node node;
+  /** The incarnation whose session this keeper holds (a voter that rejoins makes a new keeper). */
+  private final long incarnation;
   /** The group this keeper holds the session in, for logs. */
   private final String label;
   private final Writer writer;
@@ -72,6 +76,7 @@ final class SessionKeeper {
     this.heartbeatClients = Map.copyOf(heartbeatClients);
     this.voters = heartbeatClients.keySet().stream().sorted(java.util.Comparator.comparing(Object::toString)).toList();
     this.node = node;
+    this.incarnation = node.incarnation();
     this.writer = writer;
     this.scheduler = scheduler;
     this.timeoutMillis = timeoutMillis;
@@ -146,7 +151,7 @@ final class SessionKeeper {
       scheduler.schedule(this::open, LEADER_PROBE_MILLIS, TimeUnit.MILLISECONDS);
       return;
     }
-    writer.submit(Commands.openSession(node.nodeId(), node.incarnation(), timeoutMillis, node.messageAddress())).whenComplete((r, e) -> {
+    writer.submit(Commands.openSession(node.nodeId(), incarnation, timeoutMillis, node.messageAddress())).whenComplete((r, e) -> {
       if (closed) {
         return;
       }
@@ -154,7 +159,7 @@ final class SessionKeeper {
         LOG.debug("{}: session in {} not open yet ({}); retrying", node.nodeId(), label, e.getMessage());
         scheduler.schedule(this::open, RETRY_MILLIS, TimeUnit.MILLISECONDS);
       } else if (r.getStatus() == Status.OK) {
-        LOG.info("{}: session in {} open (incarnation {}, timeout {} ms)", node.nodeId(), label, node.incarnation(),
+        LOG.info("{}: session in {} open (incarnation {}, timeout {} ms)", node.nodeId(), label, incarnation,
             timeoutMillis);
         tasks.add(scheduler.scheduleWithFixedDelay(this::heartbeat, 0, Math.max(100, timeoutMillis / 3),
             TimeUnit.MILLISECONDS));
@@ -163,6 +168,11 @@ final class SessionKeeper {
         }
         openIndex.complete(io.roster.statemachine.Revisions.index(r.getRevision()));
         ready.complete(null);
+      } else if (local != null && r.getStatus() != Status.SESSION_EXPIRED) {
+        // a voter has no one to restart it: it tries again (a session limit reached, say)
+        REFUSALS.warn("{}: session in {} refused ({} {}); trying again in {} ms", node.nodeId(), label,
+            r.getStatus(), r.getDetail(), REFUSED_RETRY_MILLIS);
+        scheduler.schedule(this::open, REFUSED_RETRY_MILLIS, TimeUnit.MILLISECONDS);
       } else {
         SessionExpiredException refused = new SessionExpiredException("node " + node.nodeId()
             + " cannot open its session in " + label + ": " + r.getStatus() + " " + r.getDetail());
@@ -179,13 +189,13 @@ final class SessionKeeper {
     RegistryStateMachine sm = local;
     if (sm != null && sm.sessionTracker().leader()) {
       Session own = sm.mirror().session(node.nodeId());
-      if (own != null && (own.incarnation() > node.incarnation()
-          || (own.incarnation() == node.incarnation() && own.expired()))) {
+      if (own != null && (own.incarnation() > incarnation
+          || (own.incarnation() == incarnation && own.expired()))) {
         // expired before this peer led (a leader that did not hear it), or by a newer incarnation
         expire("the leader's own state says incarnation " + own.incarnation() + (own.expired() ? " expired" : ""));
         return;
       }
-      sm.sessionTracker().heartbeat(node.nodeId(), node.incarnation()); // the leader hears itself
+      sm.sessionTracker().heartbeat(node.nodeId(), incarnation); // the leader hears itself
       return;
     }
     Message m = heartbeatMessage();
@@ -249,7 +259,7 @@ final class SessionKeeper {
 
   private Message heartbeatMessage() {
     Query q = Query.newBuilder().setHeartbeat(
-        Heartbeat.newBuilder().setNodeId(node.nodeId()).setIncarnation(node.incarnation())).build();
+        Heartbeat.newBuilder().setNodeId(node.nodeId()).setIncarnation(incarnation)).build();
     return Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
   }
 

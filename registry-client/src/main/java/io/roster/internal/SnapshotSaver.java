@@ -76,10 +76,15 @@ public final class SnapshotSaver {
     GroupInfoReply info = admin.info(g);
     RaftPeerId leader = RaftPeerId.valueOf(info.getRoleInfoProto().getSelf().getId());
     try (RaftClient c = admin.client(info.getGroup())) {
-      // a linearizable read at the leader starts the copy: its view holds every acknowledged write
+      // a linearizable read at the leader starts the copy: its view holds every acknowledged write;
+      // the copy's id is ours, so a start the client retries starts nothing new
+      long id;
+      do {
+        id = RANDOM.nextLong() & Long.MAX_VALUE;
+      } while (id == 0);
       RaftClientReply reply;
       try {
-        reply = c.io().sendReadOnly(message(StoreCopy.getDefaultInstance()), leader);
+        reply = c.io().sendReadOnly(message(StoreCopy.newBuilder().setCopyId(id).setPart(0).build()), leader);
       } catch (IOException e) {
         if (refused(e)) {
           throw new RosterException("the cluster refuses this certificate (an admin certificate is needed): "
@@ -89,9 +94,13 @@ public final class SnapshotSaver {
       }
       QueryResult r = answer(reply, label);
       RaftPeerId voter = reply.getServerId();
-      long id = r.getDumpId();
-      w.group(registry, partition, r.getAppliedIndex(), voter.toString());
+      long index = r.getAppliedIndex();
+      w.group(registry, partition, index, voter.toString());
       for (int part = 0; ; part++) {
+        if (r.getDumpId() != id || r.getAppliedIndex() != index) {
+          throw new RosterException(voter + " answered part " + part + " of " + label + " from another copy (index "
+              + r.getAppliedIndex() + ", not " + index + "): save again");
+        }
         r.getRecordsList().forEach(each);
         w.records(r.getRecordsList());
         progress.at(label, w.records(), w.bytes());
@@ -104,17 +113,15 @@ public final class SnapshotSaver {
     }
   }
 
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
   private static QueryResult nextPart(RaftClient c, RaftPeerId voter, long id, int part, String label)
       throws IOException {
     IOException last = null;
     for (int t = 0; t < PART_TRIES; t++) {
       try {
-        QueryResult r = answer(c.io().sendStaleRead(message(StoreCopy.newBuilder().setCopyId(id).setPart(part)
+        return answer(c.io().sendStaleRead(message(StoreCopy.newBuilder().setCopyId(id).setPart(part)
             .build()), 0, voter), label);
-        if (r.getDumpId() != id) {
-          throw new RosterException(voter + " answered part " + part + " of " + label + " from another copy");
-        }
-        return r;
       } catch (IOException e) {
         last = e; // a connection lost: the same part again
       }

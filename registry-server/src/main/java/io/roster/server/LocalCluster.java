@@ -118,8 +118,9 @@ public final class LocalCluster implements AutoCloseable {
     RosterException last = null;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
       Map<String, String> voters = new LinkedHashMap<>();
+      List<Integer> ports = freePorts(size);
       for (int i = 1; i <= size; i++) {
-        voters.put("n" + i, "127.0.0.1:" + freePort());
+        voters.put("n" + i, "127.0.0.1:" + ports.get(i - 1));
       }
       LocalCluster cluster = new LocalCluster(root, voters, sessionTimeout, requestTimeout, tls);
       try {
@@ -138,6 +139,19 @@ public final class LocalCluster implements AutoCloseable {
     throw last;
   }
 
+  /**
+   * {@code n} different ports free on the loopback address now (the system may hand out a port it
+   * has just handed out, so each is taken once); a node that finds one taken by then fails to bind.
+   */
+  public static List<Integer> freePorts(int n) {
+    java.util.Set<Integer> ports = new java.util.LinkedHashSet<>();
+    while (ports.size() < n) {
+      ports.add(freePort());
+    }
+    return List.copyOf(ports);
+  }
+
+  /** A port free on the loopback address now. */
   public static int freePort() {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();

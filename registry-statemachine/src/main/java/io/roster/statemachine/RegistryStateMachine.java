@@ -162,8 +162,15 @@ public class RegistryStateMachine extends BaseStateMachine {
       found = s.filter(p -> p.getFileName().toString().matches("snapshot\\." + SnapshotArchive.SEED_TERM + "_\\d+"))
           .toList();
     }
+    Path smDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
+    if (found.isEmpty() && storage.getLatestSnapshot() != null) {
+      // adopted before a crash that came before the seed's directory was removed
+      CheckpointSnapshotStorage.deleteTree(seed);
+      return;
+    }
     if (found.size() != 1) {
-      throw new IOException("the restored seed " + seed + " holds " + found.size() + " snapshots, not one");
+      throw new IOException("the restored seed " + seed + " holds " + found.size() + " snapshots, not one: restore "
+          + "again into an empty data directory");
     }
     Path current = raftStorage.getStorageDir().getCurrentDir().toPath();
     boolean hasLog;
@@ -174,8 +181,10 @@ public class RegistryStateMachine extends BaseStateMachine {
       throw new IOException("group " + groupId + " has state of its own in " + raftStorage.getStorageDir().getRoot()
           + " and a restored snapshot waiting in " + seed + ": restore only into an empty data directory");
     }
-    Path target = raftStorage.getStorageDir().getStateMachineDir().toPath().resolve(found.get(0).getFileName());
+    Path target = smDir.resolve(found.get(0).getFileName());
     Files.move(found.get(0), target, StandardCopyOption.ATOMIC_MOVE);
+    SnapshotArchive.fsync(smDir); // the move is durable before the seed goes
+    SnapshotArchive.fsync(seed);
     CheckpointSnapshotStorage.deleteTree(seed);
     storage.reload();
     LOG.info("{}: starts from the restored snapshot {}", getId(), target);
@@ -289,26 +298,15 @@ public class RegistryStateMachine extends BaseStateMachine {
         }
       }
       Files.copy(f, target, StandardCopyOption.COPY_ATTRIBUTES);
-      fsync(target);
+      SnapshotArchive.fsync(target);
     }
-    fsync(fresh);
+    SnapshotArchive.fsync(fresh);
     if (Files.exists(live)) {
       Files.move(live, old, StandardCopyOption.ATOMIC_MOVE);
     }
     Files.move(fresh, live, StandardCopyOption.ATOMIC_MOVE);
-    fsync(live.getParent());
+    SnapshotArchive.fsync(live.getParent());
     CheckpointSnapshotStorage.deleteTree(old);
-  }
-
-  /** Forces a file, or a directory's entries, to disk (a power loss must not leave a half-restored store). */
-  private static void fsync(Path path) throws IOException {
-    try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.READ)) {
-      c.force(true);
-    } catch (IOException e) {
-      if (!Files.isDirectory(path)) {
-        throw e; // some file systems cannot sync a directory; files must sync
-      }
-    }
   }
 
   @Override
@@ -555,6 +553,7 @@ public class RegistryStateMachine extends BaseStateMachine {
       closeReplica();
       waiters.failAll(new IOException("the state machine is closed"));
       notifier.shutdown();
+      copier.shutdown();
       super.close();
     }
   }
@@ -603,7 +602,11 @@ public class RegistryStateMachine extends BaseStateMachine {
       return changes(q.getChanges());
     }
     if (q.getKindCase() == Query.KindCase.STORE_COPY) {
-      return reply(storeCopy(q.getStoreCopy()));
+      try {
+        return CompletableFuture.supplyAsync(() -> message(storeCopy(q.getStoreCopy())), copier);
+      } catch (java.util.concurrent.RejectedExecutionException closing) {
+        return CompletableFuture.failedFuture(new IllegalStateException("the state machine is closed"));
+      }
     }
     if (q.getKindCase() == Query.KindCase.DUMP) {
       return reply(q.getDump().getDumpId() == 0 ? dump() : dumps.chunk(q.getDump().getDumpId(), q.getDump().getChunk()));
@@ -682,9 +685,9 @@ public class RegistryStateMachine extends BaseStateMachine {
   /** A part of a copy of this replica's store, for a backup (see {@link StoreCopies}). */
   private QueryResult storeCopy(io.roster.statemachine.proto.StoreCopy c) {
     try {
-      if (c.getCopyId() == 0) {
-        StoreCopies.Started started;
-        Replica r;
+      Replica r = replica;
+      if (c.getPart() == 0 && (r == null || !r.store().copyHeld(c.getCopyId()))) {
+        QueryResult refused;
         synchronized (this) { // the view and its index, between two applies
           r = replica;
           Mirror m = mirror;
@@ -692,12 +695,13 @@ public class RegistryStateMachine extends BaseStateMachine {
             return QueryResult.newBuilder().setStatus(Status.BUSY).setDetail("the store is " + getLifeCycleState()
                 + "; try again").build();
           }
-          started = r.store().copyStart(m.appliedIndex());
+          refused = r.store().copyStart(c.getCopyId(), m.appliedIndex());
+        }
+        if (refused != null) {
+          return refused;
         }
         // part 0 outside the lock: reading it does not hold back the applies
-        return started.refusal() != null ? started.refusal() : r.store().copyPart(started.id(), 0);
       }
-      Replica r = replica;
       if (r == null) {
         return QueryResult.newBuilder().setStatus(Status.COMPACTED).setDetail("store copy " + c.getCopyId()
             + " is gone (the store closed for a snapshot install); start again").build();
@@ -708,6 +712,18 @@ public class RegistryStateMachine extends BaseStateMachine {
       return QueryResult.newBuilder().setStatus(Status.INTERNAL_ERROR).setDetail(e.getMessage()).build();
     }
   }
+
+  /**
+   * Reads store copies off the thread that answers queries: Ratis may answer a read on the thread
+   * that applies entries (once the read index is applied), and a part is up to 4 MiB of reading.
+   */
+  private final java.util.concurrent.ThreadPoolExecutor copier = new java.util.concurrent.ThreadPoolExecutor(0,
+      StoreCopies.COPIES_MAX, 30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(),
+      r -> {
+        Thread t = new Thread(r, "roster-store-copy");
+        t.setDaemon(true);
+        return t;
+      });
 
   /** Records a node's heartbeat (leader only) and tells it whether its session is still open. */
   private QueryResult heartbeat(Mirror m, Heartbeat h) {

@@ -187,6 +187,7 @@ public final class RocksStore implements AutoCloseable {
     batch.put(APPLIED_KEY, AppliedRecord.newBuilder().setTerm(term).setIndex(index).build().toByteArray());
     db.write(writeOptions, batch);
     appliedIndex = index;
+    copies.dropIdle();
   }
 
   /**
@@ -295,14 +296,19 @@ public final class RocksStore implements AutoCloseable {
   }
 
   /** See {@link StoreCopies#start}. */
-  StoreCopies.Started copyStart(long appliedIndex) {
-    return copies.start(appliedIndex);
+  io.roster.statemachine.proto.QueryResult copyStart(long id, long appliedIndex) {
+    return copies.start(id, appliedIndex);
   }
 
-  /** Starts a copy and answers its part 0 (for tests and a caller that holds no lock). */
-  io.roster.statemachine.proto.QueryResult copyFirst(long appliedIndex) throws CorruptStoreException {
-    StoreCopies.Started started = copies.start(appliedIndex);
-    return started.refusal() != null ? started.refusal() : copies.part(started.id(), 0);
+  /** See {@link StoreCopies#holds}. */
+  boolean copyHeld(long id) {
+    return copies.holds(id);
+  }
+
+  /** Starts copy {@code id} and answers its part 0 (for tests, which hold no lock). */
+  io.roster.statemachine.proto.QueryResult copyFirst(long id, long appliedIndex) throws CorruptStoreException {
+    io.roster.statemachine.proto.QueryResult refused = copies.start(id, appliedIndex);
+    return refused != null ? refused : copies.part(id, 0);
   }
 
   /** See {@link StoreCopies#part}. */
@@ -318,7 +324,7 @@ public final class RocksStore implements AutoCloseable {
     try (WriteBatch batch = new WriteBatch()) {
       for (io.roster.statemachine.proto.StoreRecord r : records) {
         byte[] key = r.getKey().toByteArray();
-        if (key.length == 0 || bookkeeping(key)) {
+        if (!stateKey(key)) {
           throw new IllegalArgumentException("a backup record has the key " + java.util.HexFormat.of().formatHex(key)
               + ", which is not a state record's");
         }
@@ -328,6 +334,17 @@ public final class RocksStore implements AutoCloseable {
     } catch (RocksDBException e) {
       throw new IOException("cannot write to the store at " + dir + ": " + e.getMessage(), e);
     }
+  }
+
+  /** Whether a store key is one of a state record: a registry, an entry, metadata, a lock or a session. */
+  static boolean stateKey(byte[] key) {
+    if (key.length < 2) {
+      return false;
+    }
+    return switch (key[0]) {
+      case REGISTRY, UNIQUE, DUPLICATE, META, LOCK, SESSION -> true;
+      default -> false;
+    };
   }
 
   /** Whether a store key is the applied index or the format version (not state: left out of digests). */

@@ -54,6 +54,11 @@ public final class SnapshotArchive {
    * has term 0 for one with an empty log, and no such voter elects a leader).
    */
   static final long SEED_TERM = 1;
+  /**
+   * The highest index a file's group may have: far beyond any real log (2^40 entries), and low
+   * enough that the restored log, {@link #INDEX_GAP} later, has revisions for 2^51 more entries.
+   */
+  static final long INDEX_MAX = 1L << 40;
 
   /** What a file holds of one group, after it was written or checked. */
   public record Group(String registry, int partition, long appliedIndex, long records, String digest) {
@@ -177,6 +182,7 @@ public final class SnapshotArchive {
         ch.force(true);
       }
       Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      fsync(file.toAbsolutePath().getParent());
       finished = true;
       return new Contents(cluster, savedAt, List.copyOf(groups), bytes);
     }
@@ -230,7 +236,9 @@ public final class SnapshotArchive {
     Files.createDirectories(work);
     try {
       Contents contents = read(file, work, names, progress);
+      fsyncTree(work);
       Files.move(work, seeds, StandardCopyOption.ATOMIC_MOVE);
+      fsync(seeds.getParent());
       return contents;
     } finally {
       CheckpointSnapshotStorage.deleteTree(work);
@@ -282,6 +290,9 @@ public final class SnapshotArchive {
       while (true) {
         SnapshotPart p = next(true);
         if (p.hasTrailer()) {
+          if (groups.isEmpty()) {
+            throw bad("it holds no group: the cluster's group comes first");
+          }
           checkTrailer(p.getTrailer(), groups.size());
           break;
         }
@@ -293,9 +304,12 @@ public final class SnapshotArchive {
         if (groups.isEmpty() != g.getRegistry().isEmpty()) {
           throw bad(groups.isEmpty() ? "its first group is not the cluster's" : "a second cluster group");
         }
-        if (!g.getRegistry().isEmpty() && (g.getPartition() >= Limits.PARTITIONS_MAX
-            || Limits.utf8Length(g.getRegistry()) > Limits.REGISTRY_NAME_BYTES_MAX)) {
-          throw bad("a group of a registry or partition that cannot exist: " + label);
+        if (!g.getRegistry().isEmpty() && (described == null || !described.contains(label))) {
+          throw bad("group " + label + " is not a partition of a registry its cluster group describes");
+        }
+        if (g.getAppliedIndex() <= 0 || g.getAppliedIndex() > INDEX_MAX) {
+          throw bad("group " + label + " is at index " + Long.toUnsignedString(g.getAppliedIndex()) + " (1.." + INDEX_MAX
+              + ")");
         }
         if (!seen.add(label)) {
           throw bad("group " + label + " twice");
@@ -305,6 +319,10 @@ public final class SnapshotArchive {
         groups.add(read.group());
         if (described == null) {
           described = read.partitionGroups();
+          if (described.size() > Limits.PARTITION_GROUPS_MAX) {
+            throw bad("its cluster group describes " + described.size() + " partition groups (at most "
+                + Limits.PARTITION_GROUPS_MAX + ")");
+          }
         }
       }
       if (in.read() != -1) {
@@ -455,6 +473,26 @@ public final class SnapshotArchive {
 
     private IOException bad(String why) {
       return new IOException("snapshot file " + file + " is refused: " + why);
+    }
+  }
+
+  /** Forces a file, or a directory's entries, to disk (some file systems cannot sync a directory). */
+  static void fsync(Path path) throws IOException {
+    try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.READ)) {
+      c.force(true);
+    } catch (IOException e) {
+      if (!Files.isDirectory(path)) {
+        throw e;
+      }
+    }
+  }
+
+  /** Forces every file and directory under {@code root} to disk. */
+  private static void fsyncTree(Path root) throws IOException {
+    try (java.util.stream.Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.toList()) {
+        fsync(p);
+      }
     }
   }
 

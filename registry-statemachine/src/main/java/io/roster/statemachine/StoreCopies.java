@@ -26,7 +26,6 @@ final class StoreCopies {
   static final int PART_BYTES_MAX = 4 << 20;
   static final int COPIES_MAX = 2;
   static final long KEEP_MILLIS = 60_000;
-  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
   private static final class Held {
     final org.rocksdb.Snapshot view;
@@ -62,30 +61,47 @@ final class StoreCopies {
   }
 
   /**
-   * Starts a copy of the store as it is now, which holds the state at {@code appliedIndex} (the
-   * caller holds the apply lock, and asks for part 0 after releasing it).
+   * Starts copy {@code id} of the store as it is now, which holds the state at {@code appliedIndex}
+   * (the caller holds the apply lock, and asks for part 0 after releasing it); a copy of that id
+   * held already is left as it is (a retried start).
    *
-   * @return the copy's id, or the refusal
+   * @return the refusal, or null
    */
-  synchronized Started start(long appliedIndex) {
+  synchronized QueryResult start(long id, long appliedIndex) {
     evictIdle();
+    if (id == 0) {
+      return refusal(Status.INVALID_ARGUMENT, "a store copy needs a random non-zero copy id");
+    }
+    if (held.containsKey(id)) {
+      return null;
+    }
     if (closed) {
-      return new Started(0, refusal(Status.BUSY, "the store is closing (a snapshot is being installed); start again"));
+      return refusal(Status.BUSY, "the store is closing (a snapshot is being installed); start again");
     }
     if (held.size() >= COPIES_MAX) {
-      return new Started(0, refusal(Status.BUSY, "this voter is serving " + COPIES_MAX
-          + " store copies; try again later"));
+      return refusal(Status.BUSY, "this voter is serving " + COPIES_MAX + " store copies; try again later");
     }
-    long id;
-    do {
-      id = RANDOM.nextLong() & Long.MAX_VALUE; // not guessable: one reader cannot take another's copy
-    } while (id == 0 || held.containsKey(id));
     held.put(id, new Held(db.getSnapshot(), appliedIndex, nanos.getAsLong()));
-    return new Started(id, null);
+    anyHeld = true;
+    return null;
   }
 
-  /** A copy started ({@code id}), or refused ({@code refusal}, id 0). */
-  record Started(long id, QueryResult refusal) {}
+  /** Whether copy {@code id} is held (a part 0 asked for it again is a retried start). */
+  synchronized boolean holds(long id) {
+    return held.containsKey(id);
+  }
+
+  /** Set while any copy is held, so that the store's writes can drop idle ones cheaply. */
+  private volatile boolean anyHeld;
+
+  /** Drops the copies not asked for {@link #KEEP_MILLIS}: a saver that went away pins no view for long. */
+  void dropIdle() {
+    if (anyHeld) {
+      synchronized (this) {
+        evictIdle();
+      }
+    }
+  }
 
   /** Part {@code k} of copy {@code id}: the next one, or the last one answered again. */
   synchronized QueryResult part(long id, int k) throws CorruptStoreException {
@@ -149,6 +165,7 @@ final class StoreCopies {
     closed = true;
     held.values().forEach(this::release);
     held.clear();
+    anyHeld = false;
   }
 
   synchronized int held() {
@@ -164,6 +181,7 @@ final class StoreCopies {
         it.remove();
       }
     }
+    anyHeld = !held.isEmpty();
   }
 
   private void release(Held h) {

@@ -68,27 +68,34 @@ class SnapshotArchiveTest {
   Path save(String name) throws IOException {
     Path file = dir.resolve(name);
     try (SnapshotArchive.Writer w = new SnapshotArchive.Writer(file, "roster")) {
-      QueryResult r = replica.store().copyFirst(index);
-      w.group("", 0, r.getAppliedIndex(), "n1");
-      for (int part = 0; ; part++) {
-        w.records(r.getRecordsList());
-        if (r.getLast()) {
-          w.groupEnd(r.getDigest());
-          break;
-        }
-        r = replica.store().copyPart(r.getDumpId(), part + 1);
-      }
+      copyInto(w);
       w.finish();
     }
     return file;
+  }
+
+  /** Adds the store, as the cluster's group, to {@code w}. */
+  void copyInto(SnapshotArchive.Writer w) throws IOException {
+    QueryResult r = replica.store().copyFirst(41, index);
+    w.group("", 0, r.getAppliedIndex(), "n1");
+    for (int part = 0; ; part++) {
+      w.records(r.getRecordsList());
+      if (r.getLast()) {
+        w.groupEnd(r.getDigest());
+        return;
+      }
+      r = replica.store().copyPart(r.getDumpId(), part + 1);
+    }
   }
 
   @Test
   void aCopyIsOnePointInTimeViewInPartsAskedForInOrder() throws Exception {
     String before = replica.store().digest();
     TreeSet<String> state = replica.mirror().describe();
-    QueryResult first = replica.store().copyFirst(index);
+    assertThat(replica.store().copyFirst(0, index).getStatus()).isEqualTo(Status.INVALID_ARGUMENT); // no id
+    QueryResult first = replica.store().copyFirst(42, index);
     assertThat(first.getStatus()).isEqualTo(Status.OK);
+    assertThat(replica.store().copyFirst(42, index)).as("a retried start").isEqualTo(first);
     assertThat(first.getLast()).isFalse();
     long id = first.getDumpId();
     apply(register("u", "written-after-the-copy-began", new byte[8], A)); // not in the copy
@@ -164,23 +171,30 @@ class SnapshotArchiveTest {
   @Test
   void aPartitionGroupTheClusterGroupDoesNotDescribeIsRefused() throws Exception {
     Path file = dir.resolve("forged.snap");
-    QueryResult r = replica.store().copyFirst(index);
     try (SnapshotArchive.Writer w = new SnapshotArchive.Writer(file, "roster")) {
-      w.group("", 0, index, "n1");
-      for (int part = 0; ; part++) {
-        w.records(r.getRecordsList());
-        if (r.getLast()) {
-          w.groupEnd(r.getDigest());
-          break;
-        }
-        r = replica.store().copyPart(r.getDumpId(), part + 1);
-      }
+      copyInto(w);
       w.group("ghost", 0, 5, "n1");
       w.groupEnd(new StoreDigests.Hasher().hex());
       w.finish();
     }
     assertThatThrownBy(() -> SnapshotArchive.check(file, (g, n, b) -> { })).isInstanceOf(IOException.class)
-        .hasMessageContaining("do not match the registries").hasMessageContaining("ghost#0");
+        .hasMessageContaining("not a partition of a registry its cluster group describes").hasMessageContaining("ghost#0");
+  }
+
+  @Test
+  void aFileWithoutTheClusterGroupOrWithAnIndexOutOfRangeIsRefused() throws Exception {
+    Path empty = dir.resolve("empty.snap");
+    try (SnapshotArchive.Writer w = new SnapshotArchive.Writer(empty, "roster")) {
+      w.finish();
+    }
+    assertThatThrownBy(() -> SnapshotArchive.check(empty, (g, n, b) -> { })).hasMessageContaining("holds no group");
+    Path far = dir.resolve("far.snap");
+    try (SnapshotArchive.Writer w = new SnapshotArchive.Writer(far, "roster")) {
+      w.group("", 0, SnapshotArchive.INDEX_MAX + 1, "n1");
+      w.groupEnd(new StoreDigests.Hasher().hex());
+      w.finish();
+    }
+    assertThatThrownBy(() -> SnapshotArchive.check(far, (g, n, b) -> { })).hasMessageContaining("at index");
   }
 
   @Test
@@ -202,7 +216,7 @@ class SnapshotArchiveTest {
 
   @Test
   void copiesEndWithTheirStore() throws Exception {
-    QueryResult first = replica.store().copyFirst(index);
+    QueryResult first = replica.store().copyFirst(43, index);
     replica.close();
     assertThat(replica.store().copyPart(first.getDumpId(), 1).getStatus()).isEqualTo(Status.COMPACTED);
     replica = Replica.open(dir.resolve("db"));
