@@ -29,7 +29,6 @@ final class SessionKeeper {
   private static final Logger LOG = LoggerFactory.getLogger(SessionKeeper.class);
   private static final long RETRY_MILLIS = 250;
   private static final long EXPIRY_CHECK_MILLIS = 200;
-  private static final long REPROPOSE_MILLIS = 2_000;
   private static final long REFUSED_RETRY_MILLIS = 5_000;
   private static final RateLimitedLog REFUSALS = new RateLimitedLog(LOG, 60_000);
 
@@ -50,7 +49,6 @@ final class SessionKeeper {
   private final CompletableFuture<Void> ready = new CompletableFuture<>();
   /** The Raft index of the entry that opened the session, once it is open. */
   private final CompletableFuture<Long> openIndex = new CompletableFuture<>();
-  private final Map<String, Long> proposedAtNanos = new ConcurrentHashMap<>();
   private volatile boolean expired;
   private volatile boolean closed;
   private volatile RegistryStateMachine local; // this voter's state machine, or null on a client
@@ -297,20 +295,13 @@ final class SessionKeeper {
     }
   }
 
+  /** The leader's expiry duty (see {@link io.roster.statemachine.SessionTracker#toExpire}), in this term. */
   private void expireSilentSessions(RegistryStateMachine sm, java.util.function.Supplier<java.util.OptionalLong> leaderTerm) {
     java.util.OptionalLong term = leaderTerm.get();
-    if (closed || term.isEmpty() || !sm.sessionTracker().leader()) {
+    if (closed || term.isEmpty()) {
       return;
     }
-    long now = System.nanoTime();
-    java.util.List<Session> open = sm.mirror().openSessions();
-    for (Session s : sm.sessionTracker().expired(open)) {
-      String id = s.nodeId() + "#" + s.incarnation();
-      Long at = proposedAtNanos.get(id);
-      if (at != null && now - at < REPROPOSE_MILLIS * 1_000_000L) {
-        continue;
-      }
-      proposedAtNanos.put(id, now);
+    for (Session s : sm.sessionTracker().toExpire(sm.mirror().openSessions())) {
       // Valid only if committed in this term: if this peer is deposed meanwhile, the decision is void.
       writer.submit(Commands.expireSession(s.nodeId(), s.incarnation(), term.getAsLong())).whenComplete((r, e) -> {
         if (e == null && r.getStatus() == Status.OK && !r.getDetail().equals("session was not open")) {
@@ -319,8 +310,5 @@ final class SessionKeeper {
         }
       });
     }
-    java.util.Set<String> openIds = new java.util.HashSet<>();
-    open.forEach(s -> openIds.add(s.nodeId() + "#" + s.incarnation()));
-    proposedAtNanos.keySet().retainAll(openIds);
   }
 }

@@ -20,6 +20,10 @@ public final class SessionTracker {
 
   private final LongSupplier nanoTime;
   private final ConcurrentHashMap<String, Heard> heard = new ConcurrentHashMap<>();
+  /** When this leader last proposed the expiry of each session (node#incarnation). */
+  private final ConcurrentHashMap<String, Long> proposedAtNanos = new ConcurrentHashMap<>();
+  /** How long a proposed expiry is left to commit before it is proposed again. */
+  public static final long REPROPOSE_MILLIS = 2_000;
   private volatile long leaderSinceNanos;
   private volatile boolean leader;
 
@@ -31,6 +35,7 @@ public final class SessionTracker {
   /** This peer became leader: forget what an earlier term heard and start every grace period now. */
   public void becameLeader() {
     heard.clear();
+    proposedAtNanos.clear();
     leaderSinceNanos = nanoTime.getAsLong();
     leader = true;
   }
@@ -38,6 +43,7 @@ public final class SessionTracker {
   public void lostLeadership() {
     leader = false;
     heard.clear();
+    proposedAtNanos.clear();
   }
 
   public boolean leader() {
@@ -68,5 +74,30 @@ public final class SessionTracker {
       }
     }
     return expired;
+  }
+
+  /**
+   * The leader's expiry duty, one round: the sessions of {@code open} to propose the expiry of now
+   * (see {@link #expired}), leaving out those proposed less than {@link #REPROPOSE_MILLIS} ago (a
+   * proposal is on its way to commit), and none while this peer does not lead.
+   */
+  public List<Session> toExpire(List<Session> open) {
+    if (!leader) {
+      return List.of();
+    }
+    long now = nanoTime.getAsLong();
+    List<Session> due = new ArrayList<>();
+    for (Session s : expired(open)) {
+      String id = s.nodeId() + "#" + s.incarnation();
+      Long at = proposedAtNanos.get(id);
+      if (at == null || now - at >= REPROPOSE_MILLIS * 1_000_000L) {
+        proposedAtNanos.put(id, now);
+        due.add(s);
+      }
+    }
+    java.util.Set<String> openIds = new java.util.HashSet<>();
+    open.forEach(s -> openIds.add(s.nodeId() + "#" + s.incarnation()));
+    proposedAtNanos.keySet().retainAll(openIds); // expired, or closed: forgotten
+    return due;
   }
 }

@@ -67,4 +67,37 @@ class SessionTrackerTest {
     now.addAndGet(2 * MS);
     assertThat(tracker.expired(List.of(b))).containsExactly(b);
   }
+
+  @Test
+  void theDutyProposesASilentSessionOnceUntilTheReproposalIntervalAndNothingWhileNotLeading() {
+    tracker.toExpire(List.of(a, b)); // first sight
+    now.addAndGet(2_001 * MS);
+    assertThat(tracker.toExpire(List.of(a, b))).as("b is silent past its 2 s").containsExactly(b);
+    now.addAndGet(1_000 * MS);
+    assertThat(tracker.toExpire(List.of(a, b))).as("its expiry is on its way").isEmpty();
+    now.addAndGet(SessionTracker.REPROPOSE_MILLIS * MS);
+    assertThat(tracker.toExpire(List.of(a, b))).as("not committed: proposed again, with a, silent past 5 s")
+        .containsExactly(a, b);
+    tracker.lostLeadership();
+    now.addAndGet(60_000 * MS);
+    assertThat(tracker.toExpire(List.of(a, b))).as("a follower proposes nothing").isEmpty();
+  }
+
+  @Test
+  void aNewLeaderProposesNothingBeforeTheGraceAndForgetsEarlierProposals() {
+    tracker.toExpire(List.of(b));
+    now.addAndGet(2_001 * MS);
+    assertThat(tracker.toExpire(List.of(b))).containsExactly(b);
+    tracker.lostLeadership();
+    tracker.becameLeader(); // at once: a new term
+    assertThat(tracker.toExpire(List.of(b))).isEmpty();
+    now.addAndGet(1_999 * MS);
+    assertThat(tracker.toExpire(List.of(b))).as("the grace of the new term").isEmpty();
+    now.addAndGet(2 * MS);
+    assertThat(tracker.toExpire(List.of(b))).containsExactly(b);
+    // the session is gone (expired or closed): a later session of that node starts afresh
+    assertThat(tracker.toExpire(List.of())).isEmpty();
+    Session again = new Session("b", 2, 2_000, false, 20, "");
+    assertThat(tracker.toExpire(List.of(again))).isEmpty();
+  }
 }
