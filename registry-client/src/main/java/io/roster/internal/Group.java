@@ -277,9 +277,10 @@ final class Group {
     CompletableFuture<Result> result = session.ready()
         .thenCompose(v -> writer.submit(command))
         .thenApply(r -> {
-          if (r.getStatus() == Status.SESSION_EXPIRED
-              && r.getDetail().contains(node.nodeId() + " incarnation " + node.incarnation())) {
-            session.expire(r.getDetail());
+          SessionKeeper keeper = session;
+          if (r.getStatus() == Status.SESSION_EXPIRED && r.getEndedSession().getNodeId().equals(node.nodeId())
+              && r.getEndedSession().getIncarnation() == keeper.incarnation()) {
+            keeper.expire(r.getDetail()); // this node's own session ended
           }
           return r;
         });

@@ -80,6 +80,11 @@ final class SessionKeeper {
     this.timeoutMillis = timeoutMillis;
   }
 
+  /** The incarnation whose session this keeper holds. */
+  long incarnation() {
+    return incarnation;
+  }
+
   CompletableFuture<Void> ready() {
     return ready;
   }

@@ -122,6 +122,15 @@ public final class RegistryCore {
       }
     }
 
+    /** SESSION_EXPIRED for the session of {@code nodeId}'s {@code incarnation}, named in the result. */
+    void sessionEnded(String nodeId, long incarnation, String detail) {
+      if (!decided) {
+        fail(Status.SESSION_EXPIRED, detail);
+        result.setEndedSession(io.roster.statemachine.proto.SessionRef.newBuilder().setNodeId(nodeId)
+            .setIncarnation(incarnation));
+      }
+    }
+
     void failWithOwner(Status status, String detail, Pid owner) {
       if (!decided) {
         fail(status, detail);
@@ -195,7 +204,7 @@ public final class RegistryCore {
     boolean liveSession(Pid pid) {
       Session session = state.session(pid.nodeId());
       if (session == null || session.expired() || session.incarnation() != pid.incarnation()) {
-        fail(Status.SESSION_EXPIRED, "node " + pid.nodeId() + " incarnation " + pid.incarnation()
+        sessionEnded(pid.nodeId(), pid.incarnation(), "node " + pid.nodeId() + " incarnation " + pid.incarnation()
             + " has no open session" + (session == null ? "" : " (current: incarnation "
             + session.incarnation() + (session.expired() ? ", expired)" : ")")));
         return false;
@@ -476,8 +485,8 @@ public final class RegistryCore {
       if (current != null) {
         if (c.getIncarnation() < current.incarnation()
             || (c.getIncarnation() == current.incarnation() && current.expired())) {
-          fail(Status.SESSION_EXPIRED, "node " + c.getNodeId() + " incarnation " + c.getIncarnation()
-              + " is superseded or expired (current: incarnation " + current.incarnation()
+          sessionEnded(c.getNodeId(), c.getIncarnation(), "node " + c.getNodeId() + " incarnation "
+              + c.getIncarnation() + " is superseded or expired (current: incarnation " + current.incarnation()
               + (current.expired() ? ", expired)" : ")"));
           return;
         }

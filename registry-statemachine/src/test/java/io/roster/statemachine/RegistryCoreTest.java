@@ -227,6 +227,10 @@ class RegistryCoreTest {
       assertRejected(register("u", "k", v("1"), Pid.of("n1", 2, 1)), Status.SESSION_EXPIRED); // wrong incarnation
       h.run(expireSession("n2", 7));
       assertRejected(register("u", "k", v("1"), C), Status.SESSION_EXPIRED);
+      // the result names the session that is not open, as a field (not only in its text)
+      Result r = h.run(register("u", "k", v("1"), Pid.of("n1", 2, 1)));
+      assertThat(r.getEndedSession().getNodeId()).isEqualTo("n1");
+      assertThat(r.getEndedSession().getIncarnation()).isEqualTo(2);
     }
 
     @Test
