@@ -40,13 +40,93 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
 
   private volatile Path smDir;
   private volatile FileListSnapshotInfo latest;
+  private volatile RaftStorage raftStorage;
 
   @Override
   public void init(RaftStorage raftStorage) throws IOException {
+    this.raftStorage = raftStorage;
     smDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
     Files.createDirectories(smDir);
     deleteTemporaries();
     reload();
+  }
+
+  /**
+   * Makes the restored snapshot waiting in {@code seed} (if that directory exists) this group's
+   * first snapshot: only while the group has no state of its own (no snapshot, no log, no store in
+   * {@code dbDir}), which is so at its first start after {@code roster snapshot restore}. A start
+   * after a crash between the rename and the removal of {@code seed} finishes the adoption.
+   */
+  void adopt(Path seed, Path dbDir) throws IOException {
+    if (!Files.isDirectory(seed)) {
+      return;
+    }
+    List<Path> found;
+    try (java.util.stream.Stream<Path> s = Files.list(seed)) {
+      found = s.filter(p -> p.getFileName().toString().matches("snapshot\\." + SnapshotArchive.SEED_TERM + "_\\d+"))
+          .toList();
+    }
+    if (found.isEmpty() && latest != null) {
+      // adopted before a crash that came before the seed's directory was removed
+      CheckpointSnapshotStorage.deleteTree(seed);
+      return;
+    }
+    if (found.size() != 1) {
+      throw new IOException("the restored seed " + seed + " holds " + found.size() + " snapshots, not one: restore "
+          + "again into an empty data directory");
+    }
+    Path current = raftStorage.getStorageDir().getCurrentDir().toPath();
+    boolean hasLog;
+    try (java.util.stream.Stream<Path> s = Files.list(current)) {
+      hasLog = s.anyMatch(p -> p.getFileName().toString().startsWith("log_"));
+    }
+    if (latest != null || hasLog || Files.exists(dbDir.resolve("CURRENT"))) {
+      throw new IOException("this group has state of its own in " + raftStorage.getStorageDir().getRoot()
+          + " and a restored snapshot waiting in " + seed + ": restore only into an empty data directory");
+    }
+    Path target = smDir.resolve(found.get(0).getFileName());
+    Files.move(found.get(0), target, StandardCopyOption.ATOMIC_MOVE);
+    SnapshotArchive.fsync(smDir); // the move is durable before the seed goes
+    SnapshotArchive.fsync(seed);
+    CheckpointSnapshotStorage.deleteTree(seed);
+    reload();
+    LOG.info("starts from the restored snapshot {}", target);
+  }
+
+  /**
+   * Replaces {@code live} with a copy of the checkpoint in {@code snapshot}: SST files are hard
+   * linked (RocksDB never changes them), the rest copied. Crash-safe: the copy is made beside
+   * {@code live} and renamed into place; a missing {@code live} is rebuilt at the next start.
+   */
+  static void restore(Path snapshot, Path live) throws IOException {
+    Path fresh = live.resolveSibling(live.getFileName() + ".restore");
+    Path old = live.resolveSibling(live.getFileName() + ".old");
+    CheckpointSnapshotStorage.deleteTree(fresh);
+    CheckpointSnapshotStorage.deleteTree(old);
+    Files.createDirectories(fresh);
+    for (Path f : CheckpointSnapshotStorage.checkpointFiles(snapshot)) {
+      if (f.getFileName().toString().equals(CheckpointSnapshotStorage.DIGEST_FILE)) {
+        continue; // the snapshot's, not the store's
+      }
+      Path target = fresh.resolve(f.getFileName());
+      if (f.getFileName().toString().endsWith(".sst")) {
+        try {
+          Files.createLink(target, f);
+          continue;
+        } catch (IOException | UnsupportedOperationException e) {
+          // fall back to a copy (another file system, or links not supported)
+        }
+      }
+      Files.copy(f, target, StandardCopyOption.COPY_ATTRIBUTES);
+      SnapshotArchive.fsync(target);
+    }
+    SnapshotArchive.fsync(fresh);
+    if (Files.exists(live)) {
+      Files.move(live, old, StandardCopyOption.ATOMIC_MOVE);
+    }
+    Files.move(fresh, live, StandardCopyOption.ATOMIC_MOVE);
+    SnapshotArchive.fsync(live.getParent());
+    CheckpointSnapshotStorage.deleteTree(old);
   }
 
   /** Re-reads the snapshots on disk (after Ratis installed one from the leader). */

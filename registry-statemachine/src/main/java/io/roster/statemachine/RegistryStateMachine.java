@@ -16,7 +16,6 @@ import io.roster.statemachine.proto.Status;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -134,7 +133,9 @@ public class RegistryStateMachine extends BaseStateMachine {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
     dbDir = raftStorage.getStorageDir().getRoot().toPath().resolve(DB_DIR);
-    adoptSeed(groupId, raftStorage);
+    if (seeds != null) {
+      storage.adopt(seeds.resolve(groupId.getUuid().toString()), dbDir);
+    }
     getLifeCycle().startAndTransition(() -> {
       openReplica();
       SnapshotInfo snapshot = storage.getLatestSnapshot();
@@ -142,52 +143,6 @@ public class RegistryStateMachine extends BaseStateMachine {
         setLastAppliedTermIndex(snapshot.getTermIndex());
       }
     }, IOException.class);
-  }
-
-  /**
-   * Makes the restored snapshot of this group, if {@code seeds} holds one, this group's first
-   * snapshot: only while the group has no state of its own (no snapshot, no store, no log), which
-   * is so at its first start after {@code roster snapshot restore}.
-   */
-  private void adoptSeed(RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
-    if (seeds == null) {
-      return;
-    }
-    Path seed = seeds.resolve(groupId.getUuid().toString());
-    if (!Files.isDirectory(seed)) {
-      return;
-    }
-    List<Path> found;
-    try (java.util.stream.Stream<Path> s = Files.list(seed)) {
-      found = s.filter(p -> p.getFileName().toString().matches("snapshot\\." + SnapshotArchive.SEED_TERM + "_\\d+"))
-          .toList();
-    }
-    Path smDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
-    if (found.isEmpty() && storage.getLatestSnapshot() != null) {
-      // adopted before a crash that came before the seed's directory was removed
-      CheckpointSnapshotStorage.deleteTree(seed);
-      return;
-    }
-    if (found.size() != 1) {
-      throw new IOException("the restored seed " + seed + " holds " + found.size() + " snapshots, not one: restore "
-          + "again into an empty data directory");
-    }
-    Path current = raftStorage.getStorageDir().getCurrentDir().toPath();
-    boolean hasLog;
-    try (java.util.stream.Stream<Path> s = Files.list(current)) {
-      hasLog = s.anyMatch(p -> p.getFileName().toString().startsWith("log_"));
-    }
-    if (storage.getLatestSnapshot() != null || hasLog || Files.exists(dbDir.resolve("CURRENT"))) {
-      throw new IOException("group " + groupId + " has state of its own in " + raftStorage.getStorageDir().getRoot()
-          + " and a restored snapshot waiting in " + seed + ": restore only into an empty data directory");
-    }
-    Path target = smDir.resolve(found.get(0).getFileName());
-    Files.move(found.get(0), target, StandardCopyOption.ATOMIC_MOVE);
-    SnapshotArchive.fsync(smDir); // the move is durable before the seed goes
-    SnapshotArchive.fsync(seed);
-    CheckpointSnapshotStorage.deleteTree(seed);
-    storage.reload();
-    LOG.info("{}: starts from the restored snapshot {}", getId(), target);
   }
 
   /**
@@ -213,7 +168,7 @@ public class RegistryStateMachine extends BaseStateMachine {
         throw new CorruptStoreException(storage.latestDir(), "it holds the state at index " + verified.appliedIndex()
             + ", not at " + snapshot.getIndex() + " as its name says", null);
       }
-      restore(storage.latestDir(), dbDir);
+      CheckpointSnapshotStorage.restore(storage.latestDir(), dbDir);
       publish(Replica.open(dbDir, listener));
       return true;
     }
@@ -271,42 +226,6 @@ public class RegistryStateMachine extends BaseStateMachine {
     mirror = r.mirror();
     history.reset(r.mirror().appliedIndex());
     waiters.advance(r.mirror().appliedIndex());
-  }
-
-  /**
-   * Replaces {@code live} with a copy of the checkpoint in {@code snapshot}: SST files are hard
-   * linked (RocksDB never changes them), the rest copied. Crash-safe: the copy is made beside
-   * {@code live} and renamed into place; a missing {@code live} is rebuilt at the next start.
-   */
-  static void restore(Path snapshot, Path live) throws IOException {
-    Path fresh = live.resolveSibling(live.getFileName() + ".restore");
-    Path old = live.resolveSibling(live.getFileName() + ".old");
-    CheckpointSnapshotStorage.deleteTree(fresh);
-    CheckpointSnapshotStorage.deleteTree(old);
-    Files.createDirectories(fresh);
-    for (Path f : CheckpointSnapshotStorage.checkpointFiles(snapshot)) {
-      if (f.getFileName().toString().equals(CheckpointSnapshotStorage.DIGEST_FILE)) {
-        continue; // the snapshot's, not the store's
-      }
-      Path target = fresh.resolve(f.getFileName());
-      if (f.getFileName().toString().endsWith(".sst")) {
-        try {
-          Files.createLink(target, f);
-          continue;
-        } catch (IOException | UnsupportedOperationException e) {
-          // fall back to a copy (another file system, or links not supported)
-        }
-      }
-      Files.copy(f, target, StandardCopyOption.COPY_ATTRIBUTES);
-      SnapshotArchive.fsync(target);
-    }
-    SnapshotArchive.fsync(fresh);
-    if (Files.exists(live)) {
-      Files.move(live, old, StandardCopyOption.ATOMIC_MOVE);
-    }
-    Files.move(fresh, live, StandardCopyOption.ATOMIC_MOVE);
-    SnapshotArchive.fsync(live.getParent());
-    CheckpointSnapshotStorage.deleteTree(old);
   }
 
   @Override
