@@ -41,6 +41,7 @@ public final class Backup {
   /** Told of progress: the group being copied or checked, its records so far, and the file's bytes so far. */
   @FunctionalInterface
   public interface Progress {
+    /** At {@code records} records of {@code group}, {@code bytes} into the file. */
     void at(String group, long records, long bytes);
   }
 

@@ -16,6 +16,13 @@ public final class SnapshotRestorer {
 
   private SnapshotRestorer() {}
 
+  /**
+   * Checks {@code file} whole and seeds voter {@code nodeId} of cluster {@code cluster} in
+   * {@code dataDir}, binding the directory to them; see {@link io.roster.Backup#restore}.
+   *
+   * @throws IllegalArgumentException for a bad id or cluster name, or a data directory in use
+   * @throws IOException naming what is wrong with the file
+   */
   public static SnapshotArchive.Contents restore(Path file, Path dataDir, String cluster, String nodeId,
       SnapshotArchive.Progress progress) throws IOException {
     String problem = io.roster.Pid.problem(nodeId, 1, 1);

@@ -34,6 +34,7 @@ public final class SnapshotSaver {
   private final String cluster;
   private final MembershipAdmin admin;
 
+  /** A saver of cluster {@code cluster}, reached through {@code admin} (its voters and admin certificate). */
   public SnapshotSaver(String cluster, MembershipAdmin admin) {
     this.cluster = cluster;
     this.admin = admin;

@@ -74,6 +74,7 @@ public final class SnapshotArchive {
   /** Told of progress: the group being read or written, its records so far, and the file's bytes so far. */
   @FunctionalInterface
   public interface Progress {
+    /** At {@code records} records of {@code group}, {@code bytes} into the file. */
     void at(String group, long records, long bytes);
   }
 
@@ -98,6 +99,7 @@ public final class SnapshotArchive {
     private byte[] lastKey;
     private boolean finished;
 
+    /** Starts the file of cluster {@code cluster}'s state at {@code FILE.part}, with its header. */
     public Writer(Path file, String cluster) throws IOException {
       this.file = file;
       this.cluster = cluster;
@@ -153,10 +155,12 @@ public final class SnapshotArchive {
       return g;
     }
 
+    /** The records of the current group so far. */
     public long records() {
       return records;
     }
 
+    /** The bytes written so far. */
     public long bytes() {
       return bytes;
     }
@@ -217,6 +221,7 @@ public final class SnapshotArchive {
   /** Names the directory of a group in the seeds: the Raft group id of the cluster's group or of a partition. */
   @FunctionalInterface
   public interface GroupNames {
+    /** The directory name of the cluster's group (registry empty) or of a partition's group. */
     String of(String registry, int partition);
   }
 
