@@ -28,9 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
@@ -75,20 +73,8 @@ class BackupTest {
     LocalProcess owner = app.spawn();
     plain.putMeta("owner", "ops");
 
-    Map<String, Boolean> acknowledged = new ConcurrentHashMap<>(); // key -> in plain
-    AtomicBoolean running = new AtomicBoolean(true);
-    Thread load = new Thread(() -> {
-      for (int i = 0; running.get(); i++) {
-        String key = "key-" + i;
-        try {
-          (i % 2 == 0 ? plain : spread).register(key, owner, "v" + i);
-          acknowledged.put(key, i % 2 == 0);
-        } catch (RuntimeException e) {
-          // not acknowledged
-        }
-      }
-    }, "backup-load");
-    load.start();
+    WriteLoad load = new WriteLoad("backup-load", plain, spread, owner);
+    Map<String, Boolean> acknowledged = load.acknowledged(); // key -> in plain
     Backup.Summary during;
     Map<String, Boolean> beforeSave;
     Tls admin = old.tls("ops", Tls.CertRole.ADMIN);
@@ -97,8 +83,7 @@ class BackupTest {
       beforeSave = Map.copyOf(acknowledged);
       during = Backup.save("roster", Map.of("n2", old.voters().get("n2")), admin, dir.resolve("during.snap"), null);
     } finally {
-      running.set(false);
-      load.join(TimeUnit.SECONDS.toMillis(30));
+      load.close();
     }
     assertThat(during.groups()).extracting(Backup.Group::name)
         .containsExactly("cluster", "spread#0", "spread#1", "spread#2", "spread#3");

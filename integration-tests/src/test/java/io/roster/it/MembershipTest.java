@@ -14,10 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -88,21 +85,8 @@ class MembershipTest {
     Registry<String> spread = writer.registry("spread", Keys.UNIQUE, 4, ValueCodec.utf8());
     LocalProcess owner = writer.spawn();
 
-    Map<String, Boolean> acknowledged = new ConcurrentHashMap<>();
-    AtomicBoolean running = new AtomicBoolean(true);
-    AtomicInteger failures = new AtomicInteger();
-    Thread load = new Thread(() -> {
-      for (int i = 0; running.get(); i++) {
-        String key = "key-" + i;
-        try {
-          (i % 2 == 0 ? plain : spread).register(key, owner, "v" + i);
-          acknowledged.put(key, i % 2 == 0);
-        } catch (RuntimeException e) {
-          failures.incrementAndGet(); // unavailable for a moment during a change: not acknowledged
-        }
-      }
-    }, "membership-load");
-    load.start();
+    WriteLoad load = new WriteLoad("membership-load", plain, spread, owner);
+    Map<String, Boolean> acknowledged = load.acknowledged();
     try (Membership membership = cluster.membership()) {
       org.awaitility.Awaitility.await().atMost(WAIT).until(() -> acknowledged.size() > 200);
 
@@ -131,8 +115,7 @@ class MembershipTest {
       int afterReplace = acknowledged.size();
       org.awaitility.Awaitility.await().atMost(WAIT).until(() -> acknowledged.size() > afterReplace + 200);
     } finally {
-      running.set(false);
-      load.join(TimeUnit.SECONDS.toMillis(30));
+      load.close();
     }
 
     // every acknowledged registration is there, read linearizably from the replaced voter
@@ -148,6 +131,6 @@ class MembershipTest {
       assertThat(r.diverged()).isEmpty();
     });
     System.out.printf("membership under load: %d registrations acknowledged, %d refused while a change was under way%n",
-        acknowledged.size(), failures.get());
+        acknowledged.size(), load.refused());
   }
 }
