@@ -12,7 +12,6 @@ import io.roster.ValueCodec;
 import io.roster.server.LocalCluster;
 import io.roster.server.Main;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,7 +57,7 @@ class IntegrityTest {
     cluster.stop("n3"); // a clean stop flushes the store into SST files
 
     Path sst = largestSst(dir.resolve("n3"));
-    flip(sst);
+    io.roster.statemachine.Damage.flip(sst);
     Throwable refused = catchThrowable(() -> cluster.startVoter("n3"));
     assertThat(refused).isInstanceOf(RosterException.class).hasMessageContaining(sst.getFileName().toString())
         .hasMessageContaining("corrupt").hasMessageContaining("Replacing a voter");
@@ -214,21 +213,6 @@ class IntegrityTest {
     try (Stream<Path> s = Files.walk(root)) {
       return s.filter(f -> f.toString().endsWith(".sst") && f.getParent().getFileName().toString().equals("db"))
           .max(Comparator.comparingLong(f -> f.toFile().length())).orElseThrow();
-    }
-  }
-
-  /** Flips 8 bytes in the middle of {@code file}. */
-  static void flip(Path file) throws IOException {
-    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
-      long at = f.length() / 2;
-      byte[] b = new byte[8];
-      f.seek(at);
-      f.readFully(b);
-      for (int i = 0; i < b.length; i++) {
-        b[i] ^= (byte) 0xFF;
-      }
-      f.seek(at);
-      f.write(b);
     }
   }
 }

@@ -167,7 +167,7 @@ class RaftGroupTest {
     try (var files = java.nio.file.Files.list(snapshotDir)) {
       manifest = files.filter(f -> f.getFileName().toString().startsWith("MANIFEST-")).findFirst().orElseThrow();
     }
-    IntegrityTest.flip(manifest);
+    io.roster.statemachine.Damage.flip(manifest);
 
     cluster.restart(follower);
     RegistryStateMachine refused = cluster.stateMachine(follower);

@@ -12,7 +12,6 @@ import io.roster.Pid;
 import io.roster.statemachine.proto.Command;
 import io.roster.statemachine.proto.KeyMode;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,20 +57,6 @@ class StoreCorruptionTest {
     }
   }
 
-  /** Flips 8 bytes in the middle of {@code file}. */
-  private static void flip(Path file) throws IOException {
-    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
-      long at = f.length() / 2;
-      byte[] b = new byte[8];
-      f.seek(at);
-      f.readFully(b);
-      for (int i = 0; i < b.length; i++) {
-        b[i] ^= (byte) 0xFF;
-      }
-      f.seek(at);
-      f.write(b);
-    }
-  }
 
   @Test
   void aStoreWithFlippedBytesIsRefusedNamingTheFile() throws Exception {
@@ -80,7 +65,7 @@ class StoreCorruptionTest {
       assertThat(intact.mirror().registryCount()).isEqualTo(3_000);
     }
     Path sst = onlySst(db);
-    flip(sst);
+    Damage.flip(sst);
     assertThatThrownBy(() -> Replica.open(db)).isInstanceOf(CorruptStoreException.class)
         .hasMessageContaining(db.toString()).hasMessageContaining(sst.getFileName().toString())
         .hasMessageContaining("Replacing a voter");
@@ -105,7 +90,7 @@ class StoreCorruptionTest {
     Files.copy(sst, copy);
     Files.delete(sst);
     Files.move(copy, sst);
-    flip(sst);
+    Damage.flip(sst);
     assertThatThrownBy(() -> RocksStore.verify(checkpoint)).isInstanceOf(CorruptStoreException.class)
         .hasMessageContaining(sst.getFileName().toString());
   }
