@@ -132,5 +132,29 @@ class MembershipTest {
     });
     System.out.printf("membership under load: %d registrations acknowledged, %d refused while a change was under way%n",
         acknowledged.size(), load.refused());
+
+    // a partitioned registry created now: the voters were started with three different lists (n3
+    // with n1-n3, n4 with n1-n4, n2 with n2-n4), yet every partition group starts with the same
+    // configuration, the cluster group's, recorded with the registry
+    Registry<String> late = cluster.node("n4").registry("late", Keys.UNIQUE, 2, ValueCodec.utf8());
+    for (Node voter : List.of(cluster.node("n2"), cluster.node("n3"), cluster.node("n4"))) {
+      voter.registry("late", Keys.UNIQUE, 2, ValueCodec.utf8()); // lists its partition groups here
+      assertThat(voter.mirror().registry("late").voters()).as("recorded with the registry")
+          .containsOnlyKeys("n2", "n3", "n4");
+      assertThat(voter.partitionGroups("late")).hasSize(2);
+      for (org.apache.ratis.protocol.RaftGroup g : voter.partitionGroups("late")) {
+        assertThat(voter.raftServer().getDivision(g.getGroupId()).getRaftConf().getCurrentPeers())
+            .as("%s's first configuration of %s", voter.nodeId(), g.getGroupId())
+            .extracting(p -> p.getId().toString()).containsExactlyInAnyOrder("n2", "n3", "n4");
+      }
+    }
+    LocalProcess p = cluster.node("n4").spawn();
+    for (int i = 0; i < 8; i++) {
+      late.register("late-" + i, p, "v");
+    }
+    for (int i = 0; i < 8; i++) {
+      assertThat(cluster.node("n2").registry("late", Keys.UNIQUE, 2, ValueCodec.utf8()).whereisConsistent("late-" + i))
+          .isEqualTo(p.pid());
+    }
   }
 }

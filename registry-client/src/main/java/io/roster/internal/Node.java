@@ -357,6 +357,11 @@ public final class Node implements RegistryNode {
       };
       CreateRegistry.Builder create = CreateRegistry.newBuilder().setRegistry(name).setMode(mode)
           .setPartitions(partitions);
+      if (partitions > 1 && server != null) {
+        // the partition groups' first configuration, recorded with the registry: the same on every voter
+        clusterVoters().forEach((id, address) -> create.addVoters(
+            io.roster.statemachine.proto.Voter.newBuilder().setId(id).setAddress(address)));
+      }
       meta.forEach((key, value) -> {
         Limits.requireWellFormed(key, "meta key");
         byte[] bytes = codec.encode(Objects.requireNonNull(value, "meta value of '" + key + "'"));
@@ -410,9 +415,56 @@ public final class Node implements RegistryNode {
     return List.copyOf(parts);
   }
 
+  /**
+   * The cluster group's voters as this voter's Raft state has them now (id → address).
+   *
+   * @throws RegistryUnavailableException while a membership change is under way
+   */
+  private Map<String, String> clusterVoters() {
+    try {
+      org.apache.ratis.server.RaftConfiguration conf = server.getDivision(main.raftGroup().getGroupId()).getRaftConf();
+      if (!conf.getPreviousPeers().isEmpty()) {
+        throw new RegistryUnavailableException("a change of the cluster's voters is under way: create the "
+            + "partitioned registry once it is done", null);
+      }
+      Map<String, String> voters = new java.util.TreeMap<>();
+      conf.getCurrentPeers().forEach(p -> voters.put(p.getId().toString(), p.getAddress()));
+      return voters;
+    } catch (IOException e) {
+      throw new RegistryUnavailableException("the cluster's group is not open here: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The first configuration of a partition group: the voters recorded with its registry, each at
+   * the address the cluster's group (else this node's voters list) gives it now, so that a cluster
+   * restored from a backup at other addresses finds its peers. Empty (this node's own list) when
+   * nothing was recorded, or when none of the recorded voters is a voter now (a cluster restored
+   * under other ids).
+   */
+  private Map<String, String> firstConfiguration(Map<String, String> recorded) {
+    Map<String, String> now = new java.util.HashMap<>(config.voters());
+    if (server != null) {
+      try {
+        server.getDivision(main.raftGroup().getGroupId()).getRaftConf().getAllPeers()
+            .forEach(p -> now.put(p.getId().toString(), p.getAddress()));
+      } catch (IOException notOpen) {
+        // this node's list only
+      }
+    }
+    if (recorded.keySet().stream().noneMatch(now::containsKey)) {
+      return Map.of();
+    }
+    Map<String, String> first = new java.util.TreeMap<>();
+    recorded.forEach((id, address) -> first.put(id, now.getOrDefault(id, address)));
+    return first;
+  }
+
   /** This node's handle on partition {@code i} of a registry; on a voter, hosts the group first. */
   private synchronized Group partition(String registry, int partitions, int i) {
-    RaftGroup raftGroup = RatisWiring.partitionGroup(config, registry, i);
+    io.roster.statemachine.RegistryDescriptor described = main.mirror().registry(registry);
+    RaftGroup raftGroup = RatisWiring.partitionGroup(config, registry, i,
+        firstConfiguration(described == null ? Map.of() : described.voters()));
     Group g = partitionGroups.get(raftGroup.getGroupId());
     if (g != null) {
       return g;

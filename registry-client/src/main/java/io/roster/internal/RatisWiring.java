@@ -41,9 +41,13 @@ final class RatisWiring {
    * id, that prefers voter {@code index} mod the number of voters (in id order) as its leader, so the
    * partitions' leaders spread over the voters (Ratis hands leadership to the peer of highest priority).
    */
-  static RaftGroup partitionGroup(NodeConfig config, String registry, int index) {
+  static RaftGroup partitionGroup(NodeConfig config, String registry, int index, java.util.Map<String, String> voters) {
     RaftGroupId id = partitionGroupId(config.cluster(), registry, index);
-    List<RaftPeer> peers = group(config).getPeers().stream().sorted(java.util.Comparator.comparing(p -> p.getId().toString())).toList();
+    // the voters recorded with the registry (the cluster group's when it was created), else this node's own
+    List<RaftPeer> peers = voters.isEmpty()
+        ? group(config).getPeers().stream().sorted(java.util.Comparator.comparing(p -> p.getId().toString())).toList()
+        : new java.util.TreeMap<>(voters).entrySet().stream()
+            .map(e -> RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build()).toList();
     List<RaftPeer> prioritized = new java.util.ArrayList<>(peers.size());
     for (int p = 0; p < peers.size(); p++) {
       prioritized.add(RaftPeer.newBuilder(peers.get(p)).setPriority(p == index % peers.size() ? 1 : 0).build());

@@ -6,6 +6,7 @@ import io.roster.statemachine.proto.LockRecord;
 import io.roster.statemachine.proto.RegistrationRecord;
 import io.roster.statemachine.proto.RegistryRecord;
 import io.roster.statemachine.proto.SessionRecord;
+import io.roster.statemachine.proto.Voter;
 import java.util.function.UnaryOperator;
 
 /** Conversions between the state's objects and their protobuf records, shared by the store and the change stream. */
@@ -13,19 +14,27 @@ final class Records {
   private Records() {}
 
   static RegistryRecord of(RegistryDescriptor d) {
-    return RegistryRecord.newBuilder()
+    RegistryRecord.Builder b = RegistryRecord.newBuilder()
         .setMode(d.mode())
         .setPartitions(d.partitions())
         .setMaxKeyBytes(d.maxKeyBytes())
         .setMaxValueBytes(d.maxValueBytes())
         .setMaxRegistrationsPerPid(d.maxRegistrationsPerPid())
-        .setRevision(d.revision())
-        .build();
+        .setRevision(d.revision());
+    d.voters().forEach((id, address) -> b.addVoters(Voter.newBuilder().setId(id).setAddress(address)));
+    return b.build();
   }
 
   static RegistryDescriptor descriptor(String name, RegistryRecord r) {
     return new RegistryDescriptor(name, r.getMode(), r.getPartitions(), r.getMaxKeyBytes(), r.getMaxValueBytes(),
-        r.getMaxRegistrationsPerPid(), r.getRevision());
+        r.getMaxRegistrationsPerPid(), r.getRevision(), voters(r.getVotersList()));
+  }
+
+  /** Voters as a sorted map (id → address). */
+  static java.util.SortedMap<String, String> voters(java.util.List<Voter> voters) {
+    java.util.SortedMap<String, String> out = new java.util.TreeMap<>();
+    voters.forEach(v -> out.put(v.getId(), v.getAddress()));
+    return out;
   }
 
   static RegistrationRecord of(Registration r) {

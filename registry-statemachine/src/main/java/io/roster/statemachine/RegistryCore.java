@@ -43,6 +43,8 @@ import java.util.List;
  * commands to the same state decides the same outcome. Errors are results, never exceptions.
  */
 public final class RegistryCore {
+  /** Voters a partitioned registry's creation may name (the cluster group's configuration). */
+  static final int VOTERS_MAX = 64;
 
   /** A command's result and the changes that realise it (empty unless the status is OK). */
   public record Outcome(Result result, List<Change> changes) {}
@@ -260,8 +262,11 @@ public final class RegistryCore {
       if (decided) {
         return;
       }
+      if (!validVoters(c, partitions)) {
+        return;
+      }
       RegistryDescriptor wanted = new RegistryDescriptor(
-          c.getRegistry(), c.getMode(), partitions, keyBytes, valueBytes, perPid, index);
+          c.getRegistry(), c.getMode(), partitions, keyBytes, valueBytes, perPid, index, Records.voters(c.getVotersList()));
       if (!validInitialMeta(c, wanted)) {
         return;
       }
@@ -286,6 +291,31 @@ public final class RegistryCore {
       for (io.roster.statemachine.proto.MetaEntry m : c.getMetaList()) {
         changes.add(new MetaPut(wanted.name(), m.getKey(), m.getValue().toByteArray()));
       }
+    }
+
+    /** A partitioned registry's voters: at most 64, valid and distinct ids, valid addresses; none for one partition. */
+    boolean validVoters(CreateRegistry c, int partitions) {
+      if (c.getVotersCount() == 0) {
+        return true;
+      }
+      if (partitions == 1 || c.getVotersCount() > VOTERS_MAX) {
+        fail(Status.INVALID_ARGUMENT, "voters are for a partitioned registry, at most " + VOTERS_MAX + "; not "
+            + c.getVotersCount() + " for " + partitions + " partition(s)");
+        return false;
+      }
+      java.util.Set<String> ids = new java.util.HashSet<>();
+      for (io.roster.statemachine.proto.Voter v : c.getVotersList()) {
+        String problem = Pid.problem(v.getId(), 1, 1);
+        if (problem != null || !ids.add(v.getId()) || v.getAddress().isEmpty()) {
+          fail(Status.INVALID_ARGUMENT, "voter '" + v.getId() + "' is " + (problem != null ? "not a valid id: " + problem
+              : v.getAddress().isEmpty() ? "without an address" : "given twice"));
+          return false;
+        }
+        if (!validAddress(v.getAddress())) {
+          return false;
+        }
+      }
+      return true;
     }
 
     /** The metadata a registry is created with: valid keys, distinct, values within the limit. */

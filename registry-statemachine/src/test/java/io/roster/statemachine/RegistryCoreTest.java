@@ -145,6 +145,27 @@ class RegistryCoreTest {
     }
 
     @Test
+    void aPartitionedRegistryRecordsItsFirstVotersAndValidVotersOnly() {
+      java.util.function.BiFunction<String, String, io.roster.statemachine.proto.Voter> voter =
+          (id, address) -> io.roster.statemachine.proto.Voter.newBuilder().setId(id).setAddress(address).build();
+      CreateRegistry.Builder p2 = CreateRegistry.newBuilder().setRegistry("p2").setMode(UNIQUE).setPartitions(2);
+      assertRejected(createRegistry(p2.clone().addVoters(voter.apply("n1", "h:1")).addVoters(voter.apply("n1", "h:2"))
+          .build()), Status.INVALID_ARGUMENT); // twice
+      assertRejected(createRegistry(p2.clone().addVoters(voter.apply("n1", "no port")).build()),
+          Status.INVALID_ARGUMENT);
+      assertRejected(createRegistry(p2.clone().setPartitions(1).addVoters(voter.apply("n1", "h:1")).build()),
+          Status.INVALID_ARGUMENT); // not partitioned
+      assertThat(h.run(createRegistry(p2.clone().addVoters(voter.apply("n2", "h:2")).addVoters(voter.apply("n1", "h:1"))
+          .build())).getStatus()).isEqualTo(Status.OK);
+      assertThat(h.mirror.registry("p2").voters()).containsExactly(java.util.Map.entry("n1", "h:1"),
+          java.util.Map.entry("n2", "h:2"));
+      // opened again with other voters (after a membership change): the same registry
+      assertThat(h.run(createRegistry(p2.clone().addVoters(voter.apply("n3", "h:3")).build())).getStatus())
+          .isEqualTo(Status.OK);
+      assertThat(h.mirror.registry("p2").voters()).containsOnlyKeys("n1", "n2");
+    }
+
+    @Test
     void aPartitionedRegistryKeepsOnlyItsDescriptorAndMetadataHere() {
       assertThat(h.run(createRegistry(CreateRegistry.newBuilder().setRegistry("p4").setMode(UNIQUE)
           .setPartitions(4).build())).getStatus()).isEqualTo(Status.OK);
