@@ -19,8 +19,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The never-rules of the architecture, checked on the compiled main classes of every module: the
- * core knows no Ratis, RocksDB, clock or thread; reads never touch the store; the library does not
- * depend on its CLI; the state machine knows no client API.
+ * core knows no Ratis, RocksDB, clock or thread; reads never touch the store; the store and the
+ * apply path know no Ratis; the library does not depend on its CLI; the state machine knows no
+ * client API.
  */
 class ArchitectureTest {
   /** The core: the pure decisions, the state view they read, and the schema they decide on. */
@@ -71,6 +72,15 @@ class ArchitectureTest {
         .should().dependOnClassesThat(resideInAPackage("org.rocksdb..")
             .or(in("io.roster.statemachine", Set.of("RocksStore", "StoreDigests", "StoreCopies"))))
         .because("reads are answered from the mirror in memory; the store is written by the apply thread only")
+        .check(classes);
+  }
+
+  @Test
+  void theStoreAndTheApplyPathKnowNoRatis() {
+    noClasses().that(in("io.roster.statemachine", Set.of("RocksStore", "StoreDigests", "StoreCopies", "Checkpoints",
+            "SnapshotArchive", "CorruptStoreException", "Replica", "AppliedListener", "Mirror", "ChangeHistory")))
+        .should().dependOnClassesThat(resideInAPackage("org.apache.ratis.."))
+        .because("Ratis is reached through its adapter (RegistryStateMachine, CheckpointSnapshotStorage) only")
         .check(classes);
   }
 

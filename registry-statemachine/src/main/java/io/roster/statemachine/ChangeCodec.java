@@ -82,16 +82,17 @@ public final class ChangeCodec {
   }
 
   /**
-   * Decodes changes against the mirror they will be applied to (registry descriptors are resolved
-   * in it, registries created earlier in the same list included).
+   * Decodes changes against the state they will be applied to: {@code registries} finds the
+   * descriptors it holds (null for none), and registries created earlier in the same list count too.
    *
    * @throws IllegalArgumentException if a change is malformed or names an unknown registry
    */
-  static List<Change> decode(List<ChangeProto> protos, Mirror mirror, UnaryOperator<Pid> pids) {
+  static List<Change> decode(List<ChangeProto> protos, java.util.function.Function<String, RegistryDescriptor> registries,
+      UnaryOperator<Pid> pids) {
     List<Change> changes = new ArrayList<>(protos.size());
     java.util.Map<String, RegistryDescriptor> created = new java.util.HashMap<>();
     java.util.function.Function<String, RegistryDescriptor> registry = name -> {
-      RegistryDescriptor d = created.containsKey(name) ? created.get(name) : mirror.registry(name);
+      RegistryDescriptor d = created.containsKey(name) ? created.get(name) : registries.apply(name);
       if (d == null) {
         throw new IllegalArgumentException("change names the unknown registry '" + name + "'");
       }

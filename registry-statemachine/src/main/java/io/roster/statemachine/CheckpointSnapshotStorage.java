@@ -1,7 +1,6 @@
 package io.roster.statemachine;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -68,7 +67,7 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
     }
     if (found.isEmpty() && latest != null) {
       // adopted before a crash that came before the seed's directory was removed
-      CheckpointSnapshotStorage.deleteTree(seed);
+      Checkpoints.deleteTree(seed);
       return;
     }
     if (found.size() != 1) {
@@ -86,47 +85,11 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
     }
     Path target = smDir.resolve(found.get(0).getFileName());
     Files.move(found.get(0), target, StandardCopyOption.ATOMIC_MOVE);
-    SnapshotArchive.fsync(smDir); // the move is durable before the seed goes
-    SnapshotArchive.fsync(seed);
-    CheckpointSnapshotStorage.deleteTree(seed);
+    Checkpoints.fsync(smDir); // the move is durable before the seed goes
+    Checkpoints.fsync(seed);
+    Checkpoints.deleteTree(seed);
     reload();
     LOG.info("starts from the restored snapshot {}", target);
-  }
-
-  /**
-   * Replaces {@code live} with a copy of the checkpoint in {@code snapshot}: SST files are hard
-   * linked (RocksDB never changes them), the rest copied. Crash-safe: the copy is made beside
-   * {@code live} and renamed into place; a missing {@code live} is rebuilt at the next start.
-   */
-  static void restore(Path snapshot, Path live) throws IOException {
-    Path fresh = live.resolveSibling(live.getFileName() + ".restore");
-    Path old = live.resolveSibling(live.getFileName() + ".old");
-    CheckpointSnapshotStorage.deleteTree(fresh);
-    CheckpointSnapshotStorage.deleteTree(old);
-    Files.createDirectories(fresh);
-    for (Path f : CheckpointSnapshotStorage.checkpointFiles(snapshot)) {
-      if (f.getFileName().toString().equals(CheckpointSnapshotStorage.DIGEST_FILE)) {
-        continue; // the snapshot's, not the store's
-      }
-      Path target = fresh.resolve(f.getFileName());
-      if (f.getFileName().toString().endsWith(".sst")) {
-        try {
-          Files.createLink(target, f);
-          continue;
-        } catch (IOException | UnsupportedOperationException e) {
-          // fall back to a copy (another file system, or links not supported)
-        }
-      }
-      Files.copy(f, target, StandardCopyOption.COPY_ATTRIBUTES);
-      SnapshotArchive.fsync(target);
-    }
-    SnapshotArchive.fsync(fresh);
-    if (Files.exists(live)) {
-      Files.move(live, old, StandardCopyOption.ATOMIC_MOVE);
-    }
-    Files.move(fresh, live, StandardCopyOption.ATOMIC_MOVE);
-    SnapshotArchive.fsync(live.getParent());
-    CheckpointSnapshotStorage.deleteTree(old);
   }
 
   /** Re-reads the snapshots on disk (after Ratis installed one from the leader). */
@@ -159,7 +122,7 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
   void publish(Path tmp, TermIndex termIndex) throws IOException {
     Path target = dirOf(termIndex);
     if (Files.exists(target)) {
-      deleteTree(tmp); // the same snapshot was taken before
+      Checkpoints.deleteTree(tmp); // the same snapshot was taken before
     } else {
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
     }
@@ -174,7 +137,7 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
         : policy.getNumSnapshotsRetained();
     List<Path> all = snapshotDirs();
     for (int i = 0; i < all.size() - retained; i++) {
-      deleteTree(all.get(i));
+      Checkpoints.deleteTree(all.get(i));
     }
   }
 
@@ -214,77 +177,17 @@ final class CheckpointSnapshotStorage implements StateMachineStorage {
 
   private static FileListSnapshotInfo info(Path dir, TermIndex ti) throws IOException {
     List<FileInfo> files = new ArrayList<>();
-    for (Path f : checkpointFiles(dir)) {
+    for (Path f : Checkpoints.checkpointFiles(dir)) {
       files.add(new FileInfo(f.toAbsolutePath(), null)); // the leader computes the digest while sending
     }
     return new FileListSnapshotInfo(files, ti);
   }
 
-  /** The file in a snapshot that names the applied index and the digest of the state it holds. */
-  static final String DIGEST_FILE = "roster-digest";
-
-  /** Writes {@code verified} into the checkpoint {@code dir} as its digest file. */
-  static void writeDigest(Path dir, RocksStore.Verified verified) throws IOException {
-    Files.writeString(dir.resolve(DIGEST_FILE), "index=" + verified.appliedIndex() + "\nsha256=" + verified.digest()
-        + "\n", java.nio.charset.StandardCharsets.UTF_8);
-  }
-
-  /**
-   * Checks the snapshot in {@code dir}: every block's checksum, and its state against the digest it
-   * carries (a snapshot taken before digests were written is checked for checksums only).
-   *
-   * @throws CorruptStoreException if a checksum fails or the state is not the one its digest names
-   */
-  static RocksStore.Verified verify(Path dir) throws IOException {
-    RocksStore.Verified found = RocksStore.verify(dir);
-    Path file = dir.resolve(DIGEST_FILE);
-    if (!Files.exists(file)) {
-      LOG.info("snapshot {} carries no digest (an earlier version took it); its checksums verify", dir);
-      return found;
-    }
-    java.util.Properties p = new java.util.Properties();
-    try (java.io.Reader r = Files.newBufferedReader(file)) {
-      p.load(r);
-    }
-    String index = p.getProperty("index");
-    String digest = p.getProperty("sha256");
-    if (!String.valueOf(found.appliedIndex()).equals(index) || !found.digest().equals(digest)) {
-      throw new CorruptStoreException(dir, "its state (index " + found.appliedIndex() + ", sha256 " + found.digest()
-          + ") is not the one its " + DIGEST_FILE + " names (index " + index + ", sha256 " + digest + ")", null);
-    }
-    return found;
-  }
-
-  /** The files of a checkpoint directory, without the installer's {@code .md5} files. */
-  static List<Path> checkpointFiles(Path dir) throws IOException {
-    try (Stream<Path> s = Files.list(dir)) {
-      return s.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().endsWith(".md5")).sorted()
-          .toList();
-    }
-  }
-
   private void deleteTemporaries() throws IOException {
     try (Stream<Path> s = Files.list(smDir)) {
       for (Path p : s.filter(p -> p.getFileName().toString().startsWith(TMP_PREFIX)).toList()) {
-        deleteTree(p);
+        Checkpoints.deleteTree(p);
       }
-    }
-  }
-
-  static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(root)) {
-      s.sorted(Comparator.reverseOrder()).forEach(p -> {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      });
-    } catch (UncheckedIOException e) {
-      throw e.getCause();
     }
   }
 }

@@ -502,7 +502,7 @@ public final class Mirror implements StateView {
    *     (the stream is out of step: reload the whole state)
    */
   public void applyStreamed(long index, List<io.roster.statemachine.proto.ChangeProto> protos) {
-    List<Change> changes = ChangeCodec.decode(protos, this, pid -> pid);
+    List<Change> changes = ChangeCodec.decode(protos, this::registry, pid -> pid);
     try {
       changes.forEach(this::apply);
     } catch (IllegalStateException e) {

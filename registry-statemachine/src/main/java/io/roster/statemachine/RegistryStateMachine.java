@@ -163,12 +163,12 @@ public class RegistryStateMachine extends BaseStateMachine {
         r.close();
       }
       LOG.info("{}: rebuilding the store from snapshot {}", getId(), snapshot.getTermIndex());
-      RocksStore.Verified verified = CheckpointSnapshotStorage.verify(storage.latestDir());
+      RocksStore.Verified verified = Checkpoints.verify(storage.latestDir());
       if (verified.appliedIndex() != snapshot.getIndex()) {
         throw new CorruptStoreException(storage.latestDir(), "it holds the state at index " + verified.appliedIndex()
             + ", not at " + snapshot.getIndex() + " as its name says", null);
       }
-      CheckpointSnapshotStorage.restore(storage.latestDir(), dbDir);
+      Checkpoints.restore(storage.latestDir(), dbDir);
       publish(Replica.open(dbDir, listener));
       return true;
     }
@@ -416,11 +416,11 @@ public class RegistryStateMachine extends BaseStateMachine {
       try {
         verified = RocksStore.verify(tmp); // what a follower installs must be sound
       } catch (CorruptStoreException e) {
-        CheckpointSnapshotStorage.deleteTree(tmp);
+        Checkpoints.deleteTree(tmp);
         failStop(e);
         throw e;
       }
-      CheckpointSnapshotStorage.writeDigest(tmp, verified);
+      Checkpoints.writeDigest(tmp, verified);
       storage.publish(tmp, last);
       storage.cleanupOldSnapshots(null);
       return last.getIndex();

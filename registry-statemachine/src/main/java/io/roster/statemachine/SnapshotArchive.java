@@ -186,7 +186,7 @@ public final class SnapshotArchive {
         ch.force(true);
       }
       Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      fsync(file.toAbsolutePath().getParent());
+      Checkpoints.fsync(file.toAbsolutePath().getParent());
       finished = true;
       return new Contents(cluster, savedAt, List.copyOf(groups), bytes);
     }
@@ -237,16 +237,16 @@ public final class SnapshotArchive {
       throw new IOException(seeds + " exists: a restore was run before into this data directory");
     }
     Path work = seeds.resolveSibling(seeds.getFileName() + ".tmp");
-    CheckpointSnapshotStorage.deleteTree(work);
+    Checkpoints.deleteTree(work);
     Files.createDirectories(work);
     try {
       Contents contents = read(file, work, names, progress);
       fsyncTree(work);
       Files.move(work, seeds, StandardCopyOption.ATOMIC_MOVE);
-      fsync(seeds.getParent());
+      Checkpoints.fsync(seeds.getParent());
       return contents;
     } finally {
-      CheckpointSnapshotStorage.deleteTree(work);
+      Checkpoints.deleteTree(work);
     }
   }
 
@@ -411,12 +411,12 @@ public final class SnapshotArchive {
             throw new IOException("the seed of group " + label + " in " + snapshot + " does not verify (index "
                 + verified.appliedIndex() + ", digest " + verified.digest() + ")");
           }
-          CheckpointSnapshotStorage.writeDigest(snapshot, verified);
+          Checkpoints.writeDigest(snapshot, verified);
         }
         return new GroupRead(new Group(g.getRegistry(), g.getPartition(), g.getAppliedIndex(), records, digested),
             partitionGroups);
       } finally {
-        CheckpointSnapshotStorage.deleteTree(storeDir);
+        Checkpoints.deleteTree(storeDir);
       }
     }
 
@@ -481,22 +481,11 @@ public final class SnapshotArchive {
     }
   }
 
-  /** Forces a file, or a directory's entries, to disk (some file systems cannot sync a directory). */
-  static void fsync(Path path) throws IOException {
-    try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.READ)) {
-      c.force(true);
-    } catch (IOException e) {
-      if (!Files.isDirectory(path)) {
-        throw e;
-      }
-    }
-  }
-
   /** Forces every file and directory under {@code root} to disk. */
   private static void fsyncTree(Path root) throws IOException {
     try (java.util.stream.Stream<Path> all = Files.walk(root)) {
       for (Path p : all.toList()) {
-        fsync(p);
+        Checkpoints.fsync(p);
       }
     }
   }

@@ -59,7 +59,7 @@ class ReplicaPropertyTest {
           Path checkpoint = dir.resolve("snapshot-" + snapshots);
           Path restored = dir.resolve("restored-" + snapshots++);
           replica.store().checkpoint(checkpoint);
-          CheckpointSnapshotStorage.restore(checkpoint, restored);
+          Checkpoints.restore(checkpoint, restored);
           try (Replica copy = Replica.open(restored)) {
             assertThat(copy.mirror().describe()).as("snapshot, " + where).isEqualTo(state);
             assertThat(copy.appliedIndex()).isEqualTo(index);

@@ -132,7 +132,7 @@ class SnapshotArchiveTest {
     });
     Path seed = dir.resolve("seeds").resolve("cluster")
         .resolve("snapshot." + SnapshotArchive.SEED_TERM + "_" + (index + SnapshotArchive.INDEX_GAP));
-    RocksStore.Verified verified = CheckpointSnapshotStorage.verify(seed);
+    RocksStore.Verified verified = Checkpoints.verify(seed);
     assertThat(verified.digest()).isEqualTo(digest);
     assertThat(verified.appliedIndex()).isEqualTo(index + SnapshotArchive.INDEX_GAP);
     try (RocksStore restored = RocksStore.open(seed)) {
