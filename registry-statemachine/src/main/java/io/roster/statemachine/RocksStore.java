@@ -1,5 +1,19 @@
 package io.roster.statemachine;
 
+import static io.roster.statemachine.StoreKeys.APPLIED_KEY;
+import static io.roster.statemachine.StoreKeys.DUPLICATE;
+import static io.roster.statemachine.StoreKeys.FORMAT_KEY;
+import static io.roster.statemachine.StoreKeys.LOCK;
+import static io.roster.statemachine.StoreKeys.META;
+import static io.roster.statemachine.StoreKeys.REGISTRY;
+import static io.roster.statemachine.StoreKeys.SESSION;
+import static io.roster.statemachine.StoreKeys.UNIQUE;
+import static io.roster.statemachine.StoreKeys.entryKey;
+import static io.roster.statemachine.StoreKeys.key;
+import static io.roster.statemachine.StoreKeys.rest;
+import static io.roster.statemachine.StoreKeys.stateKey;
+import static io.roster.statemachine.StoreKeys.string;
+
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.roster.Pid;
 import io.roster.statemachine.Change.LockAcquired;
@@ -52,14 +66,6 @@ public final class RocksStore implements AutoCloseable {
   /** Version of the on-disk layout; a store of another version is refused. */
   static final int FORMAT_VERSION = 1;
 
-  private static final byte REGISTRY = 'G';
-  private static final byte UNIQUE = 'U';
-  private static final byte DUPLICATE = 'D';
-  private static final byte META = 'M';
-  private static final byte LOCK = 'L';
-  private static final byte SESSION = 'S';
-  private static final byte[] APPLIED_KEY = {'A'};
-  private static final byte[] FORMAT_KEY = {'V'};
 
   static {
     RocksDB.loadLibrary();
@@ -336,22 +342,6 @@ public final class RocksStore implements AutoCloseable {
     }
   }
 
-  /** Whether a store key is one of a state record: a registry, an entry, metadata, a lock or a session. */
-  static boolean stateKey(byte[] key) {
-    if (key.length < 2) {
-      return false;
-    }
-    return switch (key[0]) {
-      case REGISTRY, UNIQUE, DUPLICATE, META, LOCK, SESSION -> true;
-      default -> false;
-    };
-  }
-
-  /** Whether a store key is the applied index or the format version (not state: left out of digests). */
-  static boolean bookkeeping(byte[] key) {
-    return key.length == 1 && (key[0] == APPLIED_KEY[0] || key[0] == FORMAT_KEY[0]);
-  }
-
   /** What {@link #verify} found in a checkpoint: its applied index and its state's digest. */
   public record Verified(long appliedIndex, String digest) {}
 
@@ -400,41 +390,5 @@ public final class RocksStore implements AutoCloseable {
     } catch (RocksDBException e) {
       throw new IOException("write to " + dir + " failed: " + e.getMessage(), e);
     }
-  }
-
-  private static byte[] entryKey(Registration r) {
-    byte[] registry = r.registry().name().getBytes(StandardCharsets.UTF_8);
-    byte[] key = r.key().getBytes(StandardCharsets.UTF_8);
-    if (r.registry().unique()) {
-      return ByteBuffer.allocate(1 + 2 + registry.length + 2 + key.length)
-          .put(UNIQUE).putShort((short) registry.length).put(registry).putShort((short) key.length).put(key).array();
-    }
-    return ByteBuffer.allocate(1 + 2 + registry.length + 2 + key.length + 8 + 4)
-        .put(DUPLICATE).putShort((short) registry.length).put(registry).putShort((short) key.length).put(key)
-        .putLong(r.index()).putInt(r.ordinal()).array();
-  }
-
-  /** type, length-prefixed registry, then the rest unprefixed. */
-  private static byte[] key(byte type, String registry, String rest) {
-    byte[] reg = registry.getBytes(StandardCharsets.UTF_8);
-    byte[] r = rest.getBytes(StandardCharsets.UTF_8);
-    return ByteBuffer.allocate(1 + 2 + reg.length + r.length).put(type).putShort((short) reg.length).put(reg).put(r)
-        .array();
-  }
-
-  private static byte[] key(byte type, String name) {
-    byte[] n = name.getBytes(StandardCharsets.UTF_8);
-    return ByteBuffer.allocate(1 + n.length).put(type).put(n).array();
-  }
-
-  private static String string(ByteBuffer b) {
-    int length = Short.toUnsignedInt(b.getShort());
-    String s = new String(b.array(), b.position(), length, StandardCharsets.UTF_8);
-    b.position(b.position() + length);
-    return s;
-  }
-
-  private static String rest(ByteBuffer b) {
-    return new String(b.array(), b.position(), b.remaining(), StandardCharsets.UTF_8);
   }
 }

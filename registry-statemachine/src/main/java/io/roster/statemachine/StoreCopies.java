@@ -130,7 +130,7 @@ final class StoreCopies {
       }
       for (; it.isValid(); it.next()) {
         byte[] key = it.key();
-        if (RocksStore.bookkeeping(key)) {
+        if (StoreKeys.bookkeeping(key)) {
           continue;
         }
         byte[] value = it.value();

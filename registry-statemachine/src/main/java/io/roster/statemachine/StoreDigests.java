@@ -93,7 +93,7 @@ final class StoreDigests {
           throw new java.util.concurrent.CancellationException("the store at " + dir + " is closing");
         }
         byte[] k = it.key();
-        if (!RocksStore.bookkeeping(k)) {
+        if (!StoreKeys.bookkeeping(k)) {
           sha.add(k, it.value());
         }
       }

@@ -113,7 +113,7 @@ class SnapshotArchiveTest {
       records.addAll(r.getRecordsList());
     }
     assertThat(r.getDigest()).isEqualTo(before);
-    assertThat(records).noneMatch(rec -> RocksStore.bookkeeping(rec.getKey().toByteArray()));
+    assertThat(records).noneMatch(rec -> StoreKeys.bookkeeping(rec.getKey().toByteArray()));
     assertThat(records.stream().map(rec -> rec.getKey().toStringUtf8()))
         .noneMatch(k -> k.contains("written-after-the-copy-began"));
     assertThat(state).isNotEqualTo(replica.mirror().describe());
