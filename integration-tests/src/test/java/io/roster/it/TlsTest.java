@@ -351,9 +351,6 @@ class TlsTest {
         String alias = rotating.keyManager().chooseEngineClientAlias(new String[] {"EC"}, null, null);
         return alias != null && second.certificate().equals(rotating.keyManager().getCertificateChain(alias)[0]);
       });
-      r.register("after-rotation", c2.spawn(), "v");
-      assertThat(cluster.node("n1").registry("services", Keys.UNIQUE, ValueCodec.utf8())
-          .whereisConsistent("after-rotation")).isNotNull();
       // the voters refuse the revoked certificate once they have read the list again
       first.save(dir.resolve("old"));
       Tls revoked = Tls.pem(first.certFile(dir.resolve("old")), first.keyFile(dir.resolve("old")),
@@ -363,6 +360,10 @@ class TlsTest {
           return catchThrowable(() -> raft.io().sendReadOnly(query())) != null;
         }
       });
+      // c2, whose connections were opened with the revoked certificate, goes on writing with the new one
+      r.register("after-rotation", c2.spawn(), "v");
+      assertThat(cluster.node("n1").registry("services", Keys.UNIQUE, ValueCodec.utf8())
+          .whereisConsistent("after-rotation")).isNotNull();
       try (RaftClient raft = client(group, Tls.pem(second.certFile(files), second.keyFile(files),
           files.resolve("ca.pem")))) {
         assertThat(raft.io().sendReadOnly(query()).isSuccess()).as("the new certificate is accepted").isTrue();

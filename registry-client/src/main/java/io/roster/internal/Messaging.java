@@ -111,6 +111,8 @@ final class Messaging implements AutoCloseable {
   private volatile boolean closed;
   /** Mutual TLS on the server and every channel, or null for plaintext. */
   private final NodeTls tls;
+  /** The messaging server's TLS, or null for plaintext. */
+  private final NodeTls.Server serverTls;
 
   /**
    * Starts serving on {@code bindAddress} (host:port; port 0 picks a free one), with mutual TLS
@@ -125,6 +127,7 @@ final class Messaging implements AutoCloseable {
       Function<String, Session> sessions, long fullMailboxWaitMillis, NodeTls tls) {
     this.fullMailboxWaitMillis = fullMailboxWaitMillis;
     this.tls = tls;
+    this.serverTls = tls == null ? null : tls.messagingServer();
     this.nodeId = nodeId;
     this.incarnation = incarnation;
     this.processes = processes;
@@ -148,7 +151,7 @@ final class Messaging implements AutoCloseable {
       NettyServerBuilder builder = NodeTls.bounded(
           NettyServerBuilder.forAddress(new InetSocketAddress(host, NodeConfig.port(bindAddress))), STREAMS_PER_CONNECTION);
       if (tls != null) {
-        builder.sslContext(tls.messagingServer());
+        builder.sslContext(serverTls.context());
       }
       this.server = builder
           .addService(ServerInterceptors.intercept(service, new Authenticated()))
@@ -381,7 +384,7 @@ final class Messaging implements AutoCloseable {
         return Contexts.interceptCall(context, call, headers, next);
       }
       String peer = io.roster.Tls.nodeId(cert);
-      String distrust = NodeTls.distrust(call.getAttributes(), tls.trust());
+      String distrust = serverTls.distrust(call.getAttributes());
       if (distrust != null) {
         refusals.warn("{}: refused a message stream from {} at {}: {}", nodeId, peer, address, distrust);
         call.close(Status.PERMISSION_DENIED.withDescription(distrust), new Metadata());
@@ -419,7 +422,7 @@ final class Messaging implements AutoCloseable {
           if (refused) {
             return;
           }
-          String why = NodeTls.distrust(call.getAttributes(), tls.trust()); // revoked or expired since
+          String why = serverTls.distrust(call.getAttributes()); // revoked or expired since
           if (why != null) {
             refused = true;
             refusals.warn("{}: ended a message stream from {} at {}: {}", nodeId, peer, address, why);

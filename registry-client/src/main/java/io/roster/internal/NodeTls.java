@@ -15,6 +15,8 @@ import org.apache.ratis.thirdparty.io.grpc.Grpc;
 import org.apache.ratis.thirdparty.io.grpc.netty.GrpcSslContexts;
 import org.apache.ratis.thirdparty.io.grpc.netty.NettyServerBuilder;
 import org.apache.ratis.thirdparty.io.netty.handler.ssl.ClientAuth;
+import org.apache.ratis.thirdparty.io.netty.handler.ssl.OpenSslSessionContext;
+import org.apache.ratis.thirdparty.io.netty.handler.ssl.OpenSslSessionTicketKey;
 import org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext;
 
 /**
@@ -33,11 +35,6 @@ final class NodeTls {
   NodeTls(Tls tls, NodeConfig config) {
     this.tls = tls;
     this.config = config;
-  }
-
-  /** The trusted CAs and CRLs, as they are now. */
-  javax.net.ssl.X509TrustManager trust() {
-    return tls.trustManager();
   }
 
   /**
@@ -90,17 +87,74 @@ final class NodeTls {
     return null;
   }
 
+  /**
+   * The Raft server's context (it replaces the one Ratis builds from {@link #ratis()}): the same
+   * key manager and peer checks, without session resumption ({@link Server}).
+   */
+  Server raftServer() {
+    return server(new PeerTrust(tls.trustManager(), this::voterAt, true, config.voters()::containsKey), "Raft");
+  }
+
   /** The messaging server's context: a client certificate of the cluster's CA is required. */
-  SslContext messagingServer() {
+  Server messagingServer() {
+    return server(new PeerTrust(tls.trustManager(), (host, port) -> null, false), "messaging");
+  }
+
+  private Server server(javax.net.ssl.TrustManager peers, String what) {
     try {
-      return GrpcSslContexts.configure(
+      return new Server(GrpcSslContexts.configure(
               org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContextBuilder.forServer(tls.keyManager()))
-          .trustManager(new PeerTrust(tls.trustManager(), (host, port) -> null, false))
+          .trustManager(peers)
           .clientAuth(ClientAuth.REQUIRE)
-          .build();
+          .build(), tls.trustManager());
     } catch (SSLException e) {
-      throw new RosterException("node " + config.nodeId() + " cannot set up TLS for messaging: " + e.getMessage(), e);
+      throw new RosterException("node " + config.nodeId() + " cannot set up TLS for " + what + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * A server's TLS context and the check of its peers while their connections are in use.
+   *
+   * <p>A resumed session carries the identity of the handshake that opened it. A node whose
+   * certificate was rotated, the old one then revoked, would reconnect into its old session and be
+   * refused for good. So the server keeps no session cache, and when it finds a peer trusted no
+   * more it replaces its session-ticket keys: every ticket issued so far stops working, and the
+   * peer's next connection makes a full handshake with the certificate it holds now. (With the
+   * JDK's provider, whose tickets cannot be withdrawn, a session lasts at most a second.)
+   */
+  static final class Server {
+    private final SslContext context;
+    private final javax.net.ssl.X509TrustManager trust;
+
+    Server(SslContext context, javax.net.ssl.X509TrustManager trust) {
+      this.context = context;
+      this.trust = trust;
+      javax.net.ssl.SSLSessionContext sessions = context.sessionContext();
+      if (sessions instanceof OpenSslSessionContext openSsl) {
+        openSsl.setSessionCacheEnabled(false);
+      } else if (sessions != null) {
+        sessions.setSessionTimeout(1);
+      }
+    }
+
+    SslContext context() {
+      return context;
+    }
+
+    /** Why the peer of a call's connection is trusted no more, or null ({@link NodeTls#distrust}). */
+    String distrust(Attributes transport) {
+      String why = NodeTls.distrust(transport, trust);
+      if (why != null && context.sessionContext() instanceof OpenSslSessionContext openSsl) {
+        byte[][] key = new byte[3][16];
+        for (byte[] part : key) {
+          RANDOM.nextBytes(part);
+        }
+        openSsl.setTicketKeys(new OpenSslSessionTicketKey(key[0], key[1], key[2]));
+      }
+      return why;
+    }
+
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
   }
 
   /** A messaging channel's context: the server reached must present the certificate of {@code node}. */

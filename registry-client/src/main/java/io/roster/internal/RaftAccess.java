@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>The peer's certificate is checked again while its connection is in use, at most once a second
- * ({@link NodeTls#distrust}): a revoked or expired certificate loses its calls at their next request.
+ * ({@link NodeTls.Server#distrust}): a revoked or expired certificate loses its calls at their next request.
  *
  * <p>A refused call ends with {@code PERMISSION_DENIED}; refusals are logged at WARN, rate-limited,
  * naming the peer's address and identity.
@@ -64,15 +64,15 @@ final class RaftAccess implements ServerInterceptor {
   private final java.util.function.BiPredicate<RaftGroupId, String> groupVoter;
   /** Whether a node holds an open session in a group this server hosts. */
   private final java.util.function.BiPredicate<RaftGroupId, String> members;
-  /** The node's trusted CAs and CRLs, to check a peer again while its connection is in use. */
-  private final javax.net.ssl.X509TrustManager trust;
+  /** The server's TLS, to check a peer again while its connection is in use. */
+  private final NodeTls.Server tls;
   private final RateLimitedLog refusals = new RateLimitedLog(LOG, 10_000);
 
   RaftAccess(String nodeId, java.util.function.Predicate<String> voter, ClientIdentities identities,
-      java.util.function.BiPredicate<RaftGroupId, String> members, javax.net.ssl.X509TrustManager trust,
+      java.util.function.BiPredicate<RaftGroupId, String> members, NodeTls.Server tls,
       java.util.function.BiPredicate<RaftGroupId, String> groupVoter) {
     this.groupVoter = groupVoter;
-    this.trust = trust;
+    this.tls = tls;
     this.nodeId = nodeId;
     this.voter = voter;
     this.identities = identities;
@@ -87,7 +87,7 @@ final class RaftAccess implements ServerInterceptor {
     if (cert == null) {
       return refuse(call, from, "?", "no client certificate");
     }
-    String distrust = NodeTls.distrust(call.getAttributes(), trust);
+    String distrust = tls.distrust(call.getAttributes());
     if (distrust != null) {
       return refuse(call, from, "?", distrust);
     }
@@ -159,7 +159,7 @@ final class RaftAccess implements ServerInterceptor {
       if (refused) {
         return;
       }
-      String why = NodeTls.distrust(call.getAttributes(), trust);
+      String why = tls.distrust(call.getAttributes());
       if (why == null) {
         why = check.apply(message);
       }

@@ -81,12 +81,15 @@ final class RatisWiring {
       java.util.function.BiPredicate<org.apache.ratis.protocol.RaftGroupId, String> members,
       java.util.function.Predicate<String> voter, java.util.function.BiPredicate<RaftGroupId, String> groupVoter) {
     Parameters p = clientParameters(config);
-    RaftAccess access = config.tls() != null
-        ? new RaftAccess(config.nodeId(), voter, identities, members,
-            config.tls().trustManager(), groupVoter) : null;
+    NodeTls.Server tls = config.tls() != null ? new NodeTls(config.tls(), config).raftServer() : null;
+    RaftAccess access = tls != null ? new RaftAccess(config.nodeId(), voter, identities, members, tls, groupVoter) : null;
     GrpcConfigKeys.Server.setServicesCustomizer(p, (builder, types) -> {
       NodeTls.bounded(builder, RAFT_STREAMS_PER_CONNECTION);
-      return access != null ? builder.intercept(access) : builder;
+      if (tls == null) {
+        return builder;
+      }
+      // Ratis built the same context from the settings above; this one also never resumes a session
+      return builder.sslContext(tls.context()).intercept(access);
     });
     return p;
   }
