@@ -3,7 +3,7 @@ package io.roster;
 import io.roster.internal.MembershipAdmin;
 import io.roster.internal.SnapshotRestorer;
 import io.roster.internal.SnapshotSaver;
-import io.roster.statemachine.SnapshotArchive;
+import io.roster.backup.SnapshotArchive;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -24,7 +24,7 @@ import java.util.Map;
  * <p>The file holds each Raft group's records at one index (the cluster's group and every
  * partition group), that group's digest and a SHA-256 of the whole; a restore checks all of it
  * before it writes anything. The restored cluster starts at the saved state with its log
- * {@value io.roster.statemachine.SnapshotArchive#INDEX_GAP} entries later, so nothing cached from
+ * {@value io.roster.backup.SnapshotArchive#INDEX_GAP} entries later, so nothing cached from
  * the old cluster is taken for the new one's. The saved sessions come back too: a node that does
  * not resume its heartbeats loses them, and their names, after its session timeout, like any node
  * that goes silent.

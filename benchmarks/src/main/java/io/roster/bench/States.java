@@ -1,11 +1,11 @@
 package io.roster.bench;
 
 import io.roster.Pid;
-import io.roster.statemachine.Change;
-import io.roster.statemachine.Commands;
-import io.roster.statemachine.Mirror;
-import io.roster.statemachine.RegistryCore;
-import io.roster.statemachine.proto.KeyMode;
+import io.roster.schema.Change;
+import io.roster.schema.Commands;
+import io.roster.mirror.Mirror;
+import io.roster.core.RegistryCore;
+import io.roster.proto.KeyMode;
 
 /** Builds benchmark states through the real core, so they are what a cluster would hold. */
 final class States {
@@ -33,7 +33,7 @@ final class States {
     return "key-" + i;
   }
 
-  static void apply(RegistryCore core, Mirror mirror, io.roster.statemachine.proto.Command c, long index) {
+  static void apply(RegistryCore core, Mirror mirror, io.roster.proto.Command c, long index) {
     RegistryCore.Outcome o = core.apply(mirror, c, index, 0);
     for (Change change : o.changes()) {
       mirror.apply(change);

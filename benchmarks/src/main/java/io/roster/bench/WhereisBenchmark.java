@@ -1,7 +1,7 @@
 package io.roster.bench;
 
 import io.roster.Pid;
-import io.roster.statemachine.Mirror;
+import io.roster.mirror.Mirror;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;

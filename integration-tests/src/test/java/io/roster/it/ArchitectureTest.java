@@ -6,30 +6,31 @@ import static com.tngtech.archunit.core.domain.JavaClass.Predicates.simpleNameSt
 import static com.tngtech.archunit.core.domain.JavaClass.Predicates.type;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
-import com.tngtech.archunit.base.DescribedPredicate;
-import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.core.importer.Location;
 import io.roster.Pid;
-import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * The never-rules of the architecture, checked on the compiled main classes of every module: the
  * core knows no Ratis, RocksDB, clock or thread; reads never touch the store; the store and the
- * apply path know no Ratis; the library does not depend on its CLI; the state machine knows no
- * client API.
+ * apply path know no Ratis; each layer of the state machine uses only the layers below it; the
+ * library does not depend on its CLI; the state machine knows no client API.
+ *
+ * <p>The layers, bottom up: {@code io.roster.schema} (with the generated {@code io.roster.proto}),
+ * {@code io.roster.core}, {@code io.roster.mirror} (module registry-core, whose only dependency is
+ * protobuf); {@code io.roster.store}, {@code io.roster.backup} (the backup file, which the client's
+ * admin tools use to save and restore), {@code io.roster.apply}, {@code io.roster.ratis} (module
+ * registry-statemachine); then the client library ({@code io.roster}, {@code io.roster.internal})
+ * and the CLI ({@code io.roster.server}).
  */
 class ArchitectureTest {
-  /** The core: the pure decisions, the state view they read, and the schema they decide on. */
-  static final Set<String> CORE = Set.of("RegistryCore", "StateView", "Authorization", "Change", "Registration",
-      "RegistryDescriptor", "Session", "LockHold", "Revisions", "Limits", "Codec", "Commands", "Records",
-      "ChangeCodec");
-  /** What reads are answered from: the mirror, its history and its waiters. */
-  static final Set<String> READ_PATH = Set.of("Mirror", "ChangeHistory", "AppliedIndexWaiters", "StateView");
+  static final String[] CORE = {"io.roster.schema..", "io.roster.core.."};
+  static final String[] STATE_MACHINE = {"io.roster.schema..", "io.roster.core..", "io.roster.mirror..",
+      "io.roster.store..", "io.roster.backup..", "io.roster.apply..", "io.roster.ratis..", "io.roster.proto.."};
 
   static JavaClasses classes;
 
@@ -43,20 +44,9 @@ class ArchitectureTest {
     return !location.contains("/test-classes/") && !location.contains("-tests.jar");
   }
 
-  static DescribedPredicate<JavaClass> in(String pkg, Set<String> names) {
-    return DescribedPredicate.describe("one of " + names + " in " + pkg, c -> c.getPackageName().equals(pkg)
-        && names.contains(topLevel(c))); // nested and anonymous classes with their top-level class
-  }
-
-  private static String topLevel(JavaClass c) {
-    String name = c.getName().substring(c.getPackageName().length() + 1);
-    int nested = name.indexOf('$');
-    return nested < 0 ? name : name.substring(0, nested);
-  }
-
   @Test
   void theCoreKnowsNoRatisRocksDbClockOrThread() {
-    noClasses().that(in("io.roster.statemachine", CORE))
+    noClasses().that().resideInAnyPackage(CORE)
         .should().dependOnClassesThat(resideInAPackage("org.apache.ratis..").or(resideInAPackage("org.rocksdb.."))
             .or(resideInAPackage("java.util.concurrent..")).or(resideInAPackage("java.time..")))
         .orShould().callMethod(System.class, "nanoTime").orShould().callMethod(System.class, "currentTimeMillis")
@@ -67,34 +57,47 @@ class ArchitectureTest {
 
   @Test
   void readsNeverTouchTheStore() {
-    noClasses().that(in("io.roster.statemachine", READ_PATH)).or(resideInAPackage("io.roster.internal"))
-        .or(resideInAPackage("io.roster"))
-        .should().dependOnClassesThat(resideInAPackage("org.rocksdb..")
-            .or(in("io.roster.statemachine", Set.of("RocksStore", "StoreDigests", "StoreCopies"))))
+    noClasses().that().resideInAnyPackage("io.roster.mirror..", "io.roster.internal..", "io.roster")
+        .should().dependOnClassesThat(resideInAPackage("org.rocksdb..").or(resideInAPackage("io.roster.store..")))
         .because("reads are answered from the mirror in memory; the store is written by the apply thread only")
         .check(classes);
   }
 
   @Test
   void theStoreAndTheApplyPathKnowNoRatis() {
-    noClasses().that(in("io.roster.statemachine", Set.of("RocksStore", "StoreDigests", "StoreCopies", "Checkpoints",
-            "SnapshotArchive", "CorruptStoreException", "Replica", "AppliedListener", "Mirror", "ChangeHistory")))
+    noClasses().that().resideInAnyPackage("io.roster.schema..", "io.roster.core..", "io.roster.mirror..",
+            "io.roster.store..", "io.roster.backup..", "io.roster.apply..")
         .should().dependOnClassesThat(resideInAPackage("org.apache.ratis.."))
-        .because("Ratis is reached through its adapter (RegistryStateMachine, CheckpointSnapshotStorage) only")
+        .because("Ratis is reached through its adapter (io.roster.ratis) only")
+        .check(classes);
+  }
+
+  @Test
+  void eachLayerUsesOnlyTheLayersBelowIt() {
+    layer(CORE, "io.roster.mirror..", "io.roster.store..", "io.roster.backup..", "io.roster.apply..",
+        "io.roster.ratis..");
+    layer(new String[] {"io.roster.mirror.."}, "io.roster.store..", "io.roster.backup..", "io.roster.apply..",
+        "io.roster.ratis..");
+    layer(new String[] {"io.roster.store.."}, "io.roster.backup..", "io.roster.apply..", "io.roster.ratis..");
+    layer(new String[] {"io.roster.backup.."}, "io.roster.apply..", "io.roster.ratis..");
+    layer(new String[] {"io.roster.apply.."}, "io.roster.ratis..");
+  }
+
+  private static void layer(String[] packages, String... above) {
+    noClasses().that().resideInAnyPackage(packages).should().dependOnClassesThat().resideInAnyPackage(above)
         .check(classes);
   }
 
   @Test
   void theLibraryDoesNotDependOnItsCli() {
-    noClasses().that(resideInAPackage("io.roster")).or(resideInAPackage("io.roster.internal.."))
-        .or(resideInAPackage("io.roster.statemachine.."))
+    noClasses().that().resideInAnyPackage(STATE_MACHINE).or().resideInAnyPackage("io.roster", "io.roster.internal..")
         .should().dependOnClassesThat(resideInAPackage("io.roster.server.."))
         .check(classes);
   }
 
   @Test
   void theStateMachineKnowsNoClientApi() {
-    noClasses().that(resideInAPackage("io.roster.statemachine.."))
+    noClasses().that().resideInAnyPackage(STATE_MACHINE)
         .should().dependOnClassesThat(resideInAPackage("io.roster.internal..")
             .or(resideInAPackage("io.roster").and(not(type(Pid.class))).and(not(simpleNameStartingWith("Pid$")))))
         .check(classes);

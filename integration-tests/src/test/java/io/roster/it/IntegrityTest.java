@@ -57,7 +57,7 @@ class IntegrityTest {
     cluster.stop("n3"); // a clean stop flushes the store into SST files
 
     Path sst = largestSst(dir.resolve("n3"));
-    io.roster.statemachine.Damage.flip(sst);
+    io.roster.store.Damage.flip(sst);
     Throwable refused = catchThrowable(() -> cluster.startVoter("n3"));
     assertThat(refused).isInstanceOf(RosterException.class).hasMessageContaining(sst.getFileName().toString())
         .hasMessageContaining("corrupt").hasMessageContaining("Replacing a voter");

@@ -3,12 +3,12 @@ package io.roster.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.roster.Pid;
-import io.roster.statemachine.Codec;
-import io.roster.statemachine.Commands;
-import io.roster.statemachine.RegistryStateMachine;
-import io.roster.statemachine.proto.BatchResult;
-import io.roster.statemachine.proto.KeyMode;
-import io.roster.statemachine.proto.Status;
+import io.roster.schema.Codec;
+import io.roster.schema.Commands;
+import io.roster.ratis.RegistryStateMachine;
+import io.roster.proto.BatchResult;
+import io.roster.proto.KeyMode;
+import io.roster.proto.Status;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -110,7 +110,7 @@ class MultiGroupTest {
     return c;
   }
 
-  BatchResult write(RaftClient c, io.roster.statemachine.proto.Command... commands) throws IOException {
+  BatchResult write(RaftClient c, io.roster.proto.Command... commands) throws IOException {
     RaftClientReply reply = c.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(Codec.encode(commands))));
     assertThat(reply.isSuccess()).as("%s", reply.getException()).isTrue();
     return BatchResult.parseFrom(reply.getMessage().getContent().toByteArray());
@@ -131,7 +131,7 @@ class MultiGroupTest {
 
   @Test
   void serversHostManyGroupsWithLeadersSpreadAndFindThemAgainAfterARestart() throws Exception {
-    io.roster.statemachine.RatisEmbedding.init(); // a port in use is an exception, not System.exit
+    io.roster.ratis.RatisEmbedding.init(); // a port in use is an exception, not System.exit
     for (int attempt = 0; ; attempt++) { // a port probed free may be taken before the server binds it
       peers = new ArrayList<>();
       for (int i = 0; i < 3; i++) {

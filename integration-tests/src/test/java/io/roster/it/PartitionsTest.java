@@ -284,9 +284,9 @@ class PartitionsTest {
     return null;
   }
 
-  static io.roster.statemachine.RegistryStateMachine stateMachineOf(Node n, RaftGroup g) {
+  static io.roster.ratis.RegistryStateMachine stateMachineOf(Node n, RaftGroup g) {
     try {
-      return (io.roster.statemachine.RegistryStateMachine) n.raftServer().getDivision(g.getGroupId()).getStateMachine();
+      return (io.roster.ratis.RegistryStateMachine) n.raftServer().getDivision(g.getGroupId()).getStateMachine();
     } catch (java.io.IOException notHostedYet) {
       return null;
     }
@@ -377,7 +377,7 @@ class PartitionsTest {
             org.apache.ratis.util.TimeDuration.valueOf(200, java.util.concurrent.TimeUnit.MILLISECONDS)))) {
       var reply = admin.io().send(org.apache.ratis.protocol.Message.valueOf(
           org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
-              io.roster.statemachine.Codec.encode(io.roster.statemachine.Commands.expireSession("c1",
+              io.roster.schema.Codec.encode(io.roster.schema.Commands.expireSession("c1",
                   client.incarnation(), term)))));
       assertThat(reply.isSuccess()).isTrue();
     }

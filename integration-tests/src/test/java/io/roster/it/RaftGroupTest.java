@@ -6,18 +6,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import io.roster.Pid;
-import io.roster.statemachine.Codec;
-import io.roster.statemachine.Commands;
-import io.roster.statemachine.RandomCommands;
-import io.roster.statemachine.Replica;
-import io.roster.statemachine.RegistryStateMachine;
-import io.roster.statemachine.proto.BatchResult;
-import io.roster.statemachine.proto.Command;
-import io.roster.statemachine.proto.KeyMode;
-import io.roster.statemachine.proto.Query;
-import io.roster.statemachine.proto.QueryResult;
-import io.roster.statemachine.proto.Status;
-import io.roster.statemachine.proto.Whereis;
+import io.roster.schema.Codec;
+import io.roster.schema.Commands;
+import io.roster.core.RandomCommands;
+import io.roster.apply.Replica;
+import io.roster.ratis.RegistryStateMachine;
+import io.roster.proto.BatchResult;
+import io.roster.proto.Command;
+import io.roster.proto.KeyMode;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Status;
+import io.roster.proto.Whereis;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -167,7 +167,7 @@ class RaftGroupTest {
     try (var files = java.nio.file.Files.list(snapshotDir)) {
       manifest = files.filter(f -> f.getFileName().toString().startsWith("MANIFEST-")).findFirst().orElseThrow();
     }
-    io.roster.statemachine.Damage.flip(manifest);
+    io.roster.store.Damage.flip(manifest);
 
     cluster.restart(follower);
     RegistryStateMachine refused = cluster.stateMachine(follower);

@@ -1,6 +1,6 @@
 package io.roster.it;
 
-import io.roster.statemachine.RegistryStateMachine;
+import io.roster.ratis.RegistryStateMachine;
 import java.io.IOException;
 import java.net.BindException;
 import java.nio.charset.StandardCharsets;
@@ -50,7 +50,7 @@ final class RatisCluster implements AutoCloseable {
 
   /** Starts {@code size} peers; a port taken between probe and bind makes it retry with new ports. */
   static RatisCluster start(Path root, int size) throws IOException {
-    io.roster.statemachine.RatisEmbedding.init(); // a port in use is an exception, not System.exit
+    io.roster.ratis.RatisEmbedding.init(); // a port in use is an exception, not System.exit
     IOException last = null;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
       List<RaftPeer> peers = new ArrayList<>();

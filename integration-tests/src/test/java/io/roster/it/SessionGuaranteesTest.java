@@ -13,7 +13,7 @@ import io.roster.Subscription;
 import io.roster.ValueCodec;
 import io.roster.internal.Node;
 import io.roster.server.LocalCluster;
-import io.roster.statemachine.Revisions;
+import io.roster.schema.Revisions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;

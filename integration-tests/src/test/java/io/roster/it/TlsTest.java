@@ -16,11 +16,11 @@ import io.roster.ValueCodec;
 import io.roster.internal.Node;
 import io.roster.server.CertificateAuthority;
 import io.roster.server.LocalCluster;
-import io.roster.statemachine.Codec;
-import io.roster.statemachine.Commands;
-import io.roster.statemachine.proto.Deliver;
-import io.roster.statemachine.proto.Frame;
-import io.roster.statemachine.proto.Hello;
+import io.roster.schema.Codec;
+import io.roster.schema.Commands;
+import io.roster.proto.Deliver;
+import io.roster.proto.Frame;
+import io.roster.proto.Hello;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -119,7 +119,7 @@ class TlsTest {
     Node leader = org.awaitility.Awaitility.await().atMost(WAIT).until(cluster::leader, l -> l != null);
     long term = leader.raftServer().getDivision(group.getGroupId()).getInfo().getCurrentTerm();
     io.roster.Pid victim = worker.pid();
-    List<io.roster.statemachine.proto.Command> attacks = List.of(
+    List<io.roster.proto.Command> attacks = List.of(
         Commands.register("services", "billing-2", "x".getBytes(), victim),
         Commands.unregister("services", "billing", victim),
         Commands.unregisterPid(victim),
@@ -127,19 +127,19 @@ class TlsTest {
         Commands.expireSession("c1", c1.incarnation()),
         Commands.expireSession("c1", c1.incarnation(), term),
         Commands.expireSession(leader.nodeId(), leader.incarnation(), 0));
-    io.roster.statemachine.proto.Command partitioned = Commands.createRegistry(
-        io.roster.statemachine.proto.CreateRegistry.newBuilder().setRegistry("spread")
-            .setMode(io.roster.statemachine.proto.KeyMode.UNIQUE).setPartitions(4).build());
+    io.roster.proto.Command partitioned = Commands.createRegistry(
+        io.roster.proto.CreateRegistry.newBuilder().setRegistry("spread")
+            .setMode(io.roster.proto.KeyMode.UNIQUE).setPartitions(4).build());
     // a client certificate, and a voter's that is not the leader's; every victim is another node
     String follower = cluster.nodes().stream().map(Node::nodeId)
         .filter(id -> id.startsWith("n") && !id.equals(leader.nodeId())).findFirst().orElseThrow();
     for (String[] who : List.of(new String[] {"mallory", "CLIENT"}, new String[] {follower, "VOTER"})) {
       try (RaftClient raft = cluster.ratisClient(group, who[0], Tls.CertRole.valueOf(who[1]), RetryPolicies.noRetry())) {
-        List<io.roster.statemachine.proto.Command> tried = new java.util.ArrayList<>(attacks);
+        List<io.roster.proto.Command> tried = new java.util.ArrayList<>(attacks);
         if (who[1].equals("CLIENT")) {
           tried.add(partitioned); // a voter may create one
         }
-        for (io.roster.statemachine.proto.Command attack : tried) {
+        for (io.roster.proto.Command attack : tried) {
           Throwable refused = catchThrowable(() -> {
             var reply = raft.io().send(Message.valueOf(
                 org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(Codec.encode(attack))));
@@ -161,8 +161,8 @@ class TlsTest {
         assertThat(streamed).as(who[0] + ": a message stream").isNotNull();
         Throwable beat = catchThrowable(() -> raft.io().sendStaleRead(Message.valueOf(
             org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
-                io.roster.statemachine.proto.Query.newBuilder().setHeartbeat(
-                    io.roster.statemachine.proto.Heartbeat.newBuilder().setNodeId("c1")
+                io.roster.proto.Query.newBuilder().setHeartbeat(
+                    io.roster.proto.Heartbeat.newBuilder().setNodeId("c1")
                         .setIncarnation(c1.incarnation())).build().toByteArray())), 0, leader.raftServer().getId()));
         assertThat(beat).as(who[0] + ": heartbeat for c1").hasStackTraceContaining("PERMISSION_DENIED");
       }
@@ -272,56 +272,56 @@ class TlsTest {
     RaftGroup group = cluster.node("c1").raftGroup();
     Node leader = org.awaitility.Awaitility.await().atMost(WAIT).until(cluster::leader, l -> l != null);
     RaftPeerId at = leader.raftServer().getId();
-    io.roster.statemachine.proto.Query dump = io.roster.statemachine.proto.Query.newBuilder()
-        .setDump(io.roster.statemachine.proto.Dump.getDefaultInstance()).build();
-    io.roster.statemachine.proto.Query changes = io.roster.statemachine.proto.Query.newBuilder()
-        .setChanges(io.roster.statemachine.proto.Changes.newBuilder().setFromIndex(1)).build();
+    io.roster.proto.Query dump = io.roster.proto.Query.newBuilder()
+        .setDump(io.roster.proto.Dump.getDefaultInstance()).build();
+    io.roster.proto.Query changes = io.roster.proto.Query.newBuilder()
+        .setChanges(io.roster.proto.Changes.newBuilder().setFromIndex(1)).build();
     try (RaftClient member = cluster.ratisClient(group, "c1", Tls.CertRole.CLIENT, RetryPolicies.noRetry());
         RaftClient mallory = cluster.ratisClient(group, "mallory", Tls.CertRole.CLIENT, RetryPolicies.noRetry());
         RaftClient mallorysWrites = cluster.ratisClient(group, "mallory", Tls.CertRole.CLIENT,
             RetryPolicies.retryUpToMaximumCountWithFixedSleep(20, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))) {
       // c1 holds an open session: served
-      assertThat(ask(member, dump, at).getStatus()).isEqualTo(io.roster.statemachine.proto.Status.OK);
-      assertThat(ask(member, changes, at).getStatus()).isEqualTo(io.roster.statemachine.proto.Status.OK);
+      assertThat(ask(member, dump, at).getStatus()).isEqualTo(io.roster.proto.Status.OK);
+      assertThat(ask(member, changes, at).getStatus()).isEqualTo(io.roster.proto.Status.OK);
       // a valid certificate of a node that never joined: refused, and it still reads by key
-      for (io.roster.statemachine.proto.Query q : List.of(dump, changes)) {
+      for (io.roster.proto.Query q : List.of(dump, changes)) {
         assertThat(catchThrowable(() -> ask(mallory, q, at))).as(q.getKindCase().toString())
             .hasStackTraceContaining("PERMISSION_DENIED").hasStackTraceContaining("not a member of this group");
       }
-      assertThat(ask(mallory, io.roster.statemachine.proto.Query.newBuilder().setWhereis(
-          io.roster.statemachine.proto.Whereis.newBuilder().setRegistry("services").setKey("billing")).build(), at)
-          .getStatus()).isEqualTo(io.roster.statemachine.proto.Status.OK);
+      assertThat(ask(mallory, io.roster.proto.Query.newBuilder().setWhereis(
+          io.roster.proto.Whereis.newBuilder().setRegistry("services").setKey("billing")).build(), at)
+          .getStatus()).isEqualTo(io.roster.proto.Status.OK);
       // once it opens a session of its own it is a member; after its goodbye it is not
       assertThat(write(mallorysWrites, Commands.openSession("mallory", 1, 5_000, "127.0.0.1:1")).getStatus())
-          .isEqualTo(io.roster.statemachine.proto.Status.OK);
-      assertThat(ask(mallory, dump, at).getStatus()).isEqualTo(io.roster.statemachine.proto.Status.OK);
+          .isEqualTo(io.roster.proto.Status.OK);
+      assertThat(ask(mallory, dump, at).getStatus()).isEqualTo(io.roster.proto.Status.OK);
       assertThat(write(mallorysWrites, Commands.expireSession("mallory", 1)).getStatus())
-          .isEqualTo(io.roster.statemachine.proto.Status.OK);
+          .isEqualTo(io.roster.proto.Status.OK);
       assertThat(catchThrowable(() -> ask(mallory, dump, at))).hasStackTraceContaining("not a member of this group");
     }
     assertThat(state()).isEqualTo(before);
   }
 
   /** A stale read of {@code q} at {@code peer}, its answer decoded; throws what Ratis failed with. */
-  private static io.roster.statemachine.proto.QueryResult ask(RaftClient raft, io.roster.statemachine.proto.Query q,
+  private static io.roster.proto.QueryResult ask(RaftClient raft, io.roster.proto.Query q,
       RaftPeerId peer) throws Exception {
     var reply = raft.io().sendStaleRead(Message.valueOf(
         org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(q.toByteArray())), 0, peer);
     if (!reply.isSuccess()) {
       throw reply.getException();
     }
-    return io.roster.statemachine.proto.QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+    return io.roster.proto.QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
   }
 
   /** One command written through the leader, its result decoded; throws what Ratis failed with. */
-  private static io.roster.statemachine.proto.Result write(RaftClient raft, io.roster.statemachine.proto.Command c)
+  private static io.roster.proto.Result write(RaftClient raft, io.roster.proto.Command c)
       throws Exception {
     var reply = raft.io().send(Message.valueOf(
         org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(Codec.encode(c))));
     if (!reply.isSuccess()) {
       throw reply.getException();
     }
-    return io.roster.statemachine.proto.BatchResult.parseFrom(reply.getMessage().getContent().toByteArray())
+    return io.roster.proto.BatchResult.parseFrom(reply.getMessage().getContent().toByteArray())
         .getResults(0);
   }
 
@@ -505,8 +505,8 @@ class TlsTest {
   /** A read barrier: what any member may ask. */
   private static Message query() {
     return Message.valueOf(org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(
-        io.roster.statemachine.proto.Query.newBuilder()
-            .setBarrier(io.roster.statemachine.proto.Barrier.getDefaultInstance()).build().toByteArray()));
+        io.roster.proto.Query.newBuilder()
+            .setBarrier(io.roster.proto.Barrier.getDefaultInstance()).build().toByteArray()));
   }
 
   /** A Ratis client with {@code tls} (null: plaintext), one try of 3 s. */

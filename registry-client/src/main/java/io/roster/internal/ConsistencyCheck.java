@@ -1,10 +1,10 @@
 package io.roster.internal;
 
-import io.roster.statemachine.RegistryStateMachine;
-import io.roster.statemachine.proto.DigestAt;
-import io.roster.statemachine.proto.Query;
-import io.roster.statemachine.proto.QueryResult;
-import io.roster.statemachine.proto.Status;
+import io.roster.ratis.RegistryStateMachine;
+import io.roster.proto.DigestAt;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Status;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -5,16 +5,16 @@ import io.roster.MirrorLagException;
 import io.roster.RegistryUnavailableException;
 import io.roster.RosterException;
 import io.roster.SessionExpiredException;
-import io.roster.statemachine.ChangeHistory;
-import io.roster.statemachine.Mirror;
-import io.roster.statemachine.RegistryStateMachine;
-import io.roster.statemachine.Revisions;
-import io.roster.statemachine.proto.Barrier;
-import io.roster.statemachine.proto.Command;
-import io.roster.statemachine.proto.Query;
-import io.roster.statemachine.proto.QueryResult;
-import io.roster.statemachine.proto.Result;
-import io.roster.statemachine.proto.Status;
+import io.roster.mirror.ChangeHistory;
+import io.roster.mirror.Mirror;
+import io.roster.ratis.RegistryStateMachine;
+import io.roster.schema.Revisions;
+import io.roster.proto.Barrier;
+import io.roster.proto.Command;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Result;
+import io.roster.proto.Status;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -131,7 +131,7 @@ final class Group {
     if (consistency == null) {
       return CompletableFuture.failedFuture(new IllegalStateException("only a voter checks its replicas"));
     }
-    return writer.submit(io.roster.statemachine.Commands.digestCheck()).thenCompose(r -> {
+    return writer.submit(io.roster.schema.Commands.digestCheck()).thenCompose(r -> {
       if (r.getStatus() != Status.OK) {
         return CompletableFuture.failedFuture(new RosterException("digest check refused: " + r.getStatus() + " "
             + r.getDetail()));

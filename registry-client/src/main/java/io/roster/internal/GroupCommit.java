@@ -2,11 +2,11 @@ package io.roster.internal;
 
 import io.roster.LimitExceededException;
 import io.roster.RosterException;
-import io.roster.statemachine.Codec;
-import io.roster.statemachine.Limits;
-import io.roster.statemachine.proto.BatchResult;
-import io.roster.statemachine.proto.Command;
-import io.roster.statemachine.proto.Result;
+import io.roster.schema.Codec;
+import io.roster.schema.Limits;
+import io.roster.proto.BatchResult;
+import io.roster.proto.Command;
+import io.roster.proto.Result;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;

@@ -1,7 +1,7 @@
 package io.roster.internal;
 
-import io.roster.statemachine.ChangeHistory;
-import io.roster.statemachine.Mirror;
+import io.roster.mirror.ChangeHistory;
+import io.roster.mirror.Mirror;
 import java.util.concurrent.CompletableFuture;
 
 /** Where a node's local mirror comes from: its own state machine (voter) or a voter's change stream (client). */

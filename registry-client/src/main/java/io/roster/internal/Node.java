@@ -22,16 +22,16 @@ import io.roster.Via;
 import io.roster.LimitExceededException;
 import io.roster.RegistryListener;
 import io.roster.Subscription;
-import io.roster.statemachine.ChangeHistory;
-import io.roster.statemachine.Commands;
-import io.roster.statemachine.Mirror;
-import io.roster.statemachine.ClientIdentities;
-import io.roster.statemachine.RegistryStateMachine;
-import io.roster.statemachine.Session;
-import io.roster.statemachine.proto.CreateRegistry;
-import io.roster.statemachine.proto.KeyMode;
-import io.roster.statemachine.proto.Result;
-import io.roster.statemachine.proto.Status;
+import io.roster.mirror.ChangeHistory;
+import io.roster.schema.Commands;
+import io.roster.mirror.Mirror;
+import io.roster.ratis.ClientIdentities;
+import io.roster.ratis.RegistryStateMachine;
+import io.roster.schema.Session;
+import io.roster.proto.CreateRegistry;
+import io.roster.proto.KeyMode;
+import io.roster.proto.Result;
+import io.roster.proto.Status;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -60,7 +60,7 @@ import org.apache.ratis.protocol.GroupManagementRequest;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.exceptions.AlreadyExistsException;
-import io.roster.statemachine.Limits;
+import io.roster.schema.Limits;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
@@ -166,7 +166,7 @@ public final class Node implements RegistryNode {
 
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
   public static Node start(NodeConfig config) {
-    io.roster.statemachine.RatisEmbedding.init();
+    io.roster.ratis.RatisEmbedding.init();
     if (config.tls() != null) {
       NodeTls.checkOwn(config.tls(), config.nodeId(), config.role());
     } else {
@@ -360,12 +360,12 @@ public final class Node implements RegistryNode {
       if (partitions > 1 && server != null) {
         // the partition groups' first configuration, recorded with the registry: the same on every voter
         clusterVoters().forEach((id, address) -> create.addVoters(
-            io.roster.statemachine.proto.Voter.newBuilder().setId(id).setAddress(address)));
+            io.roster.proto.Voter.newBuilder().setId(id).setAddress(address)));
       }
       meta.forEach((key, value) -> {
         Limits.requireWellFormed(key, "meta key");
         byte[] bytes = codec.encode(Objects.requireNonNull(value, "meta value of '" + key + "'"));
-        create.addMeta(io.roster.statemachine.proto.MetaEntry.newBuilder().setKey(key)
+        create.addMeta(io.roster.proto.MetaEntry.newBuilder().setKey(key)
             .setValue(com.google.protobuf.ByteString.copyFrom(bytes)));
       });
       join(main.write(Commands.createRegistry(create.build()), name));
@@ -462,7 +462,7 @@ public final class Node implements RegistryNode {
 
   /** This node's handle on partition {@code i} of a registry; on a voter, hosts the group first. */
   private synchronized Group partition(String registry, int partitions, int i) {
-    io.roster.statemachine.RegistryDescriptor described = main.mirror().registry(registry);
+    io.roster.schema.RegistryDescriptor described = main.mirror().registry(registry);
     RaftGroup raftGroup = RatisWiring.partitionGroup(config, registry, i,
         firstConfiguration(described == null ? Map.of() : described.voters()));
     Group g = partitionGroups.get(raftGroup.getGroupId());
@@ -566,7 +566,7 @@ public final class Node implements RegistryNode {
     if (closed || expired) {
       return;
     }
-    for (io.roster.statemachine.RegistryDescriptor d : main.mirror().registries()) {
+    for (io.roster.schema.RegistryDescriptor d : main.mirror().registries()) {
       for (int i = 0; i < d.partitions() && d.partitions() > 1; i++) {
         try {
           partition(d.name(), d.partitions(), i);
@@ -831,7 +831,7 @@ public final class Node implements RegistryNode {
             + e.getMessage(), e);
       }
     }
-    long from = fromNow ? io.roster.statemachine.Revisions.entryEnd(history.appliedIndex()) : afterRevision;
+    long from = fromNow ? io.roster.schema.Revisions.entryEnd(history.appliedIndex()) : afterRevision;
     Watch<V> w = new Watch<>(history, registry, partition, codec, from, fromNow, listener, watchExecutor,
         watches::remove);
     synchronized (watches) {

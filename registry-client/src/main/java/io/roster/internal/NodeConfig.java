@@ -4,7 +4,7 @@ import io.roster.NodeListener;
 import io.roster.Pid;
 import io.roster.Role;
 import io.roster.Tls;
-import io.roster.statemachine.Session;
+import io.roster.schema.Session;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;

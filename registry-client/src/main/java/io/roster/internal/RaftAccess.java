@@ -1,9 +1,9 @@
 package io.roster.internal;
 
 import io.roster.Tls;
-import io.roster.statemachine.Authorization;
-import io.roster.statemachine.ClientIdentities;
-import io.roster.statemachine.proto.Query;
+import io.roster.core.Authorization;
+import io.roster.ratis.ClientIdentities;
+import io.roster.proto.Query;
 import java.net.SocketAddress;
 import java.security.cert.X509Certificate;
 import java.util.Set;

@@ -77,7 +77,7 @@ final class RatisWiring {
    * {@code members} tells whether a node holds an open session in a group this server hosts;
    * {@code voter} whether an id is one of the cluster's voters.
    */
-  static Parameters serverParameters(NodeConfig config, io.roster.statemachine.ClientIdentities identities,
+  static Parameters serverParameters(NodeConfig config, io.roster.ratis.ClientIdentities identities,
       java.util.function.BiPredicate<org.apache.ratis.protocol.RaftGroupId, String> members,
       java.util.function.Predicate<String> voter, java.util.function.BiPredicate<RaftGroupId, String> groupVoter) {
     Parameters p = clientParameters(config);

@@ -16,12 +16,12 @@ import io.roster.RosterException;
 import io.roster.Subscription;
 import io.roster.ValueCodec;
 import io.roster.ValueUpdate;
-import io.roster.statemachine.Commands;
-import io.roster.statemachine.Limits;
-import io.roster.statemachine.Mirror;
-import io.roster.statemachine.Registration;
-import io.roster.statemachine.proto.Result;
-import io.roster.statemachine.proto.Status;
+import io.roster.schema.Commands;
+import io.roster.schema.Limits;
+import io.roster.mirror.Mirror;
+import io.roster.schema.Registration;
+import io.roster.proto.Result;
+import io.roster.proto.Status;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -619,7 +619,7 @@ final class RegistryImpl<V> implements Registry<V> {
         Writer.revisionOrThrow(r, lockKey);
         throw new RosterException("lock '" + lockKey + "': " + r.getStatus() + " " + r.getDetail());
       }
-      Pid owner = io.roster.statemachine.Codec.fromProto(r.getOwner());
+      Pid owner = io.roster.schema.Codec.fromProto(r.getOwner());
       if (owner.equals(pid)) {
         throw new IllegalStateException(pid + " already holds lock '" + lockKey + "' (locks are not re-entrant)");
       }
@@ -649,7 +649,7 @@ final class RegistryImpl<V> implements Registry<V> {
   }
 
   private boolean heldBy(Group group, String lockKey, Pid owner) {
-    io.roster.statemachine.LockHold held = group.mirror().lock(name, lockKey);
+    io.roster.schema.LockHold held = group.mirror().lock(name, lockKey);
     return held != null && held.pid().equals(owner);
   }
 

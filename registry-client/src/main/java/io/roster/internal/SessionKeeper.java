@@ -1,13 +1,13 @@
 package io.roster.internal;
 
 import io.roster.SessionExpiredException;
-import io.roster.statemachine.Commands;
-import io.roster.statemachine.RegistryStateMachine;
-import io.roster.statemachine.Session;
-import io.roster.statemachine.proto.Heartbeat;
-import io.roster.statemachine.proto.Query;
-import io.roster.statemachine.proto.QueryResult;
-import io.roster.statemachine.proto.Status;
+import io.roster.schema.Commands;
+import io.roster.ratis.RegistryStateMachine;
+import io.roster.schema.Session;
+import io.roster.proto.Heartbeat;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Status;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -169,7 +169,7 @@ final class SessionKeeper {
         if (closed) {
           tasks.forEach(t -> t.cancel(false)); // closed meanwhile
         }
-        openIndex.complete(io.roster.statemachine.Revisions.index(r.getRevision()));
+        openIndex.complete(io.roster.schema.Revisions.index(r.getRevision()));
         ready.complete(null);
       } else if (local != null && r.getStatus() != Status.SESSION_EXPIRED) {
         // a voter has no one to restart it: it tries again (a session limit reached, say)
@@ -300,7 +300,7 @@ final class SessionKeeper {
     }
   }
 
-  /** The leader's expiry duty (see {@link io.roster.statemachine.SessionTracker#toExpire}), in this term. */
+  /** The leader's expiry duty (see {@link io.roster.ratis.SessionTracker#toExpire}), in this term. */
   private void expireSilentSessions(RegistryStateMachine sm, java.util.function.Supplier<java.util.OptionalLong> leaderTerm) {
     java.util.OptionalLong term = leaderTerm.get();
     if (closed || term.isEmpty()) {

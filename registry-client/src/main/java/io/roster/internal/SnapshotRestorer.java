@@ -1,6 +1,6 @@
 package io.roster.internal;
 
-import io.roster.statemachine.SnapshotArchive;
+import io.roster.backup.SnapshotArchive;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,13 +1,13 @@
 package io.roster.internal;
 
 import io.roster.RosterException;
-import io.roster.statemachine.SnapshotArchive;
-import io.roster.statemachine.proto.Query;
-import io.roster.statemachine.proto.QueryResult;
-import io.roster.statemachine.proto.RegistryRecord;
-import io.roster.statemachine.proto.Status;
-import io.roster.statemachine.proto.StoreCopy;
-import io.roster.statemachine.proto.StoreRecord;
+import io.roster.backup.SnapshotArchive;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.RegistryRecord;
+import io.roster.proto.Status;
+import io.roster.proto.StoreCopy;
+import io.roster.proto.StoreRecord;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

@@ -1,15 +1,15 @@
 package io.roster.internal;
 
-import io.roster.statemachine.AppliedIndexWaiters;
-import io.roster.statemachine.ChangeHistory;
-import io.roster.statemachine.Mirror;
-import io.roster.statemachine.proto.Barrier;
-import io.roster.statemachine.proto.ChangeEntry;
-import io.roster.statemachine.proto.Changes;
-import io.roster.statemachine.proto.Dump;
-import io.roster.statemachine.proto.Query;
-import io.roster.statemachine.proto.QueryResult;
-import io.roster.statemachine.proto.Status;
+import io.roster.mirror.AppliedIndexWaiters;
+import io.roster.mirror.ChangeHistory;
+import io.roster.mirror.Mirror;
+import io.roster.proto.Barrier;
+import io.roster.proto.ChangeEntry;
+import io.roster.proto.Changes;
+import io.roster.proto.Dump;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Status;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.client.RaftClient;

@@ -1,8 +1,8 @@
 package io.roster.internal;
 
-import io.roster.statemachine.ChangeHistory;
-import io.roster.statemachine.Mirror;
-import io.roster.statemachine.RegistryStateMachine;
+import io.roster.mirror.ChangeHistory;
+import io.roster.mirror.Mirror;
+import io.roster.ratis.RegistryStateMachine;
 import java.util.concurrent.CompletableFuture;
 
 /** A voter's mirror: the one its own state machine applies to. */

@@ -6,10 +6,10 @@ import io.roster.NotOwnerException;
 import io.roster.RegistryUnavailableException;
 import io.roster.RosterException;
 import io.roster.SessionExpiredException;
-import io.roster.statemachine.Codec;
-import io.roster.statemachine.proto.BatchResult;
-import io.roster.statemachine.proto.Command;
-import io.roster.statemachine.proto.Result;
+import io.roster.schema.Codec;
+import io.roster.proto.BatchResult;
+import io.roster.proto.Command;
+import io.roster.proto.Result;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -97,7 +97,7 @@ final class Writer implements AutoCloseable {
     Throwable cause = cause(error);
     if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
       String message = String.valueOf(refused.getMessage());
-      String mark = io.roster.statemachine.Authorization.REFUSED;
+      String mark = io.roster.core.Authorization.REFUSED;
       int at = message.indexOf(mark);
       if (at >= 0) {
         return new io.roster.NotAuthorizedException("not authorized: " + message.substring(at + mark.length()));

@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.roster.CallException;
 import io.roster.LimitExceededException;
 import io.roster.LocalProcess;
-import io.roster.statemachine.Session;
-import io.roster.statemachine.proto.Frame;
-import io.roster.statemachine.proto.Hello;
+import io.roster.schema.Session;
+import io.roster.proto.Frame;
+import io.roster.proto.Hello;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
@@ -237,8 +237,8 @@ class MessagingUnitTest {
         .setToIncarnation(99)).build().toByteArray();
     assertThat(rawStream(wrongIncarnation).getDescription()).contains("incarnation 1");
     raw.shutdownNow();
-    byte[] noHello = Frame.newBuilder().setDeliver(io.roster.statemachine.proto.Deliver.newBuilder()
-        .setTo(io.roster.statemachine.Codec.toProto(p.pid()))).build().toByteArray();
+    byte[] noHello = Frame.newBuilder().setDeliver(io.roster.proto.Deliver.newBuilder()
+        .setTo(io.roster.schema.Codec.toProto(p.pid()))).build().toByteArray();
     assertThat(rawStream(noHello).getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(received).isEmpty();
     // the node still serves well-formed streams

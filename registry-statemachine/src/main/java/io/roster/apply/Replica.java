@@ -1,0 +1,191 @@
+package io.roster.apply;
+
+import com.google.protobuf.ByteString;
+import io.roster.core.RegistryCore.Outcome;
+import io.roster.core.RegistryCore;
+import io.roster.mirror.Mirror;
+import io.roster.proto.BatchResult;
+import io.roster.proto.Command;
+import io.roster.proto.CommandBatch;
+import io.roster.proto.Result;
+import io.roster.proto.Status;
+import io.roster.schema.Change;
+import io.roster.schema.Codec;
+import io.roster.schema.Revisions;
+import io.roster.store.RocksStore;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The applied state of one peer: the pure {@link RegistryCore} deciding, the {@link Mirror} serving
+ * reads, the {@link RocksStore} keeping it durable. Applies Raft entries in log order.
+ *
+ * <p>For each entry: decode (bad bytes become an error result and change nothing), decide each
+ * command against the mirror, apply its changes to the mirror at once (so later commands of the
+ * same entry see them) and stage them in one write batch, then commit the batch with the entry's
+ * index. Entries at or below the stored applied index were applied before a restart and are
+ * skipped. A store write failure is fatal for this peer ({@link IllegalStateException}): the mirror
+ * may then be ahead of the store, and the peer must be restarted, which rebuilds it from the store.
+ *
+ * <p>Not thread-safe: one thread applies. The mirror may be read from any thread.
+ */
+public final class Replica implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Replica.class);
+
+  private final RegistryCore core = new RegistryCore();
+  private final RocksStore store;
+  private final Mirror mirror;
+  private final AppliedListener listener;
+
+  private Replica(RocksStore store, Mirror mirror, AppliedListener listener) {
+    this.store = store;
+    this.mirror = mirror;
+    this.listener = listener;
+  }
+
+  /** Opens the store in {@code dir} and loads its mirror. */
+  public static Replica open(Path dir) throws IOException {
+    return open(dir, (index, changes, ordinals) -> { });
+  }
+
+  /**
+   * Opens the store in {@code dir} and loads its mirror; {@code listener} sees every entry applied
+   * after opening.
+   */
+  public static Replica open(Path dir, AppliedListener listener) throws IOException {
+    RocksStore store = RocksStore.open(dir);
+    try {
+      return new Replica(store, store.load(), listener);
+    } catch (IOException | RuntimeException e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  public Mirror mirror() {
+    return mirror;
+  }
+
+  public RocksStore store() {
+    return store;
+  }
+
+  public long appliedIndex() {
+    return store.appliedIndex();
+  }
+
+  /**
+   * Applies one Raft entry.
+   *
+   * @return one result per command, or a single error result if the entry does not decode; a
+   *     single {@link Status#REPLAYED} result if the entry was applied before
+   */
+  public BatchResult applyEntry(ByteString data, long term, long index) {
+    if (index <= store.appliedIndex()) {
+      return BatchResult.newBuilder()
+          .addResults(Result.newBuilder().setStatus(Status.REPLAYED).setRevision(Revisions.of(index, 0)))
+          .build();
+    }
+    Codec.Decoded decoded = Codec.decodeBatch(data);
+    BatchResult.Builder results = BatchResult.newBuilder();
+    List<Change> applied = new ArrayList<>();
+    Ordinals ordinals = new Ordinals();
+    try (WriteBatch batch = new WriteBatch()) {
+      if (decoded.ok()) {
+        applyCommands(decoded.batch(), term, index, batch, results, applied, ordinals);
+      } else {
+        LOG.warn("entry {} rejected: {}", index, decoded.errorDetail());
+        results.mergeFrom(Codec.rejected(decoded, index));
+      }
+      store.commit(batch, term, index);
+      if (decoded.ok() && hasDigestCheck(decoded.batch())) {
+        store.digestInBackground(index);
+        digestChecks.accept(index);
+      }
+    } catch (RocksDBException e) {
+      throw new IllegalStateException("store write of entry " + index + " failed; this peer must restart", e);
+    }
+    mirror.appliedIndex(index);
+    listener.applied(index, applied, ordinals.toArray());
+    return results.build();
+  }
+
+  private volatile java.util.function.LongConsumer digestChecks = index -> { };
+
+  /** {@code listener} learns the index of every digest-check entry applied, on the apply thread. */
+  public void onDigestCheck(java.util.function.LongConsumer listener) {
+    this.digestChecks = listener;
+  }
+
+  private static boolean hasDigestCheck(CommandBatch commands) {
+    for (Command c : commands.getCommandsList()) {
+      if (c.hasDigestCheck()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The ordinal of each applied change's command, in change order. */
+  private static final class Ordinals {
+    private int[] values = new int[8];
+    private int size;
+
+    void add(int ordinal, int times) {
+      if (size + times > values.length) {
+        values = java.util.Arrays.copyOf(values, Math.max(values.length * 2, size + times));
+      }
+      java.util.Arrays.fill(values, size, size + times, ordinal);
+      size += times;
+    }
+
+    int[] toArray() {
+      return size == values.length ? values : java.util.Arrays.copyOf(values, size);
+    }
+  }
+
+  private void applyCommands(CommandBatch commands, long term, long index, WriteBatch batch, BatchResult.Builder results,
+      List<Change> applied, Ordinals ordinals) throws RocksDBException {
+    for (int ordinal = 0; ordinal < commands.getCommandsCount(); ordinal++) {
+      Command command = commands.getCommands(ordinal);
+      Outcome outcome;
+      try {
+        outcome = core.apply(mirror, command, term, index, ordinal);
+      } catch (RuntimeException e) {
+        // A bug in the core; deterministic, so every peer answers the same. Nothing was changed.
+        LOG.error("command {}.{} failed in the core", index, ordinal, e);
+        outcome = new Outcome(Result.newBuilder().setStatus(Status.INTERNAL_ERROR).setRevision(Revisions.of(index, ordinal))
+            .setDetail("internal error: " + e).build(), List.of());
+      }
+      for (Change change : outcome.changes()) {
+        mirror.apply(change);
+        store.stage(batch, change);
+      }
+      applied.addAll(outcome.changes());
+      ordinals.add(ordinal, outcome.changes().size());
+      results.addResults(outcome.result());
+    }
+  }
+
+  /**
+   * Marks everything up to (term, index) as applied when the entries since the last applied one
+   * changed no state (Raft configuration entries).
+   */
+  public void markApplied(long term, long index) throws IOException {
+    store.markApplied(term, index);
+    if (index > mirror.appliedIndex()) {
+      mirror.appliedIndex(index);
+    }
+  }
+
+  @Override
+  public void close() {
+    store.close();
+  }
+}

@@ -1,0 +1,726 @@
+package io.roster.ratis;
+
+// This file is large because the Ratis adapter still restores files, answers heartbeats and serves the
+// change stream's long polls; issue 14 moves those beside it and leaves a thin adapter.
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnsafeByteOperations;
+import io.roster.apply.AppliedListener;
+import io.roster.apply.Replica;
+import io.roster.core.Authorization;
+import io.roster.mirror.AppliedIndexWaiters;
+import io.roster.mirror.ChangeHistory;
+import io.roster.mirror.Mirror;
+import io.roster.proto.BatchResult;
+import io.roster.proto.Changes;
+import io.roster.proto.Entry;
+import io.roster.proto.Heartbeat;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Status;
+import io.roster.schema.Change;
+import io.roster.schema.Codec;
+import io.roster.schema.Registration;
+import io.roster.schema.Revisions;
+import io.roster.schema.Session;
+import io.roster.store.Checkpoints;
+import io.roster.store.CorruptStoreException;
+import io.roster.store.RocksStore;
+import io.roster.store.StoreCopies;
+import io.roster.store.StoreDigests;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.util.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Ratis state machine of a registry Raft group: a thin adapter around {@link Replica}.
+ *
+ * <p><b>Files</b> under the group's Ratis storage root: {@code sm/} holds snapshots (RocksDB
+ * checkpoints, see {@link CheckpointSnapshotStorage}); {@code db/} holds the live database, outside
+ * {@code sm/} because Ratis replaces the whole of {@code sm/} when it installs a snapshot.
+ *
+ * <p><b>Lifecycle.</b> {@link #initialize} opens the live database, or rebuilds it from the latest
+ * snapshot when that is newer (or the database is missing). {@link #pause} closes the database and
+ * moves the life cycle to PAUSED, as Ratis requires before it installs a snapshot; {@link
+ * #reinitialize} then rebuilds the live database from the installed snapshot and resumes. Entries
+ * that Ratis replays at or below the database's applied index are skipped.
+ *
+ * <p><b>Reads.</b> {@link #query} answers from the local mirror; Ratis calls it after a ReadIndex
+ * barrier for linearizable reads. {@link #queryStale} waits, bounded, for a minimum applied index.
+ */
+public class RegistryStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(RegistryStateMachine.class);
+  static final String DB_DIR = "db";
+  /** Bound on waiting for an index in {@link #queryStale}. */
+  static final long STALE_READ_WAIT_MILLIS = 10_000;
+
+  private final CheckpointSnapshotStorage storage = new CheckpointSnapshotStorage();
+  /** Completes read futures off the apply thread, so their continuations never run under its locks. */
+  private final ExecutorService notifier = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "roster-sm-notify");
+    t.setDaemon(true);
+    return t;
+  });
+  private final AppliedIndexWaiters waiters = new AppliedIndexWaiters(this::mirrorAppliedIndex, 100_000, notifier);
+  private final AtomicLong snapshotsInstalled = new AtomicLong();
+  private final SessionTracker sessions = new SessionTracker(System::nanoTime);
+  /** Client nodes' first loads, in chunks. */
+  private final Dumps dumps = new Dumps(System::nanoTime);
+  private final AppliedListener listener;
+  private final ChangeHistory history =
+      new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX, notifier);
+  private volatile Replica replica;
+  /** The highest entry Ratis handed over while the store was closed for a snapshot install. */
+  private long skippedWhilePaused;
+  /** The mirror local reads use: kept while paused, replaced only by a complete new one. */
+  private volatile Mirror mirror;
+  private volatile Path dbDir;
+
+  /** The identities of the leader's clients, to authorize each command; null: no checks (plaintext). */
+  private final ClientIdentities identities;
+
+  public RegistryStateMachine() {
+    this((index, changes, ordinals) -> { }, null);
+  }
+
+  /**
+   * A state machine whose leader appends only the commands their sender may send
+   * ({@link Authorization}), each sender known by the identity {@code identities} bound to its
+   * client id; null for none (a node without TLS).
+   */
+  public RegistryStateMachine(ClientIdentities identities) {
+    this((index, changes, ordinals) -> { }, identities);
+  }
+
+  /**
+   * As {@link #RegistryStateMachine(ClientIdentities)}, and a group that starts with no state of
+   * its own adopts its restored snapshot from {@code seeds} ({@link SnapshotArchive#restore}), if
+   * there is one for it; null: no seeds.
+   */
+  public RegistryStateMachine(ClientIdentities identities, Path seeds) {
+    this((index, changes, ordinals) -> { }, identities, seeds);
+  }
+
+  /** Where restored snapshots wait for their group's first start; null: none. */
+  private final Path seeds;
+
+  /** {@code listener} sees every applied entry's changes, on the apply thread, in log order. */
+  public RegistryStateMachine(AppliedListener listener) {
+    this(listener, null);
+  }
+
+  private RegistryStateMachine(AppliedListener listener, ClientIdentities identities) {
+    this(listener, identities, null);
+  }
+
+  private RegistryStateMachine(AppliedListener listener, ClientIdentities identities, Path seeds) {
+    this.identities = identities;
+    this.seeds = seeds;
+    this.listener = (index, changes, ordinals) -> {
+      history.applied(index, changes, ordinals);
+      listener.applied(index, changes, ordinals);
+    };
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    super.initialize(server, groupId, raftStorage);
+    storage.init(raftStorage);
+    dbDir = raftStorage.getStorageDir().getRoot().toPath().resolve(DB_DIR);
+    if (seeds != null) {
+      storage.adopt(seeds.resolve(groupId.getUuid().toString()), dbDir);
+    }
+    getLifeCycle().startAndTransition(() -> {
+      openReplica();
+      SnapshotInfo snapshot = storage.getLatestSnapshot();
+      if (snapshot != null) {
+        setLastAppliedTermIndex(snapshot.getTermIndex());
+      }
+    }, IOException.class);
+  }
+
+  /**
+   * Opens the live database, first rebuilding it from the latest snapshot if that is newer.
+   *
+   * @return true if the database was rebuilt from the snapshot
+   */
+  private boolean openReplica() throws IOException {
+    SnapshotInfo snapshot = storage.getLatestSnapshot();
+    Replica r = null;
+    if (Files.exists(dbDir.resolve("CURRENT"))) {
+      // a store that does not open or fails its checksums stops this peer: never served, never
+      // replaced silently (the snapshot's SST files are the store's own, hard linked)
+      r = Replica.open(dbDir, listener);
+    }
+    if (snapshot != null && (r == null || r.appliedIndex() < snapshot.getIndex())) {
+      if (r != null) {
+        r.close();
+      }
+      LOG.info("{}: rebuilding the store from snapshot {}", getId(), snapshot.getTermIndex());
+      RocksStore.Verified verified = Checkpoints.verify(storage.latestDir());
+      if (verified.appliedIndex() != snapshot.getIndex()) {
+        throw new CorruptStoreException(storage.latestDir(), "it holds the state at index " + verified.appliedIndex()
+            + ", not at " + snapshot.getIndex() + " as its name says", null);
+      }
+      Checkpoints.restore(storage.latestDir(), dbDir);
+      publish(Replica.open(dbDir, listener));
+      return true;
+    }
+    publish(r != null ? r : Replica.open(dbDir, listener));
+    return false;
+  }
+
+  /** The damage found in this peer's store or snapshot; once set, it serves nothing more. */
+  private volatile CorruptStoreException corrupt;
+
+  /** Stops serving: reads, writes and applies fail from now on; the node must be replaced. */
+  private void failStop(CorruptStoreException e) {
+    if (corrupt == null) {
+      corrupt = e;
+      LOG.error("{}: {}", getId(), e.getMessage());
+    }
+  }
+
+  /** Why this replica serves no reads: its state differs from the majority's digest; null while it does. */
+  private volatile String diverged;
+  private volatile java.util.function.LongConsumer digestListener = index -> { };
+
+  /** {@code listener} learns the index of every digest-check entry applied here, on the apply thread. */
+  public void onDigestCheck(java.util.function.LongConsumer listener) {
+    this.digestListener = listener;
+  }
+
+  /** The digest of this replica's state at digest-check entry {@code index}, or null if it has none. */
+  public CompletableFuture<String> digestAt(long index) {
+    Replica r = replica;
+    return r == null ? null : r.store().digestAt(index);
+  }
+
+  /**
+   * This replica's state is not the majority's at a digest check: from now on it serves no reads
+   * (local or remote), and says why. It keeps applying the log; a restart does not clear it (the
+   * store is wrong): replace the member.
+   */
+  public void diverge(String why) {
+    if (diverged == null) {
+      diverged = why;
+      LOG.error("{}: {}; this replica serves no more reads: replace the member", getId(), why);
+    }
+  }
+
+  /** Why this replica serves nothing, or null while it serves. */
+  public String stopped() {
+    CorruptStoreException c = corrupt;
+    return c != null ? c.getMessage() : diverged;
+  }
+
+  private void publish(Replica r) {
+    r.onDigestCheck(index -> digestListener.accept(index));
+    replica = r;
+    mirror = r.mirror();
+    history.reset(r.mirror().appliedIndex());
+    waiters.advance(r.mirror().appliedIndex());
+  }
+
+  @Override
+  public StateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
+
+  /**
+   * The local mirror. While a snapshot is being installed it is the mirror from before the
+   * install (consistent, and stale by at most what the install brings); the rebuilt mirror replaces
+   * it atomically. Fetch it for each read rather than keeping it.
+   *
+   * @throws IllegalStateException before {@link #initialize} has opened the store
+   */
+  public Mirror mirror() {
+    Mirror m = mirror;
+    if (corrupt != null) {
+      throw new IllegalStateException(corrupt.getMessage(), corrupt);
+    }
+    if (diverged != null) {
+      throw new IllegalStateException("this replica diverged: " + diverged);
+    }
+    if (m == null) {
+      throw new IllegalStateException("the state machine is " + getLifeCycleState());
+    }
+    return m;
+  }
+
+  /**
+   * Whether {@code nodeId} holds an open session in this group, as this replica has applied; true
+   * while the replica is not open (a query then fails on its own).
+   */
+  public boolean member(String nodeId) {
+    Mirror m = mirror;
+    if (m == null) {
+      return true;
+    }
+    Session s = m.session(nodeId);
+    return s != null && !s.expired();
+  }
+
+  private long mirrorAppliedIndex() {
+    Mirror m = mirror;
+    return m == null ? 0 : m.appliedIndex();
+  }
+
+  /** Waits, bounded, until the local mirror has applied {@code index}. */
+  public CompletableFuture<Long> awaitApplied(long index, long timeoutMillis) {
+    return waiters.await(index, timeoutMillis);
+  }
+
+  /** The recent changes this peer applied, for change streams and watchers. */
+  public ChangeHistory changeHistory() {
+    return history;
+  }
+
+  /** How many snapshots this peer has installed from a leader since it started. */
+  public long snapshotsInstalled() {
+    return snapshotsInstalled.get();
+  }
+
+  /** The leader's heartbeat record (meaningful only while this peer leads). */
+  public SessionTracker sessionTracker() {
+    return sessions;
+  }
+
+  @Override
+  public void notifyLeaderReady() {
+    sessions.becameLeader();
+    LOG.info("{}: leader ready; every session has a fresh grace period", getId());
+  }
+
+  @Override
+  public void notifyLeaderChanged(RaftGroupMemberId member, RaftPeerId newLeaderId) {
+    if (!member.getPeerId().equals(newLeaderId)) {
+      sessions.lostLeadership();
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Rejects, before it reaches the log, a request whose bytes are not a valid command batch. */
+  @Override
+  public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+    TransactionContext context = super.startTransaction(request);
+    if (corrupt != null) {
+      context.setException(new IllegalStateException(corrupt.getMessage()));
+      return context;
+    }
+    Codec.Decoded decoded = Codec.decodeBatch(toProtobuf(request.getMessage().getContent()));
+    if (!decoded.ok()) {
+      context.setException(new IllegalArgumentException(decoded.errorStatus() + ": " + decoded.errorDetail()));
+    } else if (identities != null) {
+      String refusal = refusal(request, decoded.batch());
+      if (refusal != null) {
+        context.setException(new IllegalArgumentException(Authorization.REFUSED + refusal));
+      }
+    }
+    return context;
+  }
+
+  /** Why the sender of {@code request} may not send one of its commands, or null (see {@link Authorization}). */
+  private String refusal(RaftClientRequest request, io.roster.proto.CommandBatch batch) throws IOException {
+    Authorization.Identity who = identities.of(request.getClientId());
+    if (who == null) {
+      return "the request's client is bound to no certificate";
+    }
+    long term = getServer().join().getDivision(getGroupId()).getInfo().getCurrentTerm();
+    String leader = getId().toString();
+    Mirror state = mirror;
+    if (state == null) {
+      return "the leader's state is not loaded yet";
+    }
+    for (io.roster.proto.Command c : batch.getCommandsList()) {
+      String why = Authorization.refusal(c, who, leader, term, state);
+      if (why != null) {
+        return why;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Applies an entry on Ratis' apply thread. Synchronized with {@link #pause}, {@link #close} and
+   * {@link #takeSnapshot}, which close or read the database from other threads. A failure to write
+   * the store is thrown, which makes Ratis stop this peer (a restart rebuilds it from disk).
+   */
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto entry = trx.getLogEntry();
+    BatchResult result;
+    if (corrupt != null) {
+      return CompletableFuture.failedFuture(new IllegalStateException(corrupt.getMessage(), corrupt));
+    }
+    synchronized (this) {
+      Replica r = replica;
+      if (r == null) {
+        // Paused for a snapshot install while Ratis still replays committed entries: the snapshot
+        // being installed covers them (reinitialize checks it), so they are skipped here.
+        skippedWhilePaused = Math.max(skippedWhilePaused, entry.getIndex());
+        LOG.debug("{}: entry {} skipped while {}", getId(), entry.getIndex(), getLifeCycleState());
+        return CompletableFuture.completedFuture(message(BatchResult.newBuilder()
+            .addResults(io.roster.proto.Result.newBuilder().setStatus(Status.REPLAYED)
+                .setRevision(Revisions.of(entry.getIndex(), 0))).build()));
+      }
+      result = r.applyEntry(
+          toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(), entry.getIndex());
+      advanceApplied(entry.getTerm(), entry.getIndex());
+    }
+    return CompletableFuture.completedFuture(message(result));
+  }
+
+  @Override
+  public void notifyTermIndexUpdated(long term, long index) {
+    synchronized (this) {
+      advanceApplied(term, index); // configuration and metadata entries
+    }
+  }
+
+  /** Moves the applied index forward (never back: replayed entries may be below it). */
+  private void advanceApplied(long term, long index) {
+    TermIndex current = getLastAppliedTermIndex();
+    if (current == null || index > current.getIndex()) {
+      updateLastAppliedTermIndex(term, index);
+    }
+    Replica r = replica;
+    if (r != null && index > r.mirror().appliedIndex()) {
+      r.mirror().appliedIndex(index); // every transaction up to index is in the mirror
+      history.applied(index, java.util.List.of());
+    }
+    waiters.advance(mirrorAppliedIndex());
+  }
+
+  // ---------------------------------------------------------------- snapshots and lifecycle
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    synchronized (this) {
+      Replica r = replica;
+      TermIndex last = getLastAppliedTermIndex();
+      if (r == null || last == null || last.getIndex() <= 0) {
+        return -1;
+      }
+      r.markApplied(last.getTerm(), last.getIndex());
+      Path tmp = storage.newTemporary();
+      r.store().checkpoint(tmp);
+      RocksStore.Verified verified;
+      try {
+        verified = RocksStore.verify(tmp); // what a follower installs must be sound
+      } catch (CorruptStoreException e) {
+        Checkpoints.deleteTree(tmp);
+        failStop(e);
+        throw e;
+      }
+      Checkpoints.writeDigest(tmp, verified);
+      storage.publish(tmp, last);
+      storage.cleanupOldSnapshots(null);
+      return last.getIndex();
+    }
+  }
+
+  @Override
+  public void pause() {
+    synchronized (this) {
+      LifeCycle lc = getLifeCycle();
+      if (lc.getCurrentState() != LifeCycle.State.RUNNING) {
+        return;
+      }
+      lc.transition(LifeCycle.State.PAUSING);
+      closeReplica();
+      lc.transition(LifeCycle.State.PAUSED);
+      LOG.info("{}: paused", getId());
+    }
+  }
+
+  @Override
+  public void reinitialize() throws IOException {
+    synchronized (this) {
+      storage.reload();
+      SnapshotInfo snapshot = storage.getLatestSnapshot();
+      boolean[] restored = new boolean[1];
+      try {
+        getLifeCycle().startAndTransition(() -> restored[0] = openReplica(), IOException.class);
+      } catch (CorruptStoreException e) {
+        failStop(e); // the snapshot it received is damaged: serve nothing, not the state from before the install
+        throw e;
+      }
+      if (skippedWhilePaused > replica.appliedIndex()) {
+        throw new IOException("entries up to " + skippedWhilePaused + " were skipped while paused, but the store "
+            + "resumed at " + replica.appliedIndex() + "; refusing to continue with a gap");
+      }
+      skippedWhilePaused = 0;
+      if (restored[0]) {
+        setLastAppliedTermIndex(snapshot.getTermIndex());
+        snapshotsInstalled.incrementAndGet();
+        LOG.info("{}: installed snapshot {}", getId(), snapshot.getTermIndex());
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    synchronized (this) {
+      closeReplica();
+      waiters.failAll(new IOException("the state machine is closed"));
+      notifier.shutdown();
+      copier.shutdown();
+      super.close();
+    }
+  }
+
+  private void closeReplica() {
+    Replica r = replica;
+    replica = null;
+    if (r != null) {
+      try {
+        r.store().flush(); // a clean stop needs no replay
+      } catch (IOException e) {
+        LOG.warn("{}: flush on close failed; the log will be replayed at the next start", getId(), e);
+      }
+      r.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    Query q;
+    try {
+      q = Query.parseFrom(toProtobuf(request.getContent()));
+    } catch (InvalidProtocolBufferException e) {
+      return reply(QueryResult.newBuilder().setStatus(Status.UNKNOWN_COMMAND)
+          .setDetail("query does not decode: " + e.getMessage()).build());
+    }
+    Mirror m = mirror;
+    if (corrupt != null) {
+      return CompletableFuture.failedFuture(new IllegalStateException(corrupt.getMessage()));
+    }
+    if (m == null) {
+      return CompletableFuture.failedFuture(new IllegalStateException("the state machine is " + getLifeCycleState()));
+    }
+    if (q.getKindCase() == Query.KindCase.DIGEST_AT) { // answered even when diverged: that is how it is found
+      return reply(digestAnswer(q.getDigestAt().getIndex()));
+    }
+    if (diverged != null) {
+      return CompletableFuture.failedFuture(new IllegalStateException("this replica diverged: " + diverged));
+    }
+    if (q.getKindCase() == Query.KindCase.HEARTBEAT) {
+      return reply(heartbeat(m, q.getHeartbeat()));
+    }
+    if (q.getKindCase() == Query.KindCase.CHANGES) {
+      return changes(q.getChanges());
+    }
+    if (q.getKindCase() == Query.KindCase.STORE_COPY) {
+      try {
+        return CompletableFuture.supplyAsync(() -> message(storeCopy(q.getStoreCopy())), copier);
+      } catch (java.util.concurrent.RejectedExecutionException closing) {
+        return CompletableFuture.failedFuture(new IllegalStateException("the state machine is closed"));
+      }
+    }
+    if (q.getKindCase() == Query.KindCase.DUMP) {
+      return reply(q.getDump().getDumpId() == 0 ? dump() : dumps.chunk(q.getDump().getDumpId(), q.getDump().getChunk()));
+    }
+    return reply(Queries.answer(m, q));
+  }
+
+  private QueryResult digestAnswer(long index) {
+    CompletableFuture<String> d = digestAt(index);
+    QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(mirrorAppliedIndex());
+    if (d == null) {
+      return b.setStatus(Status.INVALID_ARGUMENT).setDetail("no digest at index " + index + " here (a replica keeps "
+          + "those of its last " + StoreDigests.KEPT + " digest checks since it opened its store)").build();
+    }
+    if (!d.isDone()) {
+      return b.setStatus(Status.BUSY).setDetail("the digest at index " + index + " is being computed").build();
+    }
+    try {
+      return b.setStatus(Status.OK).setDigest(d.join()).build();
+    } catch (RuntimeException e) {
+      return b.setStatus(Status.INTERNAL_ERROR).setDetail("the digest at index " + index + " failed: " + e.getMessage())
+          .build();
+    }
+  }
+
+  /** Answers once the local mirror has applied {@code minIndex}, waiting at most 10 s. */
+  @Override
+  public CompletableFuture<Message> queryStale(Message request, long minIndex) {
+    return waiters.await(minIndex, STALE_READ_WAIT_MILLIS).thenCompose(applied -> query(request));
+  }
+
+  static final int CHANGES_PER_ANSWER_MAX = 1024;
+  static final int CHANGES_WAIT_MILLIS_MAX = 5_000;
+
+  /** The change stream: entries after an index, waiting (bounded) when there are none yet. */
+  private CompletableFuture<Message> changes(Changes c) {
+    int max = c.getMaxEntries() == 0 ? CHANGES_PER_ANSWER_MAX : Math.min(c.getMaxEntries(), CHANGES_PER_ANSWER_MAX);
+    CompletableFuture<Void> next = history.nextChange(); // taken before reading, so no append is missed
+    ChangeHistory.Slice slice = history.after(c.getFromIndex(), max);
+    if (slice == null) {
+      return reply(QueryResult.newBuilder().setStatus(Status.COMPACTED).setAppliedIndex(history.appliedIndex())
+          .setDetail("index " + c.getFromIndex() + " is older than this peer's change history").build());
+    }
+    int wait = Math.min(c.getWaitMillis(), CHANGES_WAIT_MILLIS_MAX);
+    // answer at once when there is news: changes, or only a higher applied index (entries that
+    // changed nothing, which a reader waiting for that index needs to hear of just as much)
+    if (!slice.entries().isEmpty() || slice.appliedIndex() > c.getFromIndex() || wait == 0) {
+      return reply(QueryResult.newBuilder().setStatus(Status.OK).setAppliedIndex(slice.appliedIndex())
+          .addAllChangeEntries(slice.entries()).build());
+    }
+    Changes again = c.toBuilder().setWaitMillis(0).build();
+    // a copy: completing the shared future on timeout would wake every later poll at once
+    return next.copy().completeOnTimeout(null, wait, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .thenCompose(v -> changes(again));
+  }
+
+  /** A new dump of the whole state at one applied index (taken under the apply lock): its chunk 0. */
+  private QueryResult dump() {
+    if (!dumps.room()) { // before copying the state under the apply lock
+      return QueryResult.newBuilder().setStatus(Status.BUSY)
+          .setDetail("this voter is serving " + Dumps.DUMPS_MAX + " dumps; try another voter or later").build();
+    }
+    long index;
+    List<Change> changes;
+    synchronized (this) {
+      Mirror m = mirror;
+      if (m == null) {
+        return QueryResult.newBuilder().setStatus(Status.NOT_LEADER).setDetail("not started").build();
+      }
+      index = m.appliedIndex();
+      changes = m.asChanges();
+    }
+    return dumps.start(index, changes);
+  }
+
+  /** A part of a copy of this replica's store, for a backup (see {@link StoreCopies}). */
+  private QueryResult storeCopy(io.roster.proto.StoreCopy c) {
+    try {
+      Replica r = replica;
+      if (c.getPart() == 0 && (r == null || !r.store().copyHeld(c.getCopyId()))) {
+        QueryResult refused;
+        synchronized (this) { // the view and its index, between two applies
+          r = replica;
+          Mirror m = mirror;
+          if (r == null || m == null) {
+            return QueryResult.newBuilder().setStatus(Status.BUSY).setDetail("the store is " + getLifeCycleState()
+                + "; try again").build();
+          }
+          refused = r.store().copyStart(c.getCopyId(), m.appliedIndex());
+        }
+        if (refused != null) {
+          return refused;
+        }
+        // part 0 outside the lock: reading it does not hold back the applies
+      }
+      if (r == null) {
+        return QueryResult.newBuilder().setStatus(Status.COMPACTED).setDetail("store copy " + c.getCopyId()
+            + " is gone (the store closed for a snapshot install); start again").build();
+      }
+      return r.store().copyPart(c.getCopyId(), c.getPart());
+    } catch (CorruptStoreException e) {
+      failStop(e);
+      return QueryResult.newBuilder().setStatus(Status.INTERNAL_ERROR).setDetail(e.getMessage()).build();
+    }
+  }
+
+  /**
+   * Reads store copies off the thread that answers queries: Ratis may answer a read on the thread
+   * that applies entries (once the read index is applied), and a part is up to 4 MiB of reading.
+   */
+  private final java.util.concurrent.ThreadPoolExecutor copier = new java.util.concurrent.ThreadPoolExecutor(0,
+      StoreCopies.COPIES_MAX, 30, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(),
+      r -> {
+        Thread t = new Thread(r, "roster-store-copy");
+        t.setDaemon(true);
+        return t;
+      });
+
+  /** Records a node's heartbeat (leader only) and tells it whether its session is still open. */
+  private QueryResult heartbeat(Mirror m, Heartbeat h) {
+    QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(m.appliedIndex());
+    if (!sessions.leader()) {
+      return b.setStatus(Status.NOT_LEADER).setDetail("heartbeats go to the leader").build();
+    }
+    Session s = m.session(h.getNodeId());
+    if (s != null && (s.incarnation() > h.getIncarnation()
+        || (s.incarnation() == h.getIncarnation() && s.expired()))) {
+      return b.setStatus(Status.SESSION_EXPIRED).setDetail("session of " + h.getNodeId() + " incarnation "
+          + h.getIncarnation() + " is " + (s.expired() ? "expired" : "superseded")).build();
+    }
+    sessions.heartbeat(h.getNodeId(), h.getIncarnation());
+    return b.setStatus(Status.OK).build();
+  }
+
+  private static CompletableFuture<Message> reply(QueryResult result) {
+    return CompletableFuture.completedFuture(message(result));
+  }
+
+  /** A Ratis message carrying an answer of the schema. */
+  private static Message message(com.google.protobuf.MessageLite answer) {
+    return Message.valueOf(
+        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(answer.toByteArray()));
+  }
+
+  static ByteString toProtobuf(org.apache.ratis.thirdparty.com.google.protobuf.ByteString bytes) {
+    return UnsafeByteOperations.unsafeWrap(bytes.asReadOnlyByteBuffer());
+  }
+
+  /** Evaluation of {@link Query} messages against a mirror. */
+  static final class Queries {
+    private Queries() {}
+
+    static QueryResult answer(Mirror mirror, Query q) {
+      QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(mirror.appliedIndex());
+      switch (q.getKindCase()) {
+        case WHEREIS -> {
+          var pid = mirror.whereis(q.getWhereis().getRegistry(), q.getWhereis().getKey());
+          if (pid != null) {
+            b.addEntries(Entry.newBuilder().setPid(Codec.toProto(pid)));
+          }
+          return b.setStatus(Status.OK).build();
+        }
+        case LOOKUP -> {
+          for (Registration r : mirror.lookup(q.getLookup().getRegistry(), q.getLookup().getKey())) {
+            Entry.Builder e = Entry.newBuilder().setPid(Codec.toProto(r.pid())).setRevision(r.revision());
+            if (r.hasValue()) {
+              e.setValue(ByteString.copyFrom(r.valueUnsafe()));
+            }
+            b.addEntries(e);
+          }
+          return b.setStatus(Status.OK).build();
+        }
+        case BARRIER -> {
+          return b.setStatus(Status.OK).build(); // Ratis answers only after the read index is applied
+        }
+        default -> {
+          return b.setStatus(Status.UNKNOWN_COMMAND).setDetail("unknown query kind").build();
+        }
+      }
+    }
+  }
+}
