@@ -91,7 +91,7 @@ public class ApplyBenchmark {
   @TearDown(Level.Trial)
   public void tearDown() throws Exception {
     replica.close();
-    io.roster.server.LocalCluster.deleteTree(dir);
+    io.roster.testkit.LocalCluster.deleteTree(dir);
   }
 
   /** One registration decided and applied, then removed (two commands per operation). */

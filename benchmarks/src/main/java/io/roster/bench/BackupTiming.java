@@ -2,7 +2,7 @@ package io.roster.bench;
 
 import io.roster.Backup;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import io.roster.mirror.Mirror;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package io.roster.bench;
 
 import com.google.protobuf.ByteString;
 import io.roster.Pid;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;
 import io.roster.mirror.Mirror;

@@ -6,8 +6,8 @@ import io.roster.Registry;
 import io.roster.RegistryNode;
 import io.roster.Role;
 import io.roster.Tls;
-import io.roster.server.CertificateAuthority;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.CertificateAuthority;
+import io.roster.testkit.LocalCluster;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,14 +155,14 @@ public final class Load implements Callable<Integer> {
       throw new IllegalArgumentException(rosterJar + " is missing: run mvn -B -DskipTests package first");
     }
     Map<String, String> voters = new LinkedHashMap<>();
-    List<Integer> ports = io.roster.server.LocalCluster.freePorts(3);
+    List<Integer> ports = io.roster.testkit.LocalCluster.freePorts(3);
     for (int i = 1; i <= 3; i++) {
       voters.put("n" + i, "127.0.0.1:" + ports.get(i - 1));
     }
     String votersArg = String.join(",", voters.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Path tlsDir = data.resolve("tls");
-    io.roster.server.CertificateAuthority ca = io.roster.server.CertificateAuthority.create("load CA", Duration.ofDays(1));
+    io.roster.testkit.CertificateAuthority ca = io.roster.testkit.CertificateAuthority.create("load CA", Duration.ofDays(1));
     ca.save(tlsDir);
     for (String id : voters.keySet()) {
       List<String> command = new ArrayList<>(List.of(java, "-Xmx1g", "-Droster.log.level=WARN", "-jar",

@@ -7,7 +7,7 @@ import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.internal.BytesMarshaller;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;

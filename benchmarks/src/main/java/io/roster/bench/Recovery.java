@@ -2,7 +2,7 @@ package io.roster.bench;
 
 import io.roster.Pid;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;
 import io.roster.mirror.Mirror;

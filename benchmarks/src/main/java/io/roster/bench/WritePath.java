@@ -4,7 +4,7 @@ import io.roster.Consistency;
 import io.roster.LocalProcess;
 import io.roster.Registry;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;
 import io.roster.proto.Barrier;

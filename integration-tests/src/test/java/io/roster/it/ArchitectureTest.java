@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Test;
  * {@code io.roster.core}, {@code io.roster.mirror} (module registry-core, whose only dependency is
  * protobuf); {@code io.roster.store}, {@code io.roster.backup} (the backup file, which the client's
  * admin tools use to save and restore), {@code io.roster.apply}, {@code io.roster.ratis} (module
- * registry-statemachine); then the client library ({@code io.roster}, {@code io.roster.internal})
- * and the CLI ({@code io.roster.server}).
+ * registry-statemachine); then the client library ({@code io.roster}, {@code io.roster.internal}),
+ * the testkit ({@code io.roster.testkit}: in-JVM clusters and a CA) and the CLI ({@code io.roster.server}).
  */
 class ArchitectureTest {
   static final String[] CORE = {"io.roster.schema..", "io.roster.core.."};
@@ -89,9 +89,13 @@ class ArchitectureTest {
   }
 
   @Test
-  void theLibraryDoesNotDependOnItsCli() {
+  void theLibraryDoesNotDependOnItsCliOrTestkit() {
     noClasses().that().resideInAnyPackage(STATE_MACHINE).or().resideInAnyPackage("io.roster", "io.roster.internal..")
+        .should().dependOnClassesThat(resideInAPackage("io.roster.server..").or(resideInAPackage("io.roster.testkit..")))
+        .check(classes);
+    noClasses().that().resideInAPackage("io.roster.testkit..")
         .should().dependOnClassesThat(resideInAPackage("io.roster.server.."))
+        .because("tests and benchmarks use the testkit without the CLI")
         .check(classes);
   }
 

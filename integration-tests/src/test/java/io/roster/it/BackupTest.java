@@ -13,7 +13,7 @@ import io.roster.Tls;
 import io.roster.ValueCodec;
 import io.roster.internal.ConsistencyCheck;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import io.roster.mirror.Mirror;
 import io.roster.store.RocksStore;
 import io.roster.backup.SnapshotArchive;
@@ -205,12 +205,12 @@ class BackupTest {
 
     // a client certificate through the CLI: a clear refusal, exit 1
     Path client = dir.resolve("client");
-    io.roster.server.CertificateAuthority.Issued c9 = old.ca().issue("c9", Tls.CertRole.CLIENT, List.of("127.0.0.1"),
+    io.roster.testkit.CertificateAuthority.Issued c9 = old.ca().issue("c9", Tls.CertRole.CLIENT, List.of("127.0.0.1"),
         Duration.ofDays(1));
     c9.save(client);
     IntegrityTest.Run cli = IntegrityTest.roster("snapshot", "save", dir.resolve("cli.snap").toString(), "--voters",
         "n1=" + old.voters().get("n1"), "--tls-cert", c9.certFile(client).toString(), "--tls-key",
-        c9.keyFile(client).toString(), "--tls-ca", old.tlsDir().resolve(io.roster.server.CertificateAuthority.CA_FILE)
+        c9.keyFile(client).toString(), "--tls-ca", old.tlsDir().resolve(io.roster.testkit.CertificateAuthority.CA_FILE)
             .toString());
     assertThat(cli.exit()).as(cli.output()).isEqualTo(1);
     assertThat(cli.output()).contains("admin certificate");
@@ -230,12 +230,12 @@ class BackupTest {
 
   private IntegrityTest.Run saveWithCli(Path file) throws Exception {
     Path admin = dir.resolve("admin");
-    io.roster.server.CertificateAuthority.Issued ops = old.ca().issue("ops", Tls.CertRole.ADMIN, List.of("127.0.0.1"),
+    io.roster.testkit.CertificateAuthority.Issued ops = old.ca().issue("ops", Tls.CertRole.ADMIN, List.of("127.0.0.1"),
         Duration.ofDays(1));
     ops.save(admin);
     return IntegrityTest.roster("snapshot", "save", file.toString(), "--voters", "n3=" + old.voters().get("n3"),
         "--tls-cert", ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(), "--tls-ca",
-        old.tlsDir().resolve(io.roster.server.CertificateAuthority.CA_FILE).toString());
+        old.tlsDir().resolve(io.roster.testkit.CertificateAuthority.CA_FILE).toString());
   }
 
   private static String firstKey(Map<String, Pid> expected, Map<String, Boolean> inPlain) {

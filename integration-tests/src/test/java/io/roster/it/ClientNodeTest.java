@@ -6,7 +6,7 @@ import io.roster.LocalProcess;
 import io.roster.Registry;
 import io.roster.Role;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -10,7 +10,7 @@ import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.RegistryUnavailableException;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -9,7 +9,7 @@ import io.roster.LocalProcess;
 import io.roster.Registry;
 import io.roster.RosterException;
 import io.roster.ValueCodec;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import io.roster.server.Main;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -13,7 +13,7 @@ import io.roster.RegistryEntry;
 import io.roster.ValueCodec;
 import io.roster.Via;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -9,7 +9,7 @@ import io.roster.Registry;
 import io.roster.ValueCodec;
 import io.roster.internal.ConsistencyCheck;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -42,15 +42,15 @@ class MembershipTest {
     cluster = LocalCluster.start(dir, 3, Duration.ofSeconds(3), Duration.ofSeconds(10));
     cluster.awaitReady(WAIT);
     Path admin = dir.resolve("admin");
-    io.roster.server.CertificateAuthority.Issued ops = cluster.ca().issue("ops", io.roster.Tls.CertRole.ADMIN,
+    io.roster.testkit.CertificateAuthority.Issued ops = cluster.ca().issue("ops", io.roster.Tls.CertRole.ADMIN,
         List.of("127.0.0.1"), Duration.ofDays(1));
     ops.save(admin);
     Path client = dir.resolve("client");
-    io.roster.server.CertificateAuthority.Issued c9 = cluster.ca().issue("c9", io.roster.Tls.CertRole.CLIENT,
+    io.roster.testkit.CertificateAuthority.Issued c9 = cluster.ca().issue("c9", io.roster.Tls.CertRole.CLIENT,
         List.of("127.0.0.1"), Duration.ofDays(1));
     c9.save(client);
     String voters = "n1=" + cluster.voters().get("n1");
-    Path ca = cluster.tlsDir().resolve(io.roster.server.CertificateAuthority.CA_FILE);
+    Path ca = cluster.tlsDir().resolve(io.roster.testkit.CertificateAuthority.CA_FILE);
 
     IntegrityTest.Run list = IntegrityTest.roster("voters", "list", "--voters", voters, "--tls-cert",
         ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(), "--tls-ca", ca.toString());

@@ -50,12 +50,12 @@ class MessagingProcessCrashTest {
   @Test
   void aCallToAProcessWhoseNodeIsKilledFailsAtOnce() throws Exception {
     Map<String, String> voters = new LinkedHashMap<>();
-    List<Integer> ports = io.roster.server.LocalCluster.freePorts(3);
+    List<Integer> ports = io.roster.testkit.LocalCluster.freePorts(3);
     for (String id : List.of("n1", "n2", "n3")) {
       voters.put(id, "127.0.0.1:" + ports.get(voters.size()));
     }
     Path tls = dir.resolve("tls");
-    io.roster.server.CertificateAuthority ca = io.roster.server.CertificateAuthority.create("crash test CA",
+    io.roster.testkit.CertificateAuthority ca = io.roster.testkit.CertificateAuthority.create("crash test CA",
         Duration.ofDays(1));
     ca.save(tls);
     for (String id : voters.keySet()) {

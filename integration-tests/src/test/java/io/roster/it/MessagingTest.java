@@ -13,7 +13,7 @@ import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.ValueCodec;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -15,7 +15,7 @@ import io.roster.RegistryListener;
 import io.roster.Subscription;
 import io.roster.ValueCodec;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -54,7 +54,7 @@ final class RatisCluster implements AutoCloseable {
     IOException last = null;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
       List<RaftPeer> peers = new ArrayList<>();
-      List<Integer> ports = io.roster.server.LocalCluster.freePorts(size);
+      List<Integer> ports = io.roster.testkit.LocalCluster.freePorts(size);
       for (int i = 0; i < size; i++) {
         peers.add(RaftPeer.newBuilder().setId("p" + i).setAddress("127.0.0.1:" + ports.get(i)).build());
       }

@@ -12,7 +12,7 @@ import io.roster.Role;
 import io.roster.Subscription;
 import io.roster.ValueCodec;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import io.roster.schema.Revisions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

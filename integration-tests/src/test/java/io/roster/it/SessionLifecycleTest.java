@@ -11,7 +11,7 @@ import io.roster.RegistryNode;
 import io.roster.Role;
 import io.roster.SessionExpiredException;
 import io.roster.internal.Node;
-import io.roster.server.LocalCluster;
+import io.roster.testkit.LocalCluster;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;
 import io.roster.proto.BatchResult;

@@ -15,7 +15,8 @@ import java.util.TreeMap;
 /**
  * What a data directory belongs to: the cluster and the node id, written at its first start and
  * checked at every start after, so that a directory is never served under another identity (a new,
- * empty Raft group under another cluster name, or one node's log under another node's id).
+ * empty Raft group under another cluster name, or one node's log under another node's id); and
+ * the incarnation of the node's last start, so that a restart takes a larger one.
  */
 final class DataDirIdentity {
   static final String FILE = "roster-node.properties";
@@ -89,5 +90,31 @@ final class DataDirIdentity {
           + "configuration " + new TreeMap<>(stored);
     }
     return null;
+  }
+
+  /**
+   * A new incarnation, larger than every earlier one of this node: the wall clock in milliseconds,
+   * or one more than the last one recorded in the data directory ({@code incarnation}) if the clock
+   * went back.
+   */
+  static long nextIncarnation(Path dataDir) {
+    long incarnation = System.currentTimeMillis();
+    if (dataDir == null) {
+      return incarnation;
+    }
+    Path file = dataDir.resolve("incarnation");
+    try {
+      Files.createDirectories(dataDir);
+      if (Files.exists(file)) {
+        long last = Long.parseLong(Files.readString(file, StandardCharsets.UTF_8).trim());
+        incarnation = Math.max(incarnation, last + 1);
+      }
+      Path tmp = dataDir.resolve("incarnation.tmp");
+      Files.writeString(tmp, Long.toString(incarnation), StandardCharsets.UTF_8);
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException | NumberFormatException e) {
+      throw new RosterException("cannot record the incarnation in " + file + ": " + e.getMessage(), e);
+    }
+    return incarnation;
   }
 }

@@ -205,7 +205,7 @@ public final class MembershipAdmin implements AutoCloseable {
             return reply;
           }
         } catch (IOException | RuntimeException e) { // a voter that is down: the next one
-          if (String.valueOf(e.getMessage()).contains("PERMISSION_DENIED")) {
+          if (RaftAccess.refused(e)) {
             throw new RosterException("voter " + peer + " refuses this certificate (an admin certificate is needed): "
                 + e.getMessage(), e);
           }

@@ -1,7 +1,9 @@
 package io.roster.internal;
 
-// This file is large because Node still wires every part of a node (bootstrap, partition hosting,
-// reaping, expiry fan-out, watches); issue 14 makes it a facade over a node context and their own homes.
+// This file is large because Node is both the RegistryNode face and the owner of a node's shared
+// parts (executors, groups, messaging, session state): partition hosting, process-death reaping,
+// expiry fan-out and watch bookkeeping still live here beside it. The voter's Raft server is built in
+// VoterServer, the data directory's identity and incarnation are kept by DataDirIdentity.
 
 import io.roster.Consistency;
 import io.roster.Keys;
@@ -25,7 +27,6 @@ import io.roster.Subscription;
 import io.roster.mirror.ChangeHistory;
 import io.roster.schema.Commands;
 import io.roster.mirror.Mirror;
-import io.roster.ratis.ClientIdentities;
 import io.roster.ratis.RegistryStateMachine;
 import io.roster.schema.Session;
 import io.roster.proto.CreateRegistry;
@@ -33,10 +34,7 @@ import io.roster.proto.KeyMode;
 import io.roster.proto.Result;
 import io.roster.proto.Status;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -64,7 +62,6 @@ import io.roster.schema.Limits;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
-import org.apache.ratis.server.storage.RaftStorage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -175,43 +172,9 @@ public final class Node implements RegistryNode {
     if (config.dataDir() != null) {
       DataDirIdentity.check(config.dataDir(), config.cluster(), config.nodeId());
     }
-    long incarnation = nextIncarnation(config.dataDir());
+    long incarnation = DataDirIdentity.nextIncarnation(config.dataDir());
     RaftGroup group = RatisWiring.group(config);
-    RaftServer server = null;
-    if (config.role() == Role.VOTER) {
-      // who each client id authenticated as: bound by the gate, read by the leader's state machines
-      ClientIdentities identities = config.tls() != null ? new ClientIdentities() : null;
-      // this server's state machines, for the gate to tell members (nodes with an open session)
-      Map<RaftGroupId, RegistryStateMachine> machines = new ConcurrentHashMap<>();
-      // the server, once built: voters added since this node's configuration are in its groups' configurations
-      java.util.concurrent.atomic.AtomicReference<RaftServer> built = new java.util.concurrent.atomic.AtomicReference<>();
-      try {
-        server = RaftServer.newBuilder()
-            .setServerId(RaftPeerId.valueOf(config.nodeId()))
-            .setGroup(group)
-            .setProperties(RatisWiring.serverProperties(config))
-            .setParameters(RatisWiring.serverParameters(config, identities, (g, nodeId) -> {
-              RegistryStateMachine sm = machines.get(g);
-              return sm != null && sm.member(nodeId);
-            }, id -> config.voters().containsKey(id) || inConfiguration(built.get(), id),
-                (g, id) -> inGroupConfiguration(built.get(), g, id)))
-            // the cluster's group and every partition group found on disk or added later
-            .setStateMachineRegistry(id -> machines.compute(id, (g, old) -> new RegistryStateMachine(identities,
-                config.dataDir() == null ? null : config.dataDir().resolve(SnapshotRestorer.SEEDS))))
-            .setOption(RaftStorage.StartupOption.RECOVER)
-            .build();
-        built.set(server);
-        server.start();
-        checkStoredVoters(server, group, config);
-      } catch (IllegalArgumentException e) {
-        closeQuietly(server);
-        throw e;
-      } catch (IOException | RuntimeException e) { // RuntimeException: Ratis' ExitException (see RatisEmbedding)
-        closeQuietly(server);
-        throw new RosterException("node " + config.nodeId() + " cannot start its Raft server on "
-            + config.listenAddress() + ": " + causes(e), e);
-      }
-    }
+    RaftServer server = config.role() == Role.VOTER ? VoterServer.start(config, group) : null;
     Node node;
     try {
       node = new Node(config, incarnation, server, group);
@@ -237,75 +200,6 @@ public final class Node implements RegistryNode {
       b.append(": ").append(t.getMessage());
     }
     return b.toString();
-  }
-
-  /**
-   * A new incarnation, larger than every earlier one of this node: the wall clock in milliseconds,
-   * or one more than the last one recorded in the data directory if the clock went back.
-   */
-  /** Whether {@code id} is a peer (voter, or catching up to be one) of a group {@code server} hosts. */
-  private static boolean inConfiguration(RaftServer server, String id) {
-    if (server == null) {
-      return false;
-    }
-    RaftPeerId peer = RaftPeerId.valueOf(id);
-    for (RaftGroupId g : server.getGroupIds()) {
-      try {
-        org.apache.ratis.server.RaftConfiguration conf = server.getDivision(g).getRaftConf();
-        if (conf.getPeer(peer) != null) {
-          return true;
-        }
-      } catch (IOException | RuntimeException gone) {
-        // a group being removed
-      }
-    }
-    return false;
-  }
-
-  /** Whether {@code id} is a voter of group {@code g} as {@code server} knows it (true if it does not host it). */
-  private static boolean inGroupConfiguration(RaftServer server, RaftGroupId g, String id) {
-    if (server == null) {
-      return true;
-    }
-    try {
-      return server.getDivision(g).getRaftConf().getPeer(RaftPeerId.valueOf(id)) != null;
-    } catch (IOException notHosted) {
-      return true; // Ratis answers for a group it does not host
-    }
-  }
-
-  /** Refuses voters that contradict the Raft configuration stored in the data directory. */
-  private static void checkStoredVoters(RaftServer server, RaftGroup group, NodeConfig config) throws IOException {
-    Map<String, String> stored = new java.util.LinkedHashMap<>();
-    for (org.apache.ratis.protocol.RaftPeer p : server.getDivision(group.getGroupId()).getRaftConf().getCurrentPeers()) {
-      stored.put(p.getId().toString(), p.getAddress());
-    }
-    String conflict = DataDirIdentity.votersConflict(stored, config.voters());
-    if (conflict != null) {
-      throw new IllegalArgumentException("node " + config.nodeId() + ": " + conflict + " (data directory "
-          + config.dataDir() + "); give the cluster's current voters");
-    }
-  }
-
-  private static long nextIncarnation(Path dataDir) {
-    long incarnation = System.currentTimeMillis();
-    if (dataDir == null) {
-      return incarnation;
-    }
-    Path file = dataDir.resolve("incarnation");
-    try {
-      Files.createDirectories(dataDir);
-      if (Files.exists(file)) {
-        long last = Long.parseLong(Files.readString(file, StandardCharsets.UTF_8).trim());
-        incarnation = Math.max(incarnation, last + 1);
-      }
-      Path tmp = dataDir.resolve("incarnation.tmp");
-      Files.writeString(tmp, Long.toString(incarnation), StandardCharsets.UTF_8);
-      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (IOException | NumberFormatException e) {
-      throw new RosterException("cannot record the incarnation in " + file + ": " + e.getMessage(), e);
-    }
-    return incarnation;
   }
 
   private static ThreadFactory threads(String prefix) {
@@ -987,7 +881,7 @@ public final class Node implements RegistryNode {
         return;
       }
       try {
-        next = nextIncarnation(config.dataDir());
+        next = DataDirIdentity.nextIncarnation(config.dataDir());
       } catch (RuntimeException e) { // the incarnation file cannot be written: try again
         LOG.warn("{}: rejoining after the expiry of incarnation {} failed ({}); trying again in {} ms", nodeId(), lost,
             e.getMessage(), REJOIN_RETRY_MILLIS);

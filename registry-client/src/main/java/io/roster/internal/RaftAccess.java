@@ -127,6 +127,19 @@ final class RaftAccess implements ServerInterceptor {
     return refuse(call, from, id, "unknown service " + service);
   }
 
+  /**
+   * Whether a call failed because a voter's gate refused it: {@code PERMISSION_DENIED} anywhere in
+   * its causes (Ratis' client passes the gRPC status on in an exception's message).
+   */
+  static boolean refused(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (String.valueOf(t.getMessage()).contains("PERMISSION_DENIED")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private <Q, A> ServerCall.Listener<Q> refuse(ServerCall<Q, A> call, SocketAddress from, String id, String why) {
     refusals.warn("{}: refused {} from {} ({}): {}", nodeId, call.getMethodDescriptor().getFullMethodName(), from,
         id, why);

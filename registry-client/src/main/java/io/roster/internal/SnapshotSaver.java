@@ -87,7 +87,7 @@ public final class SnapshotSaver {
       try {
         reply = c.io().sendReadOnly(message(StoreCopy.newBuilder().setCopyId(id).setPart(0).build()), leader);
       } catch (IOException e) {
-        if (refused(e)) {
+        if (RaftAccess.refused(e)) {
           throw new RosterException("the cluster refuses this certificate (an admin certificate is needed): "
               + e.getMessage(), e);
         }
@@ -140,15 +140,6 @@ public final class SnapshotSaver {
       throw new RosterException("copying " + label + " failed: " + r.getStatus() + " " + r.getDetail());
     }
     return r;
-  }
-
-  private static boolean refused(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (String.valueOf(t.getMessage()).contains("PERMISSION_DENIED")) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static Message message(StoreCopy copy) {

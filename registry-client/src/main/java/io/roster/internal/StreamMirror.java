@@ -147,7 +147,7 @@ final class StreamMirror implements MirrorSource {
         if (closed) {
           return;
         }
-        if (refused(e)) {
+        if (RaftAccess.refused(e)) {
           if (sessionEnded.getAsBoolean()) {
             // this node was declared dead: voters serve it no more
             LOG.info("{}: the session ended; {} streams to this node no more, its mirror stays at index {}",
@@ -215,16 +215,6 @@ final class StreamMirror implements MirrorSource {
       throw reply.getException();
     }
     return QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
-  }
-
-  /** Whether the gate refused this node (no open session in the group). */
-  private static boolean refused(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (String.valueOf(t.getMessage()).contains("PERMISSION_DENIED")) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static void sleep(long millis) {

@@ -36,7 +36,15 @@ public final class Authorization {
 
   /** What a certificate proved: the node id (its CN) and its role (its OU). */
   public record Identity(String nodeId, Kind kind) {
-    public enum Kind { VOTER, CLIENT, ADMIN }
+    /** The certificate's role: a configured voter, a client node, or an operator's admin certificate. */
+    public enum Kind {
+      /** A voter of the cluster (a voter certificate whose id is a configured voter). */
+      VOTER,
+      /** A client node, or a voter certificate of an id that is not a voter. */
+      CLIENT,
+      /** An operator's tool. */
+      ADMIN
+    }
 
     @Override
     public String toString() {

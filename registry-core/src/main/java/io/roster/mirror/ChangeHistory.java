@@ -14,7 +14,9 @@ import java.util.concurrent.Executor;
  * whole state. Only the apply thread appends; readers are any thread.
  */
 public final class ChangeHistory {
+  /** Entries kept at most. */
   public static final int ENTRIES_MAX = 100_000;
+  /** Encoded bytes kept at most. */
   public static final long BYTES_MAX = 64L * 1024 * 1024;
 
   /** The entries in index order, from {@code head} on; the dropped prefix is compacted away in bulk. */
@@ -148,6 +150,7 @@ public final class ChangeHistory {
     return completeAfter;
   }
 
+  /** The index of the last applied entry this history has seen (changed state or not). */
   public synchronized long appliedIndex() {
     return appliedIndex;
   }

@@ -27,6 +27,7 @@ import java.util.function.UnaryOperator;
 public final class ChangeCodec {
   private ChangeCodec() {}
 
+  /** A change on the wire; {@code decode} reads it back against the registries it names. */
   public static ChangeProto encode(Change change) {
     ChangeProto.Builder b = ChangeProto.newBuilder();
     if (change instanceof RegistryCreated c) {

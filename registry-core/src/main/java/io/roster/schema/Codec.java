@@ -21,6 +21,7 @@ public final class Codec {
 
   private Codec() {}
 
+  /** A pid on the wire. */
   public static PidProto toProto(Pid pid) {
     return PidProto.newBuilder()
         .setNodeId(pid.nodeId())
@@ -38,10 +39,12 @@ public final class Codec {
   static final byte MAGIC = 'R';
   static final int FRAME_HEADER_BYTES = 6;
 
+  /** The commands of one Raft entry, in order. */
   public static CommandBatch batchOf(List<Command> commands) {
     return CommandBatch.newBuilder().addAllCommands(commands).build();
   }
 
+  /** The commands of one Raft entry, in order. */
   public static CommandBatch batchOf(Command... commands) {
     return batchOf(List.of(commands));
   }
@@ -55,12 +58,14 @@ public final class Codec {
         .put(MAGIC).put((byte) SCHEMA_VERSION).putInt((int) crc.getValue()).put(payload).array();
   }
 
+  /** Frames the batch of {@code commands} for the Raft log ({@link #encode(CommandBatch)}). */
   public static byte[] encode(Command... commands) {
     return encode(batchOf(commands));
   }
 
   /** A decoded batch, or why the bytes are not one. */
   public record Decoded(CommandBatch batch, Status errorStatus, String errorDetail) {
+    /** Whether the bytes were a valid batch. */
     public boolean ok() {
       return batch != null;
     }

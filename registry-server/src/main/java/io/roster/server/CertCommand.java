@@ -1,5 +1,6 @@
 package io.roster.server;
 
+import io.roster.testkit.CertificateAuthority;
 import io.roster.Tls;
 import java.nio.file.Files;
 import java.nio.file.Path;

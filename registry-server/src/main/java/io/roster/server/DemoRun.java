@@ -1,5 +1,6 @@
 package io.roster.server;
 
+import io.roster.testkit.LocalCluster;
 import io.roster.LocalProcess;
 import io.roster.Pid;
 import io.roster.Registry;

@@ -100,6 +100,7 @@ public final class Checkpoints {
     deleteTree(old);
   }
 
+  /** Deletes a directory and everything in it; nothing if it does not exist. */
   public static void deleteTree(Path root) throws IOException {
     if (!Files.exists(root)) {
       return;

@@ -209,7 +209,7 @@ public final class Compare implements Callable<Integer> {
           p.destroyForcibly();
         }
       }
-      io.roster.server.LocalCluster.deleteTree(data);
+      io.roster.testkit.LocalCluster.deleteTree(data);
     }
   }
 

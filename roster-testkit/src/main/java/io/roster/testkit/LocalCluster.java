@@ -1,4 +1,4 @@
-package io.roster.server;
+package io.roster.testkit;
 
 import io.roster.RegistryNode;
 import io.roster.Role;
