@@ -100,9 +100,9 @@ final class Group {
       this.writer = new Writer(prefix + "-group-commit", writes, config.requestTimeout().toMillis(),
           config.batching().settings(), voterIds(raftGroup), this::knownLeader);
     } catch (RuntimeException e) { // close what was made
-      Node.closeQuietly(writes);
-      Node.closeQuietly(reads);
-      heartbeatClients.values().forEach(Node::closeQuietly);
+      Failures.closeQuietly(writes);
+      Failures.closeQuietly(reads);
+      heartbeatClients.values().forEach(Failures::closeQuietly);
       mirror.close();
       throw e;
     }
@@ -307,7 +307,7 @@ final class Group {
         throw new MirrorLagException("the write was committed at revision " + r.getRevision() + ", but this node's "
             + "mirror of " + label + " did not apply it within " + node.timeoutMillis() + " ms (it is at revision "
             + appliedRevision() + "); local reads here may not show it yet",
-            r.getRevision(), Writer.cause(error));
+            r.getRevision(), Failures.cause(error));
       }
       return r;
     }, node.callbackExecutor());
@@ -329,14 +329,14 @@ final class Group {
     if (consistency.revision() > 0) {
       long revision = consistency.revision();
       return mirror.awaitApplied(Revisions.index(revision), timeoutMillis).exceptionally(e -> {
-        Throwable cause = Writer.cause(e);
+        Throwable cause = Failures.cause(e);
         if (cause instanceof java.util.concurrent.TimeoutException) {
           throw new RegistryUnavailableException("revision " + revision + " was not reached within " + timeoutMillis
               + " ms: this node's mirror of " + label + " has applied up to revision "
               + appliedRevision() + " (a revision of another partition or "
               + "cluster is never reached here; or this node is cut off from the voters)", cause);
         }
-        throw Writer.unwrap(cause);
+        throw Failures.unwrap(cause);
       });
     }
     return CompletableFuture.completedFuture(0L);
@@ -383,7 +383,7 @@ final class Group {
     heartbeatClients.values().forEach(RenewableClient::stop);
     readClient.stop();
     writeClient.stop();
-    heartbeatClients.values().forEach(Node::closeQuietly);
+    heartbeatClients.values().forEach(Failures::closeQuietly);
     readClient.close();
     writeClient.close();
     mirror.close();

@@ -33,31 +33,9 @@ import org.slf4j.LoggerFactory;
 final class GroupCommit implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(GroupCommit.class);
 
-  /** The settings of a node's group commit. */
-  record Settings(int commandsMax, int bytesMax, long lingerNanos, int queueMax) {
-    static final Settings DEFAULT = new Settings(256, 256 * 1024, TimeUnit.MICROSECONDS.toNanos(200), 65_536);
-
-    Settings {
-      if (commandsMax < 1 || commandsMax > Limits.BATCH_COMMANDS_MAX) {
-        throw new IllegalArgumentException("batch commands must be 1.." + Limits.BATCH_COMMANDS_MAX + ", was "
-            + commandsMax);
-      }
-      if (bytesMax < 1024 || bytesMax > Limits.BATCH_BYTES_MAX / 2) {
-        throw new IllegalArgumentException("batch bytes must be 1024.." + Limits.BATCH_BYTES_MAX / 2 + ", was "
-            + bytesMax);
-      }
-      if (lingerNanos < 0 || lingerNanos > TimeUnit.MILLISECONDS.toNanos(100)) {
-        throw new IllegalArgumentException("batch linger must be 0..100 ms, was " + lingerNanos + " ns");
-      }
-      if (queueMax < 1 || queueMax > 1_000_000) {
-        throw new IllegalArgumentException("write queue must be 1..1000000, was " + queueMax);
-      }
-    }
-  }
-
   private record Pending(Command command, int bytes, CompletableFuture<Result> result) {}
 
-  private final Settings settings;
+  private final BatchSettings settings;
   private final Function<byte[], CompletableFuture<BatchResult>> send;
   private final ArrayBlockingQueue<Pending> queue;
   /** One permit: the batch in flight. */
@@ -67,7 +45,7 @@ final class GroupCommit implements AutoCloseable {
   private volatile Pending carried; // taken from the queue but left for the next batch (it did not fit)
 
   /** {@code send} ships one encoded entry and completes with its results. */
-  GroupCommit(String name, Settings settings, Function<byte[], CompletableFuture<BatchResult>> send) {
+  GroupCommit(String name, BatchSettings settings, Function<byte[], CompletableFuture<BatchResult>> send) {
     this.settings = settings;
     this.send = send;
     this.queue = new ArrayBlockingQueue<>(settings.queueMax());

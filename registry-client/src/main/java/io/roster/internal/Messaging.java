@@ -166,7 +166,7 @@ final class Messaging implements AutoCloseable {
     } catch (IOException e) {
       retries.shutdownNow();
       throw new RosterException("node " + nodeId + " cannot serve messages on " + bindAddress + ": "
-          + Node.causes(e), e);
+          + Failures.causes(e), e);
     }
     String published = bindAddress.substring(0, bindAddress.lastIndexOf(':'));
     this.address = published + ":" + server.getPort();
@@ -244,7 +244,7 @@ final class Messaging implements AutoCloseable {
       if (error == null) {
         return reply;
       }
-      Throwable cause = Writer.cause(error);
+      Throwable cause = Failures.cause(error);
       if (cause instanceof TimeoutException) {
         onTimeout.run();
         throw new CallException(CallException.Reason.TIMEOUT, to + " did not answer within " + limit + " ms");

@@ -69,7 +69,7 @@ import org.slf4j.LoggerFactory;
  * A running node: its Raft server (voters), its Ratis clients, its session, its processes and
  * registries. The public face is {@link RegistryNode}; this class is the wiring.
  */
-public final class Node implements RegistryNode {
+public final class Node implements RegistryNode, SessionKeeper.Owner {
   private static final Logger LOG = LoggerFactory.getLogger(Node.class);
 
   /** The label of the cluster's own group, in thread names and logs. */
@@ -179,7 +179,7 @@ public final class Node implements RegistryNode {
     try {
       node = new Node(config, incarnation, server, group);
     } catch (RuntimeException e) {
-      closeQuietly(server);
+      Failures.closeQuietly(server);
       throw e;
     }
     node.main.start();
@@ -191,15 +191,6 @@ public final class Node implements RegistryNode {
     }
     LOG.info("node {} started as {} (incarnation {})", config.nodeId(), config.role(), incarnation);
     return node;
-  }
-
-  /** The messages of a failure and its causes, so that the root cause (a port in use, say) shows. */
-  static String causes(Throwable e) {
-    StringBuilder b = new StringBuilder(String.valueOf(e.getMessage()));
-    for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
-      b.append(": ").append(t.getMessage());
-    }
-    return b.toString();
   }
 
   private static ThreadFactory threads(String prefix) {
@@ -297,7 +288,7 @@ public final class Node implements RegistryNode {
         Thread.currentThread().interrupt();
         throw new RosterException("interrupted", e);
       } catch (ExecutionException e) {
-        throw Writer.unwrap(e);
+        throw Failures.unwrap(e);
       }
       created.add(g.write(Commands.createRegistry(CreateRegistry.newBuilder().setRegistry(name).setMode(mode)
           .setPartitions(1).build()), name));
@@ -604,7 +595,7 @@ public final class Node implements RegistryNode {
     dispatchExecutor.shutdownNow();
     callbackPool.shutdown(); // lets queued completions run
     groups().forEach(Group::close);
-    closeQuietly(server);
+    Failures.closeQuietly(server);
     LOG.info("node {} stopped", nodeId());
   }
 
@@ -614,17 +605,6 @@ public final class Node implements RegistryNode {
     all.add(main);
     all.addAll(partitionGroups.values());
     return all;
-  }
-
-  static void closeQuietly(AutoCloseable c) {
-    if (c == null) {
-      return;
-    }
-    try {
-      c.close();
-    } catch (Exception e) {
-      LOG.warn("close of {} failed: {}", c, e.toString());
-    }
   }
 
   // ---------------------------------------------------------------- for RegistryImpl and SessionKeeper
@@ -763,7 +743,7 @@ public final class Node implements RegistryNode {
 
   <T> CompletableFuture<T> withTimeout(CompletableFuture<T> f, String what) {
     return f.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).exceptionally(e -> {
-      Throwable cause = Writer.cause(e);
+      Throwable cause = Failures.cause(e);
       if (cause instanceof TimeoutException) {
         throw Writer.unavailable(what + " did not complete within " + timeoutMillis + " ms",
             String.join(", ", config.voters().keySet()), null, cause);
@@ -771,7 +751,7 @@ public final class Node implements RegistryNode {
       if (cause instanceof IOException) { // Ratis: no leader, read index refused, connection lost
         throw Writer.unavailable(what + " failed", String.join(", ", config.voters().keySet()), null, cause);
       }
-      throw Writer.unwrap(cause);
+      throw Failures.unwrap(cause);
     });
   }
 
@@ -783,7 +763,7 @@ public final class Node implements RegistryNode {
       Thread.currentThread().interrupt();
       throw new RosterException("interrupted", e);
     } catch (ExecutionException e) {
-      throw Writer.unwrap(e);
+      throw Failures.unwrap(e);
     }
   }
 
@@ -837,7 +817,8 @@ public final class Node implements RegistryNode {
    * Called by a group's session keeper when that group's leader says this node's session is gone:
    * the node has lost names, so its processes die and it ends its session in the other groups too.
    */
-  void sessionExpired(SessionKeeper keeper) {
+  @Override
+  public void sessionExpired(SessionKeeper keeper) {
     if (!expiring.compareAndSet(false, true)) {
       return;
     }

@@ -27,10 +27,10 @@ public record NodeConfig(
     boolean insecure,
     int processesMax) {
 
-  /** Group commit settings, validated by {@link GroupCommit.Settings}. */
+  /** Group commit settings, validated by {@link BatchSettings}. */
   public record Batching(int commandsMax, int bytesMax, long lingerNanos) {
-    GroupCommit.Settings settings() {
-      return new GroupCommit.Settings(commandsMax, bytesMax, lingerNanos, GroupCommit.Settings.DEFAULT.queueMax());
+    BatchSettings settings() {
+      return new BatchSettings(commandsMax, bytesMax, lingerNanos, BatchSettings.DEFAULT.queueMax());
     }
   }
 

@@ -195,7 +195,7 @@ final class RegistryImpl<V> implements Registry<V> {
     node.pending().addKey(name, key, pid);
     CompletableFuture<Long> outcome = group.write(Commands.unregister(name, key, pid), key);
     outcome.whenComplete((revision, error) -> {
-      if (Writer.cause(error) instanceof io.roster.MirrorLagException lag) {
+      if (Failures.cause(error) instanceof io.roster.MirrorLagException lag) {
         // committed, not yet applied here: keep hiding the key until it is
         group.afterApplied(lag.revision(), () -> node.pending().removeKey(name, key, pid));
       } else {

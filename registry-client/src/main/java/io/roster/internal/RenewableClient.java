@@ -171,7 +171,7 @@ final class RenewableClient implements AutoCloseable {
   private void closeNow(RaftClient c) {
     if (retiring.remove(c) != null) {
       inFlight.remove(c);
-      Node.closeQuietly(c);
+      Failures.closeQuietly(c);
     }
   }
 

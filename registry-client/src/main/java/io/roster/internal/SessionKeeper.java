@@ -26,13 +26,28 @@ import org.slf4j.LoggerFactory;
  * voter that leads, also proposes the expiry of other nodes' silent sessions.
  */
 final class SessionKeeper {
+  /** The node whose session a keeper holds: who it is, and whom it tells when the session is gone. */
+  interface Owner {
+    /** The node's id. */
+    String nodeId();
+
+    /** The node's incarnation now (a keeper holds the session of the one it was made in). */
+    long incarnation();
+
+    /** Where the node's processes receive messages, published in its session. */
+    String messageAddress();
+
+    /** Called when a group's leader says this node's session is gone. */
+    void sessionExpired(SessionKeeper keeper);
+  }
+
   private static final Logger LOG = LoggerFactory.getLogger(SessionKeeper.class);
   private static final long RETRY_MILLIS = 250;
   private static final long EXPIRY_CHECK_MILLIS = 200;
   private static final long REFUSED_RETRY_MILLIS = 5_000;
   private static final RateLimitedLog REFUSALS = new RateLimitedLog(LOG, 60_000);
 
-  private final Node node;
+  private final Owner node;
   /** The incarnation whose session this keeper holds (a voter that rejoins makes a new keeper). */
   private final long incarnation;
   /** The group this keeper holds the session in, for logs. */
@@ -66,7 +81,7 @@ final class SessionKeeper {
   /** How long the first OpenSession waits for the preferred voter to take over from a first leader. */
   private static final long PREFERRED_WAIT_MILLIS = 1_500;
 
-  SessionKeeper(Node node, String label, Writer writer,
+  SessionKeeper(Owner node, String label, Writer writer,
       Map<org.apache.ratis.protocol.RaftPeerId, RenewableClient> heartbeatClients, ScheduledExecutorService scheduler,
       long timeoutMillis, org.apache.ratis.protocol.RaftPeerId preferredLeader) {
     this.preferredLeader = preferredLeader;

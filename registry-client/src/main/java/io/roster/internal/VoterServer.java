@@ -57,12 +57,12 @@ final class VoterServer {
       checkStoredVoters(server, group, config);
       return server;
     } catch (IllegalArgumentException e) {
-      Node.closeQuietly(server);
+      Failures.closeQuietly(server);
       throw e;
     } catch (IOException | RuntimeException e) { // RuntimeException: Ratis' ExitException (see RatisEmbedding)
-      Node.closeQuietly(server);
+      Failures.closeQuietly(server);
       throw new RosterException("node " + config.nodeId() + " cannot start its Raft server on "
-          + config.listenAddress() + ": " + Node.causes(e), e);
+          + config.listenAddress() + ": " + Failures.causes(e), e);
     }
   }
 

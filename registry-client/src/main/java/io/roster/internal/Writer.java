@@ -34,7 +34,7 @@ final class Writer implements AutoCloseable {
   /** The leader this node knows without asking Ratis, if any: entries go there first. */
   private final java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> knownLeader;
 
-  Writer(String name, RenewableClient client, long timeoutMillis, GroupCommit.Settings batching, String voters,
+  Writer(String name, RenewableClient client, long timeoutMillis, BatchSettings batching, String voters,
       java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> knownLeader) {
     this.client = client;
     this.timeoutMillis = timeoutMillis;
@@ -53,7 +53,7 @@ final class Writer implements AutoCloseable {
       if (error == null) {
         return r;
       }
-      Throwable cause = cause(error);
+      Throwable cause = Failures.cause(error);
       if (cause instanceof RosterException re) {
         throw re; // already says what happened (unavailable, queue full, refused entry)
       }
@@ -94,7 +94,7 @@ final class Writer implements AutoCloseable {
 
   /** Says in Roster's words that no leader committed the write; Ratis' exception is the cause. */
   private RosterException unavailable(Throwable error) {
-    Throwable cause = cause(error);
+    Throwable cause = Failures.cause(error);
     if (cause instanceof org.apache.ratis.protocol.exceptions.StateMachineException refused) {
       String message = String.valueOf(refused.getMessage());
       String mark = io.roster.core.Authorization.REFUSED;
@@ -148,18 +148,4 @@ final class Writer implements AutoCloseable {
     }
   }
 
-  /** What a future failed with: the cause a {@link CompletionException} wraps, or the failure itself. */
-  static Throwable cause(Throwable error) {
-    return error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-  }
-
-  /** Unwraps the exception a future completed with, for blocking callers. */
-  static RuntimeException unwrap(Throwable t) {
-    Throwable cause = t instanceof CompletionException || t instanceof java.util.concurrent.ExecutionException
-        ? t.getCause() : t;
-    if (cause instanceof RuntimeException r) {
-      return r;
-    }
-    return new RosterException(String.valueOf(cause), cause);
-  }
 }

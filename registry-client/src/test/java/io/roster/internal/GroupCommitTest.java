@@ -31,7 +31,7 @@ class GroupCommitTest {
   final List<Sent> sent = new CopyOnWriteArrayList<>();
   GroupCommit gc;
 
-  GroupCommit start(GroupCommit.Settings settings) {
+  GroupCommit start(BatchSettings settings) {
     gc = new GroupCommit("test-group-commit", settings, entry -> {
       CompletableFuture<BatchResult> reply = new CompletableFuture<>();
       Codec.Decoded d = Codec.decodeBatch(ByteString.copyFrom(entry));
@@ -63,7 +63,7 @@ class GroupCommitTest {
 
   @Test
   void writesArrivingWhileBatchesAreInFlightLeaveTogetherInTheNextEntry() {
-    start(new GroupCommit.Settings(256, 256 * 1024, 0, 1000));
+    start(new BatchSettings(256, 256 * 1024, 0, 1000));
     CompletableFuture<Result> first = gc.submit(command(0));
     Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> sent.size() == 1);
     List<CompletableFuture<Result>> rest = new ArrayList<>();
@@ -84,7 +84,7 @@ class GroupCommitTest {
   @Test
   void batchesRespectTheCommandAndByteBounds() {
     int commandBytes = command(10).getSerializedSize();
-    start(new GroupCommit.Settings(10, 1024, TimeUnit.MILLISECONDS.toNanos(50), 1000));
+    start(new BatchSettings(10, 1024, TimeUnit.MILLISECONDS.toNanos(50), 1000));
     CompletableFuture<Result> blocker = gc.submit(command(999));
     Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> sent.size() == 1);
     List<CompletableFuture<Result>> queued = new ArrayList<>();
@@ -106,7 +106,7 @@ class GroupCommitTest {
 
   @Test
   void aFailedEntryFailsEveryWriteInItAndTheNextEntryStillGoes() {
-    start(new GroupCommit.Settings(256, 256 * 1024, 0, 1000));
+    start(new BatchSettings(256, 256 * 1024, 0, 1000));
     CompletableFuture<Result> a = gc.submit(command(1));
     Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> sent.size() == 1);
     sent.get(0).reply().completeExceptionally(new IllegalStateException("no leader"));
@@ -119,7 +119,7 @@ class GroupCommitTest {
 
   @Test
   void aFullQueueRefusesWithAClearError() {
-    start(new GroupCommit.Settings(1, 1024, 0, 2));
+    start(new BatchSettings(1, 1024, 0, 2));
     gc.submit(command(0)); // taken by the flusher, waiting for its reply
     Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> sent.size() == 1);
     List<CompletableFuture<Result>> more = new ArrayList<>();
