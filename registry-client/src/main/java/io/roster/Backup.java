@@ -1,9 +1,9 @@
 package io.roster;
 
-import io.roster.internal.MembershipAdmin;
-import io.roster.internal.SnapshotRestorer;
-import io.roster.internal.SnapshotSaver;
 import io.roster.backup.SnapshotArchive;
+import io.roster.internal.admin.MembershipAdmin;
+import io.roster.internal.admin.SnapshotSaver;
+import io.roster.internal.node.SnapshotRestorer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
 package io.roster;
 
-import io.roster.internal.MembershipAdmin;
+import io.roster.internal.admin.MembershipAdmin;
 import java.util.Map;
 
 /**

@@ -1,7 +1,7 @@
 package io.roster;
 
-import io.roster.internal.Node;
 import io.roster.internal.NodeConfig;
+import io.roster.internal.node.Node;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;

@@ -1,7 +1,7 @@
 package io.roster.bench;
 
 import io.roster.Backup;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import io.roster.mirror.Mirror;
 import java.nio.file.Files;

@@ -3,7 +3,7 @@ package io.roster.bench;
 import io.roster.Consistency;
 import io.roster.LocalProcess;
 import io.roster.Registry;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;

@@ -83,6 +83,36 @@ class ArchitectureTest {
     layer(new String[] {"io.roster.apply.."}, "io.roster.ratis..");
   }
 
+  /**
+   * The client's parts: the shared settings and helpers ({@code io.roster.internal}), then transport
+   * (TLS, the gate, Ratis wiring and clients), the write path, the read path (barriers, mirrors,
+   * overlay, watches), sessions, messaging and processes, admin tools; the node ({@code node}: life
+   * cycle, groups, the registry face) wires them and is the only part that knows the others.
+   */
+  @Test
+  void theClientsPartsUseOnlyWhatIsBelowThem() {
+    String node = "io.roster.internal.node..";
+    String[] all = {"io.roster.internal.transport..", "io.roster.internal.write..", "io.roster.internal.read..",
+        "io.roster.internal.session..", "io.roster.internal.messaging..", "io.roster.internal.admin..", node};
+    noClasses().that().resideInAPackage("io.roster.internal").should().dependOnClassesThat().resideInAnyPackage(all)
+        .check(classes);
+    layer(new String[] {"io.roster.internal.transport.."}, without(all, "io.roster.internal.transport.."));
+    layer(new String[] {"io.roster.internal.write.."}, without(all, "io.roster.internal.transport..",
+        "io.roster.internal.write.."));
+    layer(new String[] {"io.roster.internal.read.."}, without(all, "io.roster.internal.transport..",
+        "io.roster.internal.read.."));
+    layer(new String[] {"io.roster.internal.session.."}, without(all, "io.roster.internal.transport..",
+        "io.roster.internal.write..", "io.roster.internal.session.."));
+    layer(new String[] {"io.roster.internal.messaging.."}, without(all, "io.roster.internal.transport..",
+        "io.roster.internal.messaging.."));
+    layer(new String[] {"io.roster.internal.admin.."}, without(all, "io.roster.internal.transport..",
+        "io.roster.internal.admin.."));
+  }
+
+  private static String[] without(String[] all, String... allowed) {
+    return java.util.Arrays.stream(all).filter(p -> !java.util.List.of(allowed).contains(p)).toArray(String[]::new);
+  }
+
   private static void layer(String[] packages, String... above) {
     noClasses().that().resideInAnyPackage(packages).should().dependOnClassesThat().resideInAnyPackage(above)
         .check(classes);

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.roster.LocalProcess;
 import io.roster.Registry;
 import io.roster.Role;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;

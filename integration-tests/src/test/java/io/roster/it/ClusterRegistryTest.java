@@ -9,7 +9,7 @@ import io.roster.LocalProcess;
 import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.RegistryUnavailableException;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;

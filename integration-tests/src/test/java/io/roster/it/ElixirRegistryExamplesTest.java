@@ -12,7 +12,7 @@ import io.roster.Registry;
 import io.roster.RegistryEntry;
 import io.roster.ValueCodec;
 import io.roster.ValueUpdate;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -12,7 +12,7 @@ import io.roster.NotRegisteredException;
 import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.ValueCodec;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

@@ -14,7 +14,7 @@ import io.roster.RegistryEvent;
 import io.roster.RegistryListener;
 import io.roster.Subscription;
 import io.roster.ValueCodec;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -11,7 +11,7 @@ import io.roster.RegistryEvent;
 import io.roster.Role;
 import io.roster.Subscription;
 import io.roster.ValueCodec;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import io.roster.schema.Revisions;
 import java.nio.charset.StandardCharsets;

@@ -10,7 +10,7 @@ import io.roster.Registry;
 import io.roster.RegistryNode;
 import io.roster.Role;
 import io.roster.SessionExpiredException;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;

@@ -13,7 +13,7 @@ import io.roster.RegistryNode;
 import io.roster.Role;
 import io.roster.Tls;
 import io.roster.ValueCodec;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.CertificateAuthority;
 import io.roster.testkit.LocalCluster;
 import io.roster.schema.Codec;

@@ -10,7 +10,7 @@ import io.roster.RegistryListener;
 import io.roster.RosterException;
 import io.roster.Subscription;
 import io.roster.ValueCodec;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
 import java.time.Duration;

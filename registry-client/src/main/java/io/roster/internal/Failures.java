@@ -7,13 +7,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** What a failure says and where it came from: helpers every part of a node uses. */
-final class Failures {
+public final class Failures {
   private static final Logger LOG = LoggerFactory.getLogger(Failures.class);
 
   private Failures() {}
 
   /** The messages of a failure and its causes, so that the root cause (a port in use, say) shows. */
-  static String causes(Throwable e) {
+  public static String causes(Throwable e) {
     StringBuilder b = new StringBuilder(String.valueOf(e.getMessage()));
     for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
       b.append(": ").append(t.getMessage());
@@ -22,12 +22,12 @@ final class Failures {
   }
 
   /** What a future failed with: the cause a {@link CompletionException} wraps, or the failure itself. */
-  static Throwable cause(Throwable error) {
+  public static Throwable cause(Throwable error) {
     return error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
   }
 
   /** Unwraps the exception a future completed with, for blocking callers. */
-  static RuntimeException unwrap(Throwable t) {
+  public static RuntimeException unwrap(Throwable t) {
     Throwable cause = t instanceof CompletionException || t instanceof ExecutionException ? t.getCause() : t;
     if (cause instanceof RuntimeException r) {
       return r;
@@ -36,7 +36,7 @@ final class Failures {
   }
 
   /** Closes {@code c} (if not null), logging a failure at WARN instead of throwing it. */
-  static void closeQuietly(AutoCloseable c) {
+  public static void closeQuietly(AutoCloseable c) {
     if (c == null) {
       return;
     }

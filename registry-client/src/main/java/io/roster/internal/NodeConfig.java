@@ -29,7 +29,7 @@ public record NodeConfig(
 
   /** Group commit settings, validated by {@link BatchSettings}. */
   public record Batching(int commandsMax, int bytesMax, long lingerNanos) {
-    BatchSettings settings() {
+    public BatchSettings settings() {
       return new BatchSettings(commandsMax, bytesMax, lingerNanos, BatchSettings.DEFAULT.queueMax());
     }
   }
@@ -99,7 +99,7 @@ public record NodeConfig(
     require(port >= 1 && port <= 65535, what + ": port must be 1..65535, was " + port);
   }
 
-  static int port(String hostPort) {
+  public static int port(String hostPort) {
     return Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
   }
 
@@ -108,7 +108,7 @@ public record NodeConfig(
     return hostPort.substring(0, hostPort.lastIndexOf(':'));
   }
 
-  static String host(String hostPort) {
+  public static String host(String hostPort) {
     String host = hostPort.substring(0, hostPort.lastIndexOf(':'));
     return host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
   }

@@ -7,18 +7,18 @@ import org.slf4j.Logger;
  * A WARN line that repeats at most once per period: a flood of bad requests (a misconfigured or
  * hostile peer) costs the log one line per period, which says how many were left out before it.
  */
-final class RateLimitedLog {
+public final class RateLimitedLog {
   private final Logger log;
   private final long periodNanos;
   private final AtomicLong nextNanos = new AtomicLong(Long.MIN_VALUE);
   private final AtomicLong suppressed = new AtomicLong();
 
-  RateLimitedLog(Logger log, long periodMillis) {
+  public RateLimitedLog(Logger log, long periodMillis) {
     this.log = log;
     this.periodNanos = periodMillis * 1_000_000L;
   }
 
-  void warn(String format, Object... args) {
+  public void warn(String format, Object... args) {
     long now = System.nanoTime();
     long next = nextNanos.get();
     if ((next != Long.MIN_VALUE && now - next < 0) || !nextNanos.compareAndSet(next, now + periodNanos)) {

@@ -5,7 +5,7 @@ import io.roster.LocalProcess;
 import io.roster.Pid;
 import io.roster.Registry;
 import io.roster.RegistryUnavailableException;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,8 +2,8 @@ package io.roster.ratis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.roster.core.Authorization.Identity;
 import io.roster.core.Authorization.Identity.Kind;
+import io.roster.core.Authorization.Identity;
 import org.apache.ratis.protocol.ClientId;
 import org.junit.jupiter.api.Test;
 

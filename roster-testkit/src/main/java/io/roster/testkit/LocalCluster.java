@@ -3,7 +3,7 @@ package io.roster.testkit;
 import io.roster.RegistryNode;
 import io.roster.Role;
 import io.roster.RosterException;
-import io.roster.internal.Node;
+import io.roster.internal.node.Node;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;

@@ -1,0 +1,406 @@
+package io.roster.internal.node;
+
+import io.roster.Consistency;
+import io.roster.MirrorLagException;
+import io.roster.RegistryUnavailableException;
+import io.roster.RosterException;
+import io.roster.SessionExpiredException;
+import io.roster.internal.Failures;
+import io.roster.internal.NodeConfig;
+import io.roster.internal.read.MirrorSource;
+import io.roster.internal.read.ReadBarrier;
+import io.roster.internal.read.StreamMirror;
+import io.roster.internal.read.VoterMirror;
+import io.roster.internal.session.SessionKeeper;
+import io.roster.internal.transport.RatisWiring;
+import io.roster.internal.transport.RenewableClient;
+import io.roster.internal.write.Writer;
+import io.roster.mirror.ChangeHistory;
+import io.roster.mirror.Mirror;
+import io.roster.proto.Barrier;
+import io.roster.proto.Command;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Result;
+import io.roster.proto.Status;
+import io.roster.ratis.RegistryStateMachine;
+import io.roster.schema.Revisions;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+
+/**
+ * One Raft group as a node uses it: the cluster's group, or a partition of a partitioned registry.
+ * Each group has its own log and leader, so a node keeps, per group, its own clients, group
+ * commit, read barrier, mirror and session (a group's leader expires the silent sessions of that
+ * group on its own).
+ */
+final class Group {
+  private final Node node;
+  private final String label;
+  private final RaftGroup raftGroup;
+  private final RaftServer server; // null on a client
+  private final RegistryStateMachine stateMachine; // null on a client
+  private final MirrorSource mirror;
+  private final RenewableClient writeClient;
+  private final RenewableClient readClient;
+  private final Map<RaftPeerId, RenewableClient> heartbeatClients = new LinkedHashMap<>();
+  private final Writer writer;
+  private final ReadBarrier barrier;
+  /** This node's session in the group; a voter that rejoins after its session expired makes a new one. */
+  private volatile SessionKeeper session;
+  private final ScheduledExecutorService scheduler;
+  private final long sessionTimeoutMillis;
+  /** Whether this node has written to the group: only then can its processes hold anything there. */
+  private volatile boolean used;
+
+  /**
+   * Opens this node's use of {@code raftGroup}; on a voter, the server must host the group.
+   *
+   * @param label the group in thread names and logs: "cluster" or "registry#partition"
+   */
+  Group(Node node, NodeConfig config, RaftServer server, RaftGroup raftGroup, String label,
+      ScheduledExecutorService scheduler) {
+    this.node = node;
+    this.label = label;
+    this.raftGroup = raftGroup;
+    this.server = server;
+    if (server != null) {
+      try {
+        this.stateMachine = (RegistryStateMachine) server.getDivision(raftGroup.getGroupId()).getStateMachine();
+      } catch (IOException e) {
+        throw new RosterException("node " + config.nodeId() + " does not host the group of " + label + ": "
+            + e.getMessage(), e);
+      }
+      this.mirror = new VoterMirror(stateMachine);
+    } else {
+      this.stateMachine = null;
+      this.mirror = new StreamMirror(config.nodeId() + "-" + label, RatisWiring.streamClient(raftGroup, config),
+          raftGroup.getPeers().stream().toList());
+    }
+    String prefix = "roster-" + config.nodeId() + (label.equals(Node.CLUSTER_LABEL) ? "" : "-" + label);
+    RenewableClient writes = null;
+    RenewableClient reads = null;
+    try {
+      // a replaced client stays open until every request it carries has had all its tries
+      long retireMillis = RatisWiring.clientRetrySpanMillis(config) + 1_000;
+      long drainMillis = RatisWiring.clientAttemptSpanMillis(config);
+      writes = new RenewableClient(prefix + "-writes", this::firstTry,
+          (leader, stopped) -> RatisWiring.client(raftGroup, config, leader, stopped), retireMillis, drainMillis);
+      reads = new RenewableClient(prefix + "-reads", this::firstTry,
+          (leader, stopped) -> RatisWiring.client(raftGroup, config, leader, stopped), retireMillis, drainMillis);
+      for (RaftPeer voter : raftGroup.getPeers()) {
+        heartbeatClients.put(voter.getId(), new RenewableClient(prefix + "-heartbeats-" + voter.getId(),
+            this::firstTry, (leader, stopped) -> RatisWiring.heartbeatClient(raftGroup, config, leader, stopped),
+            retireMillis, drainMillis));
+      }
+      this.writer = new Writer(prefix + "-group-commit", writes, config.requestTimeout().toMillis(),
+          config.batching().settings(), voterIds(raftGroup), this::knownLeader);
+    } catch (RuntimeException e) { // close what was made
+      Failures.closeQuietly(writes);
+      Failures.closeQuietly(reads);
+      heartbeatClients.values().forEach(Failures::closeQuietly);
+      mirror.close();
+      throw e;
+    }
+    this.writeClient = writes;
+    this.readClient = reads;
+    this.barrier = new ReadBarrier(this::takeBarrier);
+    this.scheduler = scheduler;
+    this.sessionTimeoutMillis = config.sessionTimeout().toMillis();
+    this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler, sessionTimeoutMillis,
+        firstTry(0));
+    if (mirror instanceof StreamMirror stream) {
+      stream.start(session.openIndex(), session::over); // voters stream to members only
+    }
+    this.consistency = stateMachine == null ? null : new ConsistencyCheck(config.nodeId(), label, stateMachine,
+        heartbeatClients, this::currentVoters, scheduler, this::leading);
+  }
+
+  /** The cross-peer check of this group's replicas; null on a client node. */
+  private final ConsistencyCheck consistency;
+
+  /**
+   * Proposes a digest check (a voter's duty, or an operator's) and completes with this voter's
+   * report of it: each replica's digest at the check's entry and the majority's.
+   */
+  CompletableFuture<ConsistencyCheck.Report> checkConsistency() {
+    if (consistency == null) {
+      return CompletableFuture.failedFuture(new IllegalStateException("only a voter checks its replicas"));
+    }
+    return writer.submit(io.roster.schema.Commands.digestCheck()).thenCompose(r -> {
+      if (r.getStatus() != Status.OK) {
+        return CompletableFuture.failedFuture(new RosterException("digest check refused: " + r.getStatus() + " "
+            + r.getDetail()));
+      }
+      long index = Revisions.index(r.getRevision());
+      // the leader answered: this voter digests its state once it has applied the check itself
+      return mirror.awaitApplied(index, node.timeoutMillis()).thenCompose(applied -> consistency.report(index));
+    });
+  }
+
+  /** The voters of this group's current Raft configuration, as this voter knows it. */
+  private java.util.Collection<RaftPeer> currentVoters() {
+    try {
+      return server.getDivision(raftGroup.getGroupId()).getRaftConf().getCurrentPeers();
+    } catch (IOException e) {
+      return raftGroup.getPeers();
+    }
+  }
+
+  /** Whether this voter leads the group now. */
+  boolean leading() {
+    return server != null && localLeaderId().map(id -> id.equals(server.getId())).orElse(false);
+  }
+
+  static String voterIds(RaftGroup group) {
+    return String.join(", ", group.getPeers().stream().map(p -> p.getId().toString()).toList());
+  }
+
+  /**
+   * The voter the n-th client of a kind tries first: the group's preferred leader (a partition's
+   * voter of highest priority) or Ratis' choice, then each voter in turn.
+   */
+  private RaftPeerId firstTry(int n) {
+    if (n == 0) {
+      return raftGroup.getPeers().stream().filter(p -> p.getPriority() > 0)
+          .max(java.util.Comparator.comparingInt(RaftPeer::getPriority)).map(RaftPeer::getId).orElse(null);
+    }
+    return raftGroup.getPeers().stream().skip(n % raftGroup.getPeers().size()).findFirst()
+        .map(RaftPeer::getId).orElse(null);
+  }
+
+  /** The leader this node knows without asking Ratis (its own Raft state, or the heartbeats' answers). */
+  private Optional<RaftPeerId> knownLeader() {
+    // a leader this node's clients do not list (a voter added since) is found through Ratis' redirects,
+    // which also teach the clients its address
+    return session.knownLeader().filter(id -> raftGroup.getPeer(id) != null);
+  }
+
+  /** Opens this node's session in the group (and, on a voter, takes up the leader's expiry duty). */
+  void start() {
+    session.start(stateMachine, this::leaderTerm, this::localLeaderId);
+  }
+
+  /**
+   * A voter's rejoin: stops the keeper of the session that expired and opens a new session, as the
+   * node's new incarnation (which supersedes the old one's everywhere it is still open).
+   */
+  void renewSession() {
+    if (stateMachine == null) {
+      throw new IllegalStateException("a client node does not rejoin: it is restarted");
+    }
+    SessionKeeper old = session;
+    session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler, sessionTimeoutMillis, firstTry(0));
+    old.close();
+    session.start(stateMachine, this::leaderTerm, this::localLeaderId);
+  }
+
+  String label() {
+    return label;
+  }
+
+  RaftGroup raftGroup() {
+    return raftGroup;
+  }
+
+  RegistryStateMachine stateMachine() {
+    return stateMachine;
+  }
+
+  Mirror mirror() {
+    return mirror.mirror();
+  }
+
+  ChangeHistory history() {
+    return mirror.history();
+  }
+
+  SessionKeeper session() {
+    return session;
+  }
+
+  boolean used() {
+    return used;
+  }
+
+  Writer writer() {
+    return writer;
+  }
+
+  /** The leader this node knows of. */
+  Optional<RaftPeerId> leader() {
+    if (server != null) {
+      return localLeaderId();
+    }
+    return Optional.ofNullable(writeClient.get().getLeaderId());
+  }
+
+  /** This voter's Raft division; empty on a client or before the division exists. */
+  private Optional<DivisionInfo> division() {
+    if (server == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(server.getDivision(raftGroup.getGroupId()).getInfo());
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private Optional<RaftPeerId> localLeaderId() {
+    return division().map(DivisionInfo::getLeaderId);
+  }
+
+  /** The current term while this voter is the group's ready leader; empty otherwise (and on a client). */
+  private OptionalLong leaderTerm() {
+    return division().filter(DivisionInfo::isLeaderReady)
+        .map(info -> OptionalLong.of(info.getCurrentTerm()))
+        .orElse(OptionalLong.empty());
+  }
+
+  /**
+   * Sends a write once this group's session is open; completes with its result, whatever its
+   * status, once this node's mirror has applied it (see {@link #visibleHere}).
+   */
+  CompletableFuture<Result> writeResult(Command command) {
+    if (node.isClosed()) {
+      return CompletableFuture.failedFuture(new IllegalStateException("node " + node.nodeId() + " is closed"));
+    }
+    if (node.expired()) {
+      return CompletableFuture.failedFuture(new SessionExpiredException(node.expiredMessage()));
+    }
+    used = true;
+    CompletableFuture<Result> result = session.ready()
+        .thenCompose(v -> writer.submit(command))
+        .thenApply(r -> {
+          SessionKeeper keeper = session;
+          if (r.getStatus() == Status.SESSION_EXPIRED && r.getEndedSession().getNodeId().equals(node.nodeId())
+              && r.getEndedSession().getIncarnation() == keeper.incarnation()) {
+            keeper.expire(r.getDetail()); // this node's own session ended
+          }
+          return r;
+        });
+    return node.withTimeout(result, "the write").thenCompose(this::visibleHere);
+  }
+
+  /**
+   * Completes with a write's result once this node's mirror has applied the write: then every
+   * later read on this node sees it or something newer (read-your-writes and monotonic reads per
+   * node). On a leader the mirror applied it before the reply; a follower or a client waits for
+   * its own apply, bounded by the request timeout. A committed write whose apply does not arrive
+   * in time fails with {@link MirrorLagException}; a refused one is reported as it is.
+   */
+  CompletableFuture<Result> visibleHere(Result r) {
+    long index = Revisions.index(r.getRevision());
+    CompletableFuture<Long> applied = index == 0 ? CompletableFuture.completedFuture(0L)
+        : mirror.awaitApplied(index, node.timeoutMillis());
+    if (applied.isDone() && !applied.isCompletedExceptionally()) {
+      return CompletableFuture.completedFuture(r); // the usual case on the leader: no thread hop
+    }
+    // completed off the thread that applies (the caller's continuation may block on another write)
+    return applied.handleAsync((i, error) -> {
+      if (error != null && r.getStatus() == Status.OK) {
+        throw new MirrorLagException("the write was committed at revision " + r.getRevision() + ", but this node's "
+            + "mirror of " + label + " did not apply it within " + node.timeoutMillis() + " ms (it is at revision "
+            + appliedRevision() + "); local reads here may not show it yet",
+            r.getRevision(), Failures.cause(error));
+      }
+      return r;
+    }, node.callbackExecutor());
+  }
+
+
+  /** Sends a write; completes with its revision or the exception of its status. */
+  CompletableFuture<Long> write(Command command, String key) {
+    return writeResult(command).thenApply(r -> Writer.revisionOrThrow(r, key));
+  }
+
+  /** Completes once this node's mirror of the group satisfies {@code consistency}. */
+  CompletableFuture<Long> reach(Consistency consistency) {
+    long timeoutMillis = node.timeoutMillis();
+    if (consistency.linearizable()) {
+      return node.withTimeout(barrier.join().thenCompose(index -> mirror.awaitApplied(index, timeoutMillis)),
+          "a linearizable read");
+    }
+    if (consistency.revision() > 0) {
+      long revision = consistency.revision();
+      return mirror.awaitApplied(Revisions.index(revision), timeoutMillis).exceptionally(e -> {
+        Throwable cause = Failures.cause(e);
+        if (cause instanceof java.util.concurrent.TimeoutException) {
+          throw new RegistryUnavailableException("revision " + revision + " was not reached within " + timeoutMillis
+              + " ms: this node's mirror of " + label + " has applied up to revision "
+              + appliedRevision() + " (a revision of another partition or "
+              + "cluster is never reached here; or this node is cut off from the voters)", cause);
+        }
+        throw Failures.unwrap(cause);
+      });
+    }
+    return CompletableFuture.completedFuture(0L);
+  }
+
+  /** The highest revision this node's mirror of the group has applied. */
+  long appliedRevision() {
+    return Revisions.entryEnd(mirror.mirror().appliedIndex());
+  }
+
+  /** Runs {@code action} once this node's mirror has applied {@code revision} (or gave up waiting). */
+  void afterApplied(long revision, Runnable action) {
+    mirror.awaitApplied(Revisions.index(revision), node.timeoutMillis()).whenComplete((i, e) -> action.run());
+  }
+
+  private CompletableFuture<Long> takeBarrier() {
+    Query q = Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build();
+    Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
+    // A voter reads through itself: Ratis asks the leader for the read index and waits until this
+    // peer has applied it. A client asks the leader and then waits for its own mirror.
+    // Unordered: barriers need no order among themselves, and Ratis' ordered path logs every
+    // failed attempt (a leader change) at ERROR; the unordered one retries quietly.
+    RaftPeerId self = server != null ? RaftPeerId.valueOf(node.nodeId()) : null;
+    CompletableFuture<RaftClientReply> reply = readClient.call(server != null ? Optional.empty() : knownLeader(),
+        used -> used.async().sendReadOnlyUnordered(m, self));
+    return reply.thenApply(r -> {
+      if (!r.isSuccess()) {
+        throw Writer.unavailable("the read barrier of " + label + " failed", voterIds(raftGroup),
+            readClient.get().getLeaderId(), r.getException());
+      }
+      try {
+        return QueryResult.parseFrom(r.getMessage().getContent().toByteArray()).getAppliedIndex();
+      } catch (Exception e) {
+        throw new RosterException("the barrier reply does not decode: " + e, e);
+      }
+    });
+  }
+
+  /** Stops the session keeper (without ending the session) and closes the clients and the mirror. */
+  void close() {
+    session.close();
+    writer.close();
+    // every client stops retrying first, so that their drains overlap
+    heartbeatClients.values().forEach(RenewableClient::stop);
+    readClient.stop();
+    writeClient.stop();
+    heartbeatClients.values().forEach(Failures::closeQuietly);
+    readClient.close();
+    writeClient.close();
+    mirror.close();
+  }
+
+  @Override
+  public String toString() {
+    return "group " + label + " (" + raftGroup.getGroupId() + ")";
+  }
+}

@@ -1,0 +1,240 @@
+package io.roster.internal.read;
+
+import io.roster.internal.transport.RaftAccess;
+import io.roster.mirror.AppliedIndexWaiters;
+import io.roster.mirror.ChangeHistory;
+import io.roster.mirror.Mirror;
+import io.roster.proto.Barrier;
+import io.roster.proto.ChangeEntry;
+import io.roster.proto.Changes;
+import io.roster.proto.Dump;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Status;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A client node's mirror, fed by a voter's change stream: it loads the whole state once, then
+ * long-polls for the entries after its applied index, in order. When a voter fails it moves to the
+ * next one and resumes from the same index; when its index is older than the voter's history
+ * (COMPACTED) it loads the whole state again, serving the old mirror until the new one is complete.
+ *
+ * <p>Voters serve the whole state and the change stream to members only: the mirror starts once this
+ * node's session in the group is open, and before it asks a voter it waits for that voter to have
+ * applied the session's opening (a barrier read at that index).
+ */
+public final class StreamMirror implements MirrorSource {
+  private static final Logger LOG = LoggerFactory.getLogger(StreamMirror.class);
+  static final int WAIT_MILLIS = 1_000;
+  static final long BACKOFF_MILLIS = 200;
+  /** A voter that leaves a waited-for index unreached this long is left for another (it may be cut off). */
+  static final long STALL_MILLIS = 2_000;
+
+  private final String nodeId;
+  private final RaftClient client;
+  private final List<RaftPeerId> voters;
+  private final AppliedIndexWaiters waiters;
+  private final Thread follower;
+  private volatile Mirror mirror = new Mirror();
+  /** What this mirror applied, for watchers; reset at every full load. */
+  private final ChangeHistory history = new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX,
+      Runnable::run);
+  private volatile boolean loaded;
+  private volatile boolean closed;
+  private int voter;
+  /** The Raft index of this node's session opening; -1 until it is open. */
+  private long memberIndex = -1;
+  /** The voter known to have applied {@link #memberIndex}; null for none. */
+  private RaftPeerId reached;
+  private java.util.function.BooleanSupplier sessionEnded = () -> false;
+  static final long REFUSED_BACKOFF_MILLIS = 1_000;
+
+  public StreamMirror(String nodeId, RaftClient client, List<RaftPeer> voters) {
+    this.nodeId = nodeId;
+    this.client = client;
+    this.voters = voters.stream().map(RaftPeer::getId).toList();
+    this.waiters = new AppliedIndexWaiters(() -> mirror.appliedIndex(), 100_000, Runnable::run); // no locks held
+    this.voter = Math.floorMod(nodeId.hashCode(), voters.size()); // spread clients over voters
+    this.follower = new Thread(this::follow, "roster-" + nodeId + "-stream");
+    this.follower.setDaemon(true);
+  }
+
+  /**
+   * Starts following once {@code sessionIndex}, the index of this node's session opening, completes;
+   * stops when a voter refuses and {@code sessionEnded} tells that the session is over.
+   */
+  public void start(CompletableFuture<Long> sessionIndex, java.util.function.BooleanSupplier sessionEnded) {
+    this.sessionEnded = sessionEnded;
+    sessionIndex.whenComplete((index, e) -> {
+      if (e == null && !closed) {
+        memberIndex = index;
+        follower.start();
+      } else if (e != null) {
+        LOG.debug("{}: no session, no change stream: {}", nodeId, e.toString());
+      }
+    });
+  }
+
+  @Override
+  public ChangeHistory history() {
+    return history;
+  }
+
+  @Override
+  public Mirror mirror() {
+    return mirror;
+  }
+
+  @Override
+  public CompletableFuture<Long> awaitApplied(long index, long timeoutMillis) {
+    return waiters.await(index, timeoutMillis);
+  }
+
+  private void follow() {
+    boolean reload = true;
+    long progressNanos = System.nanoTime();
+    long progressIndex = 0;
+    while (!closed) {
+      RaftPeerId peer = voters.get(voter);
+      long applied = mirror.appliedIndex();
+      if (applied > progressIndex) {
+        progressIndex = applied;
+        progressNanos = System.nanoTime();
+      } else if (waiters.highestAwaited() > applied && System.nanoTime() - progressNanos > STALL_MILLIS * 1_000_000L) {
+        LOG.info("{}: {} has not reached index {} in {} ms; following another voter", nodeId, peer,
+            waiters.highestAwaited(), STALL_MILLIS);
+        voter = (voter + 1) % voters.size();
+        progressNanos = System.nanoTime();
+        continue;
+      }
+      try {
+        if (!peer.equals(reached)) {
+          // it serves this node once it has applied the session's opening
+          query(Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build(), peer, memberIndex);
+          reached = peer;
+        }
+        if (reload) {
+          load(peer);
+          reload = false;
+        }
+        QueryResult r = query(Query.newBuilder().setChanges(Changes.newBuilder()
+            .setFromIndex(mirror.appliedIndex()).setWaitMillis(WAIT_MILLIS)).build(), peer);
+        if (r.getStatus() == Status.COMPACTED) {
+          LOG.info("{}: behind {}'s change history; loading the whole state", nodeId, peer);
+          reload = true;
+          continue;
+        }
+        Mirror m = mirror;
+        for (ChangeEntry e : r.getChangeEntriesList()) {
+          m.applyStreamed(e.getIndex(), e.getChangesList());
+          history.append(e.getIndex(), e);
+        }
+        m.advanceTo(r.getAppliedIndex());
+        history.append(m.appliedIndex(), null);
+        waiters.advance(m.appliedIndex());
+      } catch (IllegalArgumentException e) {
+        LOG.warn("{}: change stream from {} out of step ({}); reloading", nodeId, peer, e.getMessage());
+        reload = true;
+      } catch (Exception e) {
+        if (closed) {
+          return;
+        }
+        if (RaftAccess.refused(e)) {
+          if (sessionEnded.getAsBoolean()) {
+            // this node was declared dead: voters serve it no more
+            LOG.info("{}: the session ended; {} streams to this node no more, its mirror stays at index {}",
+                nodeId, peer, mirror.appliedIndex());
+            return;
+          }
+          LOG.debug("{}: {} refused the change stream ({}); trying again", nodeId, peer, e.getMessage());
+          reached = null;
+          sleep(REFUSED_BACKOFF_MILLIS);
+          continue;
+        }
+        LOG.debug("{}: change stream from {} failed: {}", nodeId, peer, e.toString());
+        voter = (voter + 1) % voters.size();
+        sleep(BACKOFF_MILLIS);
+      }
+    }
+  }
+
+  private void load(RaftPeerId peer) throws Exception {
+    QueryResult r = query(Query.newBuilder().setDump(Dump.getDefaultInstance()).build(), peer);
+    if (r.getStatus() != Status.OK) {
+      throw new IllegalStateException("dump from " + peer + " failed: " + r.getStatus() + " " + r.getDetail());
+    }
+    if (loaded && r.getAppliedIndex() < mirror.appliedIndex()) {
+      // a lagging voter: reads on this node must never go back in time
+      throw new IllegalStateException(peer + " is at index " + r.getAppliedIndex() + ", behind this mirror's "
+          + mirror.appliedIndex());
+    }
+    // the dump comes in chunks of one applied index, asked for one by one from the same voter
+    Mirror fresh = new Mirror();
+    long dumpId = r.getDumpId();
+    for (int chunk = 0; ; ) {
+      for (ChangeEntry e : r.getChangeEntriesList()) {
+        fresh.applyStreamed(e.getIndex(), e.getChangesList());
+      }
+      if (++chunk >= r.getChunks()) {
+        break;
+      }
+      QueryResult next = query(Query.newBuilder().setDump(Dump.newBuilder().setDumpId(dumpId).setChunk(chunk)).build(),
+          peer);
+      if (next.getStatus() != Status.OK || next.getAppliedIndex() != r.getAppliedIndex()
+          || next.getChunks() != r.getChunks() || next.getDumpId() != dumpId) {
+        throw new IllegalStateException("chunk " + chunk + " of dump " + dumpId + " from " + peer + " failed or is "
+            + "of another dump: " + next.getStatus() + " " + next.getDetail());
+      }
+      r = next;
+    }
+    fresh.advanceTo(r.getAppliedIndex());
+    mirror = fresh;
+    history.reset(fresh.appliedIndex());
+    loaded = true;
+    waiters.advance(fresh.appliedIndex());
+    LOG.info("{}: loaded the state at index {} from {}", nodeId, r.getAppliedIndex(), peer);
+  }
+
+  private QueryResult query(Query q, RaftPeerId peer) throws Exception {
+    return query(q, peer, 0);
+  }
+
+  /** Asks {@code peer} once it has applied {@code minIndex}. */
+  private QueryResult query(Query q, RaftPeerId peer, long minIndex) throws Exception {
+    RaftClientReply reply = client.io().sendStaleRead(
+        Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())), minIndex, peer);
+    if (!reply.isSuccess()) {
+      throw reply.getException();
+    }
+    return QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    follower.interrupt();
+    waiters.failAll(new IllegalStateException("node " + nodeId + " is closed"));
+    try {
+      client.close();
+    } catch (Exception e) {
+      LOG.debug("{}: stream client close: {}", nodeId, e.toString());
+    }
+  }
+}

@@ -1,0 +1,35 @@
+package io.roster.internal.read;
+
+import io.roster.mirror.ChangeHistory;
+import io.roster.mirror.Mirror;
+import io.roster.ratis.RegistryStateMachine;
+import java.util.concurrent.CompletableFuture;
+
+/** A voter's mirror: the one its own state machine applies to. */
+public final class VoterMirror implements MirrorSource {
+  private final RegistryStateMachine sm;
+
+  public VoterMirror(RegistryStateMachine sm) {
+    this.sm = sm;
+  }
+
+  @Override
+  public Mirror mirror() {
+    return sm.mirror();
+  }
+
+  @Override
+  public CompletableFuture<Long> awaitApplied(long index, long timeoutMillis) {
+    return sm.awaitApplied(index, timeoutMillis);
+  }
+
+  @Override
+  public ChangeHistory history() {
+    return sm.changeHistory();
+  }
+
+  @Override
+  public void close() {
+    // the state machine is closed with the Raft server
+  }
+}

@@ -1,0 +1,337 @@
+package io.roster.internal.session;
+
+import io.roster.SessionExpiredException;
+import io.roster.internal.RateLimitedLog;
+import io.roster.internal.transport.RenewableClient;
+import io.roster.internal.write.Writer;
+import io.roster.proto.Heartbeat;
+import io.roster.proto.Query;
+import io.roster.proto.QueryResult;
+import io.roster.proto.Status;
+import io.roster.ratis.RegistryStateMachine;
+import io.roster.schema.Commands;
+import io.roster.schema.Session;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps this node's session: opens it (retrying until a quorum answers), heartbeats to the leader
+ * outside the log every third of the timeout, and notices when the leader says it expired. On a
+ * voter that leads, also proposes the expiry of other nodes' silent sessions.
+ */
+public final class SessionKeeper {
+  /** The node whose session a keeper holds: who it is, and whom it tells when the session is gone. */
+  public interface Owner {
+    /** The node's id. */
+    String nodeId();
+
+    /** The node's incarnation now (a keeper holds the session of the one it was made in). */
+    public long incarnation();
+
+    /** Where the node's processes receive messages, published in its session. */
+    String messageAddress();
+
+    /** Called when a group's leader says this node's session is gone. */
+    void sessionExpired(SessionKeeper keeper);
+  }
+
+  private static final Logger LOG = LoggerFactory.getLogger(SessionKeeper.class);
+  private static final long RETRY_MILLIS = 250;
+  private static final long EXPIRY_CHECK_MILLIS = 200;
+  private static final long REFUSED_RETRY_MILLIS = 5_000;
+  private static final RateLimitedLog REFUSALS = new RateLimitedLog(LOG, 60_000);
+
+  private final Owner node;
+  /** The incarnation whose session this keeper holds (a voter that rejoins makes a new keeper). */
+  private final long incarnation;
+  /** The group this keeper holds the session in, for logs. */
+  private final String label;
+  private final Writer writer;
+  /**
+   * One heartbeat client per voter: a Ratis client orders its requests, so a beat stuck retrying
+   * against a dead voter would hold back the beats to the live ones behind it.
+   */
+  private final Map<org.apache.ratis.protocol.RaftPeerId, RenewableClient> heartbeatClients;
+  private final ScheduledExecutorService scheduler;
+  private final long timeoutMillis;
+  private final java.util.List<org.apache.ratis.protocol.RaftPeerId> voters;
+  private final CompletableFuture<Void> ready = new CompletableFuture<>();
+  /** The Raft index of the entry that opened the session, once it is open. */
+  private final CompletableFuture<Long> openIndex = new CompletableFuture<>();
+  private volatile boolean expired;
+  private volatile boolean closed;
+  private volatile RegistryStateMachine local; // this voter's state machine, or null on a client
+  private volatile java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> localLeader =
+      java.util.Optional::empty;
+  /** The voter that last answered a beat as the leader; null until one did. */
+  private volatile org.apache.ratis.protocol.RaftPeerId leaderHint;
+  private static final java.util.concurrent.atomic.AtomicLong BEATS = new java.util.concurrent.atomic.AtomicLong();
+  /** How long the first OpenSession waits to learn the group's leader before it is sent anyway. */
+  private static final long LEADER_WAIT_MILLIS = 3_000;
+  private static final long LEADER_PROBE_MILLIS = 50;
+  private long leaderWaitedMillis;
+  /** The voter Ratis hands a partition's leadership to once it is up (its priority); null for none. */
+  private final org.apache.ratis.protocol.RaftPeerId preferredLeader;
+  /** How long the first OpenSession waits for the preferred voter to take over from a first leader. */
+  private static final long PREFERRED_WAIT_MILLIS = 1_500;
+
+  public SessionKeeper(Owner node, String label, Writer writer,
+      Map<org.apache.ratis.protocol.RaftPeerId, RenewableClient> heartbeatClients, ScheduledExecutorService scheduler,
+      long timeoutMillis, org.apache.ratis.protocol.RaftPeerId preferredLeader) {
+    this.preferredLeader = preferredLeader;
+    this.label = label;
+    this.heartbeatClients = Map.copyOf(heartbeatClients);
+    this.voters = heartbeatClients.keySet().stream().sorted(java.util.Comparator.comparing(Object::toString)).toList();
+    this.node = node;
+    this.incarnation = node.incarnation();
+    this.writer = writer;
+    this.scheduler = scheduler;
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  /** The incarnation whose session this keeper holds. */
+  public long incarnation() {
+    return incarnation;
+  }
+
+  public CompletableFuture<Void> ready() {
+    return ready;
+  }
+
+  /** Completes with the Raft index of the entry that opened the session; fails as {@link #ready()} does. */
+  public CompletableFuture<Long> openIndex() {
+    return openIndex;
+  }
+
+  /**
+   * The leader as this node knows it without asking Ratis: a voter's own Raft state, else the voter
+   * that last answered a heartbeat as the leader; empty if neither knows.
+   */
+  public java.util.Optional<org.apache.ratis.protocol.RaftPeerId> knownLeader() {
+    java.util.Optional<org.apache.ratis.protocol.RaftPeerId> local = localLeader.get();
+    return local.isPresent() ? local : java.util.Optional.ofNullable(leaderHint);
+  }
+
+  /** Whether this session is over here: expired, or closed (the node's other session expired, or it stops). */
+  public boolean over() {
+    return expired || closed;
+  }
+
+  boolean expired() {
+    return expired;
+  }
+
+  /**
+   * Starts the session; on a voter, {@code leaderTerm} tells the current term while this peer is the
+   * ready leader (empty otherwise), and the keeper then expires silent sessions.
+   */
+  public void start(RegistryStateMachine leaderDuties, java.util.function.Supplier<java.util.OptionalLong> leaderTerm,
+      java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> leaderId) {
+    this.local = leaderDuties;
+    this.localLeader = leaderId;
+    scheduler.execute(this::open);
+    if (leaderDuties != null) {
+      tasks.add(scheduler.scheduleWithFixedDelay(() -> expireSilentSessions(leaderDuties, leaderTerm),
+          EXPIRY_CHECK_MILLIS, EXPIRY_CHECK_MILLIS, TimeUnit.MILLISECONDS));
+    }
+  }
+
+  /** The periodic tasks of this keeper, cancelled when it closes. */
+  private final java.util.Queue<java.util.concurrent.Future<?>> tasks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+  public void close() {
+    closed = true;
+    tasks.forEach(t -> t.cancel(false));
+    ready.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
+    openIndex.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
+  }
+
+  private void open() {
+    if (closed) {
+      return;
+    }
+    java.util.Optional<org.apache.ratis.protocol.RaftPeerId> leader = knownLeader();
+    boolean handingOver = preferredLeader != null && leader.isPresent() && !leader.get().equals(preferredLeader)
+        && leaderWaitedMillis < PREFERRED_WAIT_MILLIS;
+    if ((leader.isEmpty() || handingOver) && leaderWaitedMillis < LEADER_WAIT_MILLIS) {
+      // Learn the leader first (a new partition group is still electing, or not yet hosted by
+      // every voter; or its first leader is about to hand over to the preferred voter): a write
+      // sent blind is logged at ERROR by Ratis when it meets a non-leader.
+      leaderWaitedMillis += LEADER_PROBE_MILLIS;
+      Message probe = heartbeatMessage();
+      voters.forEach(peer -> beat(probe, peer));
+      scheduler.schedule(this::open, LEADER_PROBE_MILLIS, TimeUnit.MILLISECONDS);
+      return;
+    }
+    writer.submit(Commands.openSession(node.nodeId(), incarnation, timeoutMillis, node.messageAddress())).whenComplete((r, e) -> {
+      if (closed) {
+        return;
+      }
+      if (e != null) {
+        LOG.debug("{}: session in {} not open yet ({}); retrying", node.nodeId(), label, e.getMessage());
+        scheduler.schedule(this::open, RETRY_MILLIS, TimeUnit.MILLISECONDS);
+      } else if (r.getStatus() == Status.OK) {
+        LOG.info("{}: session in {} open (incarnation {}, timeout {} ms)", node.nodeId(), label, incarnation,
+            timeoutMillis);
+        tasks.add(scheduler.scheduleWithFixedDelay(this::heartbeat, 0, Math.max(100, timeoutMillis / 3),
+            TimeUnit.MILLISECONDS));
+        if (closed) {
+          tasks.forEach(t -> t.cancel(false)); // closed meanwhile
+        }
+        openIndex.complete(io.roster.schema.Revisions.index(r.getRevision()));
+        ready.complete(null);
+      } else if (local != null && r.getStatus() != Status.SESSION_EXPIRED) {
+        // a voter has no one to restart it: it tries again (a session limit reached, say)
+        REFUSALS.warn("{}: session in {} refused ({} {}); trying again in {} ms", node.nodeId(), label,
+            r.getStatus(), r.getDetail(), REFUSED_RETRY_MILLIS);
+        scheduler.schedule(this::open, REFUSED_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+      } else {
+        SessionExpiredException refused = new SessionExpiredException("node " + node.nodeId()
+            + " cannot open its session in " + label + ": " + r.getStatus() + " " + r.getDetail());
+        openIndex.completeExceptionally(refused);
+        ready.completeExceptionally(refused);
+      }
+    });
+  }
+
+  private void heartbeat() {
+    if (closed || expired) {
+      return;
+    }
+    RegistryStateMachine sm = local;
+    if (sm != null && sm.sessionTracker().leader()) {
+      Session own = sm.mirror().session(node.nodeId());
+      if (own != null && (own.incarnation() > incarnation
+          || (own.incarnation() == incarnation && own.expired()))) {
+        // expired before this peer led (a leader that did not hear it), or by a newer incarnation
+        expire("the leader's own state says incarnation " + own.incarnation() + (own.expired() ? " expired" : ""));
+        return;
+      }
+      sm.sessionTracker().heartbeat(node.nodeId(), incarnation); // the leader hears itself
+      return;
+    }
+    Message m = heartbeatMessage();
+    // A voter that knows the leader from Raft asks it directly. Otherwise (a client, or a voter that
+    // has not heard from a leader since it started) the beat goes to every voter: the leader records
+    // it and the others answer NOT_LEADER. Finding a new leader through a Ratis client's retries can
+    // take longer than a short session timeout after the old leader crashed.
+    var leader = localLeader.get();
+    if (leader.isPresent() && !heartbeatClients.containsKey(leader.get())) {
+      beatLeader(m); // a voter added after this node was configured
+      return;
+    }
+    for (org.apache.ratis.protocol.RaftPeerId peer : leader.isPresent() ? java.util.List.of(leader.get()) : voters) {
+      beat(m, peer);
+    }
+    if (System.nanoTime() - answeredAtNanos > 2 * TimeUnit.MILLISECONDS.toNanos(Math.max(100, timeoutMillis / 3))) {
+      beatLeader(m); // no configured voter leads: the leader may be one added since
+    }
+  }
+
+  /** When a leader last recorded one of this node's beats. */
+  private volatile long answeredAtNanos = System.nanoTime();
+
+  /**
+   * A beat to whichever voter leads, found through Ratis' redirects (a read the leader answers
+   * without a read index): the way to a leader that this node's configured voters do not list.
+   */
+  private void beatLeader(Message m) {
+    RenewableClient any = heartbeatClients.get(voters.get(0));
+    try {
+      any.call(java.util.Optional.empty(), client -> org.apache.ratis.client.impl.UnorderedAsync.send(
+              RaftClientRequest.readRequestType(true), m, null, (org.apache.ratis.client.impl.RaftClientImpl) client)
+              .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS))
+          .whenComplete((reply, e) -> {
+            if (e == null && reply.isSuccess()) {
+              answered(reply);
+            }
+          });
+    } catch (RuntimeException e) {
+      LOG.debug("{}: heartbeat to the leader not sent: {}", node.nodeId(), e.toString());
+    }
+  }
+
+  /** Reads a leader's answer to a beat. */
+  private void answered(org.apache.ratis.protocol.RaftClientReply reply) {
+    try {
+      QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+      if (r.getStatus() == Status.OK) {
+        answeredAtNanos = System.nanoTime();
+        if (heartbeatClients.containsKey(reply.getServerId())) {
+          leaderHint = reply.getServerId(); // only the leader records beats
+        }
+      }
+      if (r.getStatus() == Status.SESSION_EXPIRED) {
+        expire(r.getDetail());
+      }
+    } catch (Exception parse) {
+      LOG.warn("{}: heartbeat reply does not decode", node.nodeId(), parse);
+    }
+  }
+
+  private Message heartbeatMessage() {
+    Query q = Query.newBuilder().setHeartbeat(
+        Heartbeat.newBuilder().setNodeId(node.nodeId()).setIncarnation(incarnation)).build();
+    return Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
+  }
+
+  private void beat(Message m, org.apache.ratis.protocol.RaftPeerId peer) {
+    try {
+      RenewableClient renewable = heartbeatClients.get(peer);
+      if (renewable == null) {
+        return; // a leader outside the configured voters: the beats to the voters reach it
+      }
+      // One unordered attempt, straight to the voter: a beat needs no retries (the next one follows)
+      // nor ordering, and Ratis' ordered path logs every failure (a voter down) at ERROR.
+      renewable.call(java.util.Optional.empty(), client -> client.getClientRpc().sendRequestAsyncUnordered(
+              RaftClientRequest.newBuilder().setClientId(client.getId()).setServerId(peer)
+                  .setGroupId(client.getGroupId()).setCallId(BEATS.incrementAndGet()).setMessage(m)
+                  .setType(RaftClientRequest.staleReadRequestType(0)).build())
+              .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS))
+          .whenComplete((reply, e) -> {
+            if (e != null || !reply.isSuccess()) {
+              return; // no leader right now: the next beat tries again, the new leader grants grace
+            }
+            answered(reply);
+          });
+    } catch (RuntimeException e) {
+      LOG.debug("{}: heartbeat not sent: {}", node.nodeId(), e.toString());
+    }
+  }
+
+  /** The leader told this node its session is gone. */
+  public void expire(String why) {
+    if (!expired && !closed) {
+      expired = true;
+      LOG.warn("{}: session in {} expired ({}); its registrations are gone and its writes are refused",
+          node.nodeId(), label, why);
+      node.sessionExpired(this);
+    }
+  }
+
+  /** The leader's expiry duty (see {@link io.roster.ratis.SessionTracker#toExpire}), in this term. */
+  private void expireSilentSessions(RegistryStateMachine sm, java.util.function.Supplier<java.util.OptionalLong> leaderTerm) {
+    java.util.OptionalLong term = leaderTerm.get();
+    if (closed || term.isEmpty()) {
+      return;
+    }
+    for (Session s : sm.sessionTracker().toExpire(sm.mirror().openSessions())) {
+      // Valid only if committed in this term: if this peer is deposed meanwhile, the decision is void.
+      writer.submit(Commands.expireSession(s.nodeId(), s.incarnation(), term.getAsLong())).whenComplete((r, e) -> {
+        if (e == null && r.getStatus() == Status.OK && !r.getDetail().equals("session was not open")) {
+          LOG.info("session of {} (incarnation {}) in {} expired after {} ms of silence: {} registrations removed",
+              s.nodeId(), s.incarnation(), label, s.timeoutMillis(), r.getRemoved());
+        }
+      });
+    }
+  }
+}

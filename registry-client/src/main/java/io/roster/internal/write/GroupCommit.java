@@ -1,0 +1,165 @@
+package io.roster.internal.write;
+
+import io.roster.LimitExceededException;
+import io.roster.RosterException;
+import io.roster.internal.BatchSettings;
+import io.roster.proto.BatchResult;
+import io.roster.proto.Command;
+import io.roster.proto.Result;
+import io.roster.schema.Codec;
+import io.roster.schema.Limits;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Group commit: the writes of this node that arrive together travel in one Raft entry.
+ *
+ * <p>A flusher thread takes the first queued command, then keeps taking more while they come
+ * within {@code lingerNanos} of each other, up to {@code commandsMax} commands or {@code bytesMax}
+ * bytes, and sends the batch. One batch is outstanding at a time: while it is, new writes pile up
+ * in the queue and leave in the next, larger batch, and a node's entries reach the log in the order
+ * it made them (a process's registrations before its removal, a session before its first write),
+ * whatever leader change a batch meets on its way. So an idle node sends each
+ * write almost at once and a busy one sends few, large entries. Each command gets its own result;
+ * one command's error does not fail its batch-mates. The queue is bounded: a full queue refuses
+ * the write with {@link LimitExceededException}.
+ */
+final class GroupCommit implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(GroupCommit.class);
+
+  private record Pending(Command command, int bytes, CompletableFuture<Result> result) {}
+
+  private final BatchSettings settings;
+  private final Function<byte[], CompletableFuture<BatchResult>> send;
+  private final ArrayBlockingQueue<Pending> queue;
+  /** One permit: the batch in flight. */
+  private final Semaphore inFlight = new Semaphore(1);
+  private final Thread flusher;
+  private volatile boolean closed;
+  private volatile Pending carried; // taken from the queue but left for the next batch (it did not fit)
+
+  /** {@code send} ships one encoded entry and completes with its results. */
+  GroupCommit(String name, BatchSettings settings, Function<byte[], CompletableFuture<BatchResult>> send) {
+    this.settings = settings;
+    this.send = send;
+    this.queue = new ArrayBlockingQueue<>(settings.queueMax());
+    this.flusher = new Thread(this::flushLoop, name);
+    this.flusher.setDaemon(true);
+    this.flusher.start();
+  }
+
+  /** Queues a command for the next batch; completes with its own result. */
+  CompletableFuture<Result> submit(Command command) {
+    CompletableFuture<Result> result = new CompletableFuture<>();
+    if (closed) {
+      result.completeExceptionally(new IllegalStateException("the writer is closed"));
+      return result;
+    }
+    int bytes = command.getSerializedSize();
+    if (bytes > settings.bytesMax()) {
+      result.completeExceptionally(new LimitExceededException(
+          "command is " + bytes + " bytes; a batch holds at most " + settings.bytesMax()));
+      return result;
+    }
+    if (!queue.offer(new Pending(command, bytes, result))) {
+      result.completeExceptionally(new LimitExceededException(
+          "write queue is full (" + settings.queueMax() + " commands waiting for the leader)"));
+    }
+    return result;
+  }
+
+  private void flushLoop() {
+    while (!closed) {
+      try {
+        inFlight.acquire(); // first the slot, then the batch: writes keep piling up while one is in flight
+        List<Pending> batch;
+        try {
+          batch = nextBatch();
+        } catch (InterruptedException | RuntimeException e) {
+          inFlight.release();
+          throw e;
+        }
+        ship(batch);
+      } catch (InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        LOG.error("group commit flusher failed; continuing", e);
+      }
+    }
+  }
+
+  /** Blocks for the first command, then gathers what follows within the linger, up to the bounds. */
+  private List<Pending> nextBatch() throws InterruptedException {
+    List<Pending> batch = new ArrayList<>();
+    Pending first = carried != null ? carried : queue.take();
+    carried = null;
+    batch.add(first);
+    int bytes = first.bytes();
+    while (batch.size() < settings.commandsMax()) {
+      Pending next = settings.lingerNanos() == 0
+          ? queue.poll()
+          : queue.poll(settings.lingerNanos(), TimeUnit.NANOSECONDS);
+      if (next == null) {
+        break;
+      }
+      if (bytes + next.bytes() > settings.bytesMax()) {
+        carried = next;
+        break;
+      }
+      batch.add(next);
+      bytes += next.bytes();
+    }
+    return batch;
+  }
+
+  private void ship(List<Pending> batch) {
+    List<Command> commands = new ArrayList<>(batch.size());
+    for (Pending p : batch) {
+      commands.add(p.command());
+    }
+    CompletableFuture<BatchResult> sent;
+    try {
+      sent = send.apply(Codec.encode(Codec.batchOf(commands)));
+    } catch (RuntimeException e) {
+      sent = CompletableFuture.failedFuture(e);
+    }
+    sent.whenComplete((results, error) -> {
+      inFlight.release();
+      if (error != null) {
+        batch.forEach(p -> p.result().completeExceptionally(error));
+      } else if (results.getResultsCount() != batch.size()) {
+        // a single error result: the leader refused the whole entry
+        RosterException e = new RosterException("the entry was refused: "
+            + (results.getResultsCount() == 0 ? "no result" : results.getResults(0).getStatus() + " "
+            + results.getResults(0).getDetail()));
+        batch.forEach(p -> p.result().completeExceptionally(e));
+      } else {
+        for (int i = 0; i < batch.size(); i++) {
+          batch.get(i).result().complete(results.getResults(i));
+        }
+      }
+    });
+  }
+
+  /** Stops the flusher; queued writes fail. */
+  @Override
+  public void close() {
+    closed = true;
+    flusher.interrupt();
+    IllegalStateException e = new IllegalStateException("the writer is closed");
+    Pending p;
+    while ((p = queue.poll()) != null) {
+      p.result().completeExceptionally(e);
+    }
+    if (carried != null) {
+      carried.result().completeExceptionally(e);
+    }
+  }
+}
