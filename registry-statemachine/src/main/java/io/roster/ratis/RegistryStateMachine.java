@@ -1,11 +1,12 @@
 package io.roster.ratis;
 
-// This file is large because the Ratis adapter still restores files, answers heartbeats and serves the
-// change stream's long polls; issue 14 moves those beside it and leaves a thin adapter.
+// This file is large because it is the one adapter between Ratis and the replica: Ratis' life cycle
+// (initialize, pause, reinitialize, snapshots, close), the write path's two calls (startTransaction,
+// applyTransaction) and the dispatch of queries all share the store, the mirror and the lock that orders
+// applies against snapshots, dumps and store copies. The answers that need none of that are in Answers,
+// the snapshot files in CheckpointSnapshotStorage.
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.UnsafeByteOperations;
 import io.roster.apply.AppliedListener;
 import io.roster.apply.Replica;
 import io.roster.core.Authorization;
@@ -13,15 +14,11 @@ import io.roster.mirror.AppliedIndexWaiters;
 import io.roster.mirror.ChangeHistory;
 import io.roster.mirror.Mirror;
 import io.roster.proto.BatchResult;
-import io.roster.proto.Changes;
-import io.roster.proto.Entry;
-import io.roster.proto.Heartbeat;
 import io.roster.proto.Query;
 import io.roster.proto.QueryResult;
 import io.roster.proto.Status;
 import io.roster.schema.Change;
 import io.roster.schema.Codec;
-import io.roster.schema.Registration;
 import io.roster.schema.Revisions;
 import io.roster.schema.Session;
 import io.roster.store.Checkpoints;
@@ -331,7 +328,7 @@ public class RegistryStateMachine extends BaseStateMachine {
       context.setException(new IllegalStateException(corrupt.getMessage()));
       return context;
     }
-    Codec.Decoded decoded = Codec.decodeBatch(toProtobuf(request.getMessage().getContent()));
+    Codec.Decoded decoded = Codec.decodeBatch(Answers.toProtobuf(request.getMessage().getContent()));
     if (!decoded.ok()) {
       context.setException(new IllegalArgumentException(decoded.errorStatus() + ": " + decoded.errorDetail()));
     } else if (identities != null) {
@@ -383,15 +380,15 @@ public class RegistryStateMachine extends BaseStateMachine {
         // being installed covers them (reinitialize checks it), so they are skipped here.
         skippedWhilePaused = Math.max(skippedWhilePaused, entry.getIndex());
         LOG.debug("{}: entry {} skipped while {}", getId(), entry.getIndex(), getLifeCycleState());
-        return CompletableFuture.completedFuture(message(BatchResult.newBuilder()
+        return CompletableFuture.completedFuture(Answers.message(BatchResult.newBuilder()
             .addResults(io.roster.proto.Result.newBuilder().setStatus(Status.REPLAYED)
                 .setRevision(Revisions.of(entry.getIndex(), 0))).build()));
       }
       result = r.applyEntry(
-          toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(), entry.getIndex());
+          Answers.toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(), entry.getIndex());
       advanceApplied(entry.getTerm(), entry.getIndex());
     }
-    return CompletableFuture.completedFuture(message(result));
+    return CompletableFuture.completedFuture(Answers.message(result));
   }
 
   @Override
@@ -512,9 +509,9 @@ public class RegistryStateMachine extends BaseStateMachine {
   public CompletableFuture<Message> query(Message request) {
     Query q;
     try {
-      q = Query.parseFrom(toProtobuf(request.getContent()));
+      q = Query.parseFrom(Answers.toProtobuf(request.getContent()));
     } catch (InvalidProtocolBufferException e) {
-      return reply(QueryResult.newBuilder().setStatus(Status.UNKNOWN_COMMAND)
+      return Answers.reply(QueryResult.newBuilder().setStatus(Status.UNKNOWN_COMMAND)
           .setDetail("query does not decode: " + e.getMessage()).build());
     }
     Mirror m = mirror;
@@ -525,28 +522,28 @@ public class RegistryStateMachine extends BaseStateMachine {
       return CompletableFuture.failedFuture(new IllegalStateException("the state machine is " + getLifeCycleState()));
     }
     if (q.getKindCase() == Query.KindCase.DIGEST_AT) { // answered even when diverged: that is how it is found
-      return reply(digestAnswer(q.getDigestAt().getIndex()));
+      return Answers.reply(digestAnswer(q.getDigestAt().getIndex()));
     }
     if (diverged != null) {
       return CompletableFuture.failedFuture(new IllegalStateException("this replica diverged: " + diverged));
     }
     if (q.getKindCase() == Query.KindCase.HEARTBEAT) {
-      return reply(heartbeat(m, q.getHeartbeat()));
+      return Answers.reply(Answers.heartbeat(sessions, m, q.getHeartbeat()));
     }
     if (q.getKindCase() == Query.KindCase.CHANGES) {
-      return changes(q.getChanges());
+      return Answers.changes(history, q.getChanges());
     }
     if (q.getKindCase() == Query.KindCase.STORE_COPY) {
       try {
-        return CompletableFuture.supplyAsync(() -> message(storeCopy(q.getStoreCopy())), copier);
+        return CompletableFuture.supplyAsync(() -> Answers.message(storeCopy(q.getStoreCopy())), copier);
       } catch (java.util.concurrent.RejectedExecutionException closing) {
         return CompletableFuture.failedFuture(new IllegalStateException("the state machine is closed"));
       }
     }
     if (q.getKindCase() == Query.KindCase.DUMP) {
-      return reply(q.getDump().getDumpId() == 0 ? dump() : dumps.chunk(q.getDump().getDumpId(), q.getDump().getChunk()));
+      return Answers.reply(q.getDump().getDumpId() == 0 ? dump() : dumps.chunk(q.getDump().getDumpId(), q.getDump().getChunk()));
     }
-    return reply(Queries.answer(m, q));
+    return Answers.reply(Answers.answer(m, q));
   }
 
   private QueryResult digestAnswer(long index) {
@@ -571,31 +568,6 @@ public class RegistryStateMachine extends BaseStateMachine {
   @Override
   public CompletableFuture<Message> queryStale(Message request, long minIndex) {
     return waiters.await(minIndex, STALE_READ_WAIT_MILLIS).thenCompose(applied -> query(request));
-  }
-
-  static final int CHANGES_PER_ANSWER_MAX = 1024;
-  static final int CHANGES_WAIT_MILLIS_MAX = 5_000;
-
-  /** The change stream: entries after an index, waiting (bounded) when there are none yet. */
-  private CompletableFuture<Message> changes(Changes c) {
-    int max = c.getMaxEntries() == 0 ? CHANGES_PER_ANSWER_MAX : Math.min(c.getMaxEntries(), CHANGES_PER_ANSWER_MAX);
-    CompletableFuture<Void> next = history.nextChange(); // taken before reading, so no append is missed
-    ChangeHistory.Slice slice = history.after(c.getFromIndex(), max);
-    if (slice == null) {
-      return reply(QueryResult.newBuilder().setStatus(Status.COMPACTED).setAppliedIndex(history.appliedIndex())
-          .setDetail("index " + c.getFromIndex() + " is older than this peer's change history").build());
-    }
-    int wait = Math.min(c.getWaitMillis(), CHANGES_WAIT_MILLIS_MAX);
-    // answer at once when there is news: changes, or only a higher applied index (entries that
-    // changed nothing, which a reader waiting for that index needs to hear of just as much)
-    if (!slice.entries().isEmpty() || slice.appliedIndex() > c.getFromIndex() || wait == 0) {
-      return reply(QueryResult.newBuilder().setStatus(Status.OK).setAppliedIndex(slice.appliedIndex())
-          .addAllChangeEntries(slice.entries()).build());
-    }
-    Changes again = c.toBuilder().setWaitMillis(0).build();
-    // a copy: completing the shared future on timeout would wake every later poll at once
-    return next.copy().completeOnTimeout(null, wait, java.util.concurrent.TimeUnit.MILLISECONDS)
-        .thenCompose(v -> changes(again));
   }
 
   /** A new dump of the whole state at one applied index (taken under the apply lock): its chunk 0. */
@@ -659,68 +631,4 @@ public class RegistryStateMachine extends BaseStateMachine {
         t.setDaemon(true);
         return t;
       });
-
-  /** Records a node's heartbeat (leader only) and tells it whether its session is still open. */
-  private QueryResult heartbeat(Mirror m, Heartbeat h) {
-    QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(m.appliedIndex());
-    if (!sessions.leader()) {
-      return b.setStatus(Status.NOT_LEADER).setDetail("heartbeats go to the leader").build();
-    }
-    Session s = m.session(h.getNodeId());
-    if (s != null && (s.incarnation() > h.getIncarnation()
-        || (s.incarnation() == h.getIncarnation() && s.expired()))) {
-      return b.setStatus(Status.SESSION_EXPIRED).setDetail("session of " + h.getNodeId() + " incarnation "
-          + h.getIncarnation() + " is " + (s.expired() ? "expired" : "superseded")).build();
-    }
-    sessions.heartbeat(h.getNodeId(), h.getIncarnation());
-    return b.setStatus(Status.OK).build();
-  }
-
-  private static CompletableFuture<Message> reply(QueryResult result) {
-    return CompletableFuture.completedFuture(message(result));
-  }
-
-  /** A Ratis message carrying an answer of the schema. */
-  private static Message message(com.google.protobuf.MessageLite answer) {
-    return Message.valueOf(
-        org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations.unsafeWrap(answer.toByteArray()));
-  }
-
-  static ByteString toProtobuf(org.apache.ratis.thirdparty.com.google.protobuf.ByteString bytes) {
-    return UnsafeByteOperations.unsafeWrap(bytes.asReadOnlyByteBuffer());
-  }
-
-  /** Evaluation of {@link Query} messages against a mirror. */
-  static final class Queries {
-    private Queries() {}
-
-    static QueryResult answer(Mirror mirror, Query q) {
-      QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(mirror.appliedIndex());
-      switch (q.getKindCase()) {
-        case WHEREIS -> {
-          var pid = mirror.whereis(q.getWhereis().getRegistry(), q.getWhereis().getKey());
-          if (pid != null) {
-            b.addEntries(Entry.newBuilder().setPid(Codec.toProto(pid)));
-          }
-          return b.setStatus(Status.OK).build();
-        }
-        case LOOKUP -> {
-          for (Registration r : mirror.lookup(q.getLookup().getRegistry(), q.getLookup().getKey())) {
-            Entry.Builder e = Entry.newBuilder().setPid(Codec.toProto(r.pid())).setRevision(r.revision());
-            if (r.hasValue()) {
-              e.setValue(ByteString.copyFrom(r.valueUnsafe()));
-            }
-            b.addEntries(e);
-          }
-          return b.setStatus(Status.OK).build();
-        }
-        case BARRIER -> {
-          return b.setStatus(Status.OK).build(); // Ratis answers only after the read index is applied
-        }
-        default -> {
-          return b.setStatus(Status.UNKNOWN_COMMAND).setDetail("unknown query kind").build();
-        }
-      }
-    }
-  }
 }

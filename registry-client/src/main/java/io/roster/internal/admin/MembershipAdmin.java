@@ -6,7 +6,6 @@ import io.roster.internal.transport.RaftAccess;
 import io.roster.internal.transport.RatisWiring;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;

@@ -1,7 +1,9 @@
 package io.roster.internal.messaging;
 
-// This file is large because one class owns both ends of the node-to-node stream (sender queues and
-// windows, receiver, calls and their settlement); issue 14 splits it into transport, sender and receiver.
+// This file is large because it is both ends of one protocol, the node-to-node message stream: the
+// sender's queues and windows (Peer), the receiver (Inbound), the gate (Authenticated) and the table of
+// calls awaiting replies share the frame format, the flow-control window and the peers' incarnations,
+// and are checked against each other when read together.
 
 import com.google.protobuf.ByteString;
 import io.roster.CallException;

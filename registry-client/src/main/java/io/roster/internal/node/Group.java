@@ -1,5 +1,9 @@
 package io.roster.internal.node;
 
+// This file is large because a group is where the node's parts meet for one Raft group: its writer,
+// session keeper, mirror source, read barrier and digest check are built, restarted and closed here
+// together, under one life cycle.
+
 import io.roster.Consistency;
 import io.roster.MirrorLagException;
 import io.roster.RegistryUnavailableException;
@@ -32,7 +36,6 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
-import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;

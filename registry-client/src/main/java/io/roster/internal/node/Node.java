@@ -45,7 +45,6 @@ import io.roster.schema.Commands;
 import io.roster.schema.Limits;
 import io.roster.schema.Session;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

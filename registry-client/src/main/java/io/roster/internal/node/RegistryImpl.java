@@ -1,12 +1,13 @@
 package io.roster.internal.node;
 
-// This file is large because one handle implements the whole Registry surface (writes, reads over
-// partitions, locks, watches); issue 14 moves the lock and watch parts to their own classes.
+// This file is large because one handle implements the whole Registry surface: its writes, and its
+// reads over partitions, consistencies and the overlay of removals in flight, which share the lookup
+// of a key's partitions and states. Locks are in RegistryLocks, the watch of many partitions in
+// read.PartitionedWatch.
 
 import io.roster.Consistency;
 import io.roster.Keys;
 import io.roster.LocalProcess;
-import io.roster.LockTimeoutException;
 import io.roster.LockedFunction;
 import io.roster.Pid;
 import io.roster.Registry;
@@ -17,6 +18,7 @@ import io.roster.Subscription;
 import io.roster.ValueCodec;
 import io.roster.ValueUpdate;
 import io.roster.internal.Failures;
+import io.roster.internal.read.PartitionedWatch;
 import io.roster.internal.read.PendingRemovals;
 import io.roster.internal.write.Writer;
 import io.roster.mirror.Mirror;
@@ -32,8 +34,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Consumer;
@@ -65,6 +65,9 @@ final class RegistryImpl<V> implements Registry<V> {
   /** The same registry read with the overlay: LOCAL reads. */
   private final RegistryImpl<V> local;
 
+  /** The registry's locks. */
+  private final RegistryLocks locks;
+
   private record Found(Mirror mirror, Mirror.RegistryState state) {}
 
   RegistryImpl(Node node, String name, Keys keys, ValueCodec<V> codec, List<Group> parts) {
@@ -75,6 +78,7 @@ final class RegistryImpl<V> implements Registry<V> {
     this.parts = parts;
     this.found = new AtomicReferenceArray<>(parts.size());
     this.hidden = node.pending();
+    this.locks = new RegistryLocks(node, name);
     this.local = this;
     this.committed = new RegistryImpl<>(this);
   }
@@ -88,6 +92,7 @@ final class RegistryImpl<V> implements Registry<V> {
     this.parts = local.parts;
     this.found = local.found;
     this.hidden = PendingRemovals.NONE;
+    this.locks = local.locks;
     this.local = local;
     this.committed = this;
   }
@@ -541,131 +546,7 @@ final class RegistryImpl<V> implements Registry<V> {
   @Override
   public <T> T lock(String lockKey, LocalProcess holder, Duration timeout, LockedFunction<T> fn) {
     checkKey(lockKey);
-    Objects.requireNonNull(fn, "fn");
-    if (timeout != null && timeout.isNegative()) {
-      throw new IllegalArgumentException("timeout must not be negative, was " + timeout);
-    }
-    long start = System.nanoTime();
-    long waitNanos = timeout == null ? Long.MAX_VALUE : saturatedNanos(timeout);
-    LocalProcess process = holder != null ? holder : node.spawn();
-    try {
-      Pid pid = node.ownProcess(process);
-      Group group = parts.get(keyPartition(lockKey)); // a lock lives in its key's partition
-      long token = acquire(group, lockKey, pid, start, waitNanos);
-      T result;
-      try {
-        node.ownProcess(process); // a holder that died while acquiring lost the lock with its death
-        result = fn.apply(token);
-      } catch (Throwable failure) {
-        try {
-          release(group, lockKey, pid);
-        } catch (RuntimeException releaseFailure) {
-          failure.addSuppressed(releaseFailure);
-        }
-        if (failure instanceof InterruptedException) {
-          Thread.currentThread().interrupt();
-        }
-        if (failure instanceof Error e) {
-          throw e;
-        }
-        if (failure instanceof RuntimeException e) {
-          throw e;
-        }
-        throw new RosterException("the function run under lock '" + lockKey + "' failed: " + failure, failure);
-      }
-      try {
-        release(group, lockKey, pid);
-      } catch (RuntimeException releaseFailure) {
-        if (holder != null) { // the lock stays with a live process: the caller must know
-          throw new RosterException("the function under lock '" + lockKey + "' ran, but the release failed; "
-              + "the lock is held until " + pid + " dies: " + releaseFailure.getMessage(), releaseFailure);
-        } // else the call's own process, ending below, releases the lock as it dies
-      }
-      return result;
-    } finally {
-      if (holder == null) {
-        process.close();
-      }
-    }
-  }
-
-  private static long saturatedNanos(Duration d) {
-    try {
-      return d.toNanos();
-    } catch (ArithmeticException e) {
-      return Long.MAX_VALUE;
-    }
-  }
-
-  /**
-   * Takes the lock, waiting for its holder to release it; returns the fencing token. Wakes at each
-   * change this node applies to look at the lock, and sends the acquire again at least every second,
-   * so a release this node's mirror misses (a lagging voter stream) still ends the wait.
-   */
-  private long acquire(Group group, String lockKey, Pid pid, long start, long waitNanos) {
-    while (true) {
-      CompletableFuture<Void> changed = group.history().nextChange(); // taken before trying: no release is missed
-      Result r;
-      try {
-        r = Node.join(group.writeResult(Commands.acquireLock(name, lockKey, pid)));
-      } catch (RuntimeException unknown) {
-        bestEffortRelease(group, lockKey, pid); // the acquire may have applied after all
-        throw unknown;
-      }
-      if (r.getStatus() == Status.OK) {
-        return r.getToken();
-      }
-      if (r.getStatus() == Status.REPLAYED) {
-        bestEffortRelease(group, lockKey, pid);
-      }
-      if (r.getStatus() != Status.LOCK_HELD) {
-        Writer.revisionOrThrow(r, lockKey);
-        throw new RosterException("lock '" + lockKey + "': " + r.getStatus() + " " + r.getDetail());
-      }
-      Pid owner = io.roster.schema.Codec.fromProto(r.getOwner());
-      if (owner.equals(pid)) {
-        throw new IllegalStateException(pid + " already holds lock '" + lockKey + "' (locks are not re-entrant)");
-      }
-      Node.join(group.reach(Consistency.atLeast(r.getRevision()))); // this mirror sees the holder
-      long retryAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-      while (heldBy(group, lockKey, owner) && System.nanoTime() - retryAt < 0) {
-        long left = waitNanos - (System.nanoTime() - start);
-        if (left <= 0) {
-          throw new LockTimeoutException("lock '" + lockKey + "' is still held by " + owner, owner);
-        }
-        try {
-          changed.get(Math.min(left, Math.max(1, retryAt - System.nanoTime())), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-          // send the acquire again
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new RosterException("interrupted while waiting for lock '" + lockKey + "'", e);
-        } catch (ExecutionException e) {
-          throw new RosterException("waiting for lock '" + lockKey + "' failed: " + e.getCause(), e.getCause());
-        }
-        changed = group.history().nextChange();
-      }
-      if (System.nanoTime() - start - waitNanos >= 0) {
-        throw new LockTimeoutException("lock '" + lockKey + "' was not acquired in time", owner);
-      }
-    }
-  }
-
-  private boolean heldBy(Group group, String lockKey, Pid owner) {
-    io.roster.schema.LockHold held = group.mirror().lock(name, lockKey);
-    return held != null && held.pid().equals(owner);
-  }
-
-  private void release(Group group, String lockKey, Pid pid) {
-    Result r = Node.join(group.writeResult(Commands.releaseLock(name, lockKey, pid)));
-    if (r.getStatus() != Status.OK && r.getStatus() != Status.NOT_OWNER) {
-      Writer.revisionOrThrow(r, lockKey); // NOT_OWNER: the session expired and took the lock with it
-    }
-  }
-
-  /** After an acquire of unknown outcome: a release by pid is harmless if it was never taken. */
-  private void bestEffortRelease(Group group, String lockKey, Pid pid) {
-    group.writeResult(Commands.releaseLock(name, lockKey, pid));
+    return locks.lock(parts.get(keyPartition(lockKey)), lockKey, holder, timeout, fn); // in its key's partition
   }
 
   @Override
@@ -697,57 +578,6 @@ final class RegistryImpl<V> implements Registry<V> {
           + ", not " + partition);
     }
     return node.watch(parts.get(partition), partition, name, codec, afterRevision, listener);
-  }
-
-  /**
-   * One watch per partition feeding one listener, one event at a time; an error in any partition
-   * ends them all and reaches the listener once.
-   */
-  private static final class PartitionedWatch<V> implements Subscription, RegistryListener<V> {
-    private final RegistryListener<V> listener;
-    private final List<Subscription> watches = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private boolean ended;
-
-    PartitionedWatch(RegistryListener<V> listener) {
-      this.listener = listener;
-    }
-
-    void add(Subscription s) {
-      watches.add(s);
-    }
-
-    @Override
-    public synchronized void onEvent(io.roster.RegistryEvent<V> event) {
-      if (!ended) {
-        listener.onEvent(event); // a throw ends this partition's watch, whose onError ends the rest
-      }
-    }
-
-    @Override
-    public void onError(RosterException error) {
-      synchronized (this) {
-        if (ended) {
-          return;
-        }
-        ended = true;
-      }
-      watches.forEach(Subscription::close);
-      listener.onError(error);
-    }
-
-    @Override
-    public long revision() {
-      throw new IllegalStateException("a watch of " + watches.size() + " partitions has a revision per partition; "
-          + "resume with watchPartition");
-    }
-
-    @Override
-    public void close() {
-      synchronized (this) {
-        ended = true;
-      }
-      watches.forEach(Subscription::close);
-    }
   }
 
   // ------------------------------------------------------------------ helpers

@@ -7,7 +7,6 @@ import io.roster.proto.Query;
 import io.roster.ratis.ClientIdentities;
 import java.net.SocketAddress;
 import java.security.cert.X509Certificate;
-import java.util.Set;
 import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
 import org.apache.ratis.proto.RaftProtos.InstallSnapshotRequestProto;
 import org.apache.ratis.proto.RaftProtos.RaftClientRequestProto;

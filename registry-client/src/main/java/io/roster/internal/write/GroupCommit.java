@@ -7,7 +7,6 @@ import io.roster.proto.BatchResult;
 import io.roster.proto.Command;
 import io.roster.proto.Result;
 import io.roster.schema.Codec;
-import io.roster.schema.Limits;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
