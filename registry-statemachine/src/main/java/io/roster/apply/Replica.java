@@ -87,12 +87,23 @@ public final class Replica implements AutoCloseable {
    *     single {@link Status#REPLAYED} result if the entry was applied before
    */
   public BatchResult applyEntry(ByteString data, long term, long index) {
+    return applyEntry(data, term, index, null);
+  }
+
+  /**
+   * Applies one Raft entry whose commands may have been decoded already: on the leader, from the
+   * same bytes, when the request was checked before it reached the log (frame, CRC, limits). The
+   * entry is then not decoded a second time.
+   *
+   * @param decodedBefore the entry's batch as decoded from {@code data}, or null to decode {@code data} here
+   */
+  public BatchResult applyEntry(ByteString data, long term, long index, CommandBatch decodedBefore) {
     if (index <= store.appliedIndex()) {
       return BatchResult.newBuilder()
           .addResults(Result.newBuilder().setStatus(Status.REPLAYED).setRevision(Revisions.of(index, 0)))
           .build();
     }
-    Codec.Decoded decoded = Codec.decodeBatch(data);
+    Codec.Decoded decoded = decodedBefore != null ? new Codec.Decoded(decodedBefore, null, null) : Codec.decodeBatch(data);
     BatchResult.Builder results = BatchResult.newBuilder();
     List<Change> applied = new ArrayList<>();
     Ordinals ordinals = new Ordinals();

@@ -331,12 +331,17 @@ public class RegistryStateMachine extends BaseStateMachine {
     Codec.Decoded decoded = Codec.decodeBatch(Answers.toProtobuf(request.getMessage().getContent()));
     if (!decoded.ok()) {
       context.setException(new IllegalArgumentException(decoded.errorStatus() + ": " + decoded.errorDetail()));
-    } else if (identities != null) {
+      return context;
+    }
+    if (identities != null) {
       String refusal = refusal(request, decoded.batch());
       if (refusal != null) {
         context.setException(new IllegalArgumentException(Authorization.REFUSED + refusal));
+        return context;
       }
     }
+    // Ratis hands this leader's context back to applyTransaction: the entry is not decoded again
+    context.setStateMachineContext(decoded.batch());
     return context;
   }
 
@@ -384,8 +389,11 @@ public class RegistryStateMachine extends BaseStateMachine {
             .addResults(io.roster.proto.Result.newBuilder().setStatus(Status.REPLAYED)
                 .setRevision(Revisions.of(entry.getIndex(), 0))).build()));
       }
-      result = r.applyEntry(
-          Answers.toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(), entry.getIndex());
+      // on the leader, the batch startTransaction decoded from the same bytes; elsewhere null
+      io.roster.proto.CommandBatch decoded = trx.getStateMachineContext() instanceof io.roster.proto.CommandBatch b
+          ? b : null;
+      result = r.applyEntry(Answers.toProtobuf(entry.getStateMachineLogEntry().getLogData()), entry.getTerm(),
+          entry.getIndex(), decoded);
       advanceApplied(entry.getTerm(), entry.getIndex());
     }
     return CompletableFuture.completedFuture(Answers.message(result));

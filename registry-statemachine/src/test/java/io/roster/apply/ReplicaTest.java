@@ -65,6 +65,18 @@ class ReplicaTest {
   }
 
   @Test
+  void anEntryDecodedBeforeTheLogIsNotDecodedAgain() {
+    // the leader's startTransaction decoded the request's bytes; the apply uses that batch as it is
+    CommandBatch batch = Codec.batchOf(register("u", "leader-decoded", "v".getBytes(UTF_8), A));
+    BatchResult result = replica.applyEntry(ByteString.copyFromUtf8("not decoded again"), 1, ++index, batch);
+    assertThat(result.getResults(0).getStatus()).isEqualTo(Status.OK);
+    assertThat(replica.mirror().whereis("u", "leader-decoded")).isEqualTo(A);
+    // without it, the same bytes are decoded (and refused) as on a follower
+    assertThat(replica.applyEntry(ByteString.copyFromUtf8("not decoded again"), 1, ++index).getResults(0).getStatus())
+        .isEqualTo(Status.UNKNOWN_COMMAND);
+  }
+
+  @Test
   void garbageBytesAreRejected() {
     byte[] garbage = new byte[64];
     new Random(42).nextBytes(garbage);
