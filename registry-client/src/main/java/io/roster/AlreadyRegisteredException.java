@@ -5,6 +5,7 @@ public final class AlreadyRegisteredException extends RosterException {
   private static final long serialVersionUID = 1L;
   private final transient Pid owner;
 
+  /** That {@code key} is taken by {@code owner}. */
   public AlreadyRegisteredException(String key, Pid owner) {
     super("'" + key + "' is already registered to " + owner);
     this.owner = owner;

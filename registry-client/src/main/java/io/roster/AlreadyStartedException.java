@@ -8,6 +8,7 @@ public final class AlreadyStartedException extends RosterException {
   private static final long serialVersionUID = 1L;
   private final transient Pid owner;
 
+  /** That a process already runs under {@code key}: {@code owner}. */
   public AlreadyStartedException(String key, Pid owner) {
     super("'" + key + "' is already started as " + owner);
     this.owner = owner;

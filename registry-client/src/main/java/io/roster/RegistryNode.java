@@ -177,6 +177,17 @@ public interface RegistryNode extends AutoCloseable {
   /** The voters of the Raft group (node id → address), as configured. */
   Map<String, String> voters();
 
+  /**
+   * Checks that the replicas hold the same state: proposes a digest check in every group this
+   * voter is in (the cluster's and the partitions it hosts) and completes with one report per group,
+   * each replica's digest at the check's entry and the majority's. A replica whose digest is not the
+   * majority's stops serving reads until it is replaced. Each group's leader also runs one every 10
+   * minutes.
+   *
+   * <p>A voter's operation: on a client node the future fails with {@link IllegalStateException}.
+   */
+  CompletableFuture<List<ConsistencyReport>> checkConsistency();
+
   /** Leaves the cluster: ends the session (removing its registrations), stops processes and servers. */
   @Override
   void close();

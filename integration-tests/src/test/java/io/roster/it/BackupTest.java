@@ -3,6 +3,7 @@ package io.roster.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.roster.ConsistencyReport;
 import io.roster.Backup;
 import io.roster.Keys;
 import io.roster.LocalProcess;
@@ -11,7 +12,6 @@ import io.roster.Registry;
 import io.roster.RosterException;
 import io.roster.Tls;
 import io.roster.ValueCodec;
-import io.roster.internal.node.ConsistencyCheck;
 import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import io.roster.mirror.Mirror;
@@ -96,7 +96,7 @@ class BackupTest {
     }
 
     // a save of the quiet cluster holds the state its voters agree on, group by group
-    List<ConsistencyCheck.Report> reports = old.node("n1").checkConsistency().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    List<ConsistencyReport> reports = old.node("n1").checkConsistency().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
     Map<String, String> agreed = new HashMap<>();
     reports.forEach(r -> agreed.put(r.group(), r.majority()));
     Path file = dir.resolve("roster.snap");

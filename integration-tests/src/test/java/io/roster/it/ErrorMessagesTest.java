@@ -136,6 +136,21 @@ class ErrorMessagesTest {
   }
 
   @Test
+  void aWriteWhoseSessionCannotOpenSaysSoWithinTheRequestTimeout() {
+    registry("n1").register("before", cluster.node("n1").spawn(), "v");
+    cluster.crash("n1");
+    cluster.crash("n2");
+    cluster.crash("n3");
+    Node alone = cluster.startVoter("n1"); // its new session cannot open: no quorum
+    Throwable error = org.assertj.core.api.Assertions.catchThrowable(() ->
+        alone.registry("errors", Keys.UNIQUE, ValueCodec.utf8()).register("after", alone.spawn(), "v"));
+    // one deadline covers the wait for the session and the commit: the session's wait used it up
+    assertThat(error).isInstanceOf(RegistryUnavailableException.class);
+    assertThat(error.getMessage()).startsWith("no leader or no quorum: this node's session in cluster did not open "
+        + "within 2000 ms").contains("voters n1, n2, n3");
+  }
+
+  @Test
   void leaderFailoverAndPartitionCreationLogNoError() {
     Node client = cluster.node("c1");
     cluster.node("n1").registry("spread", Keys.UNIQUE, 4, ValueCodec.utf8()); // a voter creates a partitioned registry

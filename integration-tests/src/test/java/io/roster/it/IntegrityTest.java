@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import io.roster.ConsistencyReport;
 import io.roster.Keys;
 import io.roster.LocalProcess;
 import io.roster.Registry;
@@ -82,7 +83,7 @@ class IntegrityTest {
       assertThat(there.whereisConsistent("service-" + i)).as("service-" + i).isEqualTo(p.pid());
     }
     assertThat(there.whereisConsistent("after")).isEqualTo(p.pid());
-    java.util.List<io.roster.internal.node.ConsistencyCheck.Report> reports = cluster.node("n3").checkConsistency()
+    List<ConsistencyReport> reports = cluster.node("n3").checkConsistency()
         .get(WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
     assertThat(reports).isNotEmpty().allSatisfy(report -> {
       assertThat(report.digests()).containsOnlyKeys("n1", "n2", "n3");
@@ -102,7 +103,7 @@ class IntegrityTest {
     org.awaitility.Awaitility.await().atMost(WAIT).until(() ->
         cluster.node("n3").registry("services", Keys.UNIQUE, ValueCodec.utf8()).whereis("service-49") != null);
     // a clean digest check first: every replica agrees
-    List<io.roster.internal.node.ConsistencyCheck.Report> clean = cluster.node("n1").checkConsistency()
+    List<ConsistencyReport> clean = cluster.node("n1").checkConsistency()
         .get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
     assertThat(clean).allSatisfy(report -> {
       assertThat(report.digests()).containsOnlyKeys("n1", "n2", "n3");
@@ -125,7 +126,7 @@ class IntegrityTest {
     cluster.startVoter("n3");
     Registry<String> onN3 = cluster.node("n3").registry("services", Keys.UNIQUE, ValueCodec.utf8());
 
-    List<io.roster.internal.node.ConsistencyCheck.Report> found = cluster.node("n1").checkConsistency()
+    List<ConsistencyReport> found = cluster.node("n1").checkConsistency()
         .get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
     assertThat(found).singleElement().satisfies(report -> {
       assertThat(report.diverged()).containsExactly("n3");

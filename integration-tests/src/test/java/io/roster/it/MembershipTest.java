@@ -2,12 +2,12 @@ package io.roster.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.roster.ConsistencyReport;
 import io.roster.Keys;
 import io.roster.LocalProcess;
 import io.roster.Membership;
 import io.roster.Registry;
 import io.roster.ValueCodec;
-import io.roster.internal.node.ConsistencyCheck;
 import io.roster.internal.node.Node;
 import io.roster.testkit.LocalCluster;
 import java.nio.file.Path;
@@ -125,7 +125,7 @@ class MembershipTest {
     acknowledged.forEach((key, isPlain) ->
         assertThat((isPlain ? plainThere : spreadThere).whereisConsistent(key)).as(key).isEqualTo(owner.pid()));
     // and the three voters' replicas are identical in every group
-    List<ConsistencyCheck.Report> reports = writer.checkConsistency().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    List<ConsistencyReport> reports = writer.checkConsistency().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
     assertThat(reports).hasSize(5).allSatisfy(r -> {
       assertThat(r.digests()).containsOnlyKeys("n2", "n3", "n4");
       assertThat(r.diverged()).isEmpty();

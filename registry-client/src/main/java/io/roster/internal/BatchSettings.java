@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 public record BatchSettings(int commandsMax, int bytesMax, long lingerNanos, int queueMax) {
   static final BatchSettings DEFAULT = new BatchSettings(256, 256 * 1024, TimeUnit.MICROSECONDS.toNanos(200), 65_536);
 
+  /** Checks each setting against its bounds; an IllegalArgumentException names the one out of them. */
   public BatchSettings {
     if (commandsMax < 1 || commandsMax > Limits.BATCH_COMMANDS_MAX) {
       throw new IllegalArgumentException("batch commands must be 1.." + Limits.BATCH_COMMANDS_MAX + ", was "

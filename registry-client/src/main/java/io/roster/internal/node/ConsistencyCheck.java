@@ -1,5 +1,6 @@
 package io.roster.internal.node;
 
+import io.roster.ConsistencyReport;
 import io.roster.internal.transport.RenewableClient;
 import io.roster.proto.DigestAt;
 import io.roster.proto.Query;
@@ -36,15 +37,6 @@ public final class ConsistencyCheck {
   private static final long RETRY_MILLIS = 100;
   private static final AtomicLong CALLS = new AtomicLong();
 
-  /** What one voter found at a digest check: each replica's digest (those that answered), and the majority's. */
-  public record Report(String group, long index, Map<String, String> digests, String majority) {
-    /** The replicas whose digest is not the majority's (all of them if there is no majority). */
-    public List<String> diverged() {
-      return digests.entrySet().stream().filter(e -> !e.getValue().equals(majority)).map(Map.Entry::getKey).sorted()
-          .toList();
-    }
-  }
-
   private final String nodeId;
   private final String label;
   private final RegistryStateMachine stateMachine;
@@ -54,7 +46,7 @@ public final class ConsistencyCheck {
   private final java.util.function.Supplier<java.util.Collection<org.apache.ratis.protocol.RaftPeer>> current;
   private final ScheduledExecutorService scheduler;
   private final java.util.function.BooleanSupplier leading;
-  private final Map<Long, CompletableFuture<Report>> reports = new ConcurrentHashMap<>();
+  private final Map<Long, CompletableFuture<ConsistencyReport>> reports = new ConcurrentHashMap<>();
 
   ConsistencyCheck(String nodeId, String label, RegistryStateMachine stateMachine, Map<RaftPeerId, RenewableClient> voters,
       java.util.function.Supplier<java.util.Collection<org.apache.ratis.protocol.RaftPeer>> current,
@@ -76,12 +68,12 @@ public final class ConsistencyCheck {
   }
 
   /** This voter's report of the digest check at {@code index} (started when the entry is applied here). */
-  CompletableFuture<Report> report(long index) {
-    CompletableFuture<Report> started = reports.get(index);
+  CompletableFuture<ConsistencyReport> report(long index) {
+    CompletableFuture<ConsistencyReport> started = reports.get(index);
     if (started != null) {
       return started;
     }
-    CompletableFuture<Report> report = new CompletableFuture<>();
+    CompletableFuture<ConsistencyReport> report = new CompletableFuture<>();
     started = reports.putIfAbsent(index, report);
     if (started != null) {
       return started;
@@ -160,12 +152,12 @@ public final class ConsistencyCheck {
     });
   }
 
-  private Report judge(long index, Map<String, String> digests, int voterCount) {
+  private ConsistencyReport judge(long index, Map<String, String> digests, int voterCount) {
     Map<String, Integer> counts = new java.util.HashMap<>();
     digests.values().forEach(d -> counts.merge(d, 1, Integer::sum));
     String majority = counts.entrySet().stream().filter(e -> e.getValue() > voterCount / 2).map(Map.Entry::getKey)
         .findFirst().orElse(null);
-    Report report = new Report(label, index, Map.copyOf(digests), majority);
+    ConsistencyReport report = new ConsistencyReport(label, index, Map.copyOf(digests), majority);
     String own = digests.get(nodeId);
     if (majority == null) {
       if (counts.size() > 1) {

@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ScheduledExecutorService;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
@@ -140,7 +141,7 @@ final class Group {
    * Proposes a digest check (a voter's duty, or an operator's) and completes with this voter's
    * report of it: each replica's digest at the check's entry and the majority's.
    */
-  CompletableFuture<ConsistencyCheck.Report> checkConsistency() {
+  CompletableFuture<io.roster.ConsistencyReport> checkConsistency() {
     if (consistency == null) {
       return CompletableFuture.failedFuture(new IllegalStateException("only a voter checks its replicas"));
     }
@@ -277,7 +278,8 @@ final class Group {
 
   /**
    * Sends a write once this group's session is open; completes with its result, whatever its
-   * status, once this node's mirror has applied it (see {@link #visibleHere}).
+   * status, once this node's mirror has applied it (see {@link #visibleHere}). One deadline, the
+   * request timeout from now, bounds the wait for the session and the commit together.
    */
   CompletableFuture<Result> writeResult(Command command) {
     if (node.isClosed()) {
@@ -287,8 +289,9 @@ final class Group {
       return CompletableFuture.failedFuture(new SessionExpiredException(node.expiredMessage()));
     }
     used = true;
-    CompletableFuture<Result> result = session.ready()
-        .thenCompose(v -> writer.submit(command))
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(node.timeoutMillis());
+    CompletableFuture<Result> result = sessionReady(deadline)
+        .thenCompose(v -> writer.submit(command, deadline))
         .thenApply(r -> {
           SessionKeeper keeper = session;
           if (r.getStatus() == Status.SESSION_EXPIRED && r.getEndedSession().getNodeId().equals(node.nodeId())
@@ -297,7 +300,24 @@ final class Group {
           }
           return r;
         });
-    return node.withTimeout(result, "the write").thenCompose(this::visibleHere);
+    return result.thenCompose(this::visibleHere);
+  }
+
+  /** This group's session, open before {@code deadline} (System.nanoTime), or the reason it is not. */
+  private CompletableFuture<Void> sessionReady(long deadline) {
+    CompletableFuture<Void> ready = session.ready();
+    if (ready.isDone()) {
+      return ready;
+    }
+    return ready.copy().orTimeout(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
+        .exceptionally(e -> {
+          Throwable cause = Failures.cause(e);
+          if (cause instanceof java.util.concurrent.TimeoutException) {
+            throw Writer.unavailable("this node's session in " + label + " did not open within "
+                + node.timeoutMillis() + " ms", voterIds(raftGroup), null, cause);
+          }
+          throw Failures.unwrap(cause);
+        });
   }
 
   /**

@@ -427,9 +427,10 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
    * stops serving reads. Also done every {@value #CONSISTENCY_CHECK_MINUTES} minutes by each
    * group's leader.
    */
-  public CompletableFuture<List<ConsistencyCheck.Report>> checkConsistency() {
+  @Override
+  public CompletableFuture<List<io.roster.ConsistencyReport>> checkConsistency() {
     checkOpen();
-    List<CompletableFuture<ConsistencyCheck.Report>> all = groups().stream().map(Group::checkConsistency).toList();
+    List<CompletableFuture<io.roster.ConsistencyReport>> all = groups().stream().map(Group::checkConsistency).toList();
     return CompletableFuture.allOf(all.toArray(new CompletableFuture[0]))
         .thenApply(v -> all.stream().map(CompletableFuture::join).toList());
   }

@@ -8,6 +8,7 @@ import org.apache.ratis.thirdparty.io.grpc.MethodDescriptor;
 
 /** gRPC messages as plain byte arrays (the frames are protobuf, encoded and decoded by their users). */
 public final class BytesMarshaller implements MethodDescriptor.Marshaller<byte[]> {
+  /** The one instance. */
   public static final BytesMarshaller INSTANCE = new BytesMarshaller();
 
   private BytesMarshaller() {}

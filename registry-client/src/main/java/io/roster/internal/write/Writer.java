@@ -50,7 +50,16 @@ public final class Writer implements AutoCloseable {
    * if the write queue is full.
    */
   public CompletableFuture<Result> submit(Command command) {
-    return groupCommit.submit(command).orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).handle((r, error) -> {
+    return submit(command, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+  }
+
+  /**
+   * {@link #submit(Command)} within a deadline the caller set ({@link System#nanoTime}): a write's
+   * one deadline covers its wait for the session and its commit.
+   */
+  public CompletableFuture<Result> submit(Command command, long deadlineNanos) {
+    long left = Math.max(0, deadlineNanos - System.nanoTime());
+    return groupCommit.submit(command).orTimeout(left, TimeUnit.NANOSECONDS).handle((r, error) -> {
       if (error == null) {
         return r;
       }
