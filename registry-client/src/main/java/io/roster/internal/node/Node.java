@@ -1,9 +1,11 @@
 package io.roster.internal.node;
 
 // This file is large because Node is both the RegistryNode face and the owner of a node's shared
-// parts (executors, groups, messaging, session state): partition hosting, process-death reaping,
-// expiry fan-out and watch bookkeeping still live here beside it. The voter's Raft server is built in
-// VoterServer, the data directory's identity and incarnation are kept by DataDirIdentity.
+// state (executors, groups, messaging, the closed and expired flags, the lock partitions open under):
+// opening partitions, process-death reaping, expiry fan-out and watch bookkeeping read and change that
+// state, so they live beside it. What needs none of it is elsewhere: the voter's Raft server in
+// VoterServer, partition groups' configurations and hosting in PartitionGroups, the data directory's
+// identity and incarnation in DataDirIdentity, registry locks in RegistryLocks.
 
 import io.roster.AlreadyRegisteredException;
 import io.roster.AlreadyStartedException;
@@ -62,14 +64,9 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import org.apache.ratis.protocol.ClientId;
-import org.apache.ratis.protocol.GroupManagementRequest;
-import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.protocol.exceptions.AlreadyExistsException;
 import org.apache.ratis.server.RaftServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -253,7 +250,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
           .setPartitions(partitions);
       if (partitions > 1 && server != null) {
         // the partition groups' first configuration, recorded with the registry: the same on every voter
-        clusterVoters().forEach((id, address) -> create.addVoters(
+        PartitionGroups.clusterVoters(server, main.raftGroup()).forEach((id, address) -> create.addVoters(
             io.roster.proto.Voter.newBuilder().setId(id).setAddress(address)));
       }
       meta.forEach((key, value) -> {
@@ -309,63 +306,19 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
     return List.copyOf(parts);
   }
 
-  /**
-   * The cluster group's voters as this voter's Raft state has them now (id → address).
-   *
-   * @throws RegistryUnavailableException while a membership change is under way
-   */
-  private Map<String, String> clusterVoters() {
-    try {
-      org.apache.ratis.server.RaftConfiguration conf = server.getDivision(main.raftGroup().getGroupId()).getRaftConf();
-      if (!conf.getPreviousPeers().isEmpty()) {
-        throw new RegistryUnavailableException("a change of the cluster's voters is under way: create the "
-            + "partitioned registry once it is done", null);
-      }
-      Map<String, String> voters = new java.util.TreeMap<>();
-      conf.getCurrentPeers().forEach(p -> voters.put(p.getId().toString(), p.getAddress()));
-      return voters;
-    } catch (IOException e) {
-      throw new RegistryUnavailableException("the cluster's group is not open here: " + e.getMessage(), e);
-    }
-  }
-
-  /**
-   * The first configuration of a partition group: the voters recorded with its registry, each at
-   * the address the cluster's group (else this node's voters list) gives it now, so that a cluster
-   * restored from a backup at other addresses finds its peers. Empty (this node's own list) when
-   * nothing was recorded, or when none of the recorded voters is a voter now (a cluster restored
-   * under other ids).
-   */
-  private Map<String, String> firstConfiguration(Map<String, String> recorded) {
-    Map<String, String> now = new java.util.HashMap<>(config.voters());
-    if (server != null) {
-      try {
-        server.getDivision(main.raftGroup().getGroupId()).getRaftConf().getAllPeers()
-            .forEach(p -> now.put(p.getId().toString(), p.getAddress()));
-      } catch (IOException notOpen) {
-        // this node's list only
-      }
-    }
-    if (recorded.keySet().stream().noneMatch(now::containsKey)) {
-      return Map.of();
-    }
-    Map<String, String> first = new java.util.TreeMap<>();
-    recorded.forEach((id, address) -> first.put(id, now.getOrDefault(id, address)));
-    return first;
-  }
-
   /** This node's handle on partition {@code i} of a registry; on a voter, hosts the group first. */
   private synchronized Group partition(String registry, int partitions, int i) {
     io.roster.schema.RegistryDescriptor described = main.mirror().registry(registry);
     RaftGroup raftGroup = RatisWiring.partitionGroup(config, registry, i,
-        firstConfiguration(described == null ? Map.of() : described.voters()));
+        PartitionGroups.firstConfiguration(config, server, main.raftGroup(),
+        described == null ? Map.of() : described.voters()));
     Group g = partitionGroups.get(raftGroup.getGroupId());
     if (g != null) {
       return g;
     }
     checkOpen();
     if (server != null) {
-      host(raftGroup);
+      PartitionGroups.host(server, raftGroup);
     }
     g = new Group(this, config, server, raftGroup, registry + "#" + i, scheduler);
     partitionGroups.put(raftGroup.getGroupId(), g);
@@ -375,36 +328,6 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
     return g;
   }
 
-  /** Makes this voter's server host {@code raftGroup} if it does not already (it then catches up from the leader). */
-  private void host(RaftGroup raftGroup) {
-    try {
-      server.getDivision(raftGroup.getGroupId());
-      return; // hosted: found on disk at start, or added before
-    } catch (IOException notHosted) {
-      // add it below
-    }
-    try {
-      RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(ClientId.randomId(),
-          server.getId(), GROUP_CALLS.incrementAndGet(), raftGroup));
-      if (!reply.isSuccess()) {
-        throw new RegistryUnavailableException(nodeId() + " cannot host group " + raftGroup.getGroupId() + ": "
-            + reply.getException(), reply.getException());
-      }
-    } catch (AlreadyExistsException raced) {
-      // hosted meanwhile
-    } catch (IOException e) {
-      throw new RegistryUnavailableException(nodeId() + " cannot host group " + raftGroup.getGroupId() + ": "
-          + e.getMessage(), e);
-    }
-  }
-
-  private static final AtomicLong GROUP_CALLS = new AtomicLong();
-
-  /**
-   * A voter's duty: host every partition group of every partitioned registry the cluster's group
-   * describes, and keep a session in each. A voter that was down when a registry was created, or
-   * that restarts, finds its partitions here; a partition's leader then expires silent sessions.
-   */
   /** How often the leader of each group asks its replicas to compare digests. */
   static final long CONSISTENCY_CHECK_MINUTES = 10;
 
@@ -435,6 +358,11 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
         .thenApply(v -> all.stream().map(CompletableFuture::join).toList());
   }
 
+  /**
+   * A voter's duty: host every partition group of every partitioned registry the cluster's group
+   * describes, and keep a session in each. A voter that was down when a registry was created, or
+   * that restarts, finds its partitions here; a partition's leader then expires silent sessions.
+   */
   private void reconcile() {
     if (main.stateMachine() != null && main.stateMachine().stopped() != null) {
       return; // this replica serves nothing more (corrupt or diverged): it hosts nothing new either

@@ -50,7 +50,7 @@ final class VoterServer {
             RegistryStateMachine sm = machines.get(g);
             return sm != null && sm.member(nodeId);
           }, id -> config.voters().containsKey(id) || inConfiguration(built.get(), id),
-              (g, id) -> inGroupConfiguration(built.get(), g, id)))
+              (g, id) -> inGroupConfiguration(built.get(), g, id), g -> starting(built.get(), g)))
           .setStateMachineRegistry(id -> machines.compute(id, (g, old) -> new RegistryStateMachine(identities,
               config.dataDir() == null ? null : config.dataDir().resolve(SnapshotRestorer.SEEDS))))
           .setOption(RaftStorage.StartupOption.RECOVER)
@@ -97,6 +97,21 @@ final class VoterServer {
       return server.getDivision(g).getRaftConf().getPeer(RaftPeerId.valueOf(id)) != null;
     } catch (IOException notHosted) {
       return true; // Ratis answers for a group it does not host
+    }
+  }
+
+  /**
+   * Whether {@code server} hosts group {@code g} and is still starting it: loading its log and
+   * state machine, before it takes a role (true while the server itself is not built yet).
+   */
+  private static boolean starting(RaftServer server, RaftGroupId g) {
+    if (server == null) {
+      return true;
+    }
+    try {
+      return server.getDivision(g).getInfo().getCurrentRole() == null;
+    } catch (IOException notHosted) {
+      return false; // Ratis answers for a group it does not host
     }
   }
 

@@ -1,0 +1,69 @@
+package io.roster.internal.transport;
+
+import java.util.function.Predicate;
+import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
+import org.apache.ratis.proto.grpc.RaftServerProtocolServiceGrpc;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.thirdparty.io.grpc.ForwardingServerCallListener;
+import org.apache.ratis.thirdparty.io.grpc.Metadata;
+import org.apache.ratis.thirdparty.io.grpc.ServerCall;
+import org.apache.ratis.thirdparty.io.grpc.ServerCallHandler;
+import org.apache.ratis.thirdparty.io.grpc.ServerInterceptor;
+import org.apache.ratis.thirdparty.io.grpc.Status;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Holds a leader's appends off a group that this voter is still starting (loading its log and
+ * state machine): the append stream ends with {@code UNAVAILABLE} and the leader sends again, as
+ * it does to a peer that is down. Ratis would answer such an append itself, but with an ERROR line
+ * and a stack trace for what is only a peer restarting ("The server role is not yet initialized").
+ */
+final class StartingGroups implements ServerInterceptor {
+  private static final Logger LOG = LoggerFactory.getLogger(StartingGroups.class);
+
+  private final String nodeId;
+  /** Whether this voter hosts the group and has not finished starting it. */
+  private final Predicate<RaftGroupId> starting;
+
+  StartingGroups(String nodeId, Predicate<RaftGroupId> starting) {
+    this.nodeId = nodeId;
+    this.starting = starting;
+  }
+
+  @Override
+  public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+      ServerCallHandler<Q, A> next) {
+    ServerCall.Listener<Q> listener = next.startCall(call, headers);
+    if (!RaftServerProtocolServiceGrpc.SERVICE_NAME.equals(call.getMethodDescriptor().getServiceName())) {
+      return listener;
+    }
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
+      private boolean ended;
+
+      @Override
+      public void onMessage(Q message) {
+        if (ended) {
+          return;
+        }
+        if (message instanceof AppendEntriesRequestProto append) {
+          RaftGroupId group = RaftGroupId.valueOf(append.getServerRequest().getRaftGroupId().getId());
+          if (starting.test(group)) {
+            ended = true;
+            LOG.debug("{}: append to {} held off: the group is starting here", nodeId, group);
+            call.close(Status.UNAVAILABLE.withDescription(nodeId + " is starting " + group), new Metadata());
+            return;
+          }
+        }
+        super.onMessage(message);
+      }
+
+      @Override
+      public void onHalfClose() {
+        if (!ended) {
+          super.onHalfClose();
+        }
+      }
+    };
+  }
+}
