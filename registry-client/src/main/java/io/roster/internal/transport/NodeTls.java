@@ -145,7 +145,12 @@ public final class NodeTls {
     /** Why the peer of a call's connection is trusted no more, or null ({@link NodeTls#distrust}). */
     public String distrust(Attributes transport) {
       String why = NodeTls.distrust(transport, trust);
-      if (why != null && context.sessionContext() instanceof OpenSslSessionContext openSsl) {
+      SSLSession session = transport.get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+      // once per distrusted session: its peer's every refused call would otherwise replace the keys
+      // again, and send every trusted peer's next connection through a full handshake each time
+      if (why != null && session != null && session.getValue(TICKETS_REPLACED) == null
+          && context.sessionContext() instanceof OpenSslSessionContext openSsl) {
+        session.putValue(TICKETS_REPLACED, Boolean.TRUE);
         byte[][] key = new byte[3][16];
         for (byte[] part : key) {
           RANDOM.nextBytes(part);
@@ -156,6 +161,8 @@ public final class NodeTls {
     }
 
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+    /** Set on a TLS session once its distrust has replaced the ticket keys. */
+    private static final String TICKETS_REPLACED = "io.roster.ticketsReplaced";
   }
 
   /** A messaging channel's context: the server reached must present the certificate of {@code node}. */

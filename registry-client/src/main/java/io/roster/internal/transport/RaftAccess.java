@@ -128,6 +128,18 @@ public final class RaftAccess implements ServerInterceptor {
   }
 
   /**
+   * Ends a call with {@code status}, unless it has ended already: another gate on the same call
+   * ({@link StartingGroups}) may have ended it while its later messages were still on their way.
+   */
+  static void close(ServerCall<?, ?> call, Status status) {
+    try {
+      call.close(status, new Metadata());
+    } catch (IllegalStateException alreadyClosed) {
+      // ended by the other gate: nothing more to say
+    }
+  }
+
+  /**
    * Whether a call failed because a voter's gate refused it: {@code PERMISSION_DENIED} anywhere in
    * its causes (Ratis' client passes the gRPC status on in an exception's message).
    */
@@ -180,7 +192,7 @@ public final class RaftAccess implements ServerInterceptor {
         refused = true;
         refusals.warn("{}: refused {} from {} ({}): {}", nodeId, call.getMethodDescriptor().getFullMethodName(), from,
             who, why);
-        call.close(Status.PERMISSION_DENIED.withDescription(why), new Metadata());
+        close(call, Status.PERMISSION_DENIED.withDescription(why));
         return;
       }
       super.onMessage(message);

@@ -18,6 +18,9 @@ import org.slf4j.LoggerFactory;
  * state machine): the append stream ends with {@code UNAVAILABLE} and the leader sends again, as
  * it does to a peer that is down. Ratis would answer such an append itself, but with an ERROR line
  * and a stack trace for what is only a peer restarting ("The server role is not yet initialized").
+ *
+ * <p>A group counts as starting until it takes a role, which Ratis sets shortly before its start
+ * completes: an append arriving in that short gap still reaches Ratis and its ERROR line.
  */
 final class StartingGroups implements ServerInterceptor {
   private static final Logger LOG = LoggerFactory.getLogger(StartingGroups.class);
@@ -51,7 +54,7 @@ final class StartingGroups implements ServerInterceptor {
           if (starting.test(group)) {
             ended = true;
             LOG.debug("{}: append to {} held off: the group is starting here", nodeId, group);
-            call.close(Status.UNAVAILABLE.withDescription(nodeId + " is starting " + group), new Metadata());
+            RaftAccess.close(call, Status.UNAVAILABLE.withDescription(nodeId + " is starting " + group));
             return;
           }
         }
