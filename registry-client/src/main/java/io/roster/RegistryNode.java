@@ -184,7 +184,14 @@ public interface RegistryNode extends AutoCloseable {
    * majority's stops serving reads until it is replaced. Each group's leader also runs one every 10
    * minutes.
    *
-   * <p>A voter's operation: on a client node the future fails with {@link IllegalStateException}.
+   * <p>The check is a command in each group's log, so every replica digests the same applied state;
+   * the report is this voter's, once it has applied the check and collected the other voters'
+   * digests (waiting up to 30 s for them). A voter's operation: on a client node the future fails
+   * with {@link IllegalStateException}; without a leader or quorum it fails with
+   * {@link RegistryUnavailableException}.
+   *
+   * @throws IllegalStateException if this node is closed
+   * @throws SessionExpiredException if this node's session expired
    */
   CompletableFuture<List<ConsistencyReport>> checkConsistency();
 

@@ -12,7 +12,6 @@ import io.roster.mirror.Mirror;
 import io.roster.proto.KeyMode;
 import io.roster.proto.Result;
 import io.roster.proto.Status;
-import io.roster.schema.Commands;
 import io.roster.schema.Limits;
 import java.lang.reflect.Proxy;
 import org.junit.jupiter.api.Test;

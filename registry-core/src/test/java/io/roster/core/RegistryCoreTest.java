@@ -28,7 +28,6 @@ import io.roster.proto.Result;
 import io.roster.proto.Status;
 import io.roster.schema.Change.Registered;
 import io.roster.schema.Change.Unregistered;
-import io.roster.schema.Change;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;
 import io.roster.schema.Limits;

@@ -16,7 +16,6 @@ import io.roster.proto.CommandBatch;
 import io.roster.proto.KeyMode;
 import io.roster.proto.Status;
 import io.roster.schema.Codec;
-import io.roster.schema.Commands;
 import io.roster.schema.Limits;
 import io.roster.schema.Revisions;
 import java.nio.file.Path;

@@ -15,7 +15,6 @@ import io.roster.proto.QueryResult;
 import io.roster.proto.Status;
 import io.roster.proto.StoreRecord;
 import io.roster.schema.Codec;
-import io.roster.schema.Commands;
 import io.roster.store.Checkpoints;
 import io.roster.store.RocksStore;
 import io.roster.store.StoreCopies;

@@ -12,7 +12,6 @@ import io.roster.proto.ChangeEntry;
 import io.roster.proto.KeyMode;
 import io.roster.proto.QueryResult;
 import io.roster.proto.Status;
-import io.roster.schema.Commands;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;

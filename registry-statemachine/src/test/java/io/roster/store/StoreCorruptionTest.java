@@ -13,7 +13,6 @@ import io.roster.apply.Replica;
 import io.roster.proto.Command;
 import io.roster.proto.KeyMode;
 import io.roster.schema.Codec;
-import io.roster.schema.Commands;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

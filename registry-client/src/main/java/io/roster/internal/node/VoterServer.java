@@ -4,6 +4,7 @@ import io.roster.RosterException;
 import io.roster.internal.Failures;
 import io.roster.internal.NodeConfig;
 import io.roster.internal.transport.RatisWiring;
+import io.roster.internal.transport.StartingGroups;
 import io.roster.ratis.ClientIdentities;
 import io.roster.ratis.RegistryStateMachine;
 import java.io.IOException;
@@ -101,17 +102,18 @@ final class VoterServer {
   }
 
   /**
-   * Whether {@code server} hosts group {@code g} and is still starting it: loading its log and
-   * state machine, before it takes a role (true while the server itself is not built yet).
+   * Where group {@code g} stands on {@code server}: not hosted, starting (loading its log and state
+   * machine, before it takes a role; also while the server itself is not built yet), or started.
    */
-  private static boolean starting(RaftServer server, RaftGroupId g) {
+  private static StartingGroups.State starting(RaftServer server, RaftGroupId g) {
     if (server == null) {
-      return true;
+      return StartingGroups.State.STARTING;
     }
     try {
-      return server.getDivision(g).getInfo().getCurrentRole() == null;
+      return server.getDivision(g).getInfo().getCurrentRole() == null
+          ? StartingGroups.State.STARTING : StartingGroups.State.STARTED;
     } catch (IOException notHosted) {
-      return false; // Ratis answers for a group it does not host
+      return StartingGroups.State.NOT_HOSTED; // Ratis answers for a group it does not host
     }
   }
 

@@ -81,7 +81,7 @@ public final class RatisWiring {
   public static Parameters serverParameters(NodeConfig config, io.roster.ratis.ClientIdentities identities,
       java.util.function.BiPredicate<org.apache.ratis.protocol.RaftGroupId, String> members,
       java.util.function.Predicate<String> voter, java.util.function.BiPredicate<RaftGroupId, String> groupVoter,
-      java.util.function.Predicate<RaftGroupId> starting) {
+      java.util.function.Function<RaftGroupId, StartingGroups.State> starting) {
     Parameters p = clientParameters(config);
     NodeTls.Server tls = config.tls() != null ? new NodeTls(config.tls(), config).raftServer() : null;
     RaftAccess access = tls != null ? new RaftAccess(config.nodeId(), voter, identities, members, tls, groupVoter) : null;

@@ -1,6 +1,6 @@
 package io.roster.internal.transport;
 
-import java.util.function.Predicate;
+import java.util.function.Function;
 import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
 import org.apache.ratis.proto.grpc.RaftServerProtocolServiceGrpc;
 import org.apache.ratis.protocol.RaftGroupId;
@@ -19,19 +19,32 @@ import org.slf4j.LoggerFactory;
  * it does to a peer that is down. Ratis would answer such an append itself, but with an ERROR line
  * and a stack trace for what is only a peer restarting ("The server role is not yet initialized").
  *
- * <p>A group counts as starting until it takes a role, which Ratis sets shortly before its start
+ * <p>A group seen started is not looked up again (a group removed and added back in the same
+ * process may then log that ERROR once more). A group counts as starting until it takes a role, which Ratis sets shortly before its start
  * completes: an append arriving in that short gap still reaches Ratis and its ERROR line.
  */
-final class StartingGroups implements ServerInterceptor {
+public final class StartingGroups implements ServerInterceptor {
   private static final Logger LOG = LoggerFactory.getLogger(StartingGroups.class);
 
   private final String nodeId;
-  /** Whether this voter hosts the group and has not finished starting it. */
-  private final Predicate<RaftGroupId> starting;
+  /** Where a group stands on this voter. */
+  public enum State {
+    /** Not hosted here: Ratis answers its appends itself. */
+    NOT_HOSTED,
+    /** Hosted, still loading its log and state machine (no role yet). */
+    STARTING,
+    /** Hosted and started. */
+    STARTED
+  }
 
-  StartingGroups(String nodeId, Predicate<RaftGroupId> starting) {
+  /** Where each group stands on this voter. */
+  private final Function<RaftGroupId, State> state;
+  /** Groups seen started: their appends (the Raft port's most frequent request) pass without a lookup. */
+  private final java.util.Set<RaftGroupId> started = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  StartingGroups(String nodeId, Function<RaftGroupId, State> state) {
     this.nodeId = nodeId;
-    this.starting = starting;
+    this.state = state;
   }
 
   @Override
@@ -51,11 +64,19 @@ final class StartingGroups implements ServerInterceptor {
         }
         if (message instanceof AppendEntriesRequestProto append) {
           RaftGroupId group = RaftGroupId.valueOf(append.getServerRequest().getRaftGroupId().getId());
-          if (starting.test(group)) {
+          if (started.contains(group)) {
+            super.onMessage(message);
+            return;
+          }
+          State now = state.apply(group);
+          if (now == State.STARTING) {
             ended = true;
             LOG.debug("{}: append to {} held off: the group is starting here", nodeId, group);
             RaftAccess.close(call, Status.UNAVAILABLE.withDescription(nodeId + " is starting " + group));
             return;
+          }
+          if (now == State.STARTED) {
+            started.add(group);
           }
         }
         super.onMessage(message);
