@@ -24,10 +24,25 @@ public final class ClientIdentities {
     }
   };
 
-  /** Binds {@code client} to {@code who}; false if it is bound to another identity. */
+  /**
+   * Binds {@code client} to {@code who}; false if it is bound to another identity. The same node's
+   * voter certificate moves between client and voter as the node is added to or removed from the
+   * voters: that rebinds the id to the node's kind now.
+   */
   public synchronized boolean bind(ClientId client, Authorization.Identity who) {
     Authorization.Identity already = bound.putIfAbsent(client, who);
-    return already == null || already.equals(who);
+    if (already == null || already.equals(who)) {
+      return true;
+    }
+    if (already.nodeId().equals(who.nodeId()) && movesBetweenClientAndVoter(already.kind(), who.kind())) {
+      bound.put(client, who);
+      return true;
+    }
+    return false;
+  }
+
+  private static boolean movesBetweenClientAndVoter(Authorization.Identity.Kind a, Authorization.Identity.Kind b) {
+    return a != Authorization.Identity.Kind.ADMIN && b != Authorization.Identity.Kind.ADMIN;
   }
 
   /** The identity {@code client} is bound to, or null. */

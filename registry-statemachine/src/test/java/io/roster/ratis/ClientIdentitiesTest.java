@@ -21,4 +21,14 @@ class ClientIdentitiesTest {
     assertThat(ids.of(id)).isEqualTo(C1);
     assertThat(ids.of(ClientId.randomId())).isNull();
   }
+
+  @Test
+  void aNodeAddedAsAVoterKeepsItsClientIdAsAVoter() {
+    ClientIdentities ids = new ClientIdentities();
+    ClientId id = ClientId.randomId();
+    assertThat(ids.bind(id, new Identity("n4", Kind.CLIENT))).isTrue(); // before it joined the voters
+    assertThat(ids.bind(id, new Identity("n4", Kind.VOTER))).isTrue();
+    assertThat(ids.of(id)).isEqualTo(new Identity("n4", Kind.VOTER));
+    assertThat(ids.bind(id, new Identity("n4", Kind.ADMIN))).as("never into or out of admin").isFalse();
+  }
 }

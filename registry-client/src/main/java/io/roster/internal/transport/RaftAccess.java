@@ -116,13 +116,14 @@ public final class RaftAccess implements ServerInterceptor {
       return next.startCall(call, headers);
     }
     if (RaftClientProtocolServiceGrpc.SERVICE_NAME.equals(service)) {
-      // a voter certificate whose id is not a configured voter counts as a client
-      Authorization.Identity who = new Authorization.Identity(id, switch (role) {
+      // a voter certificate whose id is not a voter counts as a client; judged at each request, since
+      // a stream opened before its node was added as a voter carries its requests after that too
+      java.util.function.Supplier<Authorization.Identity> who = () -> new Authorization.Identity(id, switch (role) {
         case VOTER -> voter.test(id) ? Authorization.Identity.Kind.VOTER : Authorization.Identity.Kind.CLIENT;
         case CLIENT -> Authorization.Identity.Kind.CLIENT;
         case ADMIN -> Authorization.Identity.Kind.ADMIN;
       });
-      return new Checked<>(next.startCall(call, headers), call, from, who, m -> clientRefusal(m, who));
+      return new Checked<>(next.startCall(call, headers), call, from, id, m -> clientRefusal(m, who.get()));
     }
     return refuse(call, from, id, "unknown service " + service);
   }
