@@ -197,6 +197,27 @@ class ClusterRegistryTest {
   }
 
   @Test
+  void aConsistentReadOnAFollowerRightAfterTheLeaderDiesWaitsForTheNextLeader() {
+    Node oldLeader = Awaitility.await("a leader").atMost(WAIT).until(cluster::leader, l -> l != null);
+    Node other = cluster.nodes().stream().filter(n -> n != oldLeader).findFirst().orElseThrow();
+    Registry<byte[]> r = other.registry("read-failover");
+    LocalProcess p = other.spawn();
+    r.register("before", p);
+
+    cluster.crash(oldLeader.nodeId());
+    // reads go on through the election (the follower first asks the dead leader, then knows no
+    // leader at all): each waits for the next leader within the request timeout, none fails
+    long end = System.nanoTime() + REQUEST_TIMEOUT.toNanos();
+    int reads = 0;
+    while (System.nanoTime() < end || cluster.leader() == null) {
+      assertThat(r.whereisConsistent("before")).isEqualTo(p.pid());
+      reads++;
+    }
+    assertThat(cluster.leader()).isNotNull().isNotSameAs(oldLeader);
+    System.out.printf("%d consistent reads through the failover, none failed%n", reads);
+  }
+
+  @Test
   void withoutAQuorumAWriteFailsWithUnavailableWithinItsTimeout() {
     Node last = cluster.nodes().get(2);
     Registry<byte[]> r = last.registry("quorum");

@@ -122,7 +122,8 @@ final class Group {
     }
     this.writeClient = writes;
     this.readClient = reads;
-    this.barrier = new ReadBarrier(this::takeBarrier);
+    this.barrier = new ReadBarrier(ReadBarrier.retrying(this::takeBarrier, Group::passingReadFailure,
+        config.requestTimeout().toMillis(), scheduler));
     this.scheduler = scheduler;
     this.sessionTimeoutMillis = config.sessionTimeout().toMillis();
     this.session = new SessionKeeper(node, label, writer, heartbeatClients, scheduler, sessionTimeoutMillis,
@@ -406,6 +407,23 @@ final class Group {
         throw new RosterException("the barrier reply does not decode: " + e, e);
       }
     });
+  }
+
+  /**
+   * A barrier failure that a later try may not meet: Ratis refuses a read index while the voter
+   * knows no leader (at start, during an election), when the leader steps down or has not yet
+   * committed in its term, and while a snapshot is being installed.
+   */
+  static boolean passingReadFailure(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof org.apache.ratis.protocol.exceptions.ReadIndexException
+          || t instanceof org.apache.ratis.protocol.exceptions.ReadException
+          || t instanceof org.apache.ratis.protocol.exceptions.LeaderNotReadyException
+          || t instanceof org.apache.ratis.protocol.exceptions.NotLeaderException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Stops the session keeper (without ending the session) and closes the clients and the mirror. */

@@ -1,6 +1,10 @@
 package io.roster.internal.read;
 
+import io.roster.internal.Failures;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -37,6 +41,49 @@ public final class ReadBarrier {
     }
     launch(slot);
     return slot;
+  }
+
+  /**
+   * Takes barriers with {@code attempt}, trying again (after 20 ms, doubling up to 200 ms) when one
+   * fails for a passing reason, such as a voter that knows no leader yet or a leader that steps down,
+   * until {@code forMillis} after the first try: the reader then waits for a leader within its
+   * timeout rather than fail at once. Other failures, and the last passing one, end the barrier.
+   */
+  public static Supplier<CompletableFuture<Long>> retrying(Supplier<CompletableFuture<Long>> attempt,
+      Predicate<Throwable> passing, long forMillis, ScheduledExecutorService scheduler) {
+    return () -> {
+      CompletableFuture<Long> result = new CompletableFuture<>();
+      tryOnce(attempt, passing, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(forMillis), 20, scheduler, result);
+      return result;
+    };
+  }
+
+  private static void tryOnce(Supplier<CompletableFuture<Long>> attempt, Predicate<Throwable> passing,
+      long deadlineNanos, long delayMillis, ScheduledExecutorService scheduler, CompletableFuture<Long> result) {
+    CompletableFuture<Long> f;
+    try {
+      f = attempt.get();
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete((index, error) -> {
+      if (error == null) {
+        result.complete(index);
+        return;
+      }
+      boolean again = passing.test(Failures.cause(error))
+          && System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis) < deadlineNanos;
+      if (!again) {
+        result.completeExceptionally(error);
+        return;
+      }
+      try {
+        scheduler.schedule(() -> tryOnce(attempt, passing, deadlineNanos, Math.min(200, delayMillis * 2), scheduler,
+            result), delayMillis, TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException closed) {
+        result.completeExceptionally(error);
+      }
+    });
   }
 
   private void launch(CompletableFuture<Long> slot) {

@@ -62,4 +62,41 @@ class ReadBarrierTest {
     assertThat(barrier.join()).isNotDone(); // a fresh barrier, not a stale slot
     assertThat(requested).hasSize(3);
   }
+
+  @Test
+  void aBarrierRefusedForAPassingReasonIsTakenAgainWithinItsTime() throws Exception {
+    java.util.concurrent.ScheduledExecutorService scheduler = java.util.concurrent.Executors.newScheduledThreadPool(1);
+    try {
+      AtomicLong calls = new AtomicLong();
+      // refused twice (no leader known yet), then taken
+      ReadBarrier barrier = new ReadBarrier(ReadBarrier.retrying(() -> calls.incrementAndGet() <= 2
+          ? CompletableFuture.failedFuture(new java.io.IOException("leader is unknown"))
+          : CompletableFuture.completedFuture(42L), e -> e instanceof java.io.IOException, 5_000, scheduler));
+      assertThat(barrier.join().get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(42L);
+      assertThat(calls).hasValue(3);
+
+      // another failure ends the barrier at once
+      AtomicLong other = new AtomicLong();
+      ReadBarrier refused = new ReadBarrier(ReadBarrier.retrying(() -> {
+        other.incrementAndGet();
+        return CompletableFuture.failedFuture(new IllegalStateException("closed"));
+      }, e -> e instanceof java.io.IOException, 5_000, scheduler));
+      CompletableFuture<Long> f = refused.join();
+      assertThat(f).isCompletedExceptionally();
+      assertThat(other).hasValue(1);
+
+      // a passing failure that lasts ends the barrier once its time is used, with that failure
+      AtomicLong lasting = new AtomicLong();
+      ReadBarrier bounded = new ReadBarrier(ReadBarrier.retrying(() -> {
+        lasting.incrementAndGet();
+        return CompletableFuture.failedFuture(new java.io.IOException("leader is unknown"));
+      }, e -> e instanceof java.io.IOException, 300, scheduler));
+      CompletableFuture<Long> g = bounded.join();
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> g.get(5, java.util.concurrent.TimeUnit.SECONDS))
+          .hasCauseInstanceOf(java.io.IOException.class);
+      assertThat(lasting.get()).isBetween(2L, 10L);
+    } finally {
+      scheduler.shutdownNow();
+    }
+  }
 }
