@@ -1,0 +1,352 @@
+package io.roster.faults;
+
+import io.roster.RegistryNode;
+import io.roster.Role;
+import io.roster.server.Main;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * Voters as real {@code roster node} processes, each in a network namespace of its own on a bridge
+ * ({@value #NET}.N for voter nN, the test's JVM at {@value #NET}.254), so that faults are real:
+ * {@code kill -9}, SIGSTOP and SIGCONT, and nftables drops inside a voter's namespace that cut it
+ * from chosen peers while the clients still reach it. Needs root, iproute2 and nftables.
+ *
+ * <p>{@link #close()} kills every process and deletes the namespaces, the bridge and every rule
+ * with them; a run that was killed is cleaned up by the next one ({@link #removeLeftovers()}).
+ */
+public final class NetCluster implements AutoCloseable {
+  static final String NET = "10.231.0";
+  static final String BRIDGE = "rf-br0";
+  static final String PREFIX = "rf-n";
+  static final int PORT = 7100;
+
+  private final Path root;
+  private final int size;
+  private final Map<String, String> voters = new LinkedHashMap<>();
+  private final Map<String, Process> processes = new LinkedHashMap<>();
+  private final List<String> extraJvmArgs;
+  private final Set<String> paused = new java.util.HashSet<>();
+
+  private NetCluster(Path root, int size, List<String> extraJvmArgs) {
+    this.root = root;
+    this.size = size;
+    this.extraJvmArgs = extraJvmArgs;
+    for (int i = 1; i <= size; i++) {
+      voters.put("n" + i, NET + "." + i + ":" + PORT);
+    }
+  }
+
+  /** Whether this machine can run the suite: root, with {@code ip} and {@code nft}. */
+  public static String missing() {
+    if (!"root".equals(System.getProperty("user.name"))) {
+      return "the fault suite needs root (network namespaces, nftables)";
+    }
+    for (String tool : List.of("ip", "nft")) {
+      if (!onPath(tool)) {
+        return "the fault suite needs '" + tool + "' (Debian: apt-get install iproute2 nftables)";
+      }
+    }
+    return null;
+  }
+
+  private static boolean onPath(String tool) {
+    for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+      if (Files.isExecutable(Path.of(dir, tool))) {
+        return true;
+      }
+    }
+    return Files.isExecutable(Path.of("/usr/sbin", tool)) || Files.isExecutable(Path.of("/sbin", tool));
+  }
+
+  /** Makes the network and starts {@code size} voters; their data lives under {@code root}. */
+  public static NetCluster start(Path root, int size, List<String> extraJvmArgs) {
+    NetCluster c = new NetCluster(root, size, extraJvmArgs);
+    try {
+      removeLeftovers();
+      c.makeNetwork();
+      for (String id : c.voters.keySet()) {
+        c.startVoter(id);
+      }
+      return c;
+    } catch (RuntimeException e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  public Map<String, String> voters() {
+    return Map.copyOf(voters);
+  }
+
+  public List<String> ids() {
+    return List.copyOf(voters.keySet());
+  }
+
+  /** A client node in this JVM, reaching the voters over the bridge. */
+  public RegistryNode client(String id, Duration sessionTimeout, Duration requestTimeout) {
+    RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(Role.CLIENT).insecure()
+        .sessionTimeout(sessionTimeout).requestTimeout(requestTimeout).messageAddress(NET + ".254:0");
+    voters.forEach(b::voter);
+    return b.start();
+  }
+
+  // ---- processes ----
+
+  public synchronized void startVoter(String id) {
+    Process old = processes.get(id);
+    if (old != null && old.isAlive()) {
+      throw new IllegalStateException(id + " runs");
+    }
+    List<String> cmd = new ArrayList<>(List.of(ip(), "netns", "exec", PREFIX + id.substring(1),
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m", "-XX:+UseSerialGC"));
+    cmd.addAll(extraJvmArgs);
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "node", "--id", id,
+        "--voters", voters.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
+            .collect(Collectors.joining(",")),
+        "--data", root.resolve(id).toString(), "--insecure", "--session-timeout", "PT5S"));
+    try {
+      Files.createDirectories(root);
+      Path log = root.resolve(id + ".log");
+      processes.put(id, new ProcessBuilder(cmd).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start());
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start voter " + id + ": " + e, e);
+    }
+  }
+
+  /** {@code kill -9}. */
+  public synchronized void kill(String id) {
+    Process p = processes.get(id);
+    if (p != null) {
+      p.destroyForcibly();
+      try {
+        p.waitFor(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  public synchronized void pause(String id) {
+    signal(id, "STOP");
+    paused.add(id);
+  }
+
+  public synchronized void resume(String id) {
+    signal(id, "CONT");
+    paused.remove(id);
+  }
+
+  /**
+   * The voter that leads the cluster group now, asked of each running voter (the one that says it
+   * leads in the highest term), or null while none does.
+   */
+  public String leader() {
+    org.apache.ratis.protocol.RaftGroupId group = io.roster.internal.transport.RatisWiring.groupId("roster");
+    List<org.apache.ratis.protocol.RaftPeer> peers = voters.entrySet().stream()
+        .map(e -> org.apache.ratis.protocol.RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build())
+        .toList();
+    org.apache.ratis.conf.RaftProperties properties = new org.apache.ratis.conf.RaftProperties();
+    org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(properties,
+        org.apache.ratis.util.TimeDuration.valueOf(1, TimeUnit.SECONDS));
+    String best = null;
+    long bestTerm = -1;
+    try (org.apache.ratis.client.RaftClient client = org.apache.ratis.client.RaftClient.newBuilder()
+        .setProperties(properties).setRaftGroup(org.apache.ratis.protocol.RaftGroup.valueOf(group, peers))
+        .setRetryPolicy(org.apache.ratis.retry.RetryPolicies.noRetry()).build()) {
+      for (org.apache.ratis.protocol.RaftPeer peer : peers) {
+        String id = peer.getId().toString();
+        synchronized (this) {
+          if (!alive(id) || paused.contains(id)) {
+            continue;
+          }
+        }
+        try {
+          org.apache.ratis.protocol.GroupInfoReply info = client.getGroupManagementApi(peer.getId()).info(group);
+          org.apache.ratis.proto.RaftProtos.RoleInfoProto role = info.getRoleInfoProto();
+          if (role.getRole() == org.apache.ratis.proto.RaftProtos.RaftPeerRole.LEADER
+              && info.getLogInfoProto() != null && role.getLeaderInfo() != null) {
+            long term = info.getLogInfoProto().getLastEntry().getTerm();
+            if (term > bestTerm) {
+              bestTerm = term;
+              best = id;
+            }
+          }
+        } catch (IOException | RuntimeException e) {
+          // not reachable now (cut off, starting): not the leader we can use
+        }
+      }
+    } catch (IOException e) {
+      return null;
+    }
+    return best;
+  }
+
+  private void signal(String id, String signal) {
+    Process p = processes.get(id);
+    if (p != null && p.isAlive()) {
+      run("kill", "-" + signal, Long.toString(p.pid()));
+    }
+  }
+
+  public synchronized boolean alive(String id) {
+    Process p = processes.get(id);
+    return p != null && p.isAlive();
+  }
+
+  /** The last lines of a voter's output, for a failure's message. */
+  public String tail(String id, int lines) {
+    try {
+      List<String> all = Files.readAllLines(root.resolve(id + ".log"), StandardCharsets.UTF_8);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  // ---- the network ----
+
+  /**
+   * Voter {@code from} drops every packet it sends to each of {@code to}: a one-way cut (TCP then
+   * fails both ways for connections between them, but {@code to}'s packets still arrive).
+   */
+  public void drop(String from, Set<String> to) {
+    StringBuilder rules = new StringBuilder();
+    for (String peer : to) {
+      rules.append("add rule inet roster_faults out ip daddr ").append(address(peer)).append(" drop\n");
+    }
+    nft(from, rules.toString());
+  }
+
+  /** Cuts {@code a} and {@code b} apart both ways; the clients still reach both. */
+  public void cut(Set<String> a, Set<String> b) {
+    for (String x : a) {
+      drop(x, b);
+    }
+    for (String y : b) {
+      drop(y, a);
+    }
+  }
+
+  /** Removes every drop rule. */
+  public void heal() {
+    for (String id : voters.keySet()) {
+      run(ip(), "netns", "exec", ns(id), "nft", "flush", "chain", "inet", "roster_faults", "out");
+    }
+  }
+
+  private void nft(String id, String rules) {
+    run(List.of(ip(), "netns", "exec", ns(id), "nft", "-f", "-"), rules);
+  }
+
+  private String address(String id) {
+    return voters.get(id).split(":")[0];
+  }
+
+  private static String ns(String id) {
+    return PREFIX + id.substring(1);
+  }
+
+  private void makeNetwork() {
+    run(ip(), "link", "add", BRIDGE, "type", "bridge");
+    run(ip(), "addr", "add", NET + ".254/24", "dev", BRIDGE);
+    run(ip(), "link", "set", BRIDGE, "up");
+    for (String id : voters.keySet()) {
+      String n = id.substring(1);
+      run(ip(), "netns", "add", ns(id));
+      run(ip(), "link", "add", "rf-v" + n, "type", "veth", "peer", "name", "eth0", "netns", ns(id));
+      run(ip(), "link", "set", "rf-v" + n, "master", BRIDGE, "up");
+      run(ip(), "-n", ns(id), "addr", "add", NET + "." + n + "/24", "dev", "eth0");
+      run(ip(), "-n", ns(id), "link", "set", "eth0", "up");
+      run(ip(), "-n", ns(id), "link", "set", "lo", "up");
+      run(List.of(ip(), "netns", "exec", ns(id), "nft", "-f", "-"),
+          "add table inet roster_faults\nadd chain inet roster_faults out { type filter hook output priority 0; }\n");
+    }
+  }
+
+  /** Deletes the namespaces and the bridge a killed run left behind. */
+  static void removeLeftovers() {
+    String list = runQuietly(ip(), "netns", "list");
+    for (String line : list.split("\n")) {
+      String name = line.split(" ")[0].trim();
+      if (name.startsWith(PREFIX)) {
+        runQuietly(ip(), "netns", "delete", name);
+      }
+    }
+    runQuietly(ip(), "link", "delete", BRIDGE);
+  }
+
+  @Override
+  public synchronized void close() {
+    for (Process p : processes.values()) {
+      if (p.isAlive()) {
+        runQuietly("kill", "-CONT", Long.toString(p.pid())); // a paused one dies only once resumed
+        p.destroyForcibly();
+      }
+    }
+    for (Process p : processes.values()) {
+      try {
+        p.waitFor(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    for (String id : voters.keySet()) {
+      runQuietly(ip(), "netns", "delete", ns(id));
+    }
+    runQuietly(ip(), "link", "delete", BRIDGE);
+  }
+
+  private static String ip() {
+    return Files.isExecutable(Path.of("/usr/sbin/ip")) ? "/usr/sbin/ip" : "ip";
+  }
+
+  private static void run(String... command) {
+    run(List.of(command), null);
+  }
+
+  private static void run(List<String> command, String input) {
+    String out = exec(command, input);
+    if (out.startsWith("!")) {
+      throw new IllegalStateException(String.join(" ", command) + " failed: " + out.substring(1));
+    }
+  }
+
+  private static String runQuietly(String... command) {
+    String out = exec(List.of(command), null);
+    return out.startsWith("!") ? "" : out;
+  }
+
+  /** Runs a command; its output, or "!" and its output when it failed. */
+  private static String exec(List<String> command, String input) {
+    try {
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+      if (input != null) {
+        p.getOutputStream().write(input.getBytes(StandardCharsets.UTF_8));
+      }
+      p.getOutputStream().close();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return "!timed out";
+      }
+      return p.exitValue() == 0 ? out : "!" + out.trim();
+    } catch (IOException e) {
+      return "!" + e;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "!interrupted";
+    }
+  }
+}
