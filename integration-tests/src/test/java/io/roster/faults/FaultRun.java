@@ -1,6 +1,5 @@
 package io.roster.faults;
 
-import io.roster.RegistryNode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,24 +42,24 @@ final class FaultRun {
    * Runs {@code faults} one after the other: {@code calm} without a fault, then the fault for
    * {@code length}, then healed; the next one starts once a write has committed again.
    */
-  static Result run(NetCluster c, List<RegistryNode> clients, List<Nemesis> faults, Duration calm, Duration length,
-      Workload workload) throws InterruptedException {
+  static Result run(NetCluster c, List<Nemesis> faults, Duration calm, Duration length, Workload workload) throws InterruptedException {
     List<long[]> windows = new ArrayList<>();
     List<Object[]> done = new ArrayList<>();
     for (Nemesis kind : faults) {
       Thread.sleep(calm.toMillis()); // the workload runs without a fault (the calm phase of the run)
       String leader = Awaitility.await("a leader").atMost(Duration.ofSeconds(60))
           .until(c::leader, l -> l != null);
-      long injected = workload.now();
       Nemesis.Injected fault = kind.inject(c, leader);
+      long injected = workload.now(); // the fault is in force from here
       Thread.sleep(length.toMillis()); // the fault lasts this long
       long healed = workload.now();
       fault.heal();
       windows.add(new long[] {injected, healed});
       done.add(new Object[] {kind, fault.target(), injected, healed});
-      // the next fault waits for writes to commit again
+      // the next fault waits for writes to commit again, and for every voter to have caught up
       Awaitility.await(kind.label() + ": writes resume").atMost(Duration.ofSeconds(60))
           .pollInterval(Duration.ofMillis(50)).until(() -> firstWrite(workload.snapshot(), healed) >= 0);
+      c.awaitCaughtUp(Duration.ofSeconds(60));
     }
     Thread.sleep(calm.toMillis());
     List<Op> history = workload.stop();

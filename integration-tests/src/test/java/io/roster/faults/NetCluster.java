@@ -153,6 +153,33 @@ public final class NetCluster implements AutoCloseable {
    * leads in the highest term), or null while none does.
    */
   public String leader() {
+    return leaderInfo() == null ? null : leaderInfo().getServerId().toString();
+  }
+
+  /**
+   * Waits until every voter runs and has committed what the leader had committed when this began:
+   * after a fault heals, the next one waits for this (a voter restarted from disk catches up first).
+   */
+  public void awaitCaughtUp(Duration timeout) {
+    long[] target = {-1};
+    org.awaitility.Awaitility.await("every voter caught up").atMost(timeout)
+        .pollInterval(Duration.ofMillis(100)).until(() -> {
+          org.apache.ratis.protocol.GroupInfoReply info = leaderInfo();
+          if (info == null || !voters.keySet().stream().allMatch(id -> alive(id) && !paused.contains(id))) {
+            return false;
+          }
+          if (target[0] < 0) {
+            target[0] = info.getCommitInfos().stream()
+                .filter(ci -> ci.getServer().getId().toStringUtf8().equals(info.getServerId().toString()))
+                .mapToLong(ci -> ci.getCommitIndex()).max().orElse(-1);
+            return false;
+          }
+          return info.getCommitInfos().size() == size
+              && info.getCommitInfos().stream().allMatch(ci -> ci.getCommitIndex() >= target[0]);
+        });
+  }
+
+  private org.apache.ratis.protocol.GroupInfoReply leaderInfo() {
     org.apache.ratis.protocol.RaftGroupId group = io.roster.internal.transport.RatisWiring.groupId("roster");
     List<org.apache.ratis.protocol.RaftPeer> peers = voters.entrySet().stream()
         .map(e -> org.apache.ratis.protocol.RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build())
@@ -160,7 +187,7 @@ public final class NetCluster implements AutoCloseable {
     org.apache.ratis.conf.RaftProperties properties = new org.apache.ratis.conf.RaftProperties();
     org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(properties,
         org.apache.ratis.util.TimeDuration.valueOf(1, TimeUnit.SECONDS));
-    String best = null;
+    org.apache.ratis.protocol.GroupInfoReply best = null;
     long bestTerm = -1;
     try (org.apache.ratis.client.RaftClient client = org.apache.ratis.client.RaftClient.newBuilder()
         .setProperties(properties).setRaftGroup(org.apache.ratis.protocol.RaftGroup.valueOf(group, peers))
@@ -180,7 +207,7 @@ public final class NetCluster implements AutoCloseable {
             long term = info.getLogInfoProto().getLastEntry().getTerm();
             if (term > bestTerm) {
               bestTerm = term;
-              best = id;
+              best = info;
             }
           }
         } catch (IOException | RuntimeException e) {

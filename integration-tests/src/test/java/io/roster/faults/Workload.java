@@ -32,6 +32,14 @@ final class Workload implements AutoCloseable {
    * Starts {@code threadsPerNode} threads on each node, over {@code keys} keys of registry {@code name}.
    */
   Workload(List<RegistryNode> nodes, String name, int threadsPerNode, int keys, long epochNanos) {
+    this(nodes, name, threadsPerNode, 0, keys, epochNanos);
+  }
+
+  /**
+   * As above, with {@code readersPerNode} more threads on each node that only read, one read per
+   * millisecond: they look at the moments just after another node's write returned.
+   */
+  Workload(List<RegistryNode> nodes, String name, int threadsPerNode, int readersPerNode, int keys, long epochNanos) {
     this.epoch = epochNanos;
     for (RegistryNode node : nodes) {
       Registry<byte[]> registry = node.registry(name);
@@ -39,6 +47,12 @@ final class Workload implements AutoCloseable {
         LocalProcess process = node.spawn();
         String client = node.nodeId() + "/" + t;
         Thread thread = new Thread(() -> loop(registry, process, client, keys), "workload-" + client);
+        thread.setDaemon(true);
+        threads.add(thread);
+      }
+      for (int t = 0; t < readersPerNode; t++) {
+        String client = node.nodeId() + "/r" + t;
+        Thread thread = new Thread(() -> read(registry, client, keys), "workload-" + client);
         thread.setDaemon(true);
         threads.add(thread);
       }
@@ -95,6 +109,23 @@ final class Workload implements AutoCloseable {
         }
         record(client, key, "read", null, out, call);
       }
+    }
+  }
+
+  private void read(Registry<byte[]> registry, String client, int keys) {
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    while (!stopped) {
+      String key = "k" + random.nextInt(keys);
+      long call = now();
+      String out;
+      try {
+        Pid owner = registry.whereisConsistent(key);
+        out = owner == null ? "none" : owner.toString();
+      } catch (RosterException e) {
+        out = unknown(e);
+      }
+      record(client, key, "read", null, out, call);
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
     }
   }
 

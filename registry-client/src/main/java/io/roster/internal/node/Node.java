@@ -76,6 +76,13 @@ import org.slf4j.LoggerFactory;
  * registries. The public face is {@link RegistryNode}; this class is the wiring.
  */
 public final class Node implements RegistryNode, SessionKeeper.Owner {
+  /**
+   * The system property that, set to true when a node starts, makes its linearizable reads skip the
+   * ReadIndex barrier: they become local reads that may be stale. Only for proving that the fault
+   * suite catches a broken read path; a node started so says it at WARN.
+   */
+  public static final String UNSAFE_READS_PROPERTY = "roster.test.unsafeLinearizableReadsWithoutBarrier";
+
   private static final Logger LOG = LoggerFactory.getLogger(Node.class);
 
   /** The label of the cluster's own group, in thread names and logs. */
@@ -196,6 +203,10 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
           CONSISTENCY_CHECK_MINUTES, TimeUnit.MINUTES);
     }
     LOG.info("node {} started as {} (incarnation {})", config.nodeId(), config.role(), incarnation);
+    if (Boolean.getBoolean(UNSAFE_READS_PROPERTY)) {
+      LOG.warn("node {}: {} is set: its linearizable reads skip their barrier and may be stale (a test switch)",
+          config.nodeId(), UNSAFE_READS_PROPERTY);
+    }
     return node;
   }
 
