@@ -51,9 +51,24 @@ final class FaultRun {
           .until(c::leader, l -> l != null);
       Nemesis.Injected fault = kind.inject(c, leader);
       long injected = workload.now(); // the fault is in force from here
-      Thread.sleep(length.toMillis()); // the fault lasts this long
+      System.out.printf("%s %s on %s%n", java.time.LocalTime.now(), kind.label(), fault.target());
+      if (Boolean.getBoolean("roster.faults.trace")) {
+        Thread.sleep(length.toMillis() / 2);
+        Thread.getAllStackTraces().forEach((t, st) -> {
+          if (t.getName().startsWith("workload-probe")) {
+            System.out.println("stack of " + t.getName() + " at " + java.time.LocalTime.now());
+            for (StackTraceElement e : st) {
+              System.out.println("    " + e);
+            }
+          }
+        });
+        Thread.sleep(length.toMillis() / 2);
+      } else {
+        Thread.sleep(length.toMillis()); // the fault lasts this long
+      }
       long healed = workload.now();
       fault.heal();
+      System.out.printf("%s %s healed%n", java.time.LocalTime.now(), kind.label());
       windows.add(new long[] {injected, healed});
       done.add(new Object[] {kind, fault.target(), injected, healed});
       // the next fault waits for writes to commit again, and for every voter to have caught up
@@ -63,6 +78,16 @@ final class FaultRun {
     }
     Thread.sleep(calm.toMillis());
     List<Op> history = workload.stop();
+    if (Boolean.getBoolean("roster.faults.trace")) {
+      for (Object[] d : done) {
+        long from = (long) d[2] - 1_000_000_000L;
+        long to = (long) d[3] + 1_000_000_000L;
+        System.out.println("trace of " + d[0] + " [" + ((long) d[2] / 1_000_000) + ".." + ((long) d[3] / 1_000_000) + "]");
+        history.stream().filter(o -> o.key().startsWith("probe-") && o.call() >= from && o.call() <= to)
+            .forEach(o -> System.out.println("  " + o.client() + " " + o.f() + " " + (o.call() / 1_000_000) + ".."
+                + (o.indeterminate() ? "?" : Long.toString(o.ret() / 1_000_000)) + " " + o.out()));
+      }
+    }
     List<Fault> out = new ArrayList<>();
     for (Object[] d : done) {
       long injected = (long) d[2];

@@ -34,6 +34,7 @@ class FaultSmokeTest {
     Assumptions.assumeTrue(missing == null || System.getenv("CI") != null, missing);
     assertThat(missing).as("CI runs as root with iproute2 and nftables installed by .ci/run").isNull();
     dir = Files.createTempDirectory("roster-faults");
+    System.out.println("fault suite data and voter logs: " + dir);
     cluster = NetCluster.start(dir, 3, List.of());
   }
 
@@ -42,7 +43,7 @@ class FaultSmokeTest {
     if (cluster != null) {
       cluster.close();
     }
-    if (dir != null) {
+    if (dir != null && !Boolean.getBoolean("roster.faults.keep")) {
       io.roster.testkit.LocalCluster.deleteTree(dir);
     }
   }
@@ -67,7 +68,7 @@ class FaultSmokeTest {
     Workload workload = new Workload(clients, "faults", 3, 5, System.nanoTime());
     FaultRun.Result r;
     try {
-      r = FaultRun.run(cluster, List.of(Nemesis.values()), Duration.ofSeconds(2), Duration.ofSeconds(4), workload);
+      r = FaultRun.run(cluster, kinds(), Duration.ofSeconds(2), Duration.ofSeconds(4), workload);
     } finally {
       workload.stop();
     }
@@ -78,6 +79,13 @@ class FaultSmokeTest {
     assertThat(r.ops()).isGreaterThan(100);
     assertThat(r.faults()).filteredOn(f -> f.kind() == Nemesis.LOSE_QUORUM)
         .allSatisfy(f -> assertThat(f.firstWriteAfterInjectMs()).as("a write committed without a quorum").isEqualTo(-1));
+  }
+
+  /** Every kind, or those the property {@code roster.faults.kinds} names (kill-leader,pause-leader). */
+  static List<Nemesis> kinds() {
+    String only = System.getProperty("roster.faults.kinds", "");
+    return only.isBlank() ? List.of(Nemesis.values()) : java.util.Arrays.stream(only.split(","))
+        .map(k -> Nemesis.valueOf(k.trim().toUpperCase(java.util.Locale.ROOT).replace('-', '_'))).toList();
   }
 
   @Test

@@ -94,7 +94,9 @@ final class Group {
       this.mirror = new VoterMirror(stateMachine);
     } else {
       this.stateMachine = null;
-      this.mirror = new StreamMirror(config.nodeId() + "-" + label, RatisWiring.streamClient(raftGroup, config),
+      this.mirror = new StreamMirror(config.nodeId() + "-" + label,
+          RatisWiring.streamClient(raftGroup, config, StreamMirror.POLL_TIMEOUT_MILLIS),
+          RatisWiring.streamClient(raftGroup, config, StreamMirror.LOAD_TIMEOUT_MILLIS),
           raftGroup.getPeers().stream().toList());
     }
     String prefix = "roster-" + config.nodeId() + (label.equals(Node.CLUSTER_LABEL) ? "" : "-" + label);

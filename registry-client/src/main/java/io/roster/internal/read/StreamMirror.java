@@ -34,13 +34,23 @@ import org.slf4j.LoggerFactory;
  */
 public final class StreamMirror implements MirrorSource {
   private static final Logger LOG = LoggerFactory.getLogger(StreamMirror.class);
-  static final int WAIT_MILLIS = 1_000;
+  /** How long a voter holds a poll for changes when it has none. */
+  static final int WAIT_MILLIS = 500;
+  /**
+   * How long the stream waits at most for a voter's answer to a poll or a barrier: a voter that does
+   * not answer by then (frozen, cut off, overloaded) is left for the next one, so that this node's
+   * mirror, which its writes wait for, stalls no longer than this.
+   */
+  public static final long POLL_TIMEOUT_MILLIS = WAIT_MILLIS + 500;
+  /** How long the stream waits at most for one part of the whole state (up to 4 MiB). */
+  public static final long LOAD_TIMEOUT_MILLIS = 10_000;
   static final long BACKOFF_MILLIS = 200;
   /** A voter that leaves a waited-for index unreached this long is left for another (it may be cut off). */
   static final long STALL_MILLIS = 2_000;
 
   private final String nodeId;
   private final RaftClient client;
+  private final RaftClient loadClient;
   private final List<RaftPeerId> voters;
   private final AppliedIndexWaiters waiters;
   private final Thread follower;
@@ -58,9 +68,11 @@ public final class StreamMirror implements MirrorSource {
   private java.util.function.BooleanSupplier sessionEnded = () -> false;
   static final long REFUSED_BACKOFF_MILLIS = 1_000;
 
-  public StreamMirror(String nodeId, RaftClient client, List<RaftPeer> voters) {
+  /** Polls through {@code client} and loads the whole state through {@code loadClient} (longer tries). */
+  public StreamMirror(String nodeId, RaftClient client, RaftClient loadClient, List<RaftPeer> voters) {
     this.nodeId = nodeId;
     this.client = client;
+    this.loadClient = loadClient;
     this.voters = voters.stream().map(RaftPeer::getId).toList();
     this.waiters = new AppliedIndexWaiters(() -> mirror.appliedIndex(), 100_000, Runnable::run); // no locks held
     this.voter = Math.floorMod(nodeId.hashCode(), voters.size()); // spread clients over voters
@@ -168,7 +180,7 @@ public final class StreamMirror implements MirrorSource {
   }
 
   private void load(RaftPeerId peer) throws Exception {
-    QueryResult r = query(Query.newBuilder().setDump(Dump.getDefaultInstance()).build(), peer);
+    QueryResult r = query(loadClient, Query.newBuilder().setDump(Dump.getDefaultInstance()).build(), peer, 0);
     if (r.getStatus() != Status.OK) {
       throw new IllegalStateException("dump from " + peer + " failed: " + r.getStatus() + " " + r.getDetail());
     }
@@ -187,8 +199,8 @@ public final class StreamMirror implements MirrorSource {
       if (++chunk >= r.getChunks()) {
         break;
       }
-      QueryResult next = query(Query.newBuilder().setDump(Dump.newBuilder().setDumpId(dumpId).setChunk(chunk)).build(),
-          peer);
+      QueryResult next = query(loadClient,
+          Query.newBuilder().setDump(Dump.newBuilder().setDumpId(dumpId).setChunk(chunk)).build(), peer, 0);
       if (next.getStatus() != Status.OK || next.getAppliedIndex() != r.getAppliedIndex()
           || next.getChunks() != r.getChunks() || next.getDumpId() != dumpId) {
         throw new IllegalStateException("chunk " + chunk + " of dump " + dumpId + " from " + peer + " failed or is "
@@ -205,11 +217,15 @@ public final class StreamMirror implements MirrorSource {
   }
 
   private QueryResult query(Query q, RaftPeerId peer) throws Exception {
-    return query(q, peer, 0);
+    return query(client, q, peer, 0);
+  }
+
+  private QueryResult query(Query q, RaftPeerId peer, long minIndex) throws Exception {
+    return query(client, q, peer, minIndex);
   }
 
   /** Asks {@code peer} once it has applied {@code minIndex}. */
-  private QueryResult query(Query q, RaftPeerId peer, long minIndex) throws Exception {
+  private static QueryResult query(RaftClient client, Query q, RaftPeerId peer, long minIndex) throws Exception {
     RaftClientReply reply = client.io().sendStaleRead(
         Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())), minIndex, peer);
     if (!reply.isSuccess()) {
@@ -231,10 +247,12 @@ public final class StreamMirror implements MirrorSource {
     closed = true;
     follower.interrupt();
     waiters.failAll(new IllegalStateException("node " + nodeId + " is closed"));
-    try {
-      client.close();
-    } catch (Exception e) {
-      LOG.debug("{}: stream client close: {}", nodeId, e.toString());
+    for (RaftClient c : List.of(client, loadClient)) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        LOG.debug("{}: stream client close: {}", nodeId, e.toString());
+      }
     }
   }
 }

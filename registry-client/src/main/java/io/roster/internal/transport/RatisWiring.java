@@ -105,6 +105,10 @@ public final class RatisWiring {
    */
   public static final int RAFT_STREAMS_PER_CONNECTION = 1_024;
 
+  /** A follower that hears nothing from its leader for a random time in this range stands for election. */
+  static final long ELECTION_TIMEOUT_MIN_MILLIS = 500;
+  static final long ELECTION_TIMEOUT_MAX_MILLIS = 1000;
+
   /** Server settings of a voter. */
   public static RaftProperties serverProperties(NodeConfig config) {
     RaftProperties p = new RaftProperties();
@@ -112,8 +116,8 @@ public final class RatisWiring {
     GrpcConfigKeys.Server.setHost(p, NodeConfig.host(config.listenAddress()));
     GrpcConfigKeys.Server.setPort(p, NodeConfig.port(config.listenAddress()));
     // Elections: quick enough for a visible failover, slow enough not to flap on a loaded 2-core box.
-    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(500, TimeUnit.MILLISECONDS));
-    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(1000, TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(ELECTION_TIMEOUT_MIN_MILLIS, TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(ELECTION_TIMEOUT_MAX_MILLIS, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, 50_000);
@@ -130,18 +134,22 @@ public final class RatisWiring {
   }
 
   /**
-   * The client a client node's change stream uses: one try per call (the stream moves to another
-   * voter itself), with room for the long poll.
+   * A client for a client node's change stream: one try per call (the stream moves to another voter
+   * itself), each try at most {@code timeoutMillis}, so that a voter that stops answering (frozen,
+   * cut off) holds the stream no longer than that.
    */
-  public static RaftClient streamClient(RaftGroup group, NodeConfig config) {
+  public static RaftClient streamClient(RaftGroup group, NodeConfig config, long timeoutMillis) {
     RaftProperties p = new RaftProperties();
-    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(10, TimeUnit.SECONDS));
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(timeoutMillis, TimeUnit.MILLISECONDS));
     GrpcConfigKeys.setMessageSizeMax(p, MESSAGE_BYTES_MAX);
     quiet(p);
+    ClientId id = ClientId.randomId();
+    org.apache.ratis.conf.Parameters parameters = clientParameters(config);
     return RaftClient.newBuilder()
-        .setClientId(ClientId.randomId())
+        .setClientId(id)
         .setProperties(p)
-        .setParameters(clientParameters(config))
+        .setParameters(parameters)
+        .setClientRpc(detachedResets(id, p, parameters))
         .setRaftGroup(group)
         .setRetryPolicy(RetryPolicies.noRetry())
         .build();
@@ -193,10 +201,16 @@ public final class RatisWiring {
     return attemptMillis(config) + CLIENT_SLEEP_MILLIS;
   }
 
-  private static final long CLIENT_SLEEP_MILLIS = 200;
+  private static final long CLIENT_SLEEP_MILLIS = 100;
 
+  /**
+   * One try: a quarter of the request timeout, at most half the longest election timeout. A frozen
+   * leader holds each try to the end, so a short try moves the client off it soon after a new
+   * leader is elected (the fault suite measures it); a slow but live leader loses nothing, as a
+   * retry under the same call id meets the leader's retry cache and waits for the same outcome.
+   */
   private static long attemptMillis(NodeConfig config) {
-    return Math.max(250, config.requestTimeout().toMillis() / 4);
+    return Math.min(ELECTION_TIMEOUT_MAX_MILLIS / 2, Math.max(250, config.requestTimeout().toMillis() / 4));
   }
 
   private static int attempts(NodeConfig config) {
@@ -235,14 +249,24 @@ public final class RatisWiring {
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(attemptMillis, TimeUnit.MILLISECONDS));
     RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, OUTSTANDING_REQUESTS_MAX);
     quiet(p);
+    ClientId id = ClientId.randomId();
+    org.apache.ratis.conf.Parameters parameters = clientParameters(config);
     return RaftClient.newBuilder()
-        .setClientId(ClientId.randomId())
+        .setClientId(id)
         .setProperties(p)
-        .setParameters(clientParameters(config))
+        .setParameters(parameters)
+        .setClientRpc(detachedResets(id, p, parameters))
         .setRaftGroup(group)
         .setLeaderId(leader)
         .setRetryPolicy(retry)
         .build();
+  }
+
+  /** Ratis' gRPC client RPC, whose reconnections close the old channel off the request's thread. */
+  private static org.apache.ratis.client.RaftClientRpc detachedResets(ClientId id, RaftProperties p,
+      org.apache.ratis.conf.Parameters parameters) {
+    return new DetachedResets(org.apache.ratis.client.ClientFactory.cast(
+        org.apache.ratis.rpc.SupportedRpcType.GRPC.newFactory(parameters)).newRaftClientRpc(id, p));
   }
 
   /**

@@ -86,7 +86,11 @@ public final class RenewableClient implements AutoCloseable {
       if (closed) {
         return CompletableFuture.failedFuture(new IllegalStateException(name + " is closed"));
       }
-      if (leader.isPresent() && !leader.get().equals(client.getLeaderId()) && !leader.get().equals(aimedAt)) {
+      if (leader.isPresent() && leader.get().equals(client.getLeaderId())) {
+        // the client aims there already: this hint is taken, and once the client moves on (it
+        // found another leader) the same hint, now stale, does not send it back
+        aimedAt = leader.get();
+      } else if (leader.isPresent() && !leader.get().equals(aimedAt)) {
         aimedAt = leader.get();
         retire(client);
         client = make(aimedAt);
