@@ -109,7 +109,7 @@ public final class NetCluster implements AutoCloseable {
       throw new IllegalStateException(id + " runs");
     }
     List<String> cmd = new ArrayList<>(List.of(ip(), "netns", "exec", PREFIX + id.substring(1),
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m", "-XX:+UseSerialGC"));
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g"));
     cmd.addAll(extraJvmArgs);
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "node", "--id", id,
         "--voters", voters.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Randomized fault runs against real voter processes, tabulated (FaultCampaignTest).
+#   bash integration-tests/faults.sh [RUNS] [SEED]
+# Needs root, iproute2 and nftables (.ci/run installs them). About 20 s per run on 2 cores.
+# The table is printed and written to integration-tests/target/fault-campaign.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${1:-100}"
+seed_arg=()
+if [ -n "${2:-}" ]; then seed_arg=("-Droster.faults.seed=$2"); fi
+mvn -B -q install -DskipTests
+mvn -B verify -pl integration-tests -Dtest=FaultCampaignTest -Dsurefire.failIfNoSpecifiedTests=false \
+  -Droster.faults.runs="$runs" "${seed_arg[@]}"
