@@ -55,15 +55,17 @@ class FaultCampaignTest {
           Duration calm = Duration.ofMillis(1_000 + random.nextInt(1_000));
           Duration length = Duration.ofMillis(2_000 + random.nextInt(3_000));
           cluster.awaitCaughtUp(Duration.ofSeconds(60));
-          Workload workload = new Workload(clients, "run-" + run, 3, 1, 5, System.nanoTime());
+          long epoch = System.nanoTime();
+          Workload workload = new Workload(clients, "run-" + run, 3, 1, 5, epoch);
+          LockCounterWorkload locks = new LockCounterWorkload(clients, "run-" + run + "-locks", epoch);
           FaultRun.Result r;
           try {
-            r = FaultRun.run(cluster, faults, calm, length, workload);
+            r = FaultRun.run(cluster, faults, calm, length, workload, locks);
           } finally {
             workload.stop();
           }
           results.add(r);
-          anomalies += r.report().anomalies().size();
+          anomalies += r.report().anomalies().size() + r.lockCounterViolations().size();
           System.out.printf("run %d: %s%n", run, r.table().replace("\n", "\n  "));
         }
       } finally {
@@ -84,12 +86,16 @@ class FaultCampaignTest {
     long indeterminate = results.stream().mapToLong(FaultRun.Result::indeterminate).sum();
     long anomalies = results.stream().mapToLong(r -> r.report().anomalies().size()).sum();
     long undecided = results.stream().mapToLong(r -> r.report().undecided().size()).sum();
+    long lockViolations = results.stream().mapToLong(r -> r.lockCounterViolations().size()).sum();
+    long holds = results.stream().mapToLong(FaultRun.Result::lockHolds).sum();
+    long increments = results.stream().mapToLong(FaultRun.Result::increments).sum();
     double calm = results.stream().mapToDouble(FaultRun.Result::calmWritesPerSecond).average().orElse(0);
     double inFaults = results.stream().mapToDouble(FaultRun.Result::faultWritesPerSecond).average().orElse(0);
     StringBuilder b = new StringBuilder();
     b.append(String.format(Locale.ROOT, "| runs | operations | indeterminate | keys not linearizable | undecided "
-        + "| probe writes/s calm | in faults |%n|---|---|---|---|---|---|---|%n| %d | %d | %d | %d | %d | %.1f | %.1f |%n%n",
-        results.size(), ops, indeterminate, anomalies, undecided, calm, inFaults));
+        + "| lock holds | counter increments | lock or counter violations | probe writes/s calm | in faults |%n"
+        + "|---|---|---|---|---|---|---|---|---|---|%n| %d | %d | %d | %d | %d | %d | %d | %d | %.1f | %.1f |%n%n",
+        results.size(), ops, indeterminate, anomalies, undecided, holds, increments, lockViolations, calm, inFaults));
     Map<Nemesis, List<long[]>> byKind = new EnumMap<>(Nemesis.class);
     for (FaultRun.Result r : results) {
       for (FaultRun.Fault f : r.faults()) {

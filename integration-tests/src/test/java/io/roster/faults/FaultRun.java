@@ -16,7 +16,8 @@ final class FaultRun {
       long firstWriteAfterHealMs) {}
 
   record Result(List<Fault> faults, Linearizability.Report report, List<String> surprises, long ops,
-      long indeterminate, double calmWritesPerSecond, double faultWritesPerSecond) {
+      long indeterminate, double calmWritesPerSecond, double faultWritesPerSecond, List<String> lockCounterViolations,
+      int lockHolds, long increments) {
 
     String table() {
       StringBuilder b = new StringBuilder();
@@ -28,6 +29,8 @@ final class FaultRun {
       }
       b.append(String.format(Locale.ROOT, "%d operations (%d indeterminate), %s; probe writes/s %.0f calm, %.0f in faults",
           ops, indeterminate, report, calmWritesPerSecond, faultWritesPerSecond));
+      b.append(String.format(Locale.ROOT, "%n%d lock holds, %d counter increments, %s", lockHolds, increments,
+          lockCounterViolations.isEmpty() ? "no lock or counter violation" : lockCounterViolations.toString()));
       return b.toString();
     }
 
@@ -42,7 +45,14 @@ final class FaultRun {
    * Runs {@code faults} one after the other: {@code calm} without a fault, then the fault for
    * {@code length}, then healed; the next one starts once a write has committed again.
    */
-  static Result run(NetCluster c, List<Nemesis> faults, Duration calm, Duration length, Workload workload) throws InterruptedException {
+  static Result run(NetCluster c, List<Nemesis> faults, Duration calm, Duration length, Workload workload)
+      throws InterruptedException {
+    return run(c, faults, calm, length, workload, null);
+  }
+
+  /** As above, with the locks and counters of {@code locks} (null for none) checked at the end. */
+  static Result run(NetCluster c, List<Nemesis> faults, Duration calm, Duration length, Workload workload,
+      LockCounterWorkload locks) throws InterruptedException {
     List<long[]> windows = new ArrayList<>();
     List<Object[]> done = new ArrayList<>();
     for (Nemesis kind : faults) {
@@ -78,6 +88,7 @@ final class FaultRun {
     }
     Thread.sleep(calm.toMillis());
     List<Op> history = workload.stop();
+    List<String> lockViolations = locks == null ? List.of() : locks.stopAndCheck();
     if (Boolean.getBoolean("roster.faults.trace")) {
       for (Object[] d : done) {
         long from = (long) d[2] - 1_000_000_000L;
@@ -121,7 +132,8 @@ final class FaultRun {
     Linearizability.Report report = Linearizability.check(history, Model.UNIQUE_KEY);
     return new Result(out, report, workload.surprises(), history.size(),
         history.stream().filter(Op::indeterminate).count(), writesOut * 1e9 / outNanos,
-        writesIn * 1e9 / Math.max(1, inNanos));
+        writesIn * 1e9 / Math.max(1, inNanos), lockViolations, locks == null ? 0 : locks.holds(),
+        locks == null ? 0 : locks.increments());
   }
 
   /**

@@ -65,10 +65,12 @@ class FaultSmokeTest {
   @Test
   void oneFaultOfEachKindLeavesALinearizableHistory() throws Exception {
     startClients("c1", "c2");
-    Workload workload = new Workload(clients, "faults", 3, 5, System.nanoTime());
+    long epoch = System.nanoTime();
+    Workload workload = new Workload(clients, "faults", 3, 5, epoch);
+    LockCounterWorkload locks = new LockCounterWorkload(clients, "faults-locks", epoch);
     FaultRun.Result r;
     try {
-      r = FaultRun.run(cluster, kinds(), Duration.ofSeconds(2), Duration.ofSeconds(4), workload);
+      r = FaultRun.run(cluster, kinds(), Duration.ofSeconds(2), Duration.ofSeconds(4), workload, locks);
     } finally {
       workload.stop();
     }
@@ -77,6 +79,9 @@ class FaultSmokeTest {
     assertThat(r.report().undecided()).as("keys the checker could not decide").isEmpty();
     assertThat(r.report().anomalies()).as("non-linearizable keys").isEmpty();
     assertThat(r.ops()).isGreaterThan(100);
+    assertThat(r.lockCounterViolations()).as("lock holds overlapping or out of token order, lost increments").isEmpty();
+    assertThat(r.lockHolds()).isPositive();
+    assertThat(r.increments()).isPositive();
     assertThat(r.faults()).filteredOn(f -> f.kind() == Nemesis.LOSE_QUORUM)
         .allSatisfy(f -> assertThat(f.firstWriteAfterInjectMs()).as("a write committed without a quorum").isEqualTo(-1));
   }

@@ -179,15 +179,20 @@ final class Workload implements AutoCloseable {
   /** Stops the threads (each ends its call in flight) and returns the history. */
   List<Op> stop() {
     stopped = true;
+    joinAll(threads);
+    synchronized (history) {
+      return List.copyOf(history);
+    }
+  }
+
+  /** Waits for each thread to end its call in flight (each call is bounded by its timeout). */
+  static void joinAll(List<Thread> threads) {
     for (Thread t : threads) {
       try {
         t.join(TimeUnit.SECONDS.toMillis(120));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-    }
-    synchronized (history) {
-      return List.copyOf(history);
     }
   }
 
