@@ -52,7 +52,7 @@ final class Workload implements AutoCloseable {
       }
       for (int t = 0; t < readersPerNode; t++) {
         String client = node.nodeId() + "/r" + t;
-        Thread thread = new Thread(() -> read(registry, client, keys), "workload-" + client);
+        Thread thread = new Thread(() -> readLoop(registry, client, keys), "workload-" + client);
         thread.setDaemon(true);
         threads.add(thread);
       }
@@ -71,60 +71,24 @@ final class Workload implements AutoCloseable {
   }
 
   private void loop(Registry<byte[]> registry, LocalProcess process, String client, int keys) {
-    String pid = process.pid().toString();
     ThreadLocalRandom random = ThreadLocalRandom.current();
     while (!stopped) {
       String key = "k" + random.nextInt(keys);
       int dice = random.nextInt(100);
-      long call = now();
       if (dice < 35) {
-        String out;
-        try {
-          registry.register(key, process);
-          out = "ok";
-        } catch (AlreadyRegisteredException e) {
-          out = "taken:" + e.owner();
-        } catch (MirrorLagException e) {
-          out = "ok"; // committed; only this node's mirror was late
-        } catch (RosterException e) {
-          out = unknown(e);
-        }
-        record(client, key, "register", pid, out, call);
+        register(registry, process, client, key);
       } else if (dice < 60) {
-        String out;
-        try {
-          registry.unregister(key, process).get(60, TimeUnit.SECONDS);
-          out = "ok";
-        } catch (Exception e) {
-          out = unknown(e);
-        }
-        record(client, key, "unregister", pid, out, call);
+        unregister(registry, process, client, key);
       } else {
-        String out;
-        try {
-          Pid owner = registry.whereisConsistent(key);
-          out = owner == null ? "none" : owner.toString();
-        } catch (RosterException e) {
-          out = unknown(e);
-        }
-        record(client, key, "read", null, out, call);
+        read(registry, client, key);
       }
     }
   }
 
-  private void read(Registry<byte[]> registry, String client, int keys) {
+  private void readLoop(Registry<byte[]> registry, String client, int keys) {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     while (!stopped) {
-      String key = "k" + random.nextInt(keys);
-      long call = now();
-      String out;
-      try {
-        Pid owner = registry.whereisConsistent(key);
-        out = owner == null ? "none" : owner.toString();
-      } catch (RosterException e) {
-        out = unknown(e);
-      }
-      record(client, key, "read", null, out, call);
+      read(registry, client, "k" + random.nextInt(keys));
       java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
     }
   }
@@ -134,30 +98,50 @@ final class Workload implements AutoCloseable {
    * or answered locally), so the first one after a fault tells when writes are available again.
    */
   private void probe(Registry<byte[]> registry, LocalProcess process, String key) {
-    String pid = process.pid().toString();
     while (!stopped) {
-      long call = now();
-      String out;
-      try {
-        registry.register(key, process);
-        out = "ok";
-      } catch (AlreadyRegisteredException e) {
-        out = "taken:" + e.owner();
-      } catch (MirrorLagException e) {
-        out = "ok";
-      } catch (RosterException e) {
-        out = unknown(e);
-      }
-      record(key, key, "register", pid, out, call);
-      call = now();
-      try {
-        registry.unregister(key, process).get(60, TimeUnit.SECONDS);
-        out = "ok";
-      } catch (Exception e) {
-        out = unknown(e);
-      }
-      record(key, key, "unregister", pid, out, call);
+      register(registry, process, key, key);
+      unregister(registry, process, key, key);
     }
+  }
+
+  private void register(Registry<byte[]> registry, LocalProcess process, String client, String key) {
+    long call = now();
+    String out;
+    try {
+      registry.register(key, process);
+      out = "ok";
+    } catch (AlreadyRegisteredException e) {
+      out = "taken:" + e.owner();
+    } catch (MirrorLagException e) {
+      out = "ok"; // committed; only this node's mirror was late
+    } catch (RosterException e) {
+      out = unknown(e);
+    }
+    record(client, key, "register", process.pid().toString(), out, call);
+  }
+
+  private void unregister(Registry<byte[]> registry, LocalProcess process, String client, String key) {
+    long call = now();
+    String out;
+    try {
+      registry.unregister(key, process).get(60, TimeUnit.SECONDS);
+      out = "ok";
+    } catch (Exception e) {
+      out = unknown(e);
+    }
+    record(client, key, "unregister", process.pid().toString(), out, call);
+  }
+
+  private void read(Registry<byte[]> registry, String client, String key) {
+    long call = now();
+    String out;
+    try {
+      Pid owner = registry.whereisConsistent(key);
+      out = owner == null ? "none" : owner.toString();
+    } catch (RosterException e) {
+      out = unknown(e);
+    }
+    record(client, key, "read", null, out, call);
   }
 
   /** An outcome nobody knows (null); a failure a registry should not give is noted as a surprise. */
