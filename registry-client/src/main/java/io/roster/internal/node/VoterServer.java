@@ -51,7 +51,8 @@ final class VoterServer {
             RegistryStateMachine sm = machines.get(g);
             return sm != null && sm.member(nodeId);
           }, id -> config.voters().containsKey(id) || inConfiguration(built.get(), id),
-              (g, id) -> inGroupConfiguration(built.get(), g, id), g -> starting(built.get(), g)))
+              (g, id) -> inGroupConfiguration(built.get(), g, id), g -> starting(built.get(), g),
+              () -> built.get() != null && built.get().getLifeCycleState().isClosingOrClosed()))
           .setStateMachineRegistry(id -> machines.compute(id, (g, old) -> new RegistryStateMachine(identities,
               config.dataDir() == null ? null : config.dataDir().resolve(SnapshotRestorer.SEEDS))))
           .setOption(RaftStorage.StartupOption.RECOVER)

@@ -81,11 +81,11 @@ public final class RatisWiring {
   public static Parameters serverParameters(NodeConfig config, io.roster.ratis.ClientIdentities identities,
       java.util.function.BiPredicate<org.apache.ratis.protocol.RaftGroupId, String> members,
       java.util.function.Predicate<String> voter, java.util.function.BiPredicate<RaftGroupId, String> groupVoter,
-      java.util.function.Function<RaftGroupId, StartingGroups.State> starting) {
+      java.util.function.Function<RaftGroupId, StartingGroups.State> starting, BooleanSupplier stopping) {
     Parameters p = clientParameters(config);
     NodeTls.Server tls = config.tls() != null ? new NodeTls(config.tls(), config).raftServer() : null;
     RaftAccess access = tls != null ? new RaftAccess(config.nodeId(), voter, identities, members, tls, groupVoter) : null;
-    StartingGroups startingGroups = new StartingGroups(config.nodeId(), starting);
+    StartingGroups startingGroups = new StartingGroups(config.nodeId(), starting, stopping);
     GrpcConfigKeys.Server.setServicesCustomizer(p, (builder, types) -> {
       NodeTls.bounded(builder, RAFT_STREAMS_PER_CONNECTION);
       builder.intercept(startingGroups); // runs after the gate below: interceptors run last added first

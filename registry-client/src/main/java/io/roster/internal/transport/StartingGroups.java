@@ -19,6 +19,9 @@ import org.slf4j.LoggerFactory;
  * it does to a peer that is down. Ratis would answer such an append itself, but with an ERROR line
  * and a stack trace for what is only a peer restarting ("The server role is not yet initialized").
  *
+ * <p>The same holds while the server stops: its groups close, and Ratis logs an append that reaches
+ * a closing group at ERROR too.
+ *
  * <p>A group seen started is not looked up again (a group removed and added back in the same
  * process may then log that ERROR once more). A group counts as starting until it takes a role, which Ratis sets shortly before its start
  * completes: an append arriving in that short gap still reaches Ratis and its ERROR line.
@@ -42,9 +45,13 @@ public final class StartingGroups implements ServerInterceptor {
   /** Groups seen started: their appends (the Raft port's most frequent request) pass without a lookup. */
   private final java.util.Set<RaftGroupId> started = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-  StartingGroups(String nodeId, Function<RaftGroupId, State> state) {
+  /** Whether this voter's Raft server is stopping (closing or closed). */
+  private final java.util.function.BooleanSupplier stopping;
+
+  StartingGroups(String nodeId, Function<RaftGroupId, State> state, java.util.function.BooleanSupplier stopping) {
     this.nodeId = nodeId;
     this.state = state;
+    this.stopping = stopping;
   }
 
   @Override
@@ -63,6 +70,12 @@ public final class StartingGroups implements ServerInterceptor {
           return;
         }
         if (message instanceof AppendEntriesRequestProto append) {
+          if (stopping.getAsBoolean()) {
+            // its groups are closing: Ratis would log the append at ERROR ("not in [STARTING, RUNNING]")
+            ended = true;
+            RaftAccess.close(call, Status.UNAVAILABLE.withDescription(nodeId + " is stopping"));
+            return;
+          }
           RaftGroupId group = RaftGroupId.valueOf(append.getServerRequest().getRaftGroupId().getId());
           if (started.contains(group)) {
             super.onMessage(message);
