@@ -38,6 +38,13 @@ public interface LocalProcess extends AutoCloseable {
    */
   Mail receive(java.time.Duration timeout) throws InterruptedException;
 
+  /**
+   * Completes when the process dies, however it dies: {@link #close()}, its handler throwing, its
+   * node stopping, or its node's session expiring (told by the leader, or found by the node itself
+   * when no leader has heard it for a session timeout). Erlang's monitor, for a local process.
+   */
+  java.util.concurrent.CompletionStage<Void> exited();
+
   /** Why the process died, if its handler threw; null while alive or after a normal close. */
   Throwable failure();
 

@@ -256,6 +256,14 @@ public interface Registry<V> {
    */
   <T> T lock(String lockKey, LocalProcess holder, java.time.Duration timeout, LockedFunction<T> fn);
 
+  /**
+   * {@link #lock(String, LocalProcess, java.time.Duration, LockedFunction)}, with a function that is
+   * told when the lock is lost before it returns ({@link LockLease#held()}, {@link LockLease#lost()}):
+   * its holder died, or this node's session ended (a leader expired it, or the node found itself
+   * unheard by any leader for its session timeout, as when it is cut off or was paused).
+   */
+  <T> T lockWithLease(String lockKey, LocalProcess holder, java.time.Duration timeout, LeasedFunction<T> fn);
+
   // ------------------------------------------------------------------ messages to named processes
 
   /**

@@ -56,16 +56,17 @@ class FaultCampaignTest {
           Duration length = Duration.ofMillis(2_000 + random.nextInt(3_000));
           cluster.awaitCaughtUp(Duration.ofSeconds(60));
           long epoch = System.nanoTime();
-          Workload workload = new Workload(clients, "run-" + run, 3, 1, 5, epoch);
-          LockCounterWorkload locks = new LockCounterWorkload(clients, "run-" + run + "-locks", epoch);
+          Workload workload = new Workload(clients, "run-" + run, io.roster.Keys.UNIQUE, 1, 3, 1, 5, true, epoch);
+          List<SideWorkload> sides = FaultSmokeTest.sides(clients, "run-" + run, epoch);
           FaultRun.Result r;
           try {
-            r = FaultRun.run(cluster, faults, calm, length, workload, locks);
+            r = FaultRun.run(cluster, faults, calm, length, workload, sides);
           } finally {
             workload.stop();
+            sides.forEach(SideWorkload::stop);
           }
           results.add(r);
-          anomalies += r.report().anomalies().size() + r.lockCounterViolations().size();
+          anomalies += r.report().anomalies().size() + r.violations().size();
           System.out.printf("run %d: %s%n", run, r.table().replace("\n", "\n  "));
         }
       } finally {
@@ -86,16 +87,21 @@ class FaultCampaignTest {
     long indeterminate = results.stream().mapToLong(FaultRun.Result::indeterminate).sum();
     long anomalies = results.stream().mapToLong(r -> r.report().anomalies().size()).sum();
     long undecided = results.stream().mapToLong(r -> r.report().undecided().size()).sum();
-    long lockViolations = results.stream().mapToLong(r -> r.lockCounterViolations().size()).sum();
-    long holds = results.stream().mapToLong(FaultRun.Result::lockHolds).sum();
-    long increments = results.stream().mapToLong(FaultRun.Result::increments).sum();
+    long violations = results.stream().mapToLong(r -> r.violations().size()).sum();
+    Map<String, Long> counts = new java.util.LinkedHashMap<>();
+    results.forEach(r -> r.counts().forEach((what, n) -> counts.merge(what, n, Long::sum)));
     double calm = results.stream().mapToDouble(FaultRun.Result::calmWritesPerSecond).average().orElse(0);
     double inFaults = results.stream().mapToDouble(FaultRun.Result::faultWritesPerSecond).average().orElse(0);
     StringBuilder b = new StringBuilder();
     b.append(String.format(Locale.ROOT, "| runs | operations | indeterminate | keys not linearizable | undecided "
-        + "| lock holds | counter increments | lock or counter violations | probe writes/s calm | in faults |%n"
-        + "|---|---|---|---|---|---|---|---|---|---|%n| %d | %d | %d | %d | %d | %d | %d | %d | %.1f | %.1f |%n%n",
-        results.size(), ops, indeterminate, anomalies, undecided, holds, increments, lockViolations, calm, inFaults));
+        + "| other violations | probe writes/s calm | in faults |%n"
+        + "|---|---|---|---|---|---|---|---|%n| %d | %d | %d | %d | %d | %d | %.1f | %.1f |%n%n",
+        results.size(), ops, indeterminate, anomalies, undecided, violations, calm, inFaults));
+    b.append("Beside the register/read history: ");
+    b.append(String.join(", ", counts.entrySet().stream().map(e -> String.format(Locale.ROOT, "%,d %s", e.getValue(),
+        e.getKey())).toList()));
+    b.append(" (other violations: stale atLeast reads, overlapping or out-of-order lock holds, lost increments, "
+        + "duplicate keys not linearizable, messages lost, duplicated or reordered).\n\n");
     Map<Nemesis, List<long[]>> byKind = new EnumMap<>(Nemesis.class);
     for (FaultRun.Result r : results) {
       for (FaultRun.Fault f : r.faults()) {

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.awaitility.Awaitility;
 
 /**
@@ -15,9 +16,14 @@ final class FaultRun {
   record Fault(Nemesis kind, String target, long lengthMs, long firstWriteAfterInjectMs,
       long firstWriteAfterHealMs) {}
 
+  /**
+   * @param violations what the side workloads and the {@code atLeast} reads found wrong (empty when
+   *     nothing); the register/read history's verdict is {@code report}
+   * @param counts what the side workloads did, by name
+   */
   record Result(List<Fault> faults, Linearizability.Report report, List<String> surprises, long ops,
-      long indeterminate, double calmWritesPerSecond, double faultWritesPerSecond, List<String> lockCounterViolations,
-      int lockHolds, long increments) {
+      long indeterminate, double calmWritesPerSecond, double faultWritesPerSecond, List<String> violations,
+      Map<String, Long> counts) {
 
     String table() {
       StringBuilder b = new StringBuilder();
@@ -29,8 +35,8 @@ final class FaultRun {
       }
       b.append(String.format(Locale.ROOT, "%d operations (%d indeterminate), %s; probe writes/s %.0f calm, %.0f in faults",
           ops, indeterminate, report, calmWritesPerSecond, faultWritesPerSecond));
-      b.append(String.format(Locale.ROOT, "%n%d lock holds, %d counter increments, %s", lockHolds, increments,
-          lockCounterViolations.isEmpty() ? "no lock or counter violation" : lockCounterViolations.toString()));
+      b.append(String.format(Locale.ROOT, "%n%s; %s", counts,
+          violations.isEmpty() ? "no other violation" : violations.toString()));
       return b.toString();
     }
 
@@ -47,16 +53,17 @@ final class FaultRun {
    */
   static Result run(NetCluster c, List<Nemesis> faults, Duration calm, Duration length, Workload workload)
       throws InterruptedException {
-    return run(c, faults, calm, length, workload, null);
+    return run(c, faults, calm, length, workload, List.of());
   }
 
-  /** As above, with the locks and counters of {@code locks} (null for none) checked at the end. */
+  /** As above, with {@code sides} running beside the workload, each checked at the end. */
   static Result run(NetCluster c, List<Nemesis> faults, Duration calm, Duration length, Workload workload,
-      LockCounterWorkload locks) throws InterruptedException {
+      List<SideWorkload> sides) throws InterruptedException {
     List<long[]> windows = new ArrayList<>();
     List<Object[]> done = new ArrayList<>();
     for (Nemesis kind : faults) {
       Thread.sleep(calm.toMillis()); // the workload runs without a fault (the calm phase of the run)
+      // the cluster group's leader, which leads the probes' registry (one partition lives in the cluster group)
       String leader = Awaitility.await("a leader").atMost(Duration.ofSeconds(60))
           .until(c::leader, l -> l != null);
       Nemesis.Injected fault = kind.inject(c, leader);
@@ -88,7 +95,13 @@ final class FaultRun {
     }
     Thread.sleep(calm.toMillis());
     List<Op> history = workload.stop();
-    List<String> lockViolations = locks == null ? List.of() : locks.stopAndCheck();
+    List<String> violations = new ArrayList<>(workload.staleReads());
+    Map<String, Long> counts = new java.util.LinkedHashMap<>();
+    counts.put("atLeast reads", workload.atLeastReads());
+    for (SideWorkload side : sides) {
+      violations.addAll(side.stopAndCheck());
+      new java.util.TreeMap<>(side.counts()).forEach(counts::put);
+    }
     if (Boolean.getBoolean("roster.faults.trace")) {
       for (Object[] d : done) {
         long from = (long) d[2] - 1_000_000_000L;
@@ -132,8 +145,7 @@ final class FaultRun {
     Linearizability.Report report = Linearizability.check(history, Model.UNIQUE_KEY);
     return new Result(out, report, workload.surprises(), history.size(),
         history.stream().filter(Op::indeterminate).count(), writesOut * 1e9 / outNanos,
-        writesIn * 1e9 / Math.max(1, inNanos), lockViolations, locks == null ? 0 : locks.holds(),
-        locks == null ? 0 : locks.increments());
+        writesIn * 1e9 / Math.max(1, inNanos), violations, counts);
   }
 
   /**

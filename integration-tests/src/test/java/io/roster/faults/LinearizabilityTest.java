@@ -144,4 +144,32 @@ class LinearizabilityTest {
     assertThat(r.undecided()).isEmpty();
     assertThat(r.anomalies()).isEmpty();
   }
+
+  @Test
+  void aDuplicateKeyKeepsEveryOwnerAndUnregisterRemovesAllOfOne() {
+    op("a", "register", "p1", "ok", 0, 10);
+    op("b", "register", "p2", "ok", 11, 20);
+    op("a", "register", "p1", "ok", 21, 30);
+    op("c", "read", null, "p1,p1,p2", 31, 40);
+    op("a", "unregister", "p1", "ok", 41, 50);
+    op("c", "read", null, "p2", 51, 60);
+    assertThat(Linearizability.check(h, Model.DUPLICATE_KEY).anomalies()).isEmpty();
+  }
+
+  @Test
+  void aLostRegistrationOfADuplicateKeyIsCaught() {
+    op("a", "register", "p1", "ok", 0, 10);
+    op("b", "register", "p2", "ok", 11, 20);
+    op("c", "read", null, "p2", 31, 40); // p1's entry vanished with no unregister
+    assertThat(Linearizability.check(h, Model.DUPLICATE_KEY).anomalies()).hasSize(1);
+  }
+
+  @Test
+  void anUnregisterOfADuplicateKeyThatLeftAnEntryIsCaught() {
+    op("a", "register", "p1", "ok", 0, 10);
+    op("a", "register", "p1", "ok", 11, 20);
+    op("a", "unregister", "p1", "ok", 21, 30);
+    op("c", "read", null, "p1", 31, 40); // unregister removes every entry of its caller
+    assertThat(Linearizability.check(h, Model.DUPLICATE_KEY).anomalies()).hasSize(1);
+  }
 }

@@ -22,7 +22,7 @@ import java.util.concurrent.locks.LockSupport;
  * node increment their node's counter (the value of one registration) with {@code updateValue}:
  * at the end it must count every acknowledged increment, and at most the unknown ones besides.
  */
-final class LockCounterWorkload {
+final class LockCounterWorkload implements SideWorkload {
   /** One hold of the lock, in nanoseconds of the workload's clock. */
   record Hold(String node, long token, long start, long end) {}
 
@@ -83,6 +83,7 @@ final class LockCounterWorkload {
       } catch (RosterException e) {
         // not acquired in time, or no quorum: try again
       }
+      LockSupport.parkNanos(25_000_000); // light on the 2 cores
     }
   }
 
@@ -96,13 +97,19 @@ final class LockCounterWorkload {
       } catch (RosterException e) {
         c.unknown.incrementAndGet();
       }
+      LockSupport.parkNanos(25_000_000);
     }
   }
 
-  /** Stops the threads; returns the violations found (empty when none). */
-  List<String> stopAndCheck() {
+  @Override
+  public void stop() {
     stopped = true;
     Workload.joinAll(threads);
+  }
+
+  @Override
+  public List<String> stopAndCheck() {
+    stop();
     List<String> violations = new ArrayList<>();
     List<Hold> byToken;
     synchronized (holds) {
@@ -130,11 +137,9 @@ final class LockCounterWorkload {
     return violations;
   }
 
-  int holds() {
-    return holds.size();
-  }
-
-  long increments() {
-    return counters.stream().mapToLong(c -> c.acknowledged.get()).sum();
+  @Override
+  public java.util.Map<String, Long> counts() {
+    return java.util.Map.of("lock holds", (long) holds.size(),
+        "counter increments", counters.stream().mapToLong(c -> c.acknowledged.get()).sum());
   }
 }

@@ -75,4 +75,42 @@ public interface Model<S> {
       }
     }
   };
+
+  /**
+   * One key of a duplicate registry: a sorted list of owners, with repeats (a process may register a
+   * key again). {@code register} adds the caller and returns ok; {@code unregister} removes every
+   * entry of the caller and is ok either way; {@code read} returns the sorted owners joined by
+   * commas, or "none".
+   */
+  Model<String> DUPLICATE_KEY = new Model<>() {
+    private static final String NONE = "none";
+
+    @Override
+    public String init() {
+      return NONE;
+    }
+
+    @Override
+    public String step(String owners, Op op) {
+      java.util.List<String> list = owners.equals(NONE) ? new java.util.ArrayList<>()
+          : new java.util.ArrayList<>(java.util.Arrays.asList(owners.split(",")));
+      switch (op.f()) {
+        case "register":
+          if (!"ok".equals(op.out()) && !op.indeterminate()) {
+            throw new IllegalArgumentException("register of a duplicate key returned " + op.out());
+          }
+          list.add(op.arg());
+          break;
+        case "unregister":
+          list.removeIf(op.arg()::equals);
+          break;
+        case "read":
+          return owners.equals(op.out()) ? owners : null;
+        default:
+          throw new IllegalArgumentException("no function " + op.f() + " in a duplicate key");
+      }
+      java.util.Collections.sort(list);
+      return list.isEmpty() ? NONE : String.join(",", list);
+    }
+  };
 }

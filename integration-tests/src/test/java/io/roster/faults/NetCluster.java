@@ -30,6 +30,8 @@ public final class NetCluster implements AutoCloseable {
   static final String BRIDGE = "rf-br0";
   static final String PREFIX = "rf-n";
   static final int PORT = 7100;
+  /** The cluster name the voters run with (the default). */
+  static final String CLUSTER = "roster";
 
   private final Path root;
   private final int size;
@@ -37,6 +39,8 @@ public final class NetCluster implements AutoCloseable {
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private final List<String> extraJvmArgs;
   private final Set<String> paused = new java.util.HashSet<>();
+  /** Processes started in namespaces of their own besides the voters', by host number. */
+  private final Map<Integer, Process> guests = new LinkedHashMap<>();
 
   private NetCluster(Path root, int size, List<String> extraJvmArgs) {
     this.root = root;
@@ -153,7 +157,8 @@ public final class NetCluster implements AutoCloseable {
    * leads in the highest term), or null while none does.
    */
   public String leader() {
-    return leaderInfo() == null ? null : leaderInfo().getServerId().toString();
+    org.apache.ratis.protocol.GroupInfoReply info = leaderInfo(io.roster.internal.transport.RatisWiring.groupId(CLUSTER));
+    return info == null ? null : info.getServerId().toString();
   }
 
   /**
@@ -164,7 +169,7 @@ public final class NetCluster implements AutoCloseable {
     long[] target = {-1};
     org.awaitility.Awaitility.await("every voter caught up").atMost(timeout)
         .pollInterval(Duration.ofMillis(100)).until(() -> {
-          org.apache.ratis.protocol.GroupInfoReply info = leaderInfo();
+          org.apache.ratis.protocol.GroupInfoReply info = leaderInfo(io.roster.internal.transport.RatisWiring.groupId(CLUSTER));
           if (info == null || !voters.keySet().stream().allMatch(id -> alive(id) && !paused.contains(id))) {
             return false;
           }
@@ -179,8 +184,7 @@ public final class NetCluster implements AutoCloseable {
         });
   }
 
-  private org.apache.ratis.protocol.GroupInfoReply leaderInfo() {
-    org.apache.ratis.protocol.RaftGroupId group = io.roster.internal.transport.RatisWiring.groupId("roster");
+  private org.apache.ratis.protocol.GroupInfoReply leaderInfo(org.apache.ratis.protocol.RaftGroupId group) {
     List<org.apache.ratis.protocol.RaftPeer> peers = voters.entrySet().stream()
         .map(e -> org.apache.ratis.protocol.RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build())
         .toList();
@@ -242,6 +246,73 @@ public final class NetCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts {@code mainClass} with {@code args} in a JVM of its own, in a namespace of its own at
+   * {@value #NET}.{@code host} (11 to 99), its output (with its errors) in {@code <root>/guest-<host>.log}.
+   * {@link #isolate(int)} cuts it off; {@link #close()} ends it.
+   */
+  public synchronized Process startGuest(int host, Class<?> mainClass, List<String> args) {
+    if (host < 11 || host > 99 || guests.containsKey(host)) {
+      throw new IllegalArgumentException("guest host must be free and in 11..99, was " + host);
+    }
+    addNamespace(host);
+    List<String> cmd = new ArrayList<>(List.of(ip(), "netns", "exec", PREFIX + host,
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass.getName()));
+    cmd.addAll(args);
+    try {
+      Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(
+          root.resolve("guest-" + host + ".log").toFile())).start();
+      guests.put(host, p);
+      return p;
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start " + mainClass.getSimpleName() + ": " + e, e);
+    }
+  }
+
+  /** Ends guest {@code host} ({@code kill -9}) and deletes its namespace with its rules. */
+  public synchronized void stopGuest(int host) {
+    Process p = guests.remove(host);
+    if (p != null) {
+      runQuietly("kill", "-CONT", Long.toString(p.pid()));
+      p.destroyForcibly();
+      try {
+        p.waitFor(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      runQuietly(ip(), "netns", "delete", PREFIX + host);
+      runQuietly(ip(), "link", "delete", "rf-v" + host);
+    }
+  }
+
+  /** The address of guest {@code host}. */
+  static String guestAddress(int host) {
+    return NET + "." + host;
+  }
+
+  /** Guest {@code host} drops every packet it sends to a voter: cut off from the cluster. */
+  public void isolate(int host) {
+    StringBuilder rules = new StringBuilder();
+    for (String peer : voters.keySet()) {
+      rules.append("add rule inet roster_faults out ip daddr ").append(address(peer)).append(" drop\n");
+    }
+    run(List.of(ip(), "netns", "exec", PREFIX + host, "nft", "-f", "-"), rules.toString());
+  }
+
+  /** SIGSTOP or SIGCONT to guest {@code host}. */
+  public synchronized void signalGuest(int host, String signal) {
+    Process p = guests.get(host);
+    if (p != null && p.isAlive()) {
+      run("kill", "-" + signal, Long.toString(p.pid()));
+    }
+  }
+
+  /** The voters as {@code id=host:port,...}. */
+  public String votersArgument() {
+    return voters.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
+  }
+
   // ---- the network ----
 
   /**
@@ -290,16 +361,21 @@ public final class NetCluster implements AutoCloseable {
     run(ip(), "addr", "add", NET + ".254/24", "dev", BRIDGE);
     run(ip(), "link", "set", BRIDGE, "up");
     for (String id : voters.keySet()) {
-      String n = id.substring(1);
-      run(ip(), "netns", "add", ns(id));
-      run(ip(), "link", "add", "rf-v" + n, "type", "veth", "peer", "name", "eth0", "netns", ns(id));
-      run(ip(), "link", "set", "rf-v" + n, "master", BRIDGE, "up");
-      run(ip(), "-n", ns(id), "addr", "add", NET + "." + n + "/24", "dev", "eth0");
-      run(ip(), "-n", ns(id), "link", "set", "eth0", "up");
-      run(ip(), "-n", ns(id), "link", "set", "lo", "up");
-      run(List.of(ip(), "netns", "exec", ns(id), "nft", "-f", "-"),
-          "add table inet roster_faults\nadd chain inet roster_faults out { type filter hook output priority 0; }\n");
+      addNamespace(Integer.parseInt(id.substring(1)));
     }
+  }
+
+  /** Namespace {@code rf-n<host>} at {@value #NET}.{@code host} on the bridge, with an empty drop chain. */
+  private static void addNamespace(int host) {
+    String ns = PREFIX + host;
+    run(ip(), "netns", "add", ns);
+    run(ip(), "link", "add", "rf-v" + host, "type", "veth", "peer", "name", "eth0", "netns", ns);
+    run(ip(), "link", "set", "rf-v" + host, "master", BRIDGE, "up");
+    run(ip(), "-n", ns, "addr", "add", NET + "." + host + "/24", "dev", "eth0");
+    run(ip(), "-n", ns, "link", "set", "eth0", "up");
+    run(ip(), "-n", ns, "link", "set", "lo", "up");
+    run(List.of(ip(), "netns", "exec", ns, "nft", "-f", "-"),
+        "add table inet roster_faults\nadd chain inet roster_faults out { type filter hook output priority 0; }\n");
   }
 
   /** Deletes the namespaces and the bridge a killed run left behind. */
@@ -311,11 +387,29 @@ public final class NetCluster implements AutoCloseable {
         runQuietly(ip(), "netns", "delete", name);
       }
     }
+    deleteVeths();
     runQuietly(ip(), "link", "delete", BRIDGE);
+  }
+
+  /**
+   * Deletes the bridge's ends of the namespaces' links: the kernel may keep a deleted namespace,
+   * and the link into it, a while after its last process ended.
+   */
+  private static void deleteVeths() {
+    for (String line : runQuietly(ip(), "-o", "link", "show").split("\n")) {
+      String[] fields = line.split(":\\s*|@", 3);
+      if (fields.length > 1 && fields[1].trim().startsWith("rf-v")) {
+        runQuietly(ip(), "link", "delete", fields[1].trim());
+      }
+    }
   }
 
   @Override
   public synchronized void close() {
+    for (Process p : guests.values()) {
+      runQuietly("kill", "-CONT", Long.toString(p.pid()));
+      p.destroyForcibly();
+    }
     for (Process p : processes.values()) {
       if (p.isAlive()) {
         runQuietly("kill", "-CONT", Long.toString(p.pid())); // a paused one dies only once resumed
@@ -329,9 +423,20 @@ public final class NetCluster implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    for (Process p : guests.values()) {
+      try {
+        p.waitFor(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     for (String id : voters.keySet()) {
       runQuietly(ip(), "netns", "delete", ns(id));
     }
+    for (int host : guests.keySet()) {
+      runQuietly(ip(), "netns", "delete", PREFIX + host);
+    }
+    deleteVeths();
     runQuietly(ip(), "link", "delete", BRIDGE);
   }
 

@@ -1,6 +1,7 @@
 package io.roster.faults;
 
 import io.roster.AlreadyRegisteredException;
+import io.roster.Keys;
 import io.roster.LocalProcess;
 import io.roster.MirrorLagException;
 import io.roster.Pid;
@@ -15,38 +16,58 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A recorded concurrent workload on unique keys: threads on each client node register, unregister
- * and read ({@code whereisConsistent}) a few shared keys, each thread as a process of its own, and
- * every call is written to the history with its invocation and return times. A call that fails with
- * no known outcome (a timeout, no leader) is recorded as indeterminate.
+ * A recorded concurrent workload on shared keys: threads on each client node register, unregister
+ * and read (linearizably) a few shared keys, each thread as a process of its own, and every call is
+ * written to the history with its invocation and return times. A call that fails with no known
+ * outcome (a timeout, no leader) is recorded as indeterminate.
+ *
+ * <p>With unique keys each thread also checks {@code atLeast(revision)} reads: after a register
+ * that returned revision r, the key read on another node with {@code atLeast(r)} must show the
+ * thread's own process (nobody else can remove or take it meanwhile). With duplicate keys a read
+ * is the sorted list of the key's owners ({@link Model#DUPLICATE_KEY}).
  */
 final class Workload implements AutoCloseable {
   private final List<Thread> threads = new ArrayList<>();
   private final List<Op> history = Collections.synchronizedList(new ArrayList<>());
   private final List<String> surprises = Collections.synchronizedList(new ArrayList<>());
+  private final List<String> staleReads = Collections.synchronizedList(new ArrayList<>());
+  private final java.util.concurrent.atomic.AtomicLong atLeastReads = new java.util.concurrent.atomic.AtomicLong();
   private final AtomicInteger ids = new AtomicInteger();
   private final long epoch;
+  private final boolean duplicate;
+  private final List<Registry<byte[]>> registries = new ArrayList<>();
+  /** How long each thread rests between its calls (a side workload is light, so the machine is not starved). */
+  private volatile long thinkNanos;
   private volatile boolean stopped;
 
   /**
-   * Starts {@code threadsPerNode} threads on each node, over {@code keys} keys of registry {@code name}.
+   * Starts {@code threadsPerNode} threads on each node, over {@code keys} keys of the unique registry
+   * {@code name} in {@code partitions} partitions, with a probe per node.
    */
-  Workload(List<RegistryNode> nodes, String name, int threadsPerNode, int keys, long epochNanos) {
-    this(nodes, name, threadsPerNode, 0, keys, epochNanos);
+  Workload(List<RegistryNode> nodes, String name, int partitions, int threadsPerNode, int keys, long epochNanos) {
+    this(nodes, name, Keys.UNIQUE, partitions, threadsPerNode, 0, keys, true, epochNanos);
   }
 
   /**
    * As above, with {@code readersPerNode} more threads on each node that only read, one read per
-   * millisecond: they look at the moments just after another node's write returned.
+   * millisecond (they look at the moments just after another node's write returned), keys of
+   * {@code keyKind} (unique or duplicate), and a probe per node or none.
    */
-  Workload(List<RegistryNode> nodes, String name, int threadsPerNode, int readersPerNode, int keys, long epochNanos) {
+  Workload(List<RegistryNode> nodes, String name, Keys keyKind, int partitions, int threadsPerNode, int readersPerNode,
+      int keys, boolean probes, long epochNanos) {
     this.epoch = epochNanos;
+    this.duplicate = keyKind != Keys.UNIQUE;
     for (RegistryNode node : nodes) {
-      Registry<byte[]> registry = node.registry(name);
+      registries.add(node.registry(name, keyKind, partitions, io.roster.ValueCodec.bytes()));
+    }
+    for (int n = 0; n < nodes.size(); n++) {
+      RegistryNode node = nodes.get(n);
+      Registry<byte[]> registry = registries.get(n);
+      Registry<byte[]> other = registries.get((n + 1) % nodes.size());
       for (int t = 0; t < threadsPerNode; t++) {
         LocalProcess process = node.spawn();
         String client = node.nodeId() + "/" + t;
-        Thread thread = new Thread(() -> loop(registry, process, client, keys), "workload-" + client);
+        Thread thread = new Thread(() -> loop(registry, other, process, client, keys), "workload-" + client);
         thread.setDaemon(true);
         threads.add(thread);
       }
@@ -56,11 +77,13 @@ final class Workload implements AutoCloseable {
         thread.setDaemon(true);
         threads.add(thread);
       }
-      LocalProcess prober = node.spawn();
-      String probe = "probe-" + node.nodeId();
-      Thread thread = new Thread(() -> probe(registry, prober, probe), "workload-" + probe);
-      thread.setDaemon(true);
-      threads.add(thread);
+      if (probes) {
+        LocalProcess prober = node.spawn();
+        String probe = "probe-" + node.nodeId();
+        Thread thread = new Thread(() -> probe(registry, prober, probe), "workload-" + probe);
+        thread.setDaemon(true);
+        threads.add(thread);
+      }
     }
     threads.forEach(Thread::start);
   }
@@ -70,19 +93,31 @@ final class Workload implements AutoCloseable {
     return System.nanoTime() - epoch;
   }
 
-  private void loop(Registry<byte[]> registry, LocalProcess process, String client, int keys) {
+  private void loop(Registry<byte[]> registry, Registry<byte[]> other, LocalProcess process, String client, int keys) {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     while (!stopped) {
       String key = "k" + random.nextInt(keys);
       int dice = random.nextInt(100);
-      if (dice < 35) {
-        register(registry, process, client, key);
+      if (dice < (duplicate ? 30 : 35)) { // a duplicate key's owners pile up unless unregisters outrun registers
+        long revision = register(registry, process, client, key);
+        if (revision > 0 && !duplicate && random.nextInt(3) == 0) {
+          readAtLeast(other, process, key, revision);
+        }
       } else if (dice < 60) {
         unregister(registry, process, client, key);
       } else {
         read(registry, client, key);
       }
+      if (thinkNanos > 0) {
+        java.util.concurrent.locks.LockSupport.parkNanos(thinkNanos);
+      }
     }
+  }
+
+  /** Makes each thread rest {@code millis} between its calls; returns this workload. */
+  Workload think(long millis) {
+    thinkNanos = TimeUnit.MILLISECONDS.toNanos(millis);
+    return this;
   }
 
   private void readLoop(Registry<byte[]> registry, String client, int keys) {
@@ -104,11 +139,13 @@ final class Workload implements AutoCloseable {
     }
   }
 
-  private void register(Registry<byte[]> registry, LocalProcess process, String client, String key) {
+  /** Returns the registration's revision, or 0 if it was refused or its outcome is unknown. */
+  private long register(Registry<byte[]> registry, LocalProcess process, String client, String key) {
     long call = now();
     String out;
+    long revision = 0;
     try {
-      registry.register(key, process);
+      revision = registry.register(key, process);
       out = "ok";
     } catch (AlreadyRegisteredException e) {
       out = "taken:" + e.owner();
@@ -118,6 +155,24 @@ final class Workload implements AutoCloseable {
       out = unknown(e);
     }
     record(client, key, "register", process.pid().toString(), out, call);
+    return revision;
+  }
+
+  /**
+   * Reads {@code key} on another node at least at the revision of {@code process}'s registration of
+   * it: the process must show, as no one else can remove the key or take it meanwhile.
+   */
+  private void readAtLeast(Registry<byte[]> other, LocalProcess process, String key, long revision) {
+    try {
+      Pid seen = other.whereis(key, io.roster.Consistency.atLeast(revision));
+      atLeastReads.incrementAndGet();
+      if (!process.pid().equals(seen)) {
+        staleReads.add("whereis(" + key + ", atLeast(" + revision + ")) on another node returned " + seen
+            + " after " + process.pid() + " registered it at that revision");
+      }
+    } catch (RosterException e) {
+      unknown(e); // the other node's mirror did not get there in time: availability, not safety
+    }
   }
 
   private void unregister(Registry<byte[]> registry, LocalProcess process, String client, String key) {
@@ -136,8 +191,14 @@ final class Workload implements AutoCloseable {
     long call = now();
     String out;
     try {
-      Pid owner = registry.whereisConsistent(key);
-      out = owner == null ? "none" : owner.toString();
+      if (duplicate) {
+        List<String> owners = registry.lookup(key, io.roster.Consistency.LINEARIZABLE).stream()
+            .map(e -> e.pid().toString()).sorted().toList();
+        out = owners.isEmpty() ? "none" : String.join(",", owners);
+      } else {
+        Pid owner = registry.whereisConsistent(key);
+        out = owner == null ? "none" : owner.toString();
+      }
     } catch (RosterException e) {
       out = unknown(e);
     }
@@ -185,6 +246,16 @@ final class Workload implements AutoCloseable {
     synchronized (history) {
       return List.copyOf(history);
     }
+  }
+
+  /** {@code atLeast(revision)} reads that did not show the reading thread's own registration. */
+  List<String> staleReads() {
+    return List.copyOf(staleReads);
+  }
+
+  /** How many {@code atLeast(revision)} reads were answered. */
+  long atLeastReads() {
+    return atLeastReads.get();
   }
 
   /** Failures that are neither an outcome nor "unknown": none is expected. */

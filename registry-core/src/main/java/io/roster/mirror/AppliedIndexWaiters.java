@@ -20,6 +20,8 @@ public final class AppliedIndexWaiters {
   private final Executor notifier;
   private final TreeMap<Long, List<CompletableFuture<Long>>> waiting = new TreeMap<>();
   private int count;
+  /** When the oldest wait began (nanoTime), if any waits: since the waits last went from none to some. */
+  private long waitingSinceNanos;
 
   /**
    * @param notifier completes the waiters' futures, so that what callers chained on them never runs
@@ -50,6 +52,9 @@ public final class AppliedIndexWaiters {
       if (count >= waitersMax) {
         return CompletableFuture.failedFuture(new RejectedExecutionException(
             count + " callers already wait for the applied index; the limit is " + waitersMax));
+      }
+      if (count == 0) {
+        waitingSinceNanos = System.nanoTime();
       }
       waiting.computeIfAbsent(index, i -> new ArrayList<>(1)).add(f);
       count++;
@@ -97,6 +102,11 @@ public final class AppliedIndexWaiters {
       count = 0;
     }
     all.forEach(f -> f.completeExceptionally(cause));
+  }
+
+  /** When the waits under way began (nanoTime): since there were none; meaningless while none wait. */
+  public synchronized long waitingSinceNanos() {
+    return waitingSinceNanos;
   }
 
   /** The highest index anyone waits for, or 0. */

@@ -49,10 +49,15 @@ final class Answers {
         .thenCompose(v -> changes(history, again));
   }
 
-  /** Records a node's heartbeat (leader only) and tells it whether its session is still open. */
-  static QueryResult heartbeat(SessionTracker sessions, Mirror m, Heartbeat h) {
+  /**
+   * Records a node's heartbeat (leader only) and tells it whether its session is still open, and how
+   * recently this leader had heard from a majority ({@link LeaderContact}; none if unknown).
+   */
+  static QueryResult heartbeat(SessionTracker sessions, Mirror m, Heartbeat h,
+      java.util.function.Supplier<java.util.Optional<io.roster.proto.LeaderContact>> contact) {
     QueryResult.Builder b = QueryResult.newBuilder().setAppliedIndex(m.appliedIndex());
-    if (!sessions.leader()) {
+    java.util.Optional<io.roster.proto.LeaderContact> leader = sessions.leader() ? contact.get() : java.util.Optional.empty();
+    if (leader.isEmpty()) { // not the ready leader (its tracker may not know yet that it stepped down)
       return b.setStatus(Status.NOT_LEADER).setDetail("heartbeats go to the leader").build();
     }
     Session s = m.session(h.getNodeId());
@@ -62,7 +67,7 @@ final class Answers {
           + h.getIncarnation() + " is " + (s.expired() ? "expired" : "superseded")).build();
     }
     sessions.heartbeat(h.getNodeId(), h.getIncarnation());
-    return b.setStatus(Status.OK).build();
+    return b.setStatus(Status.OK).setLeaderContact(leader.get()).build();
   }
 
   /** A query's answer, complete. */

@@ -305,6 +305,24 @@ public class RegistryStateMachine extends BaseStateMachine {
     return sessions;
   }
 
+  /**
+   * While this peer is its group's ready leader: how recently it heard from a majority, with its
+   * minimum election timeout (see {@link LeaderContact}); empty otherwise.
+   */
+  public java.util.Optional<io.roster.proto.LeaderContact> leaderContact() {
+    try {
+      RaftServer server = getServer().join();
+      java.util.OptionalLong age = LeaderContact.ageMillis(server.getDivision(getGroupId()));
+      if (age.isEmpty()) {
+        return java.util.Optional.empty();
+      }
+      return java.util.Optional.of(io.roster.proto.LeaderContact.newBuilder().setMajorityAgeMillis(age.getAsLong())
+          .setElectionTimeoutMinMillis(LeaderContact.electionTimeoutMinMillis(server)).build());
+    } catch (java.io.IOException | RuntimeException e) {
+      return java.util.Optional.empty(); // closing
+    }
+  }
+
   @Override
   public void notifyLeaderReady() {
     sessions.becameLeader();
@@ -536,7 +554,7 @@ public class RegistryStateMachine extends BaseStateMachine {
       return CompletableFuture.failedFuture(new IllegalStateException("this replica diverged: " + diverged));
     }
     if (q.getKindCase() == Query.KindCase.HEARTBEAT) {
-      return Answers.reply(Answers.heartbeat(sessions, m, q.getHeartbeat()));
+      return Answers.reply(Answers.heartbeat(sessions, m, q.getHeartbeat(), this::leaderContact));
     }
     if (q.getKindCase() == Query.KindCase.CHANGES) {
       return Answers.changes(history, q.getChanges());

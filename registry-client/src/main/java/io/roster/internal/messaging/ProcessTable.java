@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -186,6 +187,7 @@ public final class ProcessTable {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final AtomicLong mailboxBytes = new AtomicLong();
     private volatile long viaRevision;
+    private final CompletableFuture<Void> exited = new CompletableFuture<>();
 
     Proc(Pid pid, MessageHandler handler) {
       this.pid = pid;
@@ -209,6 +211,11 @@ public final class ProcessTable {
 
     public void viaRevision(long revision) {
       viaRevision = revision;
+    }
+
+    @Override
+    public java.util.concurrent.CompletionStage<Void> exited() {
+      return exited.minimalCompletionStage();
     }
 
     @Override
@@ -316,6 +323,7 @@ public final class ProcessTable {
         for (MailImpl call : new ArrayList<>(unanswered)) {
           call.fail(CallException.Reason.CALLEE_DIED, why);
         }
+        exited.completeAsync(() -> null, ForkJoinPool.commonPool()); // not in the killer's thread
         return propose ? onDeath.apply(pid) : CompletableFuture.completedFuture(null);
       }
       return null;

@@ -680,6 +680,9 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
   /** Validates that {@code process} is a live process of this node and returns its pid. */
   Pid ownProcess(LocalProcess process) {
     Objects.requireNonNull(process, "process");
+    if (expired) {
+      throw new SessionExpiredException(expiredMessage()); // its processes died with the session
+    }
     Pid pid = process.pid();
     if (!pid.nodeId().equals(nodeId()) || pid.incarnation() != incarnation) {
       throw new IllegalArgumentException(pid + " is not a process of node " + nodeId() + " incarnation " + incarnation);
@@ -784,7 +787,10 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
       }
     } else {
       for (Group g : groups()) {
-        if (g.session() != keeper) {
+        if (g.session() == keeper && keeper.fenced()) {
+          // expired in this node's own eyes only: the goodbye spares the leader the rest of the timeout
+          g.writer().submit(Commands.expireSession(nodeId(), incarnation));
+        } else if (g.session() != keeper) {
           // Say goodbye, and stop the heartbeats: should the goodbye be lost, the group's leader
           // expires the session after its timeout of silence.
           g.writer().submit(Commands.expireSession(nodeId(), incarnation));

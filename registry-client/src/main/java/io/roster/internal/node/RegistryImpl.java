@@ -545,6 +545,12 @@ final class RegistryImpl<V> implements Registry<V> {
 
   @Override
   public <T> T lock(String lockKey, LocalProcess holder, Duration timeout, LockedFunction<T> fn) {
+    Objects.requireNonNull(fn, "fn");
+    return lockWithLease(lockKey, holder, timeout, lease -> fn.apply(lease.fencingToken()));
+  }
+
+  @Override
+  public <T> T lockWithLease(String lockKey, LocalProcess holder, Duration timeout, io.roster.LeasedFunction<T> fn) {
     checkKey(lockKey);
     return locks.lock(parts.get(keyPartition(lockKey)), lockKey, holder, timeout, fn); // in its key's partition
   }

@@ -3,7 +3,8 @@ package io.roster.internal.node;
 import io.roster.Consistency;
 import io.roster.LocalProcess;
 import io.roster.LockTimeoutException;
-import io.roster.LockedFunction;
+import io.roster.LeasedFunction;
+import io.roster.LockLease;
 import io.roster.Pid;
 import io.roster.RosterException;
 import io.roster.internal.write.Writer;
@@ -32,7 +33,7 @@ final class RegistryLocks {
   }
 
   /** Runs {@code fn} holding lock {@code lockKey} of partition {@code group}; see {@link io.roster.Registry#lock}. */
-  <T> T lock(Group group, String lockKey, LocalProcess holder, Duration timeout, LockedFunction<T> fn) {
+  <T> T lock(Group group, String lockKey, LocalProcess holder, Duration timeout, LeasedFunction<T> fn) {
     Objects.requireNonNull(fn, "fn");
     if (timeout != null && timeout.isNegative()) {
       throw new IllegalArgumentException("timeout must not be negative, was " + timeout);
@@ -46,7 +47,12 @@ final class RegistryLocks {
       T result;
       try {
         node.ownProcess(process); // a holder that died while acquiring lost the lock with its death
-        result = fn.apply(token);
+        Lease lease = new Lease(token, process);
+        try {
+          result = fn.apply(lease);
+        } finally {
+          lease.end();
+        }
       } catch (Throwable failure) {
         try {
           release(group, lockKey, pid);
@@ -77,6 +83,46 @@ final class RegistryLocks {
       if (holder == null) {
         process.close();
       }
+    }
+  }
+
+  /** A held lock: lost when its holder dies (its node's session ending kills it), or the function ends. */
+  private static final class Lease implements LockLease {
+    private final long token;
+    private final CompletableFuture<Void> lost = new CompletableFuture<>();
+    private final LocalProcess holder;
+
+    Lease(long token, LocalProcess holder) {
+      this.token = token;
+      this.holder = holder;
+      holder.exited().whenComplete((v, e) -> lost.complete(null));
+      if (!holder.isAlive()) {
+        lost.complete(null);
+      }
+    }
+
+    void end() {
+      lost.complete(null);
+    }
+
+    @Override
+    public long fencingToken() {
+      return token;
+    }
+
+    @Override
+    public boolean held() {
+      return holder.isAlive() && !lost.isDone();
+    }
+
+    @Override
+    public java.util.concurrent.CompletionStage<Void> lost() {
+      return lost.minimalCompletionStage();
+    }
+
+    @Override
+    public String toString() {
+      return "lock lease (token " + token + (held() ? ")" : ", lost)");
     }
   }
 

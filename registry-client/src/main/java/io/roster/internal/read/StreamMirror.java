@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class StreamMirror implements MirrorSource {
   private static final Logger LOG = LoggerFactory.getLogger(StreamMirror.class);
+  private static final io.roster.internal.RateLimitedLog STALLS = new io.roster.internal.RateLimitedLog(LOG, 10_000);
   /** How long a voter holds a poll for changes when it has none. */
   static final int WAIT_MILLIS = 500;
   /**
@@ -45,8 +46,13 @@ public final class StreamMirror implements MirrorSource {
   /** How long the stream waits at most for one part of the whole state (up to 4 MiB). */
   public static final long LOAD_TIMEOUT_MILLIS = 10_000;
   static final long BACKOFF_MILLIS = 200;
-  /** A voter that leaves a waited-for index unreached this long is left for another (it may be cut off). */
-  static final long STALL_MILLIS = 2_000;
+  /**
+   * A voter that leaves a waited-for index unreached this long (counted from when this mirror last
+   * moved, or from when a wait began if it moved since) is left for another: it may be cut off from
+   * the leader, or be a deposed leader that has not yet noticed. About the longest election timeout,
+   * so that a write to the next leader waits little longer for this node's mirror than the election.
+   */
+  static final long STALL_MILLIS = 800;
 
   private final String nodeId;
   private final RaftClient client;
@@ -121,8 +127,9 @@ public final class StreamMirror implements MirrorSource {
       if (applied > progressIndex) {
         progressIndex = applied;
         progressNanos = System.nanoTime();
-      } else if (waiters.highestAwaited() > applied && System.nanoTime() - progressNanos > STALL_MILLIS * 1_000_000L) {
-        LOG.info("{}: {} has not reached index {} in {} ms; following another voter", nodeId, peer,
+      } else if (waiters.highestAwaited() > applied
+          && System.nanoTime() - latest(progressNanos, waiters.waitingSinceNanos()) > STALL_MILLIS * 1_000_000L) {
+        STALLS.info("{}: {} has not reached index {} in {} ms; following another voter", nodeId, peer,
             waiters.highestAwaited(), STALL_MILLIS);
         voter = (voter + 1) % voters.size();
         progressNanos = System.nanoTime();
@@ -177,6 +184,11 @@ public final class StreamMirror implements MirrorSource {
         sleep(BACKOFF_MILLIS);
       }
     }
+  }
+
+  /** The later of two nanoTime readings. */
+  private static long latest(long a, long b) {
+    return a - b > 0 ? a : b;
   }
 
   private void load(RaftPeerId peer) throws Exception {

@@ -25,6 +25,17 @@ import org.slf4j.LoggerFactory;
  * Keeps this node's session: opens it (retrying until a quorum answers), heartbeats to the leader
  * outside the log every third of the timeout, and notices when the leader says it expired. On a
  * voter that leads, also proposes the expiry of other nodes' silent sessions.
+ *
+ * <p><b>Self-fencing.</b> The keeper also expires the session in its own eyes when no leader has
+ * heard it for the session timeout less two fence checks. A beat sent at s and answered by a leader
+ * whose majority last heard it {@code age} ago counts as heard at s − max(0, age + 100 ms − the
+ * minimum election timeout): no later leader can have begun its term before then
+ * ({@link io.roster.ratis.LeaderContact}). A leader expires a session only after a full timeout of
+ * silence counted from when it heard a beat, and a later leader counts from when it took office. So
+ * a partitioned or paused node knows its session is lost (its processes die, its lock holders are
+ * told, its writes are refused) before any leader can hand its names or locks to someone else. The
+ * decision sticks: an answer that arrives after the deadline does not revive the session (its
+ * expiry may be on its way).
  */
 public final class SessionKeeper {
   /** The node whose session a keeper holds: who it is, and whom it tells when the session is gone. */
@@ -67,6 +78,13 @@ public final class SessionKeeper {
   private final CompletableFuture<Long> openIndex = new CompletableFuture<>();
   private volatile boolean expired;
   private volatile boolean closed;
+  /**
+   * When (nanoTime) this session was last heard, as far as any leader can tell: the send time of the
+   * latest beat (or of the OpenSession) a leader answered, less any doubt about that leader's
+   * standing ({@link #heard}); meaningful once the session is open.
+   */
+  private final java.util.concurrent.atomic.AtomicLong heardSentNanos = new java.util.concurrent.atomic.AtomicLong();
+  private volatile boolean opened;
   private volatile RegistryStateMachine local; // this voter's state machine, or null on a client
   private volatile java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> localLeader =
       java.util.Optional::empty;
@@ -170,6 +188,7 @@ public final class SessionKeeper {
       scheduler.schedule(this::open, LEADER_PROBE_MILLIS, TimeUnit.MILLISECONDS);
       return;
     }
+    long sentAt = System.nanoTime();
     writer.submit(Commands.openSession(node.nodeId(), incarnation, timeoutMillis, node.messageAddress())).whenComplete((r, e) -> {
       if (closed) {
         return;
@@ -180,7 +199,10 @@ public final class SessionKeeper {
       } else if (r.getStatus() == Status.OK) {
         LOG.info("{}: session in {} open (incarnation {}, timeout {} ms)", node.nodeId(), label, incarnation,
             timeoutMillis);
-        tasks.add(scheduler.scheduleWithFixedDelay(this::heartbeat, 0, Math.max(100, timeoutMillis / 3),
+        heardSentNanos.set(sentAt); // the leader counts the session's silence from after it committed
+        opened = true;
+        tasks.add(scheduler.scheduleWithFixedDelay(this::beatIfDue, 0, beatRetryMillis(), TimeUnit.MILLISECONDS));
+        tasks.add(scheduler.scheduleWithFixedDelay(this::fenceIfUnheard, fenceCheckMillis(), fenceCheckMillis(),
             TimeUnit.MILLISECONDS));
         if (closed) {
           tasks.forEach(t -> t.cancel(false)); // closed meanwhile
@@ -201,12 +223,42 @@ public final class SessionKeeper {
     });
   }
 
+  /** The beats' period while the session is heard: a third of the timeout. */
+  private long beatPeriodMillis() {
+    return Math.max(100, timeoutMillis / 3);
+  }
+
+  /**
+   * The beats' period while no leader has heard the session for longer than a period (an election,
+   * a leader not ready yet, lost answers): a fifteenth of the timeout, so that a session that lived
+   * through a short outage is heard again well before it would fence itself.
+   */
+  private long beatRetryMillis() {
+    return Math.max(100, timeoutMillis / 15);
+  }
+
+  private long lastBeatNanos = System.nanoTime() - TimeUnit.DAYS.toNanos(1); // the scheduler's thread only
+
+  /** Beats once a period, or once a retry period while the session goes unheard. */
+  private void beatIfDue() {
+    long now = System.nanoTime();
+    long sinceBeat = now - lastBeatNanos;
+    boolean unheard = now - heardSentNanos.get() > TimeUnit.MILLISECONDS.toNanos(beatPeriodMillis() + beatRetryMillis());
+    if (sinceBeat >= TimeUnit.MILLISECONDS.toNanos(beatPeriodMillis())
+        || (unheard && sinceBeat >= TimeUnit.MILLISECONDS.toNanos(beatRetryMillis()))) {
+      lastBeatNanos = now;
+      heartbeat();
+    }
+  }
+
   private void heartbeat() {
     if (closed || expired) {
       return;
     }
     RegistryStateMachine sm = local;
-    if (sm != null && sm.sessionTracker().leader()) {
+    java.util.Optional<io.roster.proto.LeaderContact> ownContact = sm != null && sm.sessionTracker().leader()
+        ? sm.leaderContact() : java.util.Optional.empty(); // empty too if this peer stepped down meanwhile
+    if (ownContact.isPresent()) {
       Session own = sm.mirror().session(node.nodeId());
       if (own != null && (own.incarnation() > incarnation
           || (own.incarnation() == incarnation && own.expired()))) {
@@ -214,7 +266,9 @@ public final class SessionKeeper {
         expire("the leader's own state says incarnation " + own.incarnation() + (own.expired() ? " expired" : ""));
         return;
       }
+      long sentAt = System.nanoTime();
       sm.sessionTracker().heartbeat(node.nodeId(), incarnation); // the leader hears itself
+      heard(sentAt, ownContact.get());
       return;
     }
     Message m = heartbeatMessage();
@@ -230,7 +284,7 @@ public final class SessionKeeper {
     for (org.apache.ratis.protocol.RaftPeerId peer : leader.isPresent() ? java.util.List.of(leader.get()) : voters) {
       beat(m, peer);
     }
-    if (System.nanoTime() - answeredAtNanos > 2 * TimeUnit.MILLISECONDS.toNanos(Math.max(100, timeoutMillis / 3))) {
+    if (System.nanoTime() - answeredAtNanos > 2 * TimeUnit.MILLISECONDS.toNanos(beatPeriodMillis())) {
       beatLeader(m); // no configured voter leads: the leader may be one added since
     }
   }
@@ -244,13 +298,14 @@ public final class SessionKeeper {
    */
   private void beatLeader(Message m) {
     RenewableClient any = heartbeatClients.get(voters.get(0));
+    long sentAt = System.nanoTime();
     try {
       any.call(java.util.Optional.empty(), client -> org.apache.ratis.client.impl.UnorderedAsync.send(
               RaftClientRequest.readRequestType(true), m, null, (org.apache.ratis.client.impl.RaftClientImpl) client)
-              .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS))
+              .orTimeout(beatPeriodMillis(), TimeUnit.MILLISECONDS))
           .whenComplete((reply, e) -> {
             if (e == null && reply.isSuccess()) {
-              answered(reply);
+              answered(reply, sentAt);
             }
           });
     } catch (RuntimeException e) {
@@ -258,12 +313,17 @@ public final class SessionKeeper {
     }
   }
 
-  /** Reads a leader's answer to a beat. */
-  private void answered(org.apache.ratis.protocol.RaftClientReply reply) {
+  /** Reads a leader's answer to a beat sent at {@code sentAt}. */
+  private void answered(org.apache.ratis.protocol.RaftClientReply reply, long sentAt) {
     try {
       QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
       if (r.getStatus() == Status.OK) {
         answeredAtNanos = System.nanoTime();
+        if (r.hasLeaderContact()) {
+          heard(sentAt, r.getLeaderContact());
+        } else {
+          uncountedAnswers.incrementAndGet();
+        }
         if (heartbeatClients.containsKey(reply.getServerId())) {
           leaderHint = reply.getServerId(); // only the leader records beats
         }
@@ -283,6 +343,7 @@ public final class SessionKeeper {
   }
 
   private void beat(Message m, org.apache.ratis.protocol.RaftPeerId peer) {
+    long sentAt = System.nanoTime();
     try {
       RenewableClient renewable = heartbeatClients.get(peer);
       if (renewable == null) {
@@ -294,16 +355,75 @@ public final class SessionKeeper {
               RaftClientRequest.newBuilder().setClientId(client.getId()).setServerId(peer)
                   .setGroupId(client.getGroupId()).setCallId(BEATS.incrementAndGet()).setMessage(m)
                   .setType(RaftClientRequest.staleReadRequestType(0)).build())
-              .orTimeout(Math.max(100, timeoutMillis / 3), TimeUnit.MILLISECONDS))
+              .orTimeout(beatPeriodMillis(), TimeUnit.MILLISECONDS))
           .whenComplete((reply, e) -> {
             if (e != null || !reply.isSuccess()) {
               return; // no leader right now: the next beat tries again, the new leader grants grace
             }
-            answered(reply);
+            answered(reply, sentAt);
           });
     } catch (RuntimeException e) {
       LOG.debug("{}: heartbeat not sent: {}", node.nodeId(), e.toString());
     }
+  }
+
+  /** How often the keeper looks whether its session went unheard too long. */
+  private long fenceCheckMillis() {
+    return Math.max(20, Math.min(100, timeoutMillis / 20));
+  }
+
+  /**
+   * How long after it was last heard ({@link #heardSentNanos}) this keeper treats the session as
+   * lost: the timeout less two fence checks (one for the check's own period, one for the
+   * scheduler's lateness).
+   */
+  long fenceAfterMillis() {
+    return timeoutMillis - 2 * fenceCheckMillis();
+  }
+
+  /**
+   * A beat sent at {@code sentAt} was recorded by a leader with {@code contact}: the session counts
+   * as heard at the latest time no later leader can have begun its term before (see
+   * {@link io.roster.ratis.LeaderContact}), unless it was fenced already.
+   */
+  private void heard(long sentAt, io.roster.proto.LeaderContact contact) {
+    if (!opened || unheardTooLong()) {
+      fenceIfUnheard(); // the deadline passed before this answer came: the decision stands
+      return;
+    }
+    long excessMillis = Math.max(0, contact.getMajorityAgeMillis() + CONTACT_MARGIN_MILLIS
+        - contact.getElectionTimeoutMinMillis());
+    long heardAt = sentAt - TimeUnit.MILLISECONDS.toNanos(excessMillis);
+    heardSentNanos.accumulateAndGet(heardAt, (a, b) -> b - a > 0 ? b : a);
+    uncountedAnswers.set(0);
+  }
+
+  /** Room for the way back of the answers a leader counts its majority contact from. */
+  private static final long CONTACT_MARGIN_MILLIS = 100;
+
+  /** Answers since the last counted one from a peer that recorded a beat but could not say its majority contact. */
+  private final java.util.concurrent.atomic.AtomicInteger uncountedAnswers = new java.util.concurrent.atomic.AtomicInteger();
+
+  private boolean unheardTooLong() {
+    return System.nanoTime() - heardSentNanos.get() > TimeUnit.MILLISECONDS.toNanos(fenceAfterMillis());
+  }
+
+  /** Expires the session here if no leader heard it within {@link #fenceAfterMillis()}. */
+  private void fenceIfUnheard() {
+    if (opened && !over() && unheardTooLong()) {
+      long silentMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heardSentNanos.get());
+      fenced = true;
+      expire("no leader in touch with a majority heard a heartbeat sent in the last " + silentMillis
+          + " ms (timeout " + timeoutMillis + " ms; " + uncountedAnswers.get() + " answers meanwhile from a leader that"
+          + " could not say when a majority last heard it): the session is treated as lost before a leader can expire it");
+    }
+  }
+
+  private volatile boolean fenced;
+
+  /** Whether this keeper expired its session itself (no leader told it): a goodbye may hasten the leader. */
+  public boolean fenced() {
+    return fenced;
   }
 
   /** The leader told this node its session is gone. */

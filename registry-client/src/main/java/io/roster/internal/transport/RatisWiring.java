@@ -118,6 +118,11 @@ public final class RatisWiring {
     // Elections: quick enough for a visible failover, slow enough not to flap on a loaded 2-core box.
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(ELECTION_TIMEOUT_MIN_MILLIS, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(ELECTION_TIMEOUT_MAX_MILLIS, TimeUnit.MILLISECONDS));
+    // A leader that stepped down (it lost its majority) sits out elections this long; Ratis' default
+    // is 10 s. In a partition group its voter has the highest priority and refuses to vote for the
+    // others, so with the default the group had no leader for up to 10 s after a quorum loss healed.
+    RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(p,
+        TimeDuration.valueOf(ELECTION_TIMEOUT_MAX_MILLIS, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, 50_000);
