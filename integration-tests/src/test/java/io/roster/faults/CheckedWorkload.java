@@ -27,13 +27,18 @@ final class CheckedWorkload implements SideWorkload {
 
   /** Two threads per node on three keys of a duplicate registry. */
   static CheckedWorkload duplicateKeys(List<RegistryNode> nodes, String name, long epochNanos) {
-    return new CheckedWorkload(new Workload(nodes, name, Keys.DUPLICATE, 1, 2, 0, 3, false, epochNanos).think(THINK_MILLIS),
+    return new CheckedWorkload(new Workload(nodes, name, Keys.DUPLICATE, 1, 2, 0, 3, "k", false, epochNanos).think(THINK_MILLIS),
         Model.DUPLICATE_KEY, "duplicate-key");
   }
 
-  /** Two threads per node on eight unique keys spread over {@code partitions} partitions. */
-  static CheckedWorkload partitioned(List<RegistryNode> nodes, String name, int partitions, long epochNanos) {
-    return new CheckedWorkload(new Workload(nodes, name, Keys.UNIQUE, partitions, 2, 0, 8, false, epochNanos).think(THINK_MILLIS),
+  /**
+   * Two threads per node on eight unique keys named {@code keyPrefix} and a number, spread over the
+   * partitions of registry {@code name} (a partitioned registry is a Raft group per partition: runs
+   * share one, each with keys of its own).
+   */
+  static CheckedWorkload partitioned(List<RegistryNode> nodes, String name, int partitions, String keyPrefix,
+      long epochNanos) {
+    return new CheckedWorkload(new Workload(nodes, name, Keys.UNIQUE, partitions, 2, 0, 8, keyPrefix, false, epochNanos).think(THINK_MILLIS),
         Model.UNIQUE_KEY, partitions + "-partition");
   }
 

@@ -26,6 +26,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  */
 @EnabledIfSystemProperty(named = "roster.faults.runs", matches = "\\d+")
 class FaultCampaignTest {
+  /** The partitioned registry the runs of one cluster share. */
+  static final String PARTITIONED = "partitioned";
   static final int RUNS_PER_CLUSTER = 20;
 
   @Test
@@ -47,6 +49,12 @@ class FaultCampaignTest {
         for (RegistryNode c : clients) {
           c.ready().get(120, TimeUnit.SECONDS);
         }
+        // the runs share one partitioned registry (each partition is a Raft group): made before the first run
+        for (RegistryNode c : clients) {
+          c.registry(PARTITIONED, io.roster.Keys.UNIQUE, 4, io.roster.ValueCodec.bytes());
+        }
+        cluster.awaitCaughtUp(Duration.ofSeconds(60));
+        Thread.sleep(3_000); // the new groups' first elections and sessions settle
         for (int run = first; run < Math.min(runs, first + RUNS_PER_CLUSTER); run++) {
           List<Nemesis> faults = new ArrayList<>();
           for (int f = 1 + random.nextInt(2); f > 0; f--) {
@@ -56,8 +64,8 @@ class FaultCampaignTest {
           Duration length = Duration.ofMillis(2_000 + random.nextInt(3_000));
           cluster.awaitCaughtUp(Duration.ofSeconds(60));
           long epoch = System.nanoTime();
-          Workload workload = new Workload(clients, "run-" + run, io.roster.Keys.UNIQUE, 1, 3, 1, 5, true, epoch);
-          List<SideWorkload> sides = FaultSmokeTest.sides(clients, "run-" + run, epoch);
+          Workload workload = new Workload(clients, "run-" + run, io.roster.Keys.UNIQUE, 1, 3, 1, 5, "k", true, epoch);
+          List<SideWorkload> sides = FaultSmokeTest.sides(clients, "run-" + run, PARTITIONED, epoch);
           FaultRun.Result r;
           try {
             r = FaultRun.run(cluster, faults, calm, length, workload, sides);
@@ -71,7 +79,11 @@ class FaultCampaignTest {
         }
       } finally {
         clients.forEach(RegistryNode::close);
-        io.roster.testkit.LocalCluster.deleteTree(dir);
+        if (!Boolean.getBoolean("roster.faults.keep")) {
+          io.roster.testkit.LocalCluster.deleteTree(dir);
+        } else {
+          System.out.println("voter logs kept in " + dir);
+        }
       }
     }
     String table = table(results, seed);

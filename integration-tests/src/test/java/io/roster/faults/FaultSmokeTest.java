@@ -68,7 +68,7 @@ class FaultSmokeTest {
     startClients("c1", "c2");
     long epoch = System.nanoTime();
     Workload workload = new Workload(clients, "faults", 1, 3, 5, epoch);
-    List<SideWorkload> sides = sides(clients, "faults", epoch);
+    List<SideWorkload> sides = sides(clients, "faults", "faults-partitioned", epoch);
     FaultRun.Result r;
     try {
       r = FaultRun.run(cluster, kinds(), Duration.ofSeconds(2), Duration.ofSeconds(4), workload, sides);
@@ -182,13 +182,13 @@ class FaultSmokeTest {
   }
 
   /**
-   * What runs beside the register/read workload: locks and counters, duplicate keys, unique keys of a
-   * 4-partition registry, messages.
+   * What runs beside the register/read workload: locks and counters, duplicate keys, unique keys of the
+   * 4-partition registry {@code partitioned}, messages.
    */
-  static List<SideWorkload> sides(List<RegistryNode> clients, String name, long epoch) {
+  static List<SideWorkload> sides(List<RegistryNode> clients, String name, String partitioned, long epoch) {
     return List.of(new LockCounterWorkload(clients, name + "-locks", epoch),
         CheckedWorkload.duplicateKeys(clients, name + "-duplicates", epoch),
-        CheckedWorkload.partitioned(clients, name + "-partitioned", 4, epoch), new MailWorkload(clients, name + "-mail"));
+        CheckedWorkload.partitioned(clients, partitioned, 4, name + "-k", epoch), new MailWorkload(clients, name + "-mail"));
   }
 
   /** Every kind, or those the property {@code roster.faults.kinds} names (kill-leader,pause-leader). */
@@ -207,7 +207,7 @@ class FaultSmokeTest {
       System.clearProperty(Node.UNSAFE_READS_PROPERTY);
     }
     // no fault needed: a node's mirror applies another node's write a little after it commits
-    Workload workload = new Workload(clients, "unsafe", io.roster.Keys.UNIQUE, 1, 2, 2, 2, true, System.nanoTime());
+    Workload workload = new Workload(clients, "unsafe", io.roster.Keys.UNIQUE, 1, 2, 2, 2, "k", true, System.nanoTime());
     FaultRun.Result r;
     try {
       r = FaultRun.run(cluster, List.of(), Duration.ofSeconds(6), Duration.ZERO, workload);

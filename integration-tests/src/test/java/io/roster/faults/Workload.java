@@ -38,6 +38,8 @@ final class Workload implements AutoCloseable {
   private final List<Registry<byte[]>> registries = new ArrayList<>();
   /** How long each thread rests between its calls (a side workload is light, so the machine is not starved). */
   private volatile long thinkNanos;
+  /** The keys are this and a number: a registry shared by runs gives each run keys of its own. */
+  private final String keyPrefix;
   private volatile boolean stopped;
 
   /**
@@ -45,17 +47,18 @@ final class Workload implements AutoCloseable {
    * {@code name} in {@code partitions} partitions, with a probe per node.
    */
   Workload(List<RegistryNode> nodes, String name, int partitions, int threadsPerNode, int keys, long epochNanos) {
-    this(nodes, name, Keys.UNIQUE, partitions, threadsPerNode, 0, keys, true, epochNanos);
+    this(nodes, name, Keys.UNIQUE, partitions, threadsPerNode, 0, keys, "k", true, epochNanos);
   }
 
   /**
    * As above, with {@code readersPerNode} more threads on each node that only read, one read per
    * millisecond (they look at the moments just after another node's write returned), keys of
-   * {@code keyKind} (unique or duplicate), and a probe per node or none.
+   * {@code keyKind} (unique or duplicate) named {@code keyPrefix} and a number, and a probe per node or none.
    */
   Workload(List<RegistryNode> nodes, String name, Keys keyKind, int partitions, int threadsPerNode, int readersPerNode,
-      int keys, boolean probes, long epochNanos) {
+      int keys, String keyPrefix, boolean probes, long epochNanos) {
     this.epoch = epochNanos;
+    this.keyPrefix = keyPrefix;
     this.duplicate = keyKind != Keys.UNIQUE;
     for (RegistryNode node : nodes) {
       registries.add(node.registry(name, keyKind, partitions, io.roster.ValueCodec.bytes()));
@@ -96,7 +99,7 @@ final class Workload implements AutoCloseable {
   private void loop(Registry<byte[]> registry, Registry<byte[]> other, LocalProcess process, String client, int keys) {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     while (!stopped) {
-      String key = "k" + random.nextInt(keys);
+      String key = keyPrefix + random.nextInt(keys);
       int dice = random.nextInt(100);
       if (dice < (duplicate ? 30 : 35)) { // a duplicate key's owners pile up unless unregisters outrun registers
         long revision = register(registry, process, client, key);
@@ -123,7 +126,7 @@ final class Workload implements AutoCloseable {
   private void readLoop(Registry<byte[]> registry, String client, int keys) {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     while (!stopped) {
-      read(registry, client, "k" + random.nextInt(keys));
+      read(registry, client, keyPrefix + random.nextInt(keys));
       java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
     }
   }
