@@ -260,7 +260,12 @@ public interface Registry<V> {
    * {@link #lock(String, LocalProcess, java.time.Duration, LockedFunction)}, with a function that is
    * told when the lock is lost before it returns ({@link LockLease#held()}, {@link LockLease#lost()}):
    * its holder died, or this node's session ended (a leader expired it, or the node found itself
-   * unheard by any leader for its session timeout, as when it is cut off or was paused).
+   * unheard by any leader for its session timeout, as when it is cut off or was paused). The lease
+   * is lost at the latest when {@code fn} returns; the lock is released then as for {@code lock}.
+   *
+   * @throws LockTimeoutException if the lock is not acquired within the timeout
+   * @throws IllegalStateException if {@code holder} already holds the lock
+   * @throws SessionExpiredException if this node's session is over
    */
   <T> T lockWithLease(String lockKey, LocalProcess holder, java.time.Duration timeout, LeasedFunction<T> fn);
 

@@ -36,6 +36,11 @@ import org.slf4j.LoggerFactory;
  * told, its writes are refused) before any leader can hand its names or locks to someone else. The
  * decision sticks: an answer that arrives after the deadline does not revive the session (its
  * expiry may be on its way).
+ *
+ * <p><b>Why one class.</b> Opening, beating, fencing and the leader's expiry duty all read and write
+ * the same few facts of one session (its incarnation, when it was last heard, whether it is over)
+ * on one scheduler; the beats' answers move the fence and the fence stops the beats. Split apart,
+ * those facts would have to be shared across classes with the same care.
  */
 public final class SessionKeeper {
   /** The node whose session a keeper holds: who it is, and whom it tells when the session is gone. */
