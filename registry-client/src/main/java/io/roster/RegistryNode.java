@@ -209,6 +209,7 @@ public interface RegistryNode extends AutoCloseable {
     private Role role = Role.VOTER;
     private String cluster = "roster";
     private Duration sessionTimeout = Duration.ofMillis(5_000);
+    private boolean selfFencing = true;
     private Duration requestTimeout = Duration.ofSeconds(5);
     private NodeListener listener = new NodeListener() {};
     private int batchCommandsMax = 256;
@@ -274,6 +275,16 @@ public interface RegistryNode extends AutoCloseable {
      * How long the leader waits without a heartbeat before it expires this node's session and
      * removes its registrations: 1 s to 60 s, default 5 s. Heartbeats go every third of it.
      */
+    /**
+     * Whether this node ends its session itself once no leader has heard it for its session timeout
+     * (default true): a cut-off or paused node then learns it lost its names and locks before any
+     * leader can hand them to others. Off, it learns only when a leader tells it.
+     */
+    public Builder selfFencing(boolean on) {
+      this.selfFencing = on;
+      return this;
+    }
+
     public Builder sessionTimeout(Duration timeout) {
       this.sessionTimeout = Objects.requireNonNull(timeout, "timeout");
       return this;
@@ -357,7 +368,7 @@ public interface RegistryNode extends AutoCloseable {
       NodeConfig config = new NodeConfig(nodeId, listenAddress, Map.copyOf(voters), dataDir, role, cluster,
           sessionTimeout, requestTimeout, listener,
           new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos()),
-          messageAddress, tls, insecure, processesMax);
+          messageAddress, tls, insecure, processesMax, selfFencing);
       return Node.start(config);
     }
   }

@@ -25,7 +25,8 @@ public record NodeConfig(
     String messageAddress,
     Tls tls,
     boolean insecure,
-    int processesMax) {
+    int processesMax,
+    boolean selfFencing) {
 
   /** Group commit settings, validated by {@link BatchSettings}. */
   public record Batching(int commandsMax, int bytesMax, long lingerNanos) {

@@ -770,6 +770,11 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
    * the node has lost names, so its processes die and it ends its session in the other groups too.
    */
   @Override
+  public boolean selfFencing() {
+    return config.selfFencing();
+  }
+
+  @Override
   public void sessionExpired(SessionKeeper keeper) {
     if (!expiring.compareAndSet(false, true)) {
       return;

@@ -56,6 +56,11 @@ public final class SessionKeeper {
 
     /** Called when a group's leader says this node's session is gone. */
     void sessionExpired(SessionKeeper keeper);
+
+    /** Whether the keeper ends the session itself once no leader has heard it for its timeout. */
+    default boolean selfFencing() {
+      return true;
+    }
   }
 
   private static final Logger LOG = LoggerFactory.getLogger(SessionKeeper.class);
@@ -207,8 +212,10 @@ public final class SessionKeeper {
         heardSentNanos.set(sentAt); // the leader counts the session's silence from after it committed
         opened = true;
         tasks.add(scheduler.scheduleWithFixedDelay(this::beatIfDue, 0, beatRetryMillis(), TimeUnit.MILLISECONDS));
-        tasks.add(scheduler.scheduleWithFixedDelay(this::fenceIfUnheard, fenceCheckMillis(), fenceCheckMillis(),
-            TimeUnit.MILLISECONDS));
+        if (node.selfFencing()) {
+          tasks.add(scheduler.scheduleWithFixedDelay(this::fenceIfUnheard, fenceCheckMillis(), fenceCheckMillis(),
+              TimeUnit.MILLISECONDS));
+        }
         if (closed) {
           tasks.forEach(t -> t.cancel(false)); // closed meanwhile
         }
@@ -392,7 +399,7 @@ public final class SessionKeeper {
    * {@link io.roster.ratis.LeaderContact}), unless it was fenced already.
    */
   private void heard(long sentAt, io.roster.proto.LeaderContact contact) {
-    if (!opened || unheardTooLong()) {
+    if (!opened || (node.selfFencing() && unheardTooLong())) {
       fenceIfUnheard(); // the deadline passed before this answer came: the decision stands
       return;
     }
