@@ -10,7 +10,8 @@ import java.util.concurrent.CompletionStage;
  * ends. A node ends its session itself when no leader has heard its heartbeats for its session
  * timeout (a partition, a long pause), before any leader can expire the session and hand the lock
  * to another taker; so a holder cut off from the cluster learns it lost the lock no later than
- * another can take it. Check {@link #held()} before each step that relies on the lock, and give the
+ * another can take it (unless the node was built with self-fencing off, when it learns only once a
+ * leader tells it). Check {@link #held()} before each step that relies on the lock, and give the
  * {@link #fencingToken()} to every resource the lock guards: a holder paused between its check and
  * its step is stopped only by a resource that refuses a token older than one it has seen.
  *
