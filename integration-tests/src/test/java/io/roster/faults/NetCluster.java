@@ -115,6 +115,8 @@ public final class NetCluster implements AutoCloseable {
     List<String> cmd = new ArrayList<>(List.of(ip(), "netns", "exec", PREFIX + id.substring(1),
         Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g"));
     cmd.addAll(extraJvmArgs);
+    // Ratis logs at WARN in the voters unless -Droster.faults.voterRatisLog=INFO (their elections)
+    cmd.add("-Droster.ratis.log.level=" + System.getProperty("roster.faults.voterRatisLog", "WARN"));
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "node", "--id", id,
         "--voters", voters.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
             .collect(Collectors.joining(",")),
