@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Roster vs etcd vs ZooKeeper under the same closed loop, on this machine, 127.0.0.1 only.
-# Installs etcd-server, etcd-client and zookeeper from apt if missing (needs root), starts 3-member
-# etcd and ZooKeeper clusters, runs benchmarks/compare (Roster runs as 3 node processes), prints a
-# table and a last line "summary: ...", writes benchmarks/results/compare.png, and stops everything
-# it started. Every system gets the same untimed warm-up first (SYSTEM_WARMUP, PT60S: fresh JVMs keep compiling for longer than 20 s), then each point
-# its own warm-up (WARMUP, PT3S) and measured period (DURATION, PT10S). IN_FLIGHT: 1,16,64,256.
+# Installs etcd-server, etcd-client and zookeeper from apt if missing (needs root). Each system runs
+# alone: etcd's 3 members, then ZooKeeper's 3 JVMs, then Roster's 3 node processes, each started after
+# the one before is stopped and checked gone, and only on an idle machine (MIN_IDLE percent of the
+# CPU idle over 5 s, default 90; it refuses otherwise). Each operation of each system is warmed by the
+# same rule (closed-loop windows of STEADY_WINDOW at 64 in flight until 3 successive windows are within
+# 5% of each other, at most STEADY_MAX), then each point gets WARMUP and DURATION measured.
+# Prints a table and a last line "summary: ...", writes benchmarks/results/compare.png and .txt.
+# IN_FLIGHT: 1,16,64,256.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 IN_FLIGHT="${IN_FLIGHT:-1,16,64,256}"
-SYSTEM_WARMUP="${SYSTEM_WARMUP:-PT60S}"
+STEADY_WINDOW="${STEADY_WINDOW:-PT10S}"
+STEADY_MAX="${STEADY_MAX:-PT300S}"
+MIN_IDLE="${MIN_IDLE:-90}"
 DURATION="${DURATION:-PT10S}"
 WARMUP="${WARMUP:-PT3S}"
 ETCD_CLIENT_PORTS=(23791 23792 23793)
@@ -19,12 +24,49 @@ ZK_ELECTION_PORTS=(38881 38882 38883)
 
 work="$(mktemp -d /tmp/roster-compare-XXXXXX)"
 pids=()
-cleanup() {
+stop_all() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then echo "process $p did not stop" >&2; return 1; fi
+  done
+  pids=()
+}
+cleanup() {
+  stop_all || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# Percent of CPU time idle over 5 s, from /proc/stat.
+idle_percent() {
+  local a b
+  a=($(head -n 1 /proc/stat)); sleep 5; b=($(head -n 1 /proc/stat))
+  awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " "); total = 0
+    for (i = 2; i <= 9 && i <= n; i++) total += y[i] - x[i]
+    idle = (y[5] - x[5]) + (y[6] - x[6])
+    printf "%.1f", total > 0 ? 100 * idle / total : 0 }'
+}
+require_idle() {
+  local idle
+  idle="$(idle_percent)"
+  echo "# machine idle before $1: $idle% of the CPU over 5 s" | tee -a "$work/points.csv" >&2
+  if awk -v i="$idle" -v m="$MIN_IDLE" 'BEGIN { exit !(i < m) }'; then
+    echo "the machine is busy ($idle% idle, MIN_IDLE=$MIN_IDLE): stop what runs and try again" >&2
+    exit 1
+  fi
+}
+ports_closed() {
+  for port in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "port $port still answers" >&2; return 1; fi
+  done
+}
+measure() {
+  java -Xmx2g -jar benchmarks/compare/target/compare.jar measure --system "$1" "${@:2}" --points "$work/points.csv" \
+    --in-flight "$IN_FLIGHT" --duration "$DURATION" --warmup "$WARMUP" --steady-window "$STEADY_WINDOW" \
+    --steady-max "$STEADY_MAX"
+}
 
 missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server etcd-client)
@@ -46,6 +88,11 @@ done
 echo "building roster and the comparison tool..." >&2
 (cd "$root" && mvn -B -q -DskipTests install && mvn -B -q -DskipTests -f benchmarks/compare/pom.xml package) >&2
 
+machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -n 1 || true)"
+echo "in-flight $IN_FLIGHT, warm-up until steady ($STEADY_WINDOW windows, at most $STEADY_MAX), then $WARMUP + $DURATION per point" >&2
+cd "$root"
+
+require_idle etcd
 cluster=""
 for i in 0 1 2; do
   cluster+="${cluster:+,}e$i=http://127.0.0.1:${ETCD_PEER_PORTS[$i]}"
@@ -62,7 +109,12 @@ for i in 0 1 2; do
   pids+=("$!")
   endpoints+="${endpoints:+,}http://127.0.0.1:${ETCD_CLIENT_PORTS[$i]}"
 done
+echo "etcd: $endpoints" >&2
+measure etcd --etcd "$endpoints"
+stop_all
+ports_closed "${ETCD_CLIENT_PORTS[@]}" "${ETCD_PEER_PORTS[@]}"
 
+require_idle zookeeper
 zk=""
 for i in 0 1 2; do
   mkdir -p "$work/zk$i"
@@ -73,15 +125,20 @@ for i in 0 1 2; do
     echo "admin.enableServer=false"; echo "4lw.commands.whitelist=ruok"
     for j in 0 1 2; do echo "server.$((j + 1))=127.0.0.1:${ZK_QUORUM_PORTS[$j]}:${ZK_ELECTION_PORTS[$j]}"; done
   } > "$work/zk$i.cfg"
-  java -Xmx512m -cp /usr/share/java/zookeeper.jar org.apache.zookeeper.server.quorum.QuorumPeerMain "$work/zk$i.cfg" \
+  # the same heap as a Roster voter process
+  java -Xmx1g -cp /usr/share/java/zookeeper.jar org.apache.zookeeper.server.quorum.QuorumPeerMain "$work/zk$i.cfg" \
     > "$work/zk$i.log" 2>&1 &
   pids+=("$!")
   zk+="${zk:+,}127.0.0.1:${ZK_CLIENT_PORTS[$i]}"
 done
+echo "zookeeper: $zk" >&2
+measure zookeeper --zk "$zk"
+stop_all
+ports_closed "${ZK_CLIENT_PORTS[@]}" "${ZK_QUORUM_PORTS[@]}" "${ZK_ELECTION_PORTS[@]}"
 
-echo "etcd: $endpoints; zookeeper: $zk; in-flight $IN_FLIGHT, $WARMUP warm-up + $DURATION per point" >&2
-machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -n 1 || true)"
-cd "$root"
-java -Xmx2g -jar benchmarks/compare/target/compare.jar --etcd "$endpoints" --zk "$zk" \
-  --in-flight "$IN_FLIGHT" --duration "$DURATION" --warmup "$WARMUP" --system-warmup "$SYSTEM_WARMUP" \
-  --roster-jar registry-server/target/roster.jar --chart benchmarks/results/compare.png --machine "$machine"
+# Roster's measure starts its 3 node processes and stops them before it returns
+require_idle roster
+measure roster --roster-jar registry-server/target/roster.jar
+
+java -jar benchmarks/compare/target/compare.jar report --points "$work/points.csv" \
+  --chart benchmarks/results/compare.png --machine "$machine" | tee benchmarks/results/compare.txt

@@ -193,7 +193,22 @@ public final class Load implements Callable<Integer> {
 
   /** One point: {@code n} closed-loop workers spread over the nodes. */
   public Point run(String system, String workload, int n, List<RegistryNode> nodes) throws Exception {
-    String registryName = "load-" + system + "-" + workload + "-" + n; // a run never meets another run's keys
+    // a run never meets another run's keys
+    Workers workers = workers("load-" + system + "-" + workload + "-" + n, workload, nodes);
+    ClosedLoop.Result r = workers.run(n, warmup, duration);
+    if (r.errors() > 0) {
+      out.printf("  (%d operations failed during %s at %d in flight)%n", r.errors(), workload, n);
+    }
+    return new Point(system, workload, n, r.opsPerSecond(), r.percentileMillis(50), r.percentileMillis(99),
+        r.percentileMillis(99.9));
+  }
+
+  /**
+   * A workload's operations on one registry, ready to be run any number of times (a warm-up in windows,
+   * then the points): the keys read are registered once; each run's workers are processes of their own,
+   * closed (their names with them) when the run ends, and write keys no other run wrote.
+   */
+  public static Workers workers(String registryName, String workload, List<RegistryNode> nodes) {
     List<Registry<byte[]>> registries = new ArrayList<>();
     for (RegistryNode node : nodes) {
       registries.add(node.registry(registryName));
@@ -206,22 +221,46 @@ public final class Load implements Callable<Integer> {
         registries.get(0).register("read-" + i, owner);
       }
     }
-    LocalProcess[] owners = new LocalProcess[n];
-    ClosedLoop.Result r = ClosedLoop.run(n, warmup, duration, w -> {
-      Registry<byte[]> registry = registries.get(w % nodes.size());
-      LocalProcess process = nodes.get(w % nodes.size()).spawn();
-      owners[w] = process;
-      byte[] value = new byte[16];
-      return seq -> operate(workload, registry, process, w + "-" + seq, value, readKeys);
-    });
-    for (LocalProcess p : owners) {
-      p.close();
+    return new Workers(workload, nodes, registries, List.copyOf(readKeys));
+  }
+
+  /** See {@link #workers}. */
+  public static final class Workers {
+    private final String workload;
+    private final List<RegistryNode> nodes;
+    private final List<Registry<byte[]>> registries;
+    private final List<String> readKeys;
+    private int runs;
+
+    private Workers(String workload, List<RegistryNode> nodes, List<Registry<byte[]>> registries,
+        List<String> readKeys) {
+      this.workload = workload;
+      this.nodes = nodes;
+      this.registries = registries;
+      this.readKeys = readKeys;
     }
-    if (r.errors() > 0) {
-      out.printf("  (%d operations failed during %s at %d in flight)%n", r.errors(), workload, n);
+
+    /** One closed-loop run of {@code n} workers. */
+    public ClosedLoop.Result run(int n, Duration warmup, Duration duration) throws InterruptedException {
+      int run = runs++;
+      LocalProcess[] owners = new LocalProcess[n];
+      try {
+        return ClosedLoop.run(n, warmup, duration, w -> {
+          Registry<byte[]> registry = registries.get(w % nodes.size());
+          LocalProcess process = nodes.get(w % nodes.size()).spawn();
+          owners[w] = process;
+          byte[] value = new byte[16];
+          String prefix = run + "-" + w + "-";
+          return seq -> operate(workload, registry, process, prefix + seq, value, readKeys);
+        });
+      } finally {
+        for (LocalProcess p : owners) {
+          if (p != null) {
+            p.close();
+          }
+        }
+      }
     }
-    return new Point(system, workload, n, r.opsPerSecond(), r.percentileMillis(50), r.percentileMillis(99),
-        r.percentileMillis(99.9));
   }
 
   private static void operate(String workload, Registry<byte[]> registry, LocalProcess process, String key, byte[] value,

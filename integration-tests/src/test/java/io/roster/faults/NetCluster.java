@@ -386,6 +386,13 @@ public final class NetCluster implements AutoCloseable {
     for (String line : list.split("\n")) {
       String name = line.split(" ")[0].trim();
       if (name.startsWith(PREFIX)) {
+        // a killed run's voters may still live in it (perhaps stopped): end them before the namespace
+        for (String pid : runQuietly(ip(), "netns", "pids", name).split("\\s+")) {
+          if (pid.matches("[0-9]+")) {
+            runQuietly("kill", "-CONT", pid);
+            runQuietly("kill", "-KILL", pid);
+          }
+        }
         runQuietly(ip(), "netns", "delete", name);
       }
     }
