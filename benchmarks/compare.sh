@@ -23,6 +23,10 @@ ZK_QUORUM_PORTS=(28881 28882 28883)
 ZK_ELECTION_PORTS=(38881 38882 38883)
 
 work="$(mktemp -d /tmp/roster-compare-XXXXXX)"
+# the measured points, kept if the report fails
+points="$root/benchmarks/results/compare-points.csv"
+mkdir -p "$root/benchmarks/results"
+: > "$points"
 pids=()
 stop_all() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -45,13 +49,13 @@ idle_percent() {
   awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
     n = split(a, x, " "); split(b, y, " "); total = 0
     for (i = 2; i <= 9 && i <= n; i++) total += y[i] - x[i]
-    idle = (y[5] - x[5]) + (y[6] - x[6])
+    idle = y[5] - x[5]   # idle only: a box waiting on its disk is busy for these fsync-bound systems
     printf "%.1f", total > 0 ? 100 * idle / total : 0 }'
 }
 require_idle() {
   local idle
   idle="$(idle_percent)"
-  echo "# machine idle before $1: $idle% of the CPU over 5 s" | tee -a "$work/points.csv" >&2
+  echo "# machine idle before $1: $idle% of the CPU over 5 s" | tee -a "$points" >&2
   if awk -v i="$idle" -v m="$MIN_IDLE" 'BEGIN { exit !(i < m) }'; then
     echo "the machine is busy ($idle% idle, MIN_IDLE=$MIN_IDLE): stop what runs and try again" >&2
     exit 1
@@ -63,7 +67,7 @@ ports_closed() {
   done
 }
 measure() {
-  java -Xmx2g -jar benchmarks/compare/target/compare.jar measure --system "$1" "${@:2}" --points "$work/points.csv" \
+  java -Xmx2g -jar benchmarks/compare/target/compare.jar measure --system "$1" "${@:2}" --points "$points" \
     --in-flight "$IN_FLIGHT" --duration "$DURATION" --warmup "$WARMUP" --steady-window "$STEADY_WINDOW" \
     --steady-max "$STEADY_MAX"
 }
@@ -140,5 +144,5 @@ ports_closed "${ZK_CLIENT_PORTS[@]}" "${ZK_QUORUM_PORTS[@]}" "${ZK_ELECTION_PORT
 require_idle roster
 measure roster --roster-jar registry-server/target/roster.jar
 
-java -jar benchmarks/compare/target/compare.jar report --points "$work/points.csv" \
+java -jar benchmarks/compare/target/compare.jar report --points "$points" \
   --chart benchmarks/results/compare.png --machine "$machine" | tee benchmarks/results/compare.txt

@@ -80,7 +80,7 @@ public final class Load implements Callable<Integer> {
     }
 
     String csv() {
-      return String.format("%s,%s,%d,%.1f,%.3f,%.3f,%.3f", system, workload, inFlight, opsPerSecond, p50Millis,
+      return String.format(java.util.Locale.ROOT, "%s,%s,%d,%.1f,%.3f,%.3f,%.3f", system, workload, inFlight, opsPerSecond, p50Millis,
           p99Millis, p999Millis);
     }
   }

@@ -178,12 +178,32 @@ public final class Compare implements Callable<Integer> {
         for (int i = 0; i < 1000; i++) {
           kv.put(bytes("read/" + i), value).get(30, TimeUnit.SECONDS);
         }
-        IntFunction<ClosedLoop.Operation> register = w -> {
+        // each run's leases outlive it and are revoked after it, so no expiry runs beside a later run
+        java.util.Queue<Long> leases = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        IntFunction<ClosedLoop.Operation> grantPut = w -> {
           String prefix = "reg/" + unique.incrementAndGet() + "/";
           return seq -> {
-            long id = lease.grant(30).get(30, TimeUnit.SECONDS).getID();
+            long id = lease.grant(3600).get(30, TimeUnit.SECONDS).getID();
+            leases.add(id);
             kv.put(bytes(prefix + seq), value, PutOption.builder().withLeaseId(id).build()).get(30, TimeUnit.SECONDS);
           };
+        };
+        Runner register = (n, w, d) -> {
+          try {
+            return ClosedLoop.run(n, w, d, grantPut);
+          } finally {
+            List<java.util.concurrent.CompletableFuture<?>> revoking = new ArrayList<>();
+            for (Long id; (id = leases.poll()) != null; ) {
+              revoking.add(lease.revoke(id));
+              if (revoking.size() >= 256) {
+                java.util.concurrent.CompletableFuture.allOf(revoking.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
+                    .get(60, TimeUnit.SECONDS);
+                revoking.clear();
+              }
+            }
+            java.util.concurrent.CompletableFuture.allOf(revoking.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
+                .get(60, TimeUnit.SECONDS);
+          }
         };
         IntFunction<ClosedLoop.Operation> get = w -> seq ->
             kv.get(bytes("read/" + ThreadLocalRandom.current().nextInt(1000))).get(30, TimeUnit.SECONDS);
@@ -212,9 +232,18 @@ public final class Compare implements Callable<Integer> {
           client.create().orSetData().creatingParentsIfNeeded().forPath("/read/" + i, value);
         }
         client.create().orSetData().creatingParentsIfNeeded().forPath("/reg", new byte[0]);
-        IntFunction<ClosedLoop.Operation> create = w -> {
-          String prefix = "/reg/" + unique.incrementAndGet() + "-";
-          return seq -> client.create().withMode(CreateMode.EPHEMERAL).forPath(prefix + seq, value);
+        // each run's ephemeral nodes belong to a session of its own, closed after it (its nodes go with it)
+        Runner create = (n, w, d) -> {
+          try (CuratorFramework session = CuratorFrameworkFactory.newClient(zk, 10_000, 10_000, new RetryNTimes(3, 100))) {
+            session.start();
+            if (!session.blockUntilConnected(60, TimeUnit.SECONDS)) {
+              throw new IllegalStateException("ZooKeeper at " + zk + " did not answer in 60 s");
+            }
+            return ClosedLoop.run(n, w, d, worker -> {
+              String prefix = "/reg/" + unique.incrementAndGet() + "-";
+              return seq -> session.create().withMode(CreateMode.EPHEMERAL).forPath(prefix + seq, value);
+            });
+          }
         };
         IntFunction<ClosedLoop.Operation> syncGet = w -> seq -> {
           String path = "/read/" + ThreadLocalRandom.current().nextInt(1000);
@@ -252,16 +281,24 @@ public final class Compare implements Callable<Integer> {
           }
         }
       } finally {
-        if (client != null) {
-          client.close();
+        try {
+          if (client != null) {
+            client.close();
+          }
+        } catch (RuntimeException e) {
+          System.err.println("closing the client node: " + e);
         }
         for (Process p : processes) {
           p.destroy();
           if (!p.waitFor(20, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
+            p.destroyForcibly().waitFor(20, TimeUnit.SECONDS);
           }
         }
-        io.roster.testkit.LocalCluster.deleteTree(data);
+        try {
+          io.roster.testkit.LocalCluster.deleteTree(data);
+        } catch (RuntimeException e) {
+          System.err.println("could not delete " + data + ": " + e);
+        }
       }
     }
   }
@@ -281,11 +318,16 @@ public final class Compare implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       List<Load.Point> all = new ArrayList<>();
+      List<String> notSteady = new ArrayList<>();
       System.out.println(Load.Point.HEADER);
       for (String line : Files.readAllLines(points)) {
         String row = line.contains("#") ? line.substring(0, line.indexOf('#')).strip() : line.strip();
         if (row.isEmpty()) {
           System.out.println(line);
+          java.util.regex.Matcher m = java.util.regex.Pattern.compile("^# warm (\\S+) (\\S+): NOT STEADY").matcher(line);
+          if (m.find()) {
+            notSteady.add(m.group(1) + "/" + m.group(2));
+          }
           continue;
         }
         Load.Point p = parse(row);
@@ -293,14 +335,15 @@ public final class Compare implements Callable<Integer> {
         System.out.println(p.row() + (line.contains("#") ? "  " + line.substring(line.indexOf('#')) : ""));
       }
       int n = all.stream().mapToInt(Load.Point::inFlight).max().orElse(0);
-      int lone = all.stream().mapToInt(Load.Point::inFlight).min().orElse(0);
+      int lone = 1;
       System.out.printf(Locale.ROOT, "summary: register_vs_zk_ephemeral=%.2f register_vs_etcd_lease_put=%.2f "
-          + "consistent_read_vs_zk_sync_get=%.2f consistent_read_vs_etcd_get=%.2f lone_register_p50_vs_zk=%.2f%n",
+          + "consistent_read_vs_zk_sync_get=%.2f consistent_read_vs_etcd_get=%.2f lone_register_p50_vs_zk=%.2f%s%n",
           ratio(all, "roster", "register", "zookeeper", "ephemeral-create", n, Load.Point::opsPerSecond),
           ratio(all, "roster", "register", "etcd", "lease-put", n, Load.Point::opsPerSecond),
           ratio(all, "roster", "consistent-read", "zookeeper", "sync-get", n, Load.Point::opsPerSecond),
           ratio(all, "roster", "consistent-read", "etcd", "get", n, Load.Point::opsPerSecond),
-          ratio(all, "roster", "register", "zookeeper", "ephemeral-create", lone, Load.Point::p50Millis));
+          ratio(all, "roster", "register", "zookeeper", "ephemeral-create", lone, Load.Point::p50Millis),
+          notSteady.isEmpty() ? "" : " not_steady=" + String.join(",", notSteady));
       if (chart != null) {
         Chart.write(all, chart, "Roster vs etcd vs ZooKeeper, 3 members each on 127.0.0.1, each alone; " + machine);
       }
