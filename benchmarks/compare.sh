@@ -50,7 +50,7 @@ idle_percent() {
     n = split(a, x, " "); split(b, y, " "); total = 0
     for (i = 2; i <= 9 && i <= n; i++) total += y[i] - x[i]
     idle = y[5] - x[5]   # idle only: a box waiting on its disk is busy for these fsync-bound systems
-    printf "%.1f", total > 0 ? 100 * idle / total : 0 }'
+    printf "%.1f", (total > 0 ? 100 * idle / total : 0) }'
 }
 require_idle() {
   local idle
