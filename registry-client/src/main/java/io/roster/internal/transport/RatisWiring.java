@@ -107,7 +107,7 @@ public final class RatisWiring {
 
   /** A follower that hears nothing from its leader for a random time in this range stands for election. */
   static final long ELECTION_TIMEOUT_MIN_MILLIS = 350;
-  static final long ELECTION_TIMEOUT_MAX_MILLIS = 500;
+  static final long ELECTION_TIMEOUT_MAX_MILLIS = 700;
 
   /** Server settings of a voter. */
   public static RaftProperties serverProperties(NodeConfig config) {
