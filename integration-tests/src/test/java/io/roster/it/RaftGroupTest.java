@@ -235,4 +235,51 @@ class RaftGroupTest {
         .getIndex()).isEqualTo(lastLogIndex);
     assertAllPeersEqualExpected();
   }
+
+  /** Sends {@code entry} through {@code via} and applies it to {@code expected} at the index it got. */
+  BatchResult send(RaftClient via, byte[] entry) throws Exception {
+    RaftClientReply reply = via.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(entry)));
+    assertThat(reply.isSuccess()).as("%s", reply.getException()).isTrue();
+    lastIndex = reply.getLogIndex();
+    expected.applyEntry(ByteString.copyFrom(entry), 0, lastIndex);
+    return BatchResult.parseFrom(reply.getMessage().getContent().toByteArray());
+  }
+
+  @Test
+  void anEntryTheLogHoldsTwiceAppliesOnceOnEveryPeerAcrossSnapshotsAndRestarts() throws Exception {
+    // A retry that a new leader appends again (the first copy's leader stepped down and failed it,
+    // so no retry cache knows it) puts the same entry in the log twice. Here the second copy comes
+    // through another client, which no retry cache can match to the first.
+    Pid pid = Pid.of("n1", 1, 4);
+    write(List.of(Commands.openSession("n1", 1), Commands.createRegistry("d", KeyMode.DUPLICATE)));
+    byte[] entry = Codec.encode(Codec.batchOf(List.of(Commands.register("d", "once", "a".getBytes(UTF_8), pid)),
+        "n1", 42, 1));
+    BatchResult first = send(client, entry);
+    assertThat(first.getResults(0).getStatus()).isEqualTo(Status.OK);
+    RaftPeerId leader = cluster.leader();
+    assertThat(client.getSnapshotManagementApi(leader).create(30_000).isSuccess()).isTrue();
+
+    BatchResult second = send(cluster.client(), entry);
+    assertThat(second).as("the repeat is answered with the first copy's results").isEqualTo(first);
+    assertAllPeersEqualExpected();
+    for (RaftPeerId id : cluster.ids()) {
+      assertThat(cluster.stateMachine(id).mirror().lookup("d", "once")).as("entries on " + id).hasSize(1);
+    }
+
+    // restarted from the snapshot, each peer replays both copies: still one registration
+    for (RaftPeerId id : cluster.ids()) {
+      cluster.stop(id);
+    }
+    for (RaftPeerId id : cluster.ids()) {
+      cluster.restart(id);
+    }
+    cluster.leader();
+    BatchResult third = send(cluster.client(), entry);
+    assertThat(third).isEqualTo(first);
+    assertAllPeersEqualExpected();
+    for (RaftPeerId id : cluster.ids()) {
+      assertThat(cluster.stateMachine(id).mirror().lookup("d", "once")).as("entries on " + id).hasSize(1);
+    }
+  }
 }
+

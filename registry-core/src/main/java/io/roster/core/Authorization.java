@@ -100,6 +100,15 @@ public final class Authorization {
   }
 
   /**
+   * Why {@code who} may not send an entry tagged as written by {@code writer}, or null if it may:
+   * a node numbers its own entries only, so no other node can make a peer skip them as repeats.
+   */
+  public static String refusal(io.roster.proto.WriterTag writer, Identity who) {
+    return writer.getNodeId().equals(who.nodeId()) ? null
+        : who + " may not send entries as the writer of node " + writer.getNodeId();
+  }
+
+  /**
    * Why {@code who} may not send {@code query}, or null if it may; {@code member} tells whether
    * {@code who}'s node holds an open session in the group asked (asked only when it matters).
    */

@@ -9,6 +9,7 @@ import io.roster.proto.CommandBatch;
 import io.roster.proto.PidProto;
 import io.roster.proto.Result;
 import io.roster.proto.Status;
+import io.roster.proto.WriterTag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -42,6 +43,15 @@ public final class Codec {
   /** The commands of one Raft entry, in order. */
   public static CommandBatch batchOf(List<Command> commands) {
     return CommandBatch.newBuilder().addAllCommands(commands).build();
+  }
+
+  /**
+   * The commands of one Raft entry, in order, sent by writer {@code writer} of node {@code nodeId}
+   * as its {@code seq}-th entry (see {@link WriterTag}).
+   */
+  public static CommandBatch batchOf(List<Command> commands, String nodeId, long writer, long seq) {
+    return CommandBatch.newBuilder().addAllCommands(commands)
+        .setWriter(WriterTag.newBuilder().setNodeId(nodeId).setWriter(writer).setSeq(seq)).build();
   }
 
   /** The commands of one Raft entry, in order. */
@@ -110,6 +120,14 @@ public final class Codec {
     if (batch.getCommandsCount() > Limits.BATCH_COMMANDS_MAX) {
       return new Decoded(null, Status.LIMIT_EXCEEDED,
           "entry has " + batch.getCommandsCount() + " commands; the limit is " + Limits.BATCH_COMMANDS_MAX);
+    }
+    if (batch.hasWriter()) {
+      WriterTag w = batch.getWriter();
+      String problem = Pid.problem(w.getNodeId(), w.getWriter(), w.getSeq());
+      if (problem != null) {
+        return new Decoded(null, Status.INVALID_ARGUMENT, "entry's writer is not valid: "
+            + problem.replace("incarnation", "writer").replace("serial", "seq"));
+      }
     }
     return new Decoded(batch, null, null);
   }

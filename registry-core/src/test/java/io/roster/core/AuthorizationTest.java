@@ -54,6 +54,17 @@ class AuthorizationTest {
   }
 
   @Test
+  void aNodeNumbersOnlyItsOwnEntries() {
+    io.roster.proto.WriterTag own = io.roster.proto.WriterTag.newBuilder().setNodeId("c1").setWriter(9).setSeq(1).build();
+    assertThat(Authorization.refusal(own, C1)).isNull();
+    // another node's writer with a high seq would make the peers skip that node's next entries
+    io.roster.proto.WriterTag other = own.toBuilder().setNodeId("n2").build();
+    assertThat(Authorization.refusal(other, C1)).isEqualTo("c1 (client) may not send entries as the writer of node n2");
+    assertThat(Authorization.refusal(other, OPS)).isNotNull();
+    assertThat(Authorization.refusal(other, N1)).isNotNull();
+  }
+
+  @Test
   void aNodeOpensOnlyItsOwnSession() {
     assertThat(refusal(openSession("c1", 7), C1)).isNull();
     assertThat(refusal(openSession("n2", 7), C1)).isEqualTo("c1 (client) may not open the session of node n2");

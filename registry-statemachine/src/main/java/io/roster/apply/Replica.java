@@ -9,6 +9,8 @@ import io.roster.proto.Command;
 import io.roster.proto.CommandBatch;
 import io.roster.proto.Result;
 import io.roster.proto.Status;
+import io.roster.proto.WriterRecord;
+import io.roster.proto.WriterTag;
 import io.roster.schema.Change;
 import io.roster.schema.Codec;
 import io.roster.schema.Revisions;
@@ -42,11 +44,13 @@ public final class Replica implements AutoCloseable {
   private final RocksStore store;
   private final Mirror mirror;
   private final AppliedListener listener;
+  private final WriterMarks writers;
 
-  private Replica(RocksStore store, Mirror mirror, AppliedListener listener) {
+  private Replica(RocksStore store, Mirror mirror, AppliedListener listener, WriterMarks writers) {
     this.store = store;
     this.mirror = mirror;
     this.listener = listener;
+    this.writers = writers;
   }
 
   /** Opens the store in {@code dir} and loads its mirror. */
@@ -61,7 +65,7 @@ public final class Replica implements AutoCloseable {
   public static Replica open(Path dir, AppliedListener listener) throws IOException {
     RocksStore store = RocksStore.open(dir);
     try {
-      return new Replica(store, store.load(), listener);
+      return new Replica(store, store.load(), listener, WriterMarks.of(store.writers()));
     } catch (IOException | RuntimeException e) {
       store.close();
       throw e;
@@ -108,23 +112,63 @@ public final class Replica implements AutoCloseable {
     List<Change> applied = new ArrayList<>();
     Ordinals ordinals = new Ordinals();
     try (WriteBatch batch = new WriteBatch()) {
-      if (decoded.ok()) {
+      for (WriterMarks.Key forgotten : writers.forget(index)) {
+        store.unstageWriter(batch, forgotten.nodeId(), forgotten.writer());
+      }
+      WriterTag tag = decoded.ok() && decoded.batch().hasWriter() ? decoded.batch().getWriter() : null;
+      WriterMarks.Key writer = tag == null ? null : new WriterMarks.Key(tag.getNodeId(), tag.getWriter());
+      WriterMarks.Mark last = writer == null ? null : writers.last(writer);
+      boolean repeat = last != null && tag.getSeq() <= last.seq();
+      if (repeat) {
+        results.mergeFrom(repeated(tag, last, index));
+      } else if (decoded.ok()) {
         applyCommands(decoded.batch(), term, index, batch, results, applied, ordinals);
+        if (writer != null) {
+          store.stageWriter(batch, WriterRecord.newBuilder().setNodeId(tag.getNodeId()).setWriter(tag.getWriter())
+              .setSeq(tag.getSeq()).setIndex(index).setResult(results).build());
+          writers.applied(writer, tag.getSeq(), index);
+        }
       } else {
         LOG.warn("entry {} rejected: {}", index, decoded.errorDetail());
         results.mergeFrom(Codec.rejected(decoded, index));
       }
       store.commit(batch, term, index);
-      if (decoded.ok() && hasDigestCheck(decoded.batch())) {
+      if (decoded.ok() && !repeat && hasDigestCheck(decoded.batch())) {
         store.digestInBackground(index);
         digestChecks.accept(index);
       }
-    } catch (RocksDBException e) {
+    } catch (RocksDBException | IOException e) {
       throw new IllegalStateException("store write of entry " + index + " failed; this peer must restart", e);
     }
     mirror.appliedIndex(index);
     listener.applied(index, applied, ordinals.toArray());
     return results.build();
+  }
+
+  /**
+   * The answer to an entry that repeats one its writer sent before (see {@link WriterMarks}): the
+   * results of the writer's last entry if it repeats that one, else a single REPLAYED result.
+   */
+  private BatchResult repeated(WriterTag tag, WriterMarks.Mark last, long index) throws IOException {
+    LOG.debug("entry {} repeats entry {} of writer {}/{} (applied at {}); skipped", index, tag.getSeq(),
+        tag.getNodeId(), tag.getWriter(), last.index());
+    if (tag.getSeq() == last.seq()) {
+      WriterRecord record = store.writer(tag.getNodeId(), tag.getWriter());
+      if (record == null || record.getSeq() != last.seq()) {
+        throw new IllegalStateException("the store has no record of writer " + tag.getNodeId() + "/"
+            + tag.getWriter() + " at seq " + last.seq() + ", which this replica applied at " + last.index());
+      }
+      return record.getResult();
+    }
+    return BatchResult.newBuilder().addResults(Result.newBuilder().setStatus(Status.REPLAYED)
+        .setRevision(Revisions.of(index, 0)).setDetail("the entry repeats entry " + tag.getSeq() + " of its writer, "
+            + "which was applied before that writer's entry " + last.seq() + "; it changed nothing"))
+        .build();
+  }
+
+  /** How many writers this replica remembers the last entry of. */
+  public int writersKnown() {
+    return writers.size();
   }
 
   private volatile java.util.function.LongConsumer digestChecks = index -> { };

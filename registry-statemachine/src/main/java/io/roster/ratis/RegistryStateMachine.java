@@ -375,6 +375,12 @@ public class RegistryStateMachine extends BaseStateMachine {
     if (state == null) {
       return "the leader's state is not loaded yet";
     }
+    if (batch.hasWriter()) {
+      String why = Authorization.refusal(batch.getWriter(), who);
+      if (why != null) {
+        return why;
+      }
+    }
     for (io.roster.proto.Command c : batch.getCommandsList()) {
       String why = Authorization.refusal(c, who, leader, term, state);
       if (why != null) {

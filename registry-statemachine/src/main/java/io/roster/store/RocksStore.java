@@ -8,6 +8,7 @@ import static io.roster.store.StoreKeys.META;
 import static io.roster.store.StoreKeys.REGISTRY;
 import static io.roster.store.StoreKeys.SESSION;
 import static io.roster.store.StoreKeys.UNIQUE;
+import static io.roster.store.StoreKeys.WRITER;
 import static io.roster.store.StoreKeys.entryKey;
 import static io.roster.store.StoreKeys.key;
 import static io.roster.store.StoreKeys.rest;
@@ -62,7 +63,8 @@ import org.rocksdb.WriteOptions;
  * <p><b>Layout.</b> One byte of record type, then length-prefixed UTF-8 names:
  * {@code G name} registry; {@code U reg key} unique entry; {@code D reg key revision ordinal}
  * duplicate entry (big-endian, so iteration yields creation order); {@code M reg key} metadata;
- * {@code L reg key} lock; {@code S node} session; {@code A} applied term/index; {@code V} format.
+ * {@code L reg key} lock; {@code S node} session; {@code W writer node} a writer's last entry
+ * ({@link io.roster.proto.WriterRecord}); {@code A} applied term/index; {@code V} format.
  *
  * <p>Not thread-safe: the apply thread owns it.
  */
@@ -188,6 +190,48 @@ public final class RocksStore implements AutoCloseable {
     }
   }
 
+  /** Adds to the entry's batch the record of its writer's last entry (this one). */
+  public void stageWriter(WriteBatch batch, io.roster.proto.WriterRecord writer) throws RocksDBException {
+    batch.put(StoreKeys.writerKey(writer.getNodeId(), writer.getWriter()), writer.toByteArray());
+  }
+
+  /** Adds to the entry's batch the removal of a writer's record (a writer long silent). */
+  public void unstageWriter(WriteBatch batch, String nodeId, long writer) throws RocksDBException {
+    batch.delete(StoreKeys.writerKey(nodeId, writer));
+  }
+
+  /** The record of a writer's last entry, or null if the store has none. */
+  public io.roster.proto.WriterRecord writer(String nodeId, long writer) throws IOException {
+    byte[] v = get(StoreKeys.writerKey(nodeId, writer));
+    if (v == null) {
+      return null;
+    }
+    try {
+      return io.roster.proto.WriterRecord.parseFrom(v);
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptStoreException(dir, "a writer record does not decode: " + e.getMessage(), e);
+    }
+  }
+
+  /** Every writer's last entry (without its results): node id, writer, seq and index. */
+  public java.util.List<io.roster.proto.WriterRecord> writers() throws IOException {
+    java.util.List<io.roster.proto.WriterRecord> writers = new java.util.ArrayList<>();
+    try (RocksIterator it = db.newIterator()) {
+      for (it.seek(new byte[] {WRITER}); it.isValid() && it.key()[0] == WRITER; it.next()) {
+        io.roster.proto.WriterRecord w = io.roster.proto.WriterRecord.parseFrom(it.value());
+        if (!java.util.Arrays.equals(it.key(), StoreKeys.writerKey(w.getNodeId(), w.getWriter()))) {
+          throw new IllegalStateException("the writer record under key "
+              + java.util.HexFormat.of().formatHex(it.key()) + " is the record of another writer");
+        }
+        writers.add(w.toBuilder().clearResult().build());
+      }
+      it.status();
+    } catch (RocksDBException | InvalidProtocolBufferException | RuntimeException e) {
+      throw new CorruptStoreException(dir, e.getMessage(), e);
+    }
+    return writers;
+  }
+
   /** Writes the entry's batch together with its (term, index), atomically. */
   public void commit(WriteBatch batch, long term, long index) throws RocksDBException {
     if (index <= appliedIndex) {
@@ -271,7 +315,7 @@ public final class RocksStore implements AutoCloseable {
           case SESSION -> {
             mirror.apply(new SessionChanged(Records.session(rest(b), SessionRecord.parseFrom(v))));
           }
-          default -> { } // 'G' (loaded above), 'A' and 'V'
+          default -> { } // 'G' (loaded above), 'W' (see writers()), 'A' and 'V'
         }
       }
       it.status();

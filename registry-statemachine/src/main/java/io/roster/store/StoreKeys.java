@@ -8,7 +8,8 @@ import java.nio.charset.StandardCharsets;
  * The keys of the store: a type byte, then the record's names. Registries ('G' + name), unique and
  * duplicate entries ('U'/'D' + length-prefixed registry and key, a duplicate's revision after),
  * metadata and locks ('M'/'L' + length-prefixed registry, then the key), sessions ('S' + node id),
- * and the two bookkeeping records: the applied index ('A') and the format version ('V').
+ * writers' last entries ('W' + writer number, then node id), and the two bookkeeping records: the
+ * applied index ('A') and the format version ('V').
  */
 public final class StoreKeys {
   private StoreKeys() {}
@@ -19,16 +20,20 @@ public final class StoreKeys {
   static final byte META = 'M';
   static final byte LOCK = 'L';
   static final byte SESSION = 'S';
+  static final byte WRITER = 'W';
   static final byte[] APPLIED_KEY = {'A'};
   static final byte[] FORMAT_KEY = {'V'};
 
-  /** Whether a store key is one of a state record: a registry, an entry, metadata, a lock or a session. */
+  /**
+   * Whether a store key is one of a state record: a registry, an entry, metadata, a lock, a session
+   * or a writer's last entry.
+   */
   static boolean stateKey(byte[] key) {
     if (key.length < 2) {
       return false;
     }
     return switch (key[0]) {
-      case REGISTRY, UNIQUE, DUPLICATE, META, LOCK, SESSION -> true;
+      case REGISTRY, UNIQUE, DUPLICATE, META, LOCK, SESSION, WRITER -> true;
       default -> false;
     };
   }
@@ -61,6 +66,11 @@ public final class StoreKeys {
   static byte[] key(byte type, String name) {
     byte[] n = name.getBytes(StandardCharsets.UTF_8);
     return ByteBuffer.allocate(1 + n.length).put(type).put(n).array();
+  }
+
+  static byte[] writerKey(String nodeId, long writer) {
+    byte[] n = nodeId.getBytes(StandardCharsets.UTF_8);
+    return ByteBuffer.allocate(1 + 8 + n.length).put(WRITER).putLong(writer).put(n).array();
   }
 
   static String string(ByteBuffer b) {

@@ -179,4 +179,75 @@ class ReplicaTest {
     assertThat(replica.mirror().unique("u", "none").hasValue()).isFalse();
     assertThat(replica.mirror().unique("u", "empty").hasValue()).isTrue();
   }
+
+  static byte[] tagged(long writer, long seq, Command... commands) {
+    return Codec.encode(Codec.batchOf(java.util.List.of(commands), "n1", writer, seq));
+  }
+
+  @Test
+  void anEntryAppendedTwiceAppliesOnceAndItsRepeatGetsTheFirstResults() throws Exception {
+    byte[] entry = tagged(7, 1, register("d", "twice", new byte[1], A));
+    BatchResult first = apply(entry);
+    assertThat(first.getResults(0).getStatus()).isEqualTo(Status.OK);
+    TreeSet<String> once = replica.mirror().describe();
+
+    BatchResult repeat = apply(entry); // the same bytes, appended again at the next index
+    assertThat(repeat).isEqualTo(first);
+    assertThat(replica.mirror().lookup("d", "twice")).hasSize(1);
+    assertThat(replica.mirror().describe()).isEqualTo(once);
+    assertThat(replica.appliedIndex()).isEqualTo(index);
+
+    // a restart remembers the writer's last entry: a repeat after it changes nothing either
+    replica.close();
+    replica = Replica.open(dir.resolve("db"));
+    assertThat(apply(entry)).isEqualTo(first);
+    assertThat(replica.mirror().lookup("d", "twice")).hasSize(1);
+    // the writer's next entry applies
+    assertThat(apply(tagged(7, 2, register("d", "twice", new byte[1], A))).getResults(0).getStatus())
+        .isEqualTo(Status.OK);
+    assertThat(replica.mirror().lookup("d", "twice")).hasSize(2);
+  }
+
+  @Test
+  void aWritersEntryThatReachesTheLogAfterALaterOneChangesNothing() {
+    apply(tagged(7, 2, register("d", "late", new byte[1], A)));
+    TreeSet<String> before = replica.mirror().describe();
+    BatchResult late = apply(tagged(7, 1, register("d", "late", new byte[1], A), unregister("u", "k", A)));
+    assertThat(late.getResultsList()).singleElement().satisfies(r -> {
+      assertThat(r.getStatus()).isEqualTo(Status.REPLAYED);
+      assertThat(r.getDetail()).contains("repeats entry 1");
+    });
+    assertThat(replica.mirror().describe()).isEqualTo(before);
+    // other writers, and entries without a writer, are not affected
+    assertThat(apply(tagged(8, 1, register("d", "late", new byte[1], A))).getResults(0).getStatus()).isEqualTo(Status.OK);
+    assertThat(apply(Codec.encode(register("d", "late", new byte[1], A))).getResults(0).getStatus()).isEqualTo(Status.OK);
+    assertThat(replica.mirror().lookup("d", "late")).hasSize(3);
+  }
+
+  @Test
+  void aWriterIsRememberedInTheStoresDigest() throws Exception {
+    String before = replica.store().digest();
+    apply(tagged(7, 1, Command.newBuilder().setPutMeta(io.roster.proto.PutMeta.newBuilder().setRegistry("u")
+        .setKey("m").setValue(ByteString.copyFromUtf8("v"))).build()));
+    String withWriter = replica.store().digest();
+    assertThat(withWriter).isNotEqualTo(before);
+    // two replicas that applied the same entries, a repeat among them, have one digest
+    try (Replica other = Replica.open(dir.resolve("other"))) {
+      long i = 0;
+      other.applyEntry(ByteString.copyFrom(Codec.encode(openSession("n1", 1), createRegistry("u", KeyMode.UNIQUE),
+          createRegistry("d", KeyMode.DUPLICATE), register("u", "k", "v".getBytes(UTF_8), A))), 1, ++i);
+      other.applyEntry(ByteString.copyFrom(tagged(7, 1, Command.newBuilder().setPutMeta(io.roster.proto.PutMeta
+          .newBuilder().setRegistry("u").setKey("m").setValue(ByteString.copyFromUtf8("v"))).build())), 1, ++i);
+      assertThat(other.store().digest()).isEqualTo(withWriter);
+    }
+  }
+
+  @Test
+  void anEntryWithAnInvalidWriterIsRejected() {
+    CommandBatch noNode = CommandBatch.newBuilder().addCommands(register("d", "x", new byte[1], A))
+        .setWriter(io.roster.proto.WriterTag.newBuilder().setWriter(1).setSeq(1)).build();
+    assertRejected(Codec.encode(noNode), Status.INVALID_ARGUMENT);
+    CommandBatch seqZero = noNode.toBuilder().setWriter(noNode.getWriter().toBuilder().setNodeId("n1").setSeq(0)).build();
+    assertRejected(Codec.encode(seqZero), Status.INVALID_ARGUMENT);
+  }
 }

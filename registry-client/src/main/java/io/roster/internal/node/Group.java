@@ -115,7 +115,7 @@ final class Group {
             this::firstTry, (leader, stopped) -> RatisWiring.heartbeatClient(raftGroup, config, leader, stopped),
             retireMillis, drainMillis));
       }
-      this.writer = new Writer(prefix + "-group-commit", writes, config.requestTimeout().toMillis(),
+      this.writer = new Writer(prefix + "-group-commit", config.nodeId(), writes, config.requestTimeout().toMillis(),
           config.batching().settings(), voterIds(raftGroup), this::knownLeader);
     } catch (RuntimeException e) { // close what was made
       Failures.closeQuietly(writes);

@@ -29,9 +29,16 @@ import org.slf4j.LoggerFactory;
  * write almost at once and a busy one sends few, large entries. Each command gets its own result;
  * one command's error does not fail its batch-mates. The queue is bounded: a full queue refuses
  * the write with {@link LimitExceededException}.
+ *
+ * <p>Each entry carries this group commit's writer tag: the node id, a random writer number for the
+ * life of this object and the entry's seq, one higher for each entry sent. A retry of an entry
+ * sends the same bytes, so a peer applies the entry once however many times it reaches the log
+ * (see {@link io.roster.proto.WriterTag}); and an entry given up on that reaches the log after a
+ * later one changes nothing.
  */
 final class GroupCommit implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(GroupCommit.class);
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
   private record Pending(Command command, int bytes, CompletableFuture<Result> result) {}
 
@@ -43,9 +50,23 @@ final class GroupCommit implements AutoCloseable {
   private final Thread flusher;
   private volatile boolean closed;
   private volatile Pending carried; // taken from the queue but left for the next batch (it did not fit)
+  private final String nodeId;
+  /** This group commit's writer number: random, positive. */
+  private final long writer;
+  /** The seq of the last entry sent (flusher thread only). */
+  private long seq;
 
-  /** {@code send} ships one encoded entry and completes with its results. */
-  GroupCommit(String name, BatchSettings settings, Function<byte[], CompletableFuture<BatchResult>> send) {
+  /**
+   * {@code send} ships one encoded entry and completes with its results; the entries are tagged as
+   * written by node {@code nodeId}.
+   */
+  GroupCommit(String name, String nodeId, BatchSettings settings, Function<byte[], CompletableFuture<BatchResult>> send) {
+    this.nodeId = nodeId;
+    long w;
+    do {
+      w = RANDOM.nextLong() & Long.MAX_VALUE;
+    } while (w == 0);
+    this.writer = w;
     this.settings = settings;
     this.send = send;
     this.queue = new ArrayBlockingQueue<>(settings.queueMax());
@@ -125,7 +146,7 @@ final class GroupCommit implements AutoCloseable {
     }
     CompletableFuture<BatchResult> sent;
     try {
-      sent = send.apply(Codec.encode(Codec.batchOf(commands)));
+      sent = send.apply(Codec.encode(Codec.batchOf(commands, nodeId, writer, ++seq)));
     } catch (RuntimeException e) {
       sent = CompletableFuture.failedFuture(e);
     }

@@ -35,13 +35,13 @@ public final class Writer implements AutoCloseable {
   /** The leader this node knows without asking Ratis, if any: entries go there first. */
   private final java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> knownLeader;
 
-  public Writer(String name, RenewableClient client, long timeoutMillis, BatchSettings batching, String voters,
+  public Writer(String name, String nodeId, RenewableClient client, long timeoutMillis, BatchSettings batching, String voters,
       java.util.function.Supplier<java.util.Optional<org.apache.ratis.protocol.RaftPeerId>> knownLeader) {
     this.client = client;
     this.timeoutMillis = timeoutMillis;
     this.voters = voters;
     this.knownLeader = knownLeader;
-    this.groupCommit = new GroupCommit(name, batching, this::sendEntry);
+    this.groupCommit = new GroupCommit(name, nodeId, batching, this::sendEntry);
   }
 
   /**
@@ -79,7 +79,8 @@ public final class Writer implements AutoCloseable {
    * entry in flight, so a node's entries reach the log in the order it made them without Ratis'
    * ordered sliding window, whose every failed attempt (a leader change, a voter restarting) Ratis
    * logs at ERROR with a stack trace. Ratis retries an unordered write under the same call id, so
-   * the leader's retry cache answers a retry of a committed entry instead of appending it again.
+   * the leader's retry cache answers a retry of an entry it applied; the entry's writer tag makes
+   * the peers apply it once when the retry is appended all the same (a leader change).
    */
   private CompletableFuture<BatchResult> sendEntry(byte[] entry) {
     Message message = Message.valueOf(UnsafeByteOperations.unsafeWrap(entry));

@@ -33,7 +33,7 @@ class GroupCommitTest {
   GroupCommit gc;
 
   GroupCommit start(BatchSettings settings) {
-    gc = new GroupCommit("test-group-commit", settings, entry -> {
+    gc = new GroupCommit("test-group-commit", "n1", settings, entry -> {
       CompletableFuture<BatchResult> reply = new CompletableFuture<>();
       Codec.Decoded d = Codec.decodeBatch(ByteString.copyFrom(entry));
       assertThat(d.ok()).isTrue();
