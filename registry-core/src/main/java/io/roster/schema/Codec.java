@@ -123,10 +123,11 @@ public final class Codec {
     }
     if (batch.hasWriter()) {
       WriterTag w = batch.getWriter();
-      String problem = Pid.problem(w.getNodeId(), w.getWriter(), w.getSeq());
-      if (problem != null) {
-        return new Decoded(null, Status.INVALID_ARGUMENT, "entry's writer is not valid: "
-            + problem.replace("incarnation", "writer").replace("serial", "seq"));
+      int nodeIdBytes = Limits.utf8Length(w.getNodeId());
+      if (nodeIdBytes == 0 || nodeIdBytes > Pid.NODE_ID_BYTES_MAX || w.getWriter() <= 0 || w.getSeq() <= 0) {
+        return new Decoded(null, Status.INVALID_ARGUMENT, "entry's writer is not valid: node id must be 1.."
+            + Pid.NODE_ID_BYTES_MAX + " UTF-8 bytes (was " + nodeIdBytes + "), writer and seq positive (were "
+            + w.getWriter() + " and " + w.getSeq() + ")");
       }
     }
     return new Decoded(batch, null, null);

@@ -14,6 +14,7 @@ import io.roster.proto.WriterTag;
 import io.roster.schema.Change;
 import io.roster.schema.Codec;
 import io.roster.schema.Revisions;
+import io.roster.store.CorruptStoreException;
 import io.roster.store.RocksStore;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -32,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * command against the mirror, apply its changes to the mirror at once (so later commands of the
  * same entry see them) and stage them in one write batch, then commit the batch with the entry's
  * index. Entries at or below the stored applied index were applied before a restart and are
- * skipped. A store write failure is fatal for this peer ({@link IllegalStateException}): the mirror
+ * skipped. An entry whose writer tag says it repeats one applied before changes nothing and is
+ * answered with that entry's results (see {@link WriterMarks}). A store write failure is fatal for this peer ({@link IllegalStateException}): the mirror
  * may then be ahead of the store, and the peer must be restarted, which rebuilds it from the store.
  *
  * <p>Not thread-safe: one thread applies. The mirror may be read from any thread.
@@ -88,7 +90,9 @@ public final class Replica implements AutoCloseable {
    * Applies one Raft entry.
    *
    * @return one result per command, or a single error result if the entry does not decode; a
-   *     single {@link Status#REPLAYED} result if the entry was applied before
+   *     single {@link Status#REPLAYED} result if the entry was applied before (at or below the
+   *     applied index, or an older entry of its writer); the first copy's results if it repeats its
+   *     writer's last entry
    */
   public BatchResult applyEntry(ByteString data, long term, long index) {
     return applyEntry(data, term, index, null);
@@ -111,22 +115,31 @@ public final class Replica implements AutoCloseable {
     BatchResult.Builder results = BatchResult.newBuilder();
     List<Change> applied = new ArrayList<>();
     Ordinals ordinals = new Ordinals();
+    List<WriterMarks.Key> forgotten;
+    WriterMarks.Key writer = null;
+    WriterTag tag = null;
+    boolean repeat = false;
     try (WriteBatch batch = new WriteBatch()) {
-      for (WriterMarks.Key forgotten : writers.forget(index)) {
-        store.unstageWriter(batch, forgotten.nodeId(), forgotten.writer());
+      if (decoded.ok() && decoded.batch().hasWriter()) {
+        tag = decoded.batch().getWriter();
+        writer = new WriterMarks.Key(tag.getNodeId(), tag.getWriter());
+        WriterMarks.Mark last = writers.last(writer);
+        repeat = last != null && tag.getSeq() <= last.seq();
+        if (repeat) {
+          results.mergeFrom(repeated(tag, last, index));
+        }
       }
-      WriterTag tag = decoded.ok() && decoded.batch().hasWriter() ? decoded.batch().getWriter() : null;
-      WriterMarks.Key writer = tag == null ? null : new WriterMarks.Key(tag.getNodeId(), tag.getWriter());
-      WriterMarks.Mark last = writer == null ? null : writers.last(writer);
-      boolean repeat = last != null && tag.getSeq() <= last.seq();
+      forgotten = writers.toForget(index, repeat ? null : writer);
+      for (WriterMarks.Key k : forgotten) {
+        store.unstageWriter(batch, k.nodeId(), k.writer());
+      }
       if (repeat) {
-        results.mergeFrom(repeated(tag, last, index));
+        // changes nothing but the applied index
       } else if (decoded.ok()) {
         applyCommands(decoded.batch(), term, index, batch, results, applied, ordinals);
         if (writer != null) {
           store.stageWriter(batch, WriterRecord.newBuilder().setNodeId(tag.getNodeId()).setWriter(tag.getWriter())
-              .setSeq(tag.getSeq()).setIndex(index).setResult(results).build());
-          writers.applied(writer, tag.getSeq(), index);
+              .setSeq(tag.getSeq()).setIndex(index).setResult(kept(results)).build());
         }
       } else {
         LOG.warn("entry {} rejected: {}", index, decoded.errorDetail());
@@ -137,8 +150,15 @@ public final class Replica implements AutoCloseable {
         store.digestInBackground(index);
         digestChecks.accept(index);
       }
+    } catch (CorruptStoreException e) {
+      throw new IllegalStateException("entry " + index + ": " + e.getMessage() + "; this peer must stop", e);
     } catch (RocksDBException | IOException e) {
       throw new IllegalStateException("store write of entry " + index + " failed; this peer must restart", e);
+    }
+    // the marks change once the store holds the entry
+    writers.forget(forgotten);
+    if (writer != null && !repeat) {
+      writers.applied(writer, tag.getSeq(), index);
     }
     mirror.appliedIndex(index);
     listener.applied(index, applied, ordinals.toArray());
@@ -155,20 +175,41 @@ public final class Replica implements AutoCloseable {
     if (tag.getSeq() == last.seq()) {
       WriterRecord record = store.writer(tag.getNodeId(), tag.getWriter());
       if (record == null || record.getSeq() != last.seq()) {
-        throw new IllegalStateException("the store has no record of writer " + tag.getNodeId() + "/"
-            + tag.getWriter() + " at seq " + last.seq() + ", which this replica applied at " + last.index());
+        throw new CorruptStoreException(store.dir(), "the store has no record of writer " + tag.getNodeId() + "/"
+            + tag.getWriter() + " at seq " + last.seq() + ", which this replica applied at " + last.index(), null);
       }
-      return record.getResult();
+      if (record.getResult().getResultsCount() > 0) {
+        return record.getResult();
+      }
     }
     return BatchResult.newBuilder().addResults(Result.newBuilder().setStatus(Status.REPLAYED)
         .setRevision(Revisions.of(index, 0)).setDetail("the entry repeats entry " + tag.getSeq() + " of its writer, "
-            + "which was applied before that writer's entry " + last.seq() + "; it changed nothing"))
+            + (tag.getSeq() == last.seq() ? "applied before (its results are too large to keep)"
+            : "which was applied before that writer's entry " + last.seq()) + "; it changed nothing"))
         .build();
   }
 
-  /** How many writers this replica remembers the last entry of. */
-  public int writersKnown() {
-    return writers.size();
+  /** Results kept for a repeat of an entry at most: beyond, the details go, then the results. */
+  static final int KEPT_RESULT_BYTES_MAX = 64 * 1024;
+
+  /**
+   * The results of a writer's entry as its record keeps them, to answer a repeat: without the
+   * values update_value and put_meta return (up to 256 KiB each; a repeat's caller has them), and
+   * beyond {@link #KEPT_RESULT_BYTES_MAX} without details, or empty (a repeat is then answered REPLAYED).
+   */
+  static BatchResult kept(BatchResult.Builder results) {
+    BatchResult.Builder kept = BatchResult.newBuilder();
+    for (Result r : results.getResultsList()) {
+      kept.addResults(r.getOldValue().isEmpty() && r.getNewValue().isEmpty() ? r
+          : r.toBuilder().clearOldValue().clearNewValue().build());
+    }
+    if (kept.build().getSerializedSize() <= KEPT_RESULT_BYTES_MAX) {
+      return kept.build();
+    }
+    for (Result.Builder r : kept.getResultsBuilderList()) {
+      r.clearDetail();
+    }
+    return kept.build().getSerializedSize() <= KEPT_RESULT_BYTES_MAX ? kept.build() : BatchResult.getDefaultInstance();
   }
 
   private volatile java.util.function.LongConsumer digestChecks = index -> { };
@@ -215,8 +256,10 @@ public final class Replica implements AutoCloseable {
       } catch (RuntimeException e) {
         // A bug in the core; deterministic, so every peer answers the same. Nothing was changed.
         LOG.error("command {}.{} failed in the core", index, ordinal, e);
+        // the detail names the exception's class only: its message may differ between JVMs, and results are
+        // replicated state (a writer's record keeps them)
         outcome = new Outcome(Result.newBuilder().setStatus(Status.INTERNAL_ERROR).setRevision(Revisions.of(index, ordinal))
-            .setDetail("internal error: " + e).build(), List.of());
+            .setDetail("internal error: " + e.getClass().getName()).build(), List.of());
       }
       for (Change change : outcome.changes()) {
         mirror.apply(change);

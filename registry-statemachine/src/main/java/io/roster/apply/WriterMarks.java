@@ -3,8 +3,9 @@ package io.roster.apply;
 import io.roster.proto.WriterRecord;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Iterator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 
@@ -20,15 +21,19 @@ import java.util.Map;
  * results, an older one with {@link io.roster.proto.Status#REPLAYED}.
  *
  * <p>Forgetting is part of the state, so every replica forgets the same writers at the same
- * entry: a writer whose last entry is {@link #WINDOW_ENTRIES} entries old, or the oldest when more
- * than {@link #WRITERS_MAX} are known. A retry outlives neither: a client retries for the span of
- * its request timeout.
+ * entry: a writer whose last entry is {@link #WINDOW_ENTRIES} entries old; a node's oldest writer
+ * when that node starts its {@link #PER_NODE_MAX}+1-th (a node has one writer per group for the
+ * life of its process: the others are of its earlier processes), so that no node can push out the
+ * writers of others; and the oldest writer when {@link #WRITERS_MAX} are known. A retry outlives
+ * none of these in practice: a client retries for the span of its request timeout.
  *
  * <p>Not thread-safe: the apply thread owns it.
  */
 final class WriterMarks {
   /** A writer silent for this many entries is forgotten. */
   static final long WINDOW_ENTRIES = 1_000_000;
+  /** At most this many writers of one node are remembered; its longest silent is forgotten first. */
+  static final int PER_NODE_MAX = 16;
   /** At most this many writers are remembered; the longest silent is forgotten first. */
   static final int WRITERS_MAX = 100_000;
 
@@ -38,12 +43,14 @@ final class WriterMarks {
 
   /** By the index of each writer's last entry, oldest first (an entry has one writer: no ties). */
   private final LinkedHashMap<Key, Mark> marks = new LinkedHashMap<>();
+  /** Each node's writers, in the same order. */
+  private final Map<String, LinkedHashSet<Key>> byNode = new HashMap<>();
 
   /** The marks of the writer records a store holds. */
   static WriterMarks of(List<WriterRecord> records) {
     WriterMarks m = new WriterMarks();
     records.stream().sorted(Comparator.comparingLong(WriterRecord::getIndex)).forEach(r ->
-        m.marks.put(new Key(r.getNodeId(), r.getWriter()), new Mark(r.getSeq(), r.getIndex())));
+        m.applied(new Key(r.getNodeId(), r.getWriter()), r.getSeq(), r.getIndex()));
     return m;
   }
 
@@ -56,21 +63,54 @@ final class WriterMarks {
   void applied(Key writer, long seq, long index) {
     marks.remove(writer);
     marks.put(writer, new Mark(seq, index));
+    LinkedHashSet<Key> own = byNode.computeIfAbsent(writer.nodeId(), n -> new LinkedHashSet<>());
+    own.remove(writer);
+    own.add(writer);
   }
 
-  /** Forgets, and returns, the writers not to remember at entry {@code index} (before it applies). */
-  List<Key> forget(long index) {
-    List<Key> forgotten = new ArrayList<>(0);
-    Iterator<Map.Entry<Key, Mark>> it = marks.entrySet().iterator();
-    while (it.hasNext()) {
-      Map.Entry<Key, Mark> oldest = it.next();
-      if (oldest.getValue().index() > index - WINDOW_ENTRIES && marks.size() < WRITERS_MAX) {
+  /**
+   * The writers to forget at entry {@code index}, which {@code writer} writes (null: an entry that
+   * applies no writer's commands); changes nothing: {@link #forget} them once the entry is stored.
+   */
+  List<Key> toForget(long index, Key writer) {
+    List<Key> out = new ArrayList<>(0);
+    boolean added = writer != null && !marks.containsKey(writer);
+    int size = marks.size() + (added ? 1 : 0);
+    Key ownOldest = null;
+    if (added) {
+      LinkedHashSet<Key> own = byNode.get(writer.nodeId());
+      if (own != null && own.size() >= PER_NODE_MAX) {
+        ownOldest = own.iterator().next();
+        out.add(ownOldest);
+        size--;
+      }
+    }
+    for (Map.Entry<Key, Mark> e : marks.entrySet()) {
+      Key k = e.getKey();
+      if (k.equals(writer) || k.equals(ownOldest)) {
+        continue; // the entry's own writer becomes the newest
+      }
+      if (e.getValue().index() > index - WINDOW_ENTRIES && size <= WRITERS_MAX) {
         break;
       }
-      forgotten.add(oldest.getKey());
-      it.remove();
+      out.add(k);
+      size--;
     }
-    return forgotten;
+    return out;
+  }
+
+  /** Forgets the writers {@link #toForget} named. */
+  void forget(List<Key> writers) {
+    for (Key k : writers) {
+      marks.remove(k);
+      LinkedHashSet<Key> own = byNode.get(k.nodeId());
+      if (own != null) {
+        own.remove(k);
+        if (own.isEmpty()) {
+          byNode.remove(k.nodeId());
+        }
+      }
+    }
   }
 
   int size() {

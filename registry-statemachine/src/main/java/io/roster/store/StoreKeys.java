@@ -25,15 +25,15 @@ public final class StoreKeys {
   static final byte[] FORMAT_KEY = {'V'};
 
   /**
-   * Whether a store key is one of a state record: a registry, an entry, metadata, a lock, a session
-   * or a writer's last entry.
+   * Whether a store key is one of a state record a backup holds: a registry, an entry, metadata, a
+   * lock or a session (not a writer's last entry: it matters to its cluster's log only).
    */
   static boolean stateKey(byte[] key) {
     if (key.length < 2) {
       return false;
     }
     return switch (key[0]) {
-      case REGISTRY, UNIQUE, DUPLICATE, META, LOCK, SESSION, WRITER -> true;
+      case REGISTRY, UNIQUE, DUPLICATE, META, LOCK, SESSION -> true;
       default -> false;
     };
   }

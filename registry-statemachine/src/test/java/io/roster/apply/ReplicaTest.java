@@ -250,4 +250,26 @@ class ReplicaTest {
     CommandBatch seqZero = noNode.toBuilder().setWriter(noNode.getWriter().toBuilder().setNodeId("n1").setSeq(0)).build();
     assertRejected(Codec.encode(seqZero), Status.INVALID_ARGUMENT);
   }
+
+  @Test
+  void aWritersRecordKeepsResultsWithoutValuesAndWithinABound() {
+    BatchResult.Builder small = BatchResult.newBuilder().addResults(io.roster.proto.Result.newBuilder()
+        .setStatus(Status.OK).setRevision(5).setDetail("d").setOldValue(ByteString.copyFrom(new byte[1000]))
+        .setNewValue(ByteString.copyFrom(new byte[1000])).setHadOldValue(true));
+    assertThat(Replica.kept(small).getResults(0)).isEqualTo(io.roster.proto.Result.newBuilder().setStatus(Status.OK)
+        .setRevision(5).setDetail("d").setHadOldValue(true).build());
+    BatchResult.Builder detailed = BatchResult.newBuilder();
+    for (int i = 0; i < 100; i++) {
+      detailed.addResults(io.roster.proto.Result.newBuilder().setStatus(Status.ALREADY_REGISTERED).setRevision(i)
+          .setDetail("x".repeat(1000)));
+    }
+    assertThat(Replica.kept(detailed).getResultsList()).hasSize(100).allSatisfy(r -> assertThat(r.getDetail()).isEmpty());
+    BatchResult.Builder huge = BatchResult.newBuilder();
+    for (int i = 0; i < 4096; i++) {
+      huge.addResults(io.roster.proto.Result.newBuilder().setStatus(Status.NOT_OWNER).setRevision(Long.MAX_VALUE - i)
+          .setOwner(io.roster.proto.PidProto.newBuilder().setNodeId("n".repeat(100)).setIncarnation(1).setSerial(1)));
+    }
+    assertThat(Replica.kept(huge).getResultsList()).isEmpty();
+  }
 }
+
