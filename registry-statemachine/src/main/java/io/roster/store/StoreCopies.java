@@ -130,8 +130,8 @@ public final class StoreCopies {
       }
       for (; it.isValid(); it.next()) {
         byte[] key = it.key();
-        if (StoreKeys.bookkeeping(key) || key[0] == StoreKeys.WRITER) {
-          continue; // writers' last entries matter to this cluster's log only, not to a restored one
+        if (StoreKeys.bookkeeping(key)) {
+          continue;
         }
         byte[] value = it.value();
         if (bytes > 0 && bytes + key.length + value.length > PART_BYTES_MAX) {

@@ -8,8 +8,8 @@ import java.nio.charset.StandardCharsets;
  * The keys of the store: a type byte, then the record's names. Registries ('G' + name), unique and
  * duplicate entries ('U'/'D' + length-prefixed registry and key, a duplicate's revision after),
  * metadata and locks ('M'/'L' + length-prefixed registry, then the key), sessions ('S' + node id),
- * writers' last entries ('W' + writer number, then node id), and the two bookkeeping records: the
- * applied index ('A') and the format version ('V').
+ * and the log's bookkeeping: writers' last entries ('W' + writer number, then node id), the applied
+ * index ('A') and the format version ('V').
  */
 public final class StoreKeys {
   private StoreKeys() {}
@@ -24,10 +24,7 @@ public final class StoreKeys {
   static final byte[] APPLIED_KEY = {'A'};
   static final byte[] FORMAT_KEY = {'V'};
 
-  /**
-   * Whether a store key is one of a state record a backup holds: a registry, an entry, metadata, a
-   * lock or a session (not a writer's last entry: it matters to its cluster's log only).
-   */
+  /** Whether a store key is one of a state record: a registry, an entry, metadata, a lock or a session. */
   static boolean stateKey(byte[] key) {
     if (key.length < 2) {
       return false;
@@ -38,9 +35,14 @@ public final class StoreKeys {
     };
   }
 
-  /** Whether a store key is the applied index or the format version (not state: left out of digests). */
+  /**
+   * Whether a store key is the log's bookkeeping: the applied index, the format version or a writer's
+   * last entry (not state: left out of digests and backups; a writer's record matters to its
+   * cluster's log only, and a repeat it failed to skip shows in the state it changed).
+   */
   public static boolean bookkeeping(byte[] key) {
-    return key.length == 1 && (key[0] == APPLIED_KEY[0] || key[0] == FORMAT_KEY[0]);
+    return (key.length == 1 && (key[0] == APPLIED_KEY[0] || key[0] == FORMAT_KEY[0]))
+        || (key.length > 9 && key[0] == WRITER);
   }
 
   static byte[] entryKey(Registration r) {
