@@ -67,7 +67,7 @@ public final class Replica implements AutoCloseable {
   public static Replica open(Path dir, AppliedListener listener) throws IOException {
     RocksStore store = RocksStore.open(dir);
     try {
-      return new Replica(store, store.load(), listener, WriterMarks.of(store.writers()));
+      return new Replica(store, store.load(), listener, WriterMarks.of(store.writers().all()));
     } catch (IOException | RuntimeException e) {
       store.close();
       throw e;
@@ -131,14 +131,14 @@ public final class Replica implements AutoCloseable {
       }
       forgotten = writers.toForget(index, repeat ? null : writer);
       for (WriterMarks.Key k : forgotten) {
-        store.unstageWriter(batch, k.nodeId(), k.writer());
+        store.writers().unstage(batch, k.nodeId(), k.writer());
       }
       if (repeat) {
         // changes nothing but the applied index
       } else if (decoded.ok()) {
         applyCommands(decoded.batch(), term, index, batch, results, applied, ordinals);
         if (writer != null) {
-          store.stageWriter(batch, WriterRecord.newBuilder().setNodeId(tag.getNodeId()).setWriter(tag.getWriter())
+          store.writers().stage(batch, WriterRecord.newBuilder().setNodeId(tag.getNodeId()).setWriter(tag.getWriter())
               .setSeq(tag.getSeq()).setIndex(index).setResult(kept(results)).build());
         }
       } else {
@@ -173,7 +173,7 @@ public final class Replica implements AutoCloseable {
     LOG.debug("entry {} repeats entry {} of writer {}/{} (applied at {}); skipped", index, tag.getSeq(),
         tag.getNodeId(), tag.getWriter(), last.index());
     if (tag.getSeq() == last.seq()) {
-      WriterRecord record = store.writer(tag.getNodeId(), tag.getWriter());
+      WriterRecord record = store.writers().get(tag.getNodeId(), tag.getWriter());
       if (record == null || record.getSeq() != last.seq()) {
         throw new CorruptStoreException(store.dir(), "the store has no record of writer " + tag.getNodeId() + "/"
             + tag.getWriter() + " at seq " + last.seq() + ", which this replica applied at " + last.index(), null);

@@ -1,5 +1,9 @@
 package io.roster.store;
 
+// This file is long because it owns the database handle: opening and checking it, the layout of
+// every state record, loading the mirror, checkpoints and verification. What needs the handle but
+// not the layout lives beside it: StoreCopies (backups), StoreDigests, WriterRecords.
+
 import static io.roster.store.StoreKeys.APPLIED_KEY;
 import static io.roster.store.StoreKeys.DUPLICATE;
 import static io.roster.store.StoreKeys.FORMAT_KEY;
@@ -8,7 +12,6 @@ import static io.roster.store.StoreKeys.META;
 import static io.roster.store.StoreKeys.REGISTRY;
 import static io.roster.store.StoreKeys.SESSION;
 import static io.roster.store.StoreKeys.UNIQUE;
-import static io.roster.store.StoreKeys.WRITER;
 import static io.roster.store.StoreKeys.entryKey;
 import static io.roster.store.StoreKeys.key;
 import static io.roster.store.StoreKeys.rest;
@@ -72,7 +75,6 @@ public final class RocksStore implements AutoCloseable {
   /** Version of the on-disk layout; a store of another version is refused. */
   static final int FORMAT_VERSION = 1;
 
-
   static {
     RocksDB.loadLibrary();
   }
@@ -84,6 +86,7 @@ public final class RocksStore implements AutoCloseable {
   private long appliedIndex;
   /** Copies of the records for backups ({@code roster snapshot save}). */
   private final StoreCopies copies;
+  private final WriterRecords writers;
 
   private RocksStore(Path dir, Options options, WriteOptions writeOptions, RocksDB db) {
     this.dir = dir;
@@ -91,6 +94,7 @@ public final class RocksStore implements AutoCloseable {
     this.writeOptions = writeOptions;
     this.db = db;
     this.copies = new StoreCopies(db, dir, System::nanoTime);
+    this.writers = new WriterRecords(db, dir);
   }
 
   private static final long WRITE_BUFFER_BYTES = 16L << 20;
@@ -190,45 +194,8 @@ public final class RocksStore implements AutoCloseable {
     }
   }
 
-  /** Adds to the entry's batch the record of its writer's last entry (this one). */
-  public void stageWriter(WriteBatch batch, io.roster.proto.WriterRecord writer) throws RocksDBException {
-    batch.put(StoreKeys.writerKey(writer.getNodeId(), writer.getWriter()), writer.toByteArray());
-  }
-
-  /** Adds to the entry's batch the removal of a writer's record (a writer long silent). */
-  public void unstageWriter(WriteBatch batch, String nodeId, long writer) throws RocksDBException {
-    batch.delete(StoreKeys.writerKey(nodeId, writer));
-  }
-
-  /** The record of a writer's last entry, or null if the store has none. */
-  public io.roster.proto.WriterRecord writer(String nodeId, long writer) throws IOException {
-    byte[] v = get(StoreKeys.writerKey(nodeId, writer));
-    if (v == null) {
-      return null;
-    }
-    try {
-      return io.roster.proto.WriterRecord.parseFrom(v);
-    } catch (InvalidProtocolBufferException e) {
-      throw new CorruptStoreException(dir, "a writer record does not decode: " + e.getMessage(), e);
-    }
-  }
-
-  /** Every writer's last entry (without its results): node id, writer, seq and index. */
-  public java.util.List<io.roster.proto.WriterRecord> writers() throws IOException {
-    java.util.List<io.roster.proto.WriterRecord> writers = new java.util.ArrayList<>();
-    try (RocksIterator it = db.newIterator()) {
-      for (it.seek(new byte[] {WRITER}); it.isValid() && it.key()[0] == WRITER; it.next()) {
-        io.roster.proto.WriterRecord w = io.roster.proto.WriterRecord.parseFrom(it.value());
-        if (!java.util.Arrays.equals(it.key(), StoreKeys.writerKey(w.getNodeId(), w.getWriter()))) {
-          throw new IllegalStateException("the writer record under key "
-              + java.util.HexFormat.of().formatHex(it.key()) + " is the record of another writer");
-        }
-        writers.add(w.toBuilder().clearResult().build());
-      }
-      it.status();
-    } catch (RocksDBException | InvalidProtocolBufferException | RuntimeException e) {
-      throw new CorruptStoreException(dir, e.getMessage(), e);
-    }
+  /** The records of writers' last entries (see {@link WriterRecords}). */
+  public WriterRecords writers() {
     return writers;
   }
 
@@ -315,7 +282,7 @@ public final class RocksStore implements AutoCloseable {
           case SESSION -> {
             mirror.apply(new SessionChanged(Records.session(rest(b), SessionRecord.parseFrom(v))));
           }
-          default -> { } // 'G' (loaded above), 'W' (see writers()), 'A' and 'V'
+          default -> { } // 'G' (loaded above), 'W' (WriterRecords), 'A' and 'V'
         }
       }
       it.status();

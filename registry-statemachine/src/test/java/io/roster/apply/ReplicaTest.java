@@ -229,14 +229,14 @@ class ReplicaTest {
     Command put = Command.newBuilder().setPutMeta(io.roster.proto.PutMeta.newBuilder().setRegistry("u")
         .setKey("m").setValue(ByteString.copyFromUtf8("v"))).build();
     apply(tagged(7, 1, put));
-    assertThat(replica.store().writer("n1", 7)).isNotNull();
+    assertThat(replica.store().writers().get("n1", 7)).isNotNull();
     // a replica that applied the same commands without a writer holds the same state, so the same digest
     try (Replica other = Replica.open(dir.resolve("other"))) {
       long i = 0;
       other.applyEntry(ByteString.copyFrom(Codec.encode(openSession("n1", 1), createRegistry("u", KeyMode.UNIQUE),
           createRegistry("d", KeyMode.DUPLICATE), register("u", "k", "v".getBytes(UTF_8), A))), 1, ++i);
       other.applyEntry(ByteString.copyFrom(Codec.encode(put)), 1, ++i);
-      assertThat(other.store().writer("n1", 7)).isNull();
+      assertThat(other.store().writers().get("n1", 7)).isNull();
       assertThat(other.store().digest()).isEqualTo(replica.store().digest());
     }
   }
