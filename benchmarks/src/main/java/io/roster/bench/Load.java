@@ -165,8 +165,16 @@ public final class Load implements Callable<Integer> {
     io.roster.testkit.CertificateAuthority ca = io.roster.testkit.CertificateAuthority.create("load CA", Duration.ofDays(1));
     ca.save(tlsDir);
     for (String id : voters.keySet()) {
-      List<String> command = new ArrayList<>(List.of(java, "-Xmx1g", "-Droster.log.level=WARN", "-jar",
-          rosterJar.toString(), "node", "--id", id, "--voters", votersArg, "--data", data.resolve(id).toString()));
+      List<String> command = new ArrayList<>(List.of(java, "-Xmx1g", "-Droster.log.level=WARN"));
+      // extra options for the node JVMs, e.g. a flight recording: -Droster.bench.nodeJvmOptions="-XX:StartFlightRecording=..."
+      // ({id} in them becomes the node's id)
+      for (String option : System.getProperty("roster.bench.nodeJvmOptions", "").trim().split("\\s+")) {
+        if (!option.isEmpty()) {
+          command.add(option.replace("{id}", id));
+        }
+      }
+      command.addAll(List.of("-jar", rosterJar.toString(), "node", "--id", id, "--voters", votersArg, "--data",
+          data.resolve(id).toString()));
       if (tlsOn) {
         CertificateAuthority.Issued issued = ca.issue(id, Tls.CertRole.VOTER, List.of("127.0.0.1"), Duration.ofDays(1));
         issued.save(tlsDir);

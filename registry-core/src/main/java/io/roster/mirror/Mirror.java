@@ -112,11 +112,54 @@ public final class Mirror implements StateView {
   /**
    * What one pid holds; immutable, replaced on change. A pid holding exactly one registration and
    * no lock is stored as that {@link Registration} itself (most processes hold one name), which
-   * saves this record and its array: see {@link #expand} and {@link #compact}.
+   * saves this record and its array: see {@link #expand} and {@link #compact}. A pid holding more
+   * than {@link #FEW_MAX} registrations has {@link ManyHoldings} instead, changed in place. The
+   * registrations are in creation order ({@link #BY_CREATION}) in both forms, on every replica
+   * alike, whatever order a store loaded them in.
    */
   private record Holdings(Registration[] registrations, LockHold[] locks) {
     int size() {
       return registrations.length + locks.length;
+    }
+  }
+
+  /** The most registrations a pid's {@link Holdings} array holds; one more and they move to {@link ManyHoldings}. */
+  static final int FEW_MAX = 16;
+
+  /**
+   * Creation order: by the (index, ordinal) of the command that created the registration, unique
+   * in a group; key and registry only as a tie-break that never decides between two registrations
+   * of one mirror.
+   */
+  private static final java.util.Comparator<Registration> BY_CREATION = (a, b) -> {
+    int c = Registration.creationOrder(a, b);
+    if (c == 0) {
+      c = a.key().compareTo(b.key());
+    }
+    return c != 0 ? c : a.registry().name().compareTo(b.registry().name());
+  };
+
+  /**
+   * The holdings of a pid with many registrations (a process that names thousands of things):
+   * adding or removing one is O(log n), where copying an array each time made a pid's n
+   * registrations cost O(n²). Changed in place by the apply thread only; readers see each
+   * registration added or removed as a whole, like the rest of the mirror.
+   */
+  private static final class ManyHoldings {
+    final java.util.concurrent.ConcurrentSkipListSet<Registration> registrations =
+        new java.util.concurrent.ConcurrentSkipListSet<>(BY_CREATION);
+    /** {@code registrations.size()} in constant time (the set counts by walking). */
+    volatile int count;
+    volatile LockHold[] locks;
+
+    ManyHoldings(Registration[] registrations, LockHold[] locks) {
+      this.registrations.addAll(Arrays.asList(registrations));
+      this.count = registrations.length;
+      this.locks = locks;
+    }
+
+    Holdings toFew() {
+      return new Holdings(registrations.toArray(NO_REGISTRATIONS), locks);
     }
   }
 
@@ -125,6 +168,9 @@ public final class Mirror implements StateView {
   private static Holdings expand(Object v) {
     if (v == null) {
       return NO_HOLDINGS;
+    }
+    if (v instanceof ManyHoldings m) {
+      return m.toFew();
     }
     return v instanceof Registration r ? new Holdings(new Registration[] {r}, NO_LOCKS) : (Holdings) v;
   }
@@ -138,7 +184,7 @@ public final class Mirror implements StateView {
 
   private final ConcurrentHashMap<String, RegistryState> registries = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<Pid, Object> holdings = new ConcurrentHashMap<>(); // Registration or Holdings
+  private final ConcurrentHashMap<Pid, Object> holdings = new ConcurrentHashMap<>(); // Registration, Holdings or ManyHoldings
   private volatile long appliedIndex;
 
   /** The index of the last Raft entry applied to this mirror. */
@@ -220,12 +266,14 @@ public final class Mirror implements StateView {
 
   @Override
   public List<Registration> registrationsOf(Pid pid) {
-    return List.of(expand(holdings.get(pid)).registrations());
+    Object v = holdings.get(pid);
+    return v instanceof ManyHoldings m ? List.copyOf(m.registrations) : List.of(expand(v).registrations());
   }
 
   @Override
   public List<LockHold> locksOf(Pid pid) {
-    return List.of(expand(holdings.get(pid)).locks());
+    Object v = holdings.get(pid);
+    return List.of(v instanceof ManyHoldings m ? m.locks : expand(v).locks());
   }
 
   /**
@@ -240,6 +288,9 @@ public final class Mirror implements StateView {
     }
     if (v instanceof Holdings h) {
       return h.registrations().length > 0 ? h.registrations()[0].pid() : h.locks()[0].pid();
+    }
+    if (v instanceof ManyHoldings m) {
+      return m.registrations.first().pid();
     }
     Session s = sessions.get(pid.nodeId());
     return s == null || s.nodeId() == pid.nodeId() ? pid : Pid.of(s.nodeId(), pid.incarnation(), pid.serial());
@@ -261,6 +312,9 @@ public final class Mirror implements StateView {
   @Override
   public int holdingsOf(Pid pid) {
     Object v = holdings.get(pid);
+    if (v instanceof ManyHoldings m) {
+      return m.count + m.locks.length;
+    }
     return v == null ? 0 : v instanceof Registration ? 1 : ((Holdings) v).size();
   }
 
@@ -333,13 +387,21 @@ public final class Mirror implements StateView {
     } else if (change instanceof LockAcquired c) {
       LockHold previous = state(c.lock().registry()).locks.putIfAbsent(c.lock().lockKey(), c.lock());
       check(previous == null, "lock acquired while held: " + previous);
-      Holdings h = holdingsOrEmpty(c.lock().pid());
-      putHoldings(c.lock().pid(), new Holdings(h.registrations(), append(h.locks(), c.lock())));
+      if (holdings.get(c.lock().pid()) instanceof ManyHoldings m) {
+        m.locks = append(m.locks, c.lock());
+      } else {
+        Holdings h = holdingsOrEmpty(c.lock().pid());
+        putHoldings(c.lock().pid(), new Holdings(h.registrations(), append(h.locks(), c.lock())));
+      }
     } else if (change instanceof LockReleased c) {
       boolean removed = state(c.lock().registry()).locks.remove(c.lock().lockKey(), c.lock());
       check(removed, "release of a lock that is not held: " + c.lock());
-      Holdings h = holdingsOrEmpty(c.lock().pid());
-      putHoldings(c.lock().pid(), new Holdings(h.registrations(), without(h.locks(), c.lock())));
+      if (holdings.get(c.lock().pid()) instanceof ManyHoldings m) {
+        m.locks = without(m.locks, c.lock());
+      } else {
+        Holdings h = holdingsOrEmpty(c.lock().pid());
+        putHoldings(c.lock().pid(), new Holdings(h.registrations(), without(h.locks(), c.lock())));
+      }
     } else {
       throw new IllegalArgumentException("unknown change " + change);
     }
@@ -381,8 +443,53 @@ public final class Mirror implements StateView {
       });
     }
     r.size++; // single writer
-    Holdings h = holdingsOrEmpty(reg.pid());
-    putHoldings(reg.pid(), new Holdings(append(h.registrations(), reg), h.locks()));
+    addHolding(reg);
+  }
+
+  private void addHolding(Registration reg) {
+    Object v = holdings.get(reg.pid());
+    if (v instanceof ManyHoldings m) {
+      m.registrations.add(reg);
+      m.count++; // single writer
+      return;
+    }
+    Holdings h = expand(v);
+    if (h.registrations().length == FEW_MAX) {
+      ManyHoldings m = new ManyHoldings(h.registrations(), h.locks());
+      m.registrations.add(reg);
+      m.count++;
+      holdings.put(reg.pid(), m);
+    } else {
+      putHoldings(reg.pid(), new Holdings(inCreationOrder(h.registrations(), reg), h.locks()));
+    }
+  }
+
+  private void removeHolding(Registration reg) {
+    Object v = holdings.get(reg.pid());
+    if (v instanceof ManyHoldings m) {
+      if (m.registrations.remove(reg)) {
+        m.count--; // single writer
+      }
+      if (m.count <= FEW_MAX / 2) { // back to an array, not at once: a pid at the bound does not flip on each change
+        putHoldings(reg.pid(), m.toFew());
+      }
+      return;
+    }
+    Holdings h = expand(v);
+    putHoldings(reg.pid(), new Holdings(without(h.registrations(), reg), h.locks()));
+  }
+
+  /** {@code a} in creation order with {@code r} added in its place: at the end unless a store loads out of order. */
+  private static Registration[] inCreationOrder(Registration[] a, Registration r) {
+    int at = a.length;
+    while (at > 0 && BY_CREATION.compare(a[at - 1], r) > 0) {
+      at--;
+    }
+    Registration[] b = new Registration[a.length + 1];
+    System.arraycopy(a, 0, b, 0, at);
+    b[at] = r;
+    System.arraycopy(a, at, b, at + 1, a.length - at);
+    return b;
   }
 
   private void unregister(Registration reg) {
@@ -403,21 +510,17 @@ public final class Mirror implements StateView {
       }
     }
     r.size--; // single writer
-    Holdings h = holdingsOrEmpty(reg.pid());
-    putHoldings(reg.pid(), new Holdings(without(h.registrations(), reg), h.locks()));
+    removeHolding(reg);
   }
 
   private void replaceHolding(Registration before, Registration after) {
-    Holdings h = holdingsOrEmpty(before.pid());
-    Registration[] regs = h.registrations().clone();
-    for (int i = 0; i < regs.length; i++) {
-      if (regs[i].sameIdentity(before)) {
-        regs[i] = after;
-        putHoldings(before.pid(), new Holdings(regs, h.locks()));
-        return;
-      }
-    }
-    check(false, "value update of a registration its pid does not hold: " + before);
+    Object v = holdings.get(before.pid());
+    boolean held = v instanceof ManyHoldings m ? m.registrations.contains(before)
+        : Arrays.stream(expand(v).registrations()).anyMatch(r -> r.sameIdentity(before));
+    check(held, "value update of a registration its pid does not hold: " + before);
+    // the updated registration is created anew (its revision is the update's), so it moves to the end
+    removeHolding(before);
+    addHolding(after);
   }
 
   private Holdings holdingsOrEmpty(Pid pid) {

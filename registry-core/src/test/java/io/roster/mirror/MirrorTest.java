@@ -68,4 +68,52 @@ class MirrorTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> h.mirror.appliedIndex(1))
         .isInstanceOf(IllegalStateException.class).hasMessageContaining("went back");
   }
+  /**
+   * A pid that names many things keeps them in creation order, on a replica that applied them and
+   * on one that loaded them in another order, through the move to the many-holdings form and back;
+   * an updated value moves its registration to the end (the update created it anew).
+   */
+  @Test
+  void aPidsRegistrationsAreInCreationOrderHoweverTheyWereLoaded() {
+    CoreHarness h = new CoreHarness();
+    h.run(Commands.openSession("n1", 1));
+    h.run(Commands.createRegistry("u", KeyMode.UNIQUE));
+    Pid pid = Pid.of("n1", 1, 1);
+    int many = 3 * Mirror.FEW_MAX;
+    for (int i = 0; i < many; i++) {
+      h.run(Commands.register("u", "k" + (many - i), new byte[] {(byte) i}, pid));
+    }
+    h.run(Commands.acquireLock("u", "lock", pid));
+    java.util.List<Registration> held = h.mirror.registrationsOf(pid);
+    assertThat(held).hasSize(many).isSortedAccordingTo(Registration::creationOrder);
+    assertThat(h.mirror.holdingsOf(pid)).isEqualTo(many + 1);
+    assertThat(h.mirror.locksOf(pid)).hasSize(1);
+
+    // a store loads by key: the order it hands the mirror is not creation order
+    for (int few : new int[] {Mirror.FEW_MAX / 2, many}) {
+      Mirror loaded = new Mirror();
+      loaded.apply(new Change.RegistryCreated(h.mirror.registry("u")));
+      java.util.List<Registration> byKey = new java.util.ArrayList<>(held.subList(0, few));
+      byKey.sort(java.util.Comparator.comparing(Registration::key));
+      byKey.forEach(r -> loaded.apply(new Change.Registered(r)));
+      assertThat(loaded.registrationsOf(pid)).as("%d loaded by key", few).containsExactlyElementsOf(held.subList(0, few));
+    }
+
+    h.run(Commands.updateValue("u", held.get(0).key(), new byte[] {42}, pid));
+    java.util.List<Registration> updated = h.mirror.registrationsOf(pid);
+    assertThat(updated.get(many - 1).key()).isEqualTo(held.get(0).key());
+    assertThat(updated.get(many - 1).valueUnsafe()).containsExactly(42);
+    assertThat(updated).isSortedAccordingTo(Registration::creationOrder);
+
+    for (int i = 1; i < many - 2; i++) { // down to the array form again
+      h.run(Commands.unregister("u", held.get(i).key(), pid));
+    }
+    assertThat(h.mirror.registrationsOf(pid)).extracting(Registration::key)
+        .containsExactly(held.get(many - 2).key(), held.get(many - 1).key(), held.get(0).key());
+    assertThat(h.mirror.holdingsOf(pid)).isEqualTo(4);
+    h.run(Commands.unregisterPid(pid));
+    assertThat(h.mirror.holdingsOf(pid)).isZero();
+    assertThat(h.mirror.registrationsOf(pid)).isEmpty();
+    assertThat(h.mirror.locksOf(pid)).isEmpty();
+  }
 }
