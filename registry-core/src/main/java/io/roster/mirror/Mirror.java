@@ -368,7 +368,9 @@ public final class Mirror implements StateView {
   public void apply(Change change) {
     if (change instanceof RegistryCreated c) {
       RegistryState previous = registries.putIfAbsent(c.registry().name(), new RegistryState(c.registry()));
-      check(previous == null, "registry created twice: " + c.registry().name());
+      if (previous != null) {
+        throw violated("registry created twice: " + c.registry().name());
+      }
     } else if (change instanceof Registered c) {
       register(c.registration());
     } else if (change instanceof Unregistered c) {
@@ -376,7 +378,9 @@ public final class Mirror implements StateView {
     } else if (change instanceof ValueUpdated c) {
       RegistryState r = state(c.before().registry().name());
       boolean replaced = r.entries.replace(c.before().key(), c.before(), c.after());
-      check(replaced, "value update of a registration that is not current: " + c.before());
+      if (!replaced) {
+        throw violated("value update of a registration that is not current: " + c.before());
+      }
       replaceHolding(c.before(), c.after());
     } else if (change instanceof MetaPut c) {
       state(c.registry()).meta.put(c.key(), c.value());
@@ -386,7 +390,9 @@ public final class Mirror implements StateView {
       sessions.put(c.session().nodeId(), c.session());
     } else if (change instanceof LockAcquired c) {
       LockHold previous = state(c.lock().registry()).locks.putIfAbsent(c.lock().lockKey(), c.lock());
-      check(previous == null, "lock acquired while held: " + previous);
+      if (previous != null) {
+        throw violated("lock acquired while held: " + previous);
+      }
       if (holdings.get(c.lock().pid()) instanceof ManyHoldings m) {
         m.locks = append(m.locks, c.lock());
       } else {
@@ -395,7 +401,9 @@ public final class Mirror implements StateView {
       }
     } else if (change instanceof LockReleased c) {
       boolean removed = state(c.lock().registry()).locks.remove(c.lock().lockKey(), c.lock());
-      check(removed, "release of a lock that is not held: " + c.lock());
+      if (!removed) {
+        throw violated("release of a lock that is not held: " + c.lock());
+      }
       if (holdings.get(c.lock().pid()) instanceof ManyHoldings m) {
         m.locks = without(m.locks, c.lock());
       } else {
@@ -433,12 +441,15 @@ public final class Mirror implements StateView {
     if (reg.registry().unique()) {
       Object previous = r.entries.putIfAbsent(reg.key(), reg);
       // Invariant: a unique key has at most one owner.
-      check(previous == null, "unique key registered twice: " + previous + " and " + reg);
+      if (previous != null) {
+        throw violated("unique key registered twice: " + previous + " and " + reg);
+      }
     } else {
       r.entries.compute(reg.key(), (k, v) -> {
         Registration[] old = v == null ? NO_REGISTRATIONS : (Registration[]) v;
-        check(old.length == 0 || Registration.creationOrder(old[old.length - 1], reg) < 0,
-            "duplicate entries out of creation order: " + reg);
+        if (old.length > 0 && Registration.creationOrder(old[old.length - 1], reg) >= 0) {
+          throw violated("duplicate entries out of creation order: " + reg);
+        }
         return append(old, reg);
       });
     }
@@ -497,12 +508,18 @@ public final class Mirror implements StateView {
     RegistryState r = state(reg.registry().name());
     if (reg.registry().unique()) {
       boolean removed = r.entries.remove(reg.key(), reg);
-      check(removed, "unregister of a registration that is not current: " + reg);
+      if (!removed) {
+        throw violated("unregister of a registration that is not current: " + reg);
+      }
     } else {
       Object v = r.entries.get(reg.key());
-      check(v != null, "unregister of a missing duplicate entry: " + reg);
+      if (v == null) {
+        throw violated("unregister of a missing duplicate entry: " + reg);
+      }
       Registration[] rest = without((Registration[]) v, reg);
-      check(rest.length == ((Registration[]) v).length - 1, "unregister of a missing duplicate entry: " + reg);
+      if (rest.length != ((Registration[]) v).length - 1) {
+        throw violated("unregister of a missing duplicate entry: " + reg);
+      }
       if (rest.length == 0) {
         r.entries.remove(reg.key());
       } else {
@@ -517,7 +534,9 @@ public final class Mirror implements StateView {
     Object v = holdings.get(before.pid());
     boolean held = v instanceof ManyHoldings m ? m.registrations.contains(before)
         : Arrays.stream(expand(v).registrations()).anyMatch(r -> r.sameIdentity(before));
-    check(held, "value update of a registration its pid does not hold: " + before);
+    if (!held) {
+      throw violated("value update of a registration its pid does not hold: " + before);
+    }
     // the updated registration is created anew (its revision is the update's), so it moves to the end
     removeHolding(before);
     addHolding(after);
@@ -538,7 +557,9 @@ public final class Mirror implements StateView {
 
   private RegistryState state(String registry) {
     RegistryState r = registries.get(registry);
-    check(r != null, "change to a registry that does not exist: " + registry);
+    if (r == null) {
+      throw violated("change to a registry that does not exist: " + registry);
+    }
     return r;
   }
 
@@ -572,11 +593,12 @@ public final class Mirror implements StateView {
     return rest.toArray(NO_LOCKS);
   }
 
-  /** An invariant of the state; a failure is a bug, never a user error. */
-  private static void check(boolean condition, String message) {
-    if (!condition) {
-      throw new IllegalStateException("mirror invariant violated: " + message);
-    }
+  /**
+   * A broken invariant of the state; a bug, never a user error. The callers build the message only
+   * when the invariant fails: on the apply path, every change checks one.
+   */
+  private static IllegalStateException violated(String message) {
+    return new IllegalStateException("mirror invariant violated: " + message);
   }
 
   // ---------------------------------------------------------------- change streams
