@@ -19,6 +19,7 @@ import io.roster.schema.ChangeCodec;
 import io.roster.schema.LockHold;
 import io.roster.schema.Registration;
 import io.roster.schema.RegistryDescriptor;
+import io.roster.schema.Revisions;
 import io.roster.schema.Session;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -114,8 +115,8 @@ public final class Mirror implements StateView {
    * no lock is stored as that {@link Registration} itself (most processes hold one name), which
    * saves this record and its array: see {@link #expand} and {@link #compact}. A pid holding more
    * than {@link #FEW_MAX} registrations has {@link ManyHoldings} instead, changed in place. The
-   * registrations are in creation order ({@link #BY_CREATION}) in both forms, on every replica
-   * alike, whatever order a store loaded them in.
+   * registrations are listed in creation order ({@link #BY_CREATION}) in both forms, on every
+   * replica alike, whatever order a store loaded them in.
    */
   private record Holdings(Registration[] registrations, LockHold[] locks) {
     int size() {
@@ -140,26 +141,59 @@ public final class Mirror implements StateView {
   };
 
   /**
-   * The holdings of a pid with many registrations (a process that names thousands of things):
-   * adding or removing one is O(log n), where copying an array each time made a pid's n
-   * registrations cost O(n²). Changed in place by the apply thread only; readers see each
-   * registration added or removed as a whole, like the rest of the mirror.
+   * The holdings of a pid with many registrations (a process that names thousands of things), by
+   * revision (unique to a registration in a group): adding or removing one is a hash map's O(1),
+   * where copying an array each time made a pid's n registrations cost O(n²) (a skip list, tried
+   * first, cost a cache miss per level on every add). Listing them sorts, O(n log n): only a
+   * process's release and {@code registrationsOf} do. Changed in place by the apply thread only;
+   * readers see each registration added or removed as a whole, like the rest of the mirror.
    */
   private static final class ManyHoldings {
-    final java.util.concurrent.ConcurrentSkipListSet<Registration> registrations =
-        new java.util.concurrent.ConcurrentSkipListSet<>(BY_CREATION);
-    /** {@code registrations.size()} in constant time (the set counts by walking). */
-    volatile int count;
+    final ConcurrentHashMap<Long, Registration> registrations = new ConcurrentHashMap<>();
+    /** The pid's instance the mirror keeps (see {@link Mirror#canonical}). */
+    final Pid pid;
     volatile LockHold[] locks;
 
     ManyHoldings(Registration[] registrations, LockHold[] locks) {
-      this.registrations.addAll(Arrays.asList(registrations));
-      this.count = registrations.length;
+      for (Registration r : registrations) {
+        add(r);
+      }
+      this.pid = registrations[0].pid();
       this.locks = locks;
     }
 
+    void add(Registration r) {
+      Registration previous = registrations.putIfAbsent(Revisions.of(r.index(), r.ordinal()), r);
+      if (previous != null) {
+        throw violated("two registrations of one pid at one revision: " + previous + " and " + r);
+      }
+    }
+
+    /** Removes {@code r} if held; false if not. */
+    boolean remove(Registration r) {
+      Long revision = Revisions.of(r.index(), r.ordinal());
+      Registration held = registrations.get(revision);
+      return held != null && held.sameIdentity(r) && registrations.remove(revision, held);
+    }
+
+    boolean holds(Registration r) {
+      Registration held = registrations.get(Revisions.of(r.index(), r.ordinal()));
+      return held != null && held.sameIdentity(r);
+    }
+
+    int count() {
+      return registrations.size();
+    }
+
+    /** The registrations in creation order. */
+    Registration[] sorted() {
+      Registration[] a = registrations.values().toArray(NO_REGISTRATIONS);
+      Arrays.sort(a, BY_CREATION);
+      return a;
+    }
+
     Holdings toFew() {
-      return new Holdings(registrations.toArray(NO_REGISTRATIONS), locks);
+      return new Holdings(sorted(), locks);
     }
   }
 
@@ -267,7 +301,7 @@ public final class Mirror implements StateView {
   @Override
   public List<Registration> registrationsOf(Pid pid) {
     Object v = holdings.get(pid);
-    return v instanceof ManyHoldings m ? List.copyOf(m.registrations) : List.of(expand(v).registrations());
+    return List.of(v instanceof ManyHoldings m ? m.sorted() : expand(v).registrations());
   }
 
   @Override
@@ -290,7 +324,7 @@ public final class Mirror implements StateView {
       return h.registrations().length > 0 ? h.registrations()[0].pid() : h.locks()[0].pid();
     }
     if (v instanceof ManyHoldings m) {
-      return m.registrations.first().pid();
+      return m.pid;
     }
     Session s = sessions.get(pid.nodeId());
     return s == null || s.nodeId() == pid.nodeId() ? pid : Pid.of(s.nodeId(), pid.incarnation(), pid.serial());
@@ -313,7 +347,7 @@ public final class Mirror implements StateView {
   public int holdingsOf(Pid pid) {
     Object v = holdings.get(pid);
     if (v instanceof ManyHoldings m) {
-      return m.count + m.locks.length;
+      return m.count() + m.locks.length;
     }
     return v == null ? 0 : v instanceof Registration ? 1 : ((Holdings) v).size();
   }
@@ -460,15 +494,13 @@ public final class Mirror implements StateView {
   private void addHolding(Registration reg) {
     Object v = holdings.get(reg.pid());
     if (v instanceof ManyHoldings m) {
-      m.registrations.add(reg);
-      m.count++; // single writer
+      m.add(reg);
       return;
     }
     Holdings h = expand(v);
     if (h.registrations().length == FEW_MAX) {
       ManyHoldings m = new ManyHoldings(h.registrations(), h.locks());
-      m.registrations.add(reg);
-      m.count++;
+      m.add(reg);
       holdings.put(reg.pid(), m);
     } else {
       putHoldings(reg.pid(), new Holdings(inCreationOrder(h.registrations(), reg), h.locks()));
@@ -478,10 +510,8 @@ public final class Mirror implements StateView {
   private void removeHolding(Registration reg) {
     Object v = holdings.get(reg.pid());
     if (v instanceof ManyHoldings m) {
-      if (m.registrations.remove(reg)) {
-        m.count--; // single writer
-      }
-      if (m.count <= FEW_MAX / 2) { // back to an array, not at once: a pid at the bound does not flip on each change
+      m.remove(reg);
+      if (m.count() <= FEW_MAX / 2) { // back to an array, not at once: a pid at the bound does not flip on each change
         putHoldings(reg.pid(), m.toFew());
       }
       return;
@@ -532,7 +562,7 @@ public final class Mirror implements StateView {
 
   private void replaceHolding(Registration before, Registration after) {
     Object v = holdings.get(before.pid());
-    boolean held = v instanceof ManyHoldings m ? m.registrations.contains(before)
+    boolean held = v instanceof ManyHoldings m ? m.holds(before)
         : Arrays.stream(expand(v).registrations()).anyMatch(r -> r.sameIdentity(before));
     if (!held) {
       throw violated("value update of a registration its pid does not hold: " + before);
