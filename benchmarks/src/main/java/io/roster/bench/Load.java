@@ -57,6 +57,11 @@ public final class Load implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE})")
   List<String> tls;
 
+  @Option(names = "--partitions", split = ",", defaultValue = "1",
+      description = "Partitions of the registry written (Raft groups of the same voters, each preferring another "
+          + "voter as its leader); a list such as 1,4 measures each in turn (default: ${DEFAULT-VALUE})")
+  List<Integer> partitions;
+
   @Option(names = "--csv", description = "Also append results to this CSV file")
   Path csv;
 
@@ -119,13 +124,16 @@ public final class Load implements Callable<Integer> {
       out.printf("cluster: %s, %s, %d cores; %s warm-up, %s measured per point%n", cluster,
           tlsOn ? "mutual TLS" : "plaintext (insecure)", Runtime.getRuntime().availableProcessors(), warmup, duration);
       out.println(Point.HEADER);
-      for (String workload : workloads) {
-        for (int n : inFlight) {
-          Point p = run(tlsOn ? "roster" : "roster-pt", workload, n, nodes);
-          out.println(p.row());
-          if (csv != null) {
-            Files.writeString(csv, p.csv() + System.lineSeparator(), java.nio.file.StandardOpenOption.CREATE,
-                java.nio.file.StandardOpenOption.APPEND);
+      for (int parts : partitions) {
+        for (String workload : workloads) {
+          for (int n : inFlight) {
+            String system = (tlsOn ? "roster" : "roster-pt") + (parts > 1 ? "-p" + parts : "");
+            Point p = run(system, workload, n, parts, nodes);
+            out.println(p.row());
+            if (csv != null) {
+              Files.writeString(csv, p.csv() + System.lineSeparator(), java.nio.file.StandardOpenOption.CREATE,
+                  java.nio.file.StandardOpenOption.APPEND);
+            }
           }
         }
       }
@@ -189,7 +197,10 @@ public final class Load implements Callable<Integer> {
     RegistryNode.Builder b = RegistryNode.builder().nodeId("load").role(Role.CLIENT)
         .requestTimeout(Duration.ofSeconds(10));
     if (tlsOn) {
-      b.tls(ca.issue("load", Tls.CertRole.CLIENT, List.of("127.0.0.1"), Duration.ofDays(1)).tls(tlsDir));
+      // creating a partitioned registry (Raft groups of its own) takes a voter or admin certificate
+      Tls.CertRole role = partitions != null && partitions.stream().anyMatch(n -> n > 1) ? Tls.CertRole.ADMIN
+          : Tls.CertRole.CLIENT;
+      b.tls(ca.issue("load", role, List.of("127.0.0.1"), Duration.ofDays(1)).tls(tlsDir));
     } else {
       b.insecure();
     }
@@ -200,9 +211,9 @@ public final class Load implements Callable<Integer> {
   }
 
   /** One point: {@code n} closed-loop workers spread over the nodes. */
-  public Point run(String system, String workload, int n, List<RegistryNode> nodes) throws Exception {
+  public Point run(String system, String workload, int n, int partitions, List<RegistryNode> nodes) throws Exception {
     // a run never meets another run's keys
-    Workers workers = workers("load-" + system + "-" + workload + "-" + n, workload, nodes);
+    Workers workers = workers("load-" + system + "-" + workload + "-" + n, workload, partitions, nodes);
     ClosedLoop.Result r = workers.run(n, warmup, duration);
     if (r.errors() > 0) {
       out.printf("  (%d operations failed during %s at %d in flight)%n", r.errors(), workload, n);
@@ -217,9 +228,17 @@ public final class Load implements Callable<Integer> {
    * closed (their names with them) when the run ends, and write keys no other run wrote.
    */
   public static Workers workers(String registryName, String workload, List<RegistryNode> nodes) {
+    return workers(registryName, workload, 1, nodes);
+  }
+
+  /** As {@link #workers(String, String, List)}, on a registry of {@code partitions} partitions. */
+  public static Workers workers(String registryName, String workload, int partitions, List<RegistryNode> nodes) {
+    if (partitions < 1) {
+      throw new IllegalArgumentException("--partitions must be at least 1, was " + partitions);
+    }
     List<Registry<byte[]>> registries = new ArrayList<>();
-    for (RegistryNode node : nodes) {
-      registries.add(node.registry(registryName));
+    for (RegistryNode node : nodes) { // the first node creates it
+      registries.add(node.registry(registryName, io.roster.Keys.UNIQUE, partitions, io.roster.ValueCodec.bytes()));
     }
     List<String> readKeys = new ArrayList<>();
     if (workload.equals("consistent-read") || workload.equals("mixed")) {
