@@ -427,23 +427,13 @@ public final class Mirror implements StateView {
       if (previous != null) {
         throw violated("lock acquired while held: " + previous);
       }
-      if (holdings.get(c.lock().pid()) instanceof ManyHoldings m) {
-        m.locks = append(m.locks, c.lock());
-      } else {
-        Holdings h = holdingsOrEmpty(c.lock().pid());
-        putHoldings(c.lock().pid(), new Holdings(h.registrations(), append(h.locks(), c.lock())));
-      }
+      changeLocks(c.lock().pid(), locks -> append(locks, c.lock()));
     } else if (change instanceof LockReleased c) {
       boolean removed = state(c.lock().registry()).locks.remove(c.lock().lockKey(), c.lock());
       if (!removed) {
         throw violated("release of a lock that is not held: " + c.lock());
       }
-      if (holdings.get(c.lock().pid()) instanceof ManyHoldings m) {
-        m.locks = without(m.locks, c.lock());
-      } else {
-        Holdings h = holdingsOrEmpty(c.lock().pid());
-        putHoldings(c.lock().pid(), new Holdings(h.registrations(), without(h.locks(), c.lock())));
-      }
+      changeLocks(c.lock().pid(), locks -> without(locks, c.lock()));
     } else {
       throw new IllegalArgumentException("unknown change " + change);
     }
@@ -489,6 +479,16 @@ public final class Mirror implements StateView {
     }
     r.size++; // single writer
     addHolding(reg);
+  }
+
+  /** Replaces the locks {@code pid} holds with {@code change} of them, in whichever form its holdings are. */
+  private void changeLocks(Pid pid, java.util.function.UnaryOperator<LockHold[]> change) {
+    if (holdings.get(pid) instanceof ManyHoldings m) {
+      m.locks = change.apply(m.locks);
+    } else {
+      Holdings h = holdingsOrEmpty(pid);
+      putHoldings(pid, new Holdings(h.registrations(), change.apply(h.locks())));
+    }
   }
 
   private void addHolding(Registration reg) {
