@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.roster.Pid;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;
+import io.roster.mirror.ChangeHistory;
 import io.roster.mirror.Mirror;
 import io.roster.core.RegistryCore;
 import io.roster.apply.Replica;
@@ -32,7 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Apply throughput: the pure core deciding registrations and a register/unregister pair per
  * operation (state stays bounded), and a store applying whole Raft entries of {@code batch}
- * registrations (RocksDB on disk, WAL off, one WriteBatch per entry).
+ * registrations (RocksDB on disk, WAL off, one WriteBatch per entry), with and without a change
+ * history recording what each entry changed.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -55,6 +57,9 @@ public class ApplyBenchmark {
 
   Path dir;
   Replica replica;
+  /** A replica whose applied entries are also recorded for change streams, as on every voter. */
+  Replica recorded;
+  ChangeHistory history;
   List<ByteString> entries;
   int entry;
 
@@ -75,6 +80,10 @@ public class ApplyBenchmark {
     replica = Replica.open(dir.resolve("db"));
     replica.applyEntry(ByteString.copyFrom(Codec.encode(Commands.openSession("n1", 1),
         Commands.createRegistry(States.REGISTRY, KeyMode.UNIQUE))), 1, 1);
+    history = new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX, Runnable::run);
+    recorded = Replica.open(dir.resolve("recorded"), history::applied);
+    recorded.applyEntry(ByteString.copyFrom(Codec.encode(Commands.openSession("n1", 1),
+        Commands.createRegistry(States.REGISTRY, KeyMode.UNIQUE))), 1, 1);
     entries = new ArrayList<>();
     for (int e = 0; e < KEYS / batch; e++) { // register then unregister the same keys: state stays bounded
       List<Command> reg = new ArrayList<>();
@@ -91,6 +100,7 @@ public class ApplyBenchmark {
   @TearDown(Level.Trial)
   public void tearDown() throws Exception {
     replica.close();
+    recorded.close();
     io.roster.testkit.LocalCluster.deleteTree(dir);
   }
 
@@ -113,5 +123,17 @@ public class ApplyBenchmark {
     int e = entry;
     entry = e + 1 == entries.size() ? 0 : e + 1;
     return replica.applyEntry(entries.get(e), 1, ++index + 1).getResultsCount();
+  }
+
+  /**
+   * {@link #storeApplyEntry} on a replica that also records each entry's changes in a change
+   * history with no reader, as a voter that serves no change stream does.
+   */
+  @Benchmark
+  @OperationsPerInvocation(100)
+  public int storeApplyEntryRecorded() {
+    int e = entry;
+    entry = e + 1 == entries.size() ? 0 : e + 1;
+    return recorded.applyEntry(entries.get(e), 1, ++index + 1).getResultsCount();
   }
 }

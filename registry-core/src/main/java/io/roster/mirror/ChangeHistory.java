@@ -9,9 +9,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
- * The recent applied entries that changed state, encoded, for change-stream subscribers. Bounded
- * by entries and bytes: the oldest are dropped, and a subscriber behind them must reload the
- * whole state. Only the apply thread appends; readers are any thread.
+ * The recent applied entries that changed state, for change-stream subscribers and watchers.
+ * Bounded by entries and bytes: the oldest are dropped, and a subscriber behind them must reload
+ * the whole state. Only the apply thread appends; readers are any thread.
+ *
+ * <p>An entry is kept as the changes the core decided and encoded for the wire only when a reader
+ * first asks for it, on the reader's thread: a voter that serves no change stream never encodes,
+ * and the one that does encodes off its apply thread, which every entry of the group waits for.
+ * The byte bound counts an estimate of each entry's encoded size until it is encoded.
  */
 public final class ChangeHistory {
   /** Entries kept at most. */
@@ -20,7 +25,7 @@ public final class ChangeHistory {
   public static final long BYTES_MAX = 64L * 1024 * 1024;
 
   /** The entries in index order, from {@code head} on; the dropped prefix is compacted away in bulk. */
-  private final ArrayList<ChangeEntry> entries = new ArrayList<>();
+  private final ArrayList<Item> entries = new ArrayList<>();
   private int head;
   private final int entriesMax;
   private final long bytesMax;
@@ -30,6 +35,41 @@ public final class ChangeHistory {
   private long appliedIndex;
   private CompletableFuture<Void> next = new CompletableFuture<>();
   private final Executor notifier;
+
+  /**
+   * One entry: its changes until a reader asks for it encoded, then the encoding. Changes and the
+   * registrations they hold are immutable, so any thread may encode them.
+   */
+  private static final class Item {
+    final long index;
+    /** What the history counts for this entry: the encoded size, or its estimate until encoded. */
+    final long bytes;
+    private List<Change> changes;
+    private int[] ordinals;
+    private ChangeEntry encoded;
+
+    Item(long index, List<Change> changes, int[] ordinals) {
+      this.index = index;
+      this.changes = changes;
+      this.ordinals = ordinals;
+      this.bytes = estimatedSize(changes);
+    }
+
+    Item(ChangeEntry encoded) {
+      this.index = encoded.getIndex();
+      this.encoded = encoded;
+      this.bytes = encoded.getSerializedSize();
+    }
+
+    synchronized ChangeEntry entry() {
+      if (encoded == null) {
+        encoded = ChangeCodec.encode(index, changes, ordinals);
+        changes = null;
+        ordinals = null;
+      }
+      return encoded;
+    }
+  }
 
   /** {@code notifier} completes the futures of {@link #nextChange()}: never the appending thread, never under a lock. */
   public ChangeHistory(int entriesMax, long bytesMax, Executor notifier) {
@@ -59,24 +99,29 @@ public final class ChangeHistory {
 
   /**
    * Records an applied entry; {@code changes} may be empty (the index still advances), and
-   * {@code ordinals[i]} is the position of the command that made change i.
+   * {@code ordinals[i]} is the position of the command that made change i. Neither may change
+   * after this call: they are encoded when a reader first asks for the entry.
    */
   public void applied(long index, List<Change> changes, int[] ordinals) {
-    append(index, changes.isEmpty() ? null : ChangeCodec.encode(index, changes, ordinals));
+    add(index, changes.isEmpty() ? null : new Item(index, changes, ordinals));
   }
 
   /** Records an applied entry already encoded (a change stream's), or only the index when {@code entry} is null. */
   public void append(long index, ChangeEntry entry) {
+    add(index, entry == null ? null : new Item(entry));
+  }
+
+  private void add(long index, Item item) {
     CompletableFuture<Void> woken;
     synchronized (this) {
       appliedIndex = Math.max(appliedIndex, index);
-      if (entry != null) {
-        entries.add(entry);
-        bytes += entry.getSerializedSize();
+      if (item != null) {
+        entries.add(item);
+        bytes += item.bytes;
         while (entries.size() - head > entriesMax || bytes > bytesMax) {
-          ChangeEntry dropped = entries.set(head++, null);
-          bytes -= dropped.getSerializedSize();
-          completeAfter = dropped.getIndex();
+          Item dropped = entries.set(head++, null);
+          bytes -= dropped.bytes;
+          completeAfter = dropped.index;
         }
         if (head > 1024 && head > entries.size() / 2) { // drop the dead prefix, amortized O(1) per entry
           entries.subList(0, head).clear();
@@ -86,6 +131,41 @@ public final class ChangeHistory {
       woken = swapNext();
     }
     wake(woken);
+  }
+
+  /**
+   * About the bytes an entry of these changes takes encoded: its strings and values and a
+   * record's fields for each change. Only the history's byte bound uses it.
+   */
+  static long estimatedSize(List<Change> changes) {
+    long n = 8;
+    for (Change c : changes) {
+      n += 40;
+      if (c instanceof Change.Registered r) {
+        n += estimatedSize(r.registration());
+      } else if (c instanceof Change.Unregistered r) {
+        n += estimatedSize(r.registration());
+      } else if (c instanceof Change.ValueUpdated u) {
+        n += estimatedSize(u.before()) + estimatedSize(u.after());
+      } else if (c instanceof Change.MetaPut m) {
+        n += m.registry().length() + m.key().length() + m.value().length;
+      } else if (c instanceof Change.MetaDeleted m) {
+        n += m.registry().length() + m.key().length();
+      } else if (c instanceof Change.LockAcquired l) {
+        n += l.lock().registry().length() + l.lock().lockKey().length() + l.lock().pid().nodeId().length();
+      } else if (c instanceof Change.LockReleased l) {
+        n += l.lock().registry().length() + l.lock().lockKey().length() + l.lock().pid().nodeId().length();
+      } else {
+        n += 64; // a registry created, a session changed: a few fields
+      }
+    }
+    return n;
+  }
+
+  private static long estimatedSize(io.roster.schema.Registration r) {
+    byte[] value = r.valueUnsafe();
+    return 24 + r.registry().name().length() + r.key().length() + r.pid().nodeId().length()
+        + (value == null ? 0 : value.length);
   }
 
   private CompletableFuture<Void> swapNext() {
@@ -115,34 +195,53 @@ public final class ChangeHistory {
    * The entries after {@code fromIndex}, at most {@code max} and about {@link #ANSWER_BYTES_MAX};
    * null if {@code fromIndex} is older than the history.
    */
-  public synchronized Slice after(long fromIndex, int max) {
-    if (fromIndex < completeAfter) {
-      return null;
-    }
-    int lo = head;
-    int hi = entries.size();
-    while (lo < hi) { // the first entry after fromIndex: O(log n), however far behind the reader is
-      int mid = (lo + hi) >>> 1;
-      if (entries.get(mid).getIndex() <= fromIndex) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
+  public Slice after(long fromIndex, int max) {
+    List<Item> items;
+    boolean more;
+    long applied;
+    synchronized (this) {
+      if (fromIndex < completeAfter) {
+        return null;
       }
+      int lo = head;
+      int hi = entries.size();
+      while (lo < hi) { // the first entry after fromIndex: O(log n), however far behind the reader is
+        int mid = (lo + hi) >>> 1;
+        if (entries.get(mid).index <= fromIndex) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      int end = (int) Math.min(entries.size(), (long) lo + max);
+      long counted = 0;
+      for (int i = lo; i < end; i++) { // about ANSWER_BYTES_MAX by what the history counts
+        counted += entries.get(i).bytes;
+        if (counted > ANSWER_BYTES_MAX && i > lo) {
+          end = i;
+          break;
+        }
+      }
+      items = new ArrayList<>(entries.subList(lo, end));
+      more = end < entries.size();
+      applied = Math.max(appliedIndex, fromIndex);
     }
-    int end = (int) Math.min(entries.size(), (long) lo + max);
-    long bytes = 0;
-    for (int i = lo; i < end; i++) { // and at most ANSWER_BYTES_MAX, but always one entry
-      bytes += entries.get(i).getSerializedSize();
-      if (bytes > ANSWER_BYTES_MAX && i > lo) {
-        end = i;
+    // encoded outside the lock: the apply thread appends meanwhile; at most ANSWER_BYTES_MAX, but always one entry
+    List<ChangeEntry> out = new ArrayList<>(items.size());
+    long encodedBytes = 0;
+    for (Item item : items) {
+      ChangeEntry e = item.entry();
+      encodedBytes += e.getSerializedSize();
+      if (encodedBytes > ANSWER_BYTES_MAX && !out.isEmpty()) {
+        more = true;
         break;
       }
+      out.add(e);
     }
-    List<ChangeEntry> out = new ArrayList<>(entries.subList(lo, end));
-    if (end < entries.size()) {
-      return new Slice(out, out.get(out.size() - 1).getIndex());
+    if (more) {
+      return new Slice(out, out.isEmpty() ? fromIndex : out.get(out.size() - 1).getIndex());
     }
-    return new Slice(out, Math.max(appliedIndex, fromIndex));
+    return new Slice(out, applied);
   }
 
   /** The oldest index a reader may resume after: older ones are compacted away. */

@@ -658,12 +658,13 @@ public final class Mirror implements StateView {
   }
 
   /**
-   * Applies one entry received from a voter's change stream (a client node's mirror).
+   * Applies one entry received from a voter's change stream (a client node's mirror); returns its
+   * changes as decoded, in order.
    *
    * @throws IllegalArgumentException if the changes do not decode or do not fit this mirror's state
    *     (the stream is out of step: reload the whole state)
    */
-  public void applyStreamed(long index, List<io.roster.proto.ChangeProto> protos) {
+  public List<Change> applyStreamed(long index, List<io.roster.proto.ChangeProto> protos) {
     List<Change> changes = ChangeCodec.decode(protos, this::registry, pid -> pid);
     try {
       changes.forEach(this::apply);
@@ -673,6 +674,7 @@ public final class Mirror implements StateView {
     if (index > appliedIndex) {
       appliedIndex(index);
     }
+    return changes;
   }
 
   /** Moves the applied index forward for entries that changed nothing (streamed mirrors). */

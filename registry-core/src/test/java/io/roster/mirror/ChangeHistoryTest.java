@@ -54,4 +54,35 @@ class ChangeHistoryTest {
     assertThat(h.after(5_000, 100)).isNull();
     assertThat(indexes(h.after(6_000, 100))).isEmpty();
   }
+
+  @Test
+  void readersGetEachEntryEncodedAsItWasAppliedWhateverItsChanges() {
+    ChangeHistory h = new ChangeHistory(100, Long.MAX_VALUE, Runnable::run);
+    Registration a = new Registration(registry, "a", Pid.of("n1", 1, 1), new byte[] {1, 2}, 1, 0);
+    Registration b = new Registration(registry, "b", Pid.of("n1", 1, 2), null, 1, 3);
+    List<Change> changes = List.of(new Change.Registered(a), new Change.Registered(b),
+        new Change.ValueUpdated(a, new Registration(registry, "a", a.pid(), new byte[] {3}, 1, 4)),
+        new Change.MetaPut("r", "m", new byte[] {9}), new Change.MetaDeleted("r", "m"),
+        new Change.Unregistered(b));
+    int[] ordinals = {0, 3, 4, 5, 5, 6};
+    h.applied(1, changes, ordinals);
+    ChangeEntry expected = io.roster.schema.ChangeCodec.encode(1, changes, ordinals);
+    assertThat(h.after(0, 10).entries()).containsExactly(expected);
+    assertThat(h.after(0, 10).entries().get(0)).isSameAs(h.after(0, 10).entries().get(0)); // encoded once
+  }
+
+  @Test
+  void theByteBoundCountsAnEstimateOfEachEntryBeforeItIsEncoded() {
+    ChangeHistory h = new ChangeHistory(1_000, 10_000, Runnable::run);
+    byte[] value = new byte[1_000];
+    for (long i = 1; i <= 100; i++) {
+      Registration r = new Registration(registry, "k" + i, Pid.of("n1", 1, i), value, i, 0);
+      h.applied(i, List.of(new Change.Registered(r)));
+    }
+    // about 1,080 bytes each: the last 9 fit in 10,000
+    assertThat(h.completeAfter()).isEqualTo(91);
+    assertThat(indexes(h.after(91, 100))).hasSize(9).startsWith(92L).endsWith(100L);
+    long encoded = h.after(91, 100).entries().stream().mapToLong(ChangeEntry::getSerializedSize).sum();
+    assertThat(encoded).isBetween(9_000L, 10_000L); // the estimate is near what the entries take encoded
+  }
 }

@@ -11,6 +11,7 @@ import io.roster.proto.Dump;
 import io.roster.proto.Query;
 import io.roster.proto.QueryResult;
 import io.roster.proto.Status;
+import io.roster.schema.Change;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.client.RaftClient;
@@ -154,8 +155,14 @@ public final class StreamMirror implements MirrorSource {
         }
         Mirror m = mirror;
         for (ChangeEntry e : r.getChangeEntriesList()) {
-          m.applyStreamed(e.getIndex(), e.getChangesList());
-          history.append(e.getIndex(), e);
+          // the history keeps the decoded changes, whose registrations the mirror holds too, not the
+          // wire's message tree: what it keeps lives long and every collection would copy it
+          List<Change> changes = m.applyStreamed(e.getIndex(), e.getChangesList());
+          int[] ordinals = new int[changes.size()];
+          for (int i = 0; i < ordinals.length; i++) {
+            ordinals[i] = e.getChanges(i).getOrdinal();
+          }
+          history.applied(e.getIndex(), changes, ordinals);
         }
         m.advanceTo(r.getAppliedIndex());
         history.append(m.appliedIndex(), null);
