@@ -13,16 +13,22 @@ import java.util.concurrent.Executor;
  * Bounded by entries and bytes: the oldest are dropped, and a subscriber behind them must reload
  * the whole state. Only the apply thread appends; readers are any thread.
  *
- * <p>An entry is kept as the changes the core decided and encoded for the wire only when a reader
- * first asks for it, on the reader's thread: a voter that serves no change stream never encodes,
- * and the one that does encodes off its apply thread, which every entry of the group waits for.
- * The byte bound counts an estimate of each entry's encoded size until it is encoded.
+ * <p>While no reader has asked for entries for {@link #READER_IDLE_NANOS}, an entry is kept as the
+ * changes the core decided, and encoded for the wire only if a reader comes and asks for it: a
+ * voter that serves no change stream does not encode, and what it keeps is one small record per
+ * change around registrations its mirror holds anyway, not a tree of messages that every young
+ * collection copies. While readers come, the appending thread encodes each entry as it is
+ * recorded, so a waiting reader's answer (completed on the notifier, which wakes every other
+ * waiter too) has nothing left to encode. The byte bound counts an estimate of an entry's encoded
+ * size until it is encoded.
  */
 public final class ChangeHistory {
   /** Entries kept at most. */
   public static final int ENTRIES_MAX = 100_000;
   /** Encoded bytes kept at most. */
   public static final long BYTES_MAX = 64L * 1024 * 1024;
+  /** How long after a reader's last request entries are still encoded as they are recorded. */
+  static final long READER_IDLE_NANOS = 10_000_000_000L;
 
   /** The entries in index order, from {@code head} on; the dropped prefix is compacted away in bulk. */
   private final ArrayList<Item> entries = new ArrayList<>();
@@ -35,6 +41,8 @@ public final class ChangeHistory {
   private long appliedIndex;
   private CompletableFuture<Void> next = new CompletableFuture<>();
   private final Executor notifier;
+  /** When a reader last asked for entries ({@link System#nanoTime}); long ago at first. */
+  private volatile long readNanos = System.nanoTime() - 2 * READER_IDLE_NANOS;
 
   /**
    * One entry: its changes until a reader asks for it encoded, then the encoding. Changes and the
@@ -103,7 +111,13 @@ public final class ChangeHistory {
    * after this call: they are encoded when a reader first asks for the entry.
    */
   public void applied(long index, List<Change> changes, int[] ordinals) {
-    add(index, changes.isEmpty() ? null : new Item(index, changes, ordinals));
+    if (changes.isEmpty()) {
+      add(index, null);
+    } else if (System.nanoTime() - readNanos < READER_IDLE_NANOS) {
+      add(index, new Item(ChangeCodec.encode(index, changes, ordinals)));
+    } else {
+      add(index, new Item(index, changes, ordinals));
+    }
   }
 
   /** Records an applied entry already encoded (a change stream's), or only the index when {@code entry} is null. */
@@ -196,6 +210,7 @@ public final class ChangeHistory {
    * null if {@code fromIndex} is older than the history.
    */
   public Slice after(long fromIndex, int max) {
+    readNanos = System.nanoTime();
     List<Item> items;
     boolean more;
     long applied;
