@@ -58,8 +58,7 @@ public final class Writer implements AutoCloseable {
    * one deadline covers its wait for the session and its commit.
    */
   public CompletableFuture<Result> submit(Command command, long deadlineNanos) {
-    long left = Math.max(0, deadlineNanos - System.nanoTime());
-    return groupCommit.submit(command).orTimeout(left, TimeUnit.NANOSECONDS).handle((r, error) -> {
+    return groupCommit.submit(command, deadlineNanos).handle((r, error) -> {
       if (error == null) {
         return r;
       }

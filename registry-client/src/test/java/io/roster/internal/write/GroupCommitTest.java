@@ -131,4 +131,31 @@ class GroupCommitTest {
         .allSatisfy(f -> assertThat(f).failsWithin(Duration.ZERO).withThrowableOfType(Exception.class)
             .havingCause().isInstanceOf(LimitExceededException.class).withMessageContaining("write queue is full"));
   }
+
+  @Test
+  void aWritePastItsDeadlineFailsWithoutATimerOfItsOwnAndIsNeverSentIfItWasStillQueued() {
+    start(new BatchSettings(256, 256 * 1024, 0, 1000));
+    long soon = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300);
+    CompletableFuture<Result> flying = gc.submit(command(0), soon);
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> sent.size() == 1);
+    CompletableFuture<Result> queued = gc.submit(command(1), soon);
+    CompletableFuture<Result> patient = gc.submit(command(2));
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> flying.isDone() && queued.isDone());
+    assertThat(flying).failsWithin(Duration.ZERO).withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .withCauseInstanceOf(java.util.concurrent.TimeoutException.class);
+    assertThat(queued).failsWithin(Duration.ZERO).withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .withCauseInstanceOf(java.util.concurrent.TimeoutException.class);
+    assertThat(System.nanoTime() - soon).as("failed about at the deadline")
+        .isGreaterThanOrEqualTo(0).isLessThan(TimeUnit.SECONDS.toNanos(2));
+    assertThat(patient).isNotDone();
+    sent.get(0).reply().complete(answer(sent.get(0).batch(), null)); // the leader answers late: the first is failed already
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> sent.size() == 2);
+    assertThat(sent.get(1).batch().getCommandsList()).as("the write that timed out in the queue is not sent")
+        .containsExactly(command(2));
+    sent.get(1).reply().complete(answer(sent.get(1).batch(), null));
+    assertThat(patient.join().getStatus()).isEqualTo(Status.OK);
+    assertThat(gc.submit(command(3), System.nanoTime() - 1)).as("a deadline already past")
+        .failsWithin(Duration.ZERO).withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .withCauseInstanceOf(java.util.concurrent.TimeoutException.class);
+  }
 }
