@@ -111,10 +111,19 @@ public final class ChangeHistory {
    * after this call: they are encoded when a reader first asks for the entry.
    */
   public void applied(long index, List<Change> changes, int[] ordinals) {
+    applied(index, changes, ordinals, null);
+  }
+
+  /**
+   * {@link #applied(long, List, int[])} for an entry that arrived encoded ({@code encoded}, which
+   * a change stream's receiver has at hand; null if none): kept as it is while readers come, so it
+   * is never encoded twice. Called by the apply thread only; throws nothing.
+   */
+  public void applied(long index, List<Change> changes, int[] ordinals, ChangeEntry encoded) {
     if (changes.isEmpty()) {
       add(index, null);
     } else if (System.nanoTime() - readNanos < READER_IDLE_NANOS) {
-      add(index, new Item(ChangeCodec.encode(index, changes, ordinals)));
+      add(index, new Item(encoded != null ? encoded : ChangeCodec.encode(index, changes, ordinals)));
     } else {
       add(index, new Item(index, changes, ordinals));
     }
@@ -166,14 +175,18 @@ public final class ChangeHistory {
       } else if (c instanceof Change.MetaDeleted m) {
         n += m.registry().length() + m.key().length();
       } else if (c instanceof Change.LockAcquired l) {
-        n += l.lock().registry().length() + l.lock().lockKey().length() + l.lock().pid().nodeId().length();
+        n += estimatedSize(l.lock());
       } else if (c instanceof Change.LockReleased l) {
-        n += l.lock().registry().length() + l.lock().lockKey().length() + l.lock().pid().nodeId().length();
+        n += estimatedSize(l.lock());
       } else {
         n += 64; // a registry created, a session changed: a few fields
       }
     }
     return n;
+  }
+
+  private static long estimatedSize(io.roster.schema.LockHold l) {
+    return l.registry().length() + l.lockKey().length() + l.pid().nodeId().length();
   }
 
   private static long estimatedSize(io.roster.schema.Registration r) {

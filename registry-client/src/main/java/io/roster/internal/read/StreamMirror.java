@@ -155,14 +155,15 @@ public final class StreamMirror implements MirrorSource {
         }
         Mirror m = mirror;
         for (ChangeEntry e : r.getChangeEntriesList()) {
-          // the history keeps the decoded changes, whose registrations the mirror holds too, not the
-          // wire's message tree: what it keeps lives long and every collection would copy it
+          // with no local watcher reading, the history keeps the decoded changes, whose registrations
+          // the mirror holds too, not the wire's message tree: what it keeps lives long and every
+          // collection would copy it
           List<Change> changes = m.applyStreamed(e.getIndex(), e.getChangesList());
           int[] ordinals = new int[changes.size()];
           for (int i = 0; i < ordinals.length; i++) {
             ordinals[i] = e.getChanges(i).getOrdinal();
           }
-          history.applied(e.getIndex(), changes, ordinals);
+          history.applied(e.getIndex(), changes, ordinals, e);
         }
         m.advanceTo(r.getAppliedIndex());
         history.append(m.appliedIndex(), null);
