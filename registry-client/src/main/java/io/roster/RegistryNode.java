@@ -164,6 +164,13 @@ public interface RegistryNode extends AutoCloseable {
   <V> LocalProcess spawn(Via<V> name, MessageHandler handler);
 
   /**
+   * This node's health as it sees it, at once and without a network call: whether it is live
+   * (else it must be restarted) and ready to serve, with the reasons when it is not: see
+   * {@link Health}.
+   */
+  Health health();
+
+  /**
    * The current leader's node id, as this node knows it; empty if none is known. Local, never blocks;
    * may be stale during an election.
    */
@@ -272,10 +279,6 @@ public interface RegistryNode extends AutoCloseable {
     }
 
     /**
-     * How long the leader waits without a heartbeat before it expires this node's session and
-     * removes its registrations: 1 s to 60 s, default 5 s. Heartbeats go every third of it.
-     */
-    /**
      * Whether this node ends its session itself once no leader has heard it for its session timeout
      * (default true): a cut-off or paused node then learns it lost its names and locks before any
      * leader can hand them to others. Off, it learns only when a leader tells it.
@@ -285,6 +288,10 @@ public interface RegistryNode extends AutoCloseable {
       return this;
     }
 
+    /**
+     * How long the leader waits without a heartbeat before it expires this node's session and
+     * removes its registrations: 1 s to 60 s, default 5 s. Heartbeats go every third of it.
+     */
     public Builder sessionTimeout(Duration timeout) {
       this.sessionTimeout = Objects.requireNonNull(timeout, "timeout");
       return this;

@@ -250,6 +250,41 @@ final class Group {
     return writer;
   }
 
+  /**
+   * Adds to {@code dead} what makes this group's replica unfit to serve (it stopped: corrupt or
+   * diverged) and to {@code notReady} what keeps it from serving now (see {@link io.roster.Health}).
+   */
+  void health(java.util.List<String> dead, java.util.List<String> notReady) {
+    if (stateMachine != null && stateMachine.stopped() != null) {
+      dead.add(label + ": this replica stopped serving: " + stateMachine.stopped());
+      return;
+    }
+    SessionKeeper s = session;
+    if (!s.ready().isDone() || s.ready().isCompletedExceptionally()) {
+      notReady.add(label + ": this node's session is not open");
+    } else {
+      long unheard = s.unheardMillis();
+      long bound = 2 * s.timeoutMillis() / 3; // two heartbeat periods
+      if (unheard > bound) {
+        notReady.add(label + ": no leader has heard this node for " + unheard + " ms");
+      }
+    }
+    if (leader().isEmpty()) {
+      notReady.add(label + ": no leader known");
+    }
+    if (server != null) {
+      try {
+        org.apache.ratis.server.RaftServer.Division d = server.getDivision(raftGroup.getGroupId());
+        long lag = d.getRaftLog().getLastCommittedIndex() - d.getInfo().getLastAppliedIndex();
+        if (lag > io.roster.Health.APPLY_LAG_MAX) {
+          notReady.add(label + ": " + lag + " committed entries not applied yet");
+        }
+      } catch (IOException e) {
+        notReady.add(label + ": this voter does not host the group yet");
+      }
+    }
+  }
+
   /** The leader this node knows of. */
   Optional<RaftPeerId> leader() {
     if (server != null) {

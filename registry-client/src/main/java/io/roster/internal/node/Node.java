@@ -474,6 +474,26 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
   }
 
   @Override
+  public io.roster.Health health() {
+    List<String> dead = new ArrayList<>();
+    List<String> notReady = new ArrayList<>();
+    if (closed) {
+      dead.add("node " + nodeId() + " is closed");
+    } else if (expired && server == null) {
+      dead.add(expiredMessage()); // a client node must be restarted
+    } else if (expired) {
+      notReady.add(expiredMessage()); // a voter rejoins by itself
+    } else {
+      for (Group g : groups()) {
+        g.health(dead, notReady);
+      }
+    }
+    List<String> reasons = new ArrayList<>(dead);
+    reasons.addAll(notReady);
+    return new io.roster.Health(dead.isEmpty(), reasons.isEmpty(), reasons);
+  }
+
+  @Override
   public List<Member> members() {
     List<Member> members = new ArrayList<>();
     for (Session s : mirror().openSessions()) {

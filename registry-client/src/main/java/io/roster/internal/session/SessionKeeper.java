@@ -147,6 +147,22 @@ public final class SessionKeeper {
     return local.isPresent() ? local : java.util.Optional.ofNullable(leaderHint);
   }
 
+  /**
+   * How long ago, in milliseconds, the latest beat a leader answered was sent (as {@link #heard}
+   * counts it); -1 while the session is not open.
+   */
+  public long unheardMillis() {
+    if (!opened) {
+      return -1;
+    }
+    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heardSentNanos.get());
+  }
+
+  /** The session timeout this keeper holds the session under. */
+  public long timeoutMillis() {
+    return timeoutMillis;
+  }
+
   /** Whether this session is over here: expired, or closed (the node's other session expired, or it stops). */
   public boolean over() {
     return expired || closed;
