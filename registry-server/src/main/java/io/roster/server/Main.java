@@ -114,8 +114,21 @@ public final class Main implements Runnable {
             + "that nothing else reaches.")
     boolean insecure;
 
+    @Option(names = "--http-address", paramLabel = "HOST:PORT",
+        description = "Serve GET /livez and /readyz here in plain HTTP (200, or 503 with the reasons), for probes: "
+            + "unauthenticated, so bind an address only they reach. Off by default.")
+    String httpAddress;
+
     @Override
     public Integer call() throws Exception {
+      if (httpAddress != null) {
+        try {
+          HealthEndpoints.address(httpAddress);
+        } catch (IllegalArgumentException e) {
+          System.err.println("roster node: " + e.getMessage());
+          return 2;
+        }
+      }
       RegistryNode.Builder b = RegistryNode.builder().nodeId(id).role(role).cluster(cluster)
           .sessionTimeout(sessionTimeout);
       boolean anyTls = tlsCert != null || tlsKey != null || tlsCa != null || tlsCrl != null;
@@ -173,8 +186,24 @@ public final class Main implements Runnable {
         System.err.println("roster node: " + e.getMessage());
         return 1;
       }
+      HealthEndpoints http = null;
+      if (httpAddress != null) {
+        try {
+          http = HealthEndpoints.start(httpAddress, node::health);
+        } catch (java.io.UncheckedIOException e) {
+          node.close();
+          System.err.println("roster node: " + e.getMessage());
+          return 1;
+        }
+        System.out.println("node " + id + " serves /livez and /readyz on http://" + http.address().getHostString()
+            + ":" + http.address().getPort());
+      }
+      HealthEndpoints served = http;
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        if (served != null) {
+          served.close();
+        }
         node.close();
         stopped.countDown();
       }, "roster-shutdown"));

@@ -1,0 +1,124 @@
+package io.roster.server;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.roster.Health;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * A node's health over plain HTTP, for probes and load balancers: {@code GET /livez} answers 200
+ * while the node is live and 503 when it must be restarted, {@code GET /readyz} 200 while it is
+ * ready and 503 while it is not, each with the reasons one per line ({@link Health}). Nothing is
+ * read from a request but its method and path; every other path is 404 and every other method 405.
+ * The answers carry no secret, but the port is not authenticated: bind it to an address only
+ * probes reach.
+ */
+final class HealthEndpoints implements AutoCloseable {
+  private final HttpServer server;
+  private final ExecutorService executor;
+
+  private HealthEndpoints(HttpServer server, ExecutorService executor) {
+    this.server = server;
+    this.executor = executor;
+  }
+
+  /**
+   * Serves {@code health} on {@code hostPort} (port 0: a free one).
+   *
+   * @throws IllegalArgumentException if the address is not host:port
+   * @throws UncheckedIOException if it cannot be bound
+   */
+  static HealthEndpoints start(String hostPort, Supplier<Health> health) {
+    InetSocketAddress address = address(hostPort);
+    HttpServer server;
+    try {
+      server = HttpServer.create(address, 16);
+    } catch (IOException e) {
+      throw new UncheckedIOException("--http-address " + hostPort + " cannot be bound: " + e.getMessage(), e);
+    }
+    ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "roster-http");
+      t.setDaemon(true);
+      return t;
+    });
+    server.setExecutor(executor);
+    server.createContext("/", exchange -> answer(exchange, health));
+    server.start();
+    return new HealthEndpoints(server, executor);
+  }
+
+  /** The address it serves on (the port chosen when 0 was given). */
+  InetSocketAddress address() {
+    return server.getAddress();
+  }
+
+  static InetSocketAddress address(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    if (colon <= 0 || colon == hostPort.length() - 1) {
+      throw new IllegalArgumentException("--http-address: '" + hostPort + "' is not host:port");
+    }
+    int port;
+    try {
+      port = Integer.parseInt(hostPort.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--http-address: '" + hostPort + "' has no port number");
+    }
+    if (port < 0 || port > 65_535) {
+      throw new IllegalArgumentException("--http-address: port " + port + " is out of range");
+    }
+    return new InetSocketAddress(hostPort.substring(0, colon), port);
+  }
+
+  private static void answer(HttpExchange exchange, Supplier<Health> health) throws IOException {
+    try (exchange) {
+      String method = exchange.getRequestMethod();
+      if (!method.equals("GET") && !method.equals("HEAD")) {
+        exchange.getResponseHeaders().set("Allow", "GET, HEAD");
+        send(exchange, 405, "method not allowed\n");
+        return;
+      }
+      String path = exchange.getRequestURI().getPath();
+      switch (path) {
+        case "/livez" -> {
+          Health h = health.get();
+          send(exchange, h.live() ? 200 : 503, h.live() ? "ok\n" : lines(h));
+        }
+        case "/readyz" -> {
+          Health h = health.get();
+          send(exchange, h.ready() ? 200 : 503, h.ready() ? "ok\n" : lines(h));
+        }
+        default -> send(exchange, 404, "not found: the node serves /livez and /readyz\n");
+      }
+    }
+  }
+
+  private static String lines(Health h) {
+    return String.join("\n", h.reasons()) + "\n";
+  }
+
+  private static void send(HttpExchange exchange, int status, String body) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+    exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    boolean head = exchange.getRequestMethod().equals("HEAD");
+    exchange.sendResponseHeaders(status, head ? -1 : bytes.length);
+    if (!head) {
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(bytes);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+}
