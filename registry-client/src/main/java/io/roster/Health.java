@@ -5,10 +5,11 @@ import java.util.List;
 /**
  * What a node can tell about itself without asking anyone: {@link RegistryNode#health()}.
  *
- * <p>{@code live} is false when the node must be restarted: it is closed, it is a client node whose
- * session expired, or a replica of it stopped serving because its store is corrupt or diverged (a
- * voter whose session expired is live but not ready while it rejoins as a new incarnation). {@code ready} is true
- * when it is live and every group it is in has a leader that heard this node within two
+ * <p>{@code live} is false when the node must be restarted: it is closed, or it is a client node
+ * whose session expired (a voter whose session expired is live but not ready while it rejoins as a
+ * new incarnation). A replica that stopped serving because its store is corrupt or diverged is live
+ * but not ready: a restart does not mend it, the member is to be replaced. {@code ready} is true
+ * when it is live and, in every group it is in, a leader is known and one heard this node within two
  * heartbeat periods, its session there is open, and, on a voter, its replica applied what it knows
  * committed within {@value #APPLY_LAG_MAX} entries. {@code reasons} says, one line each, what
  * makes it not live or not ready; it is empty when the node is ready.

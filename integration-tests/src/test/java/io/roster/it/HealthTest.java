@@ -39,8 +39,8 @@ class HealthTest {
   @Test
   void aVoterIsNotReadyWithoutAQuorumAndReadyAgainOnceItIsBack() {
     for (Node n : cluster.nodes()) {
-      Awaitility.await(n.nodeId() + " ready").atMost(WAIT).until(() -> n.health().ready());
-      assertThat(n.health()).isEqualTo(new Health(true, true, List.of()));
+      Health h = Awaitility.await(n.nodeId() + " ready").atMost(WAIT).until(n::health, Health::ready);
+      assertThat(h).isEqualTo(new Health(true, true, List.of()));
     }
     Node n1 = cluster.node("n1");
     cluster.crash("n2");
@@ -64,7 +64,8 @@ class HealthTest {
   void aClientNodeCutOffFromEveryVoterIsNotReadyThenFencesItselfAndMustBeRestarted() {
     // self-fencing on, as shipped (the test cluster's own nodes run without it)
     RegistryNode.Builder b = RegistryNode.builder().nodeId("c2").role(Role.CLIENT)
-        .sessionTimeout(Duration.ofSeconds(3)).tls(cluster.tls("c2", Tls.CertRole.CLIENT));
+        // 10 s: not ready after two heartbeat periods unheard (6.7 s), fenced after about 9.8 s
+        .sessionTimeout(Duration.ofSeconds(10)).tls(cluster.tls("c2", Tls.CertRole.CLIENT));
     cluster.voters().forEach(b::voter);
     try (RegistryNode client = b.start()) {
       Awaitility.await("c2 ready").atMost(WAIT).until(() -> client.health().ready());
@@ -74,6 +75,7 @@ class HealthTest {
       Awaitility.await("c2 not ready").atMost(WAIT).untilAsserted(() -> {
         Health h = client.health();
         assertThat(h.ready()).as("%s", h).isFalse();
+        assertThat(h.live()).as("%s", h).isTrue();
         assertThat(h.reasons()).as("%s", h).anySatisfy(r -> assertThat(r).contains("no leader has heard this node"));
       });
       // unheard for its session timeout, it ends its session itself: a client node must then be restarted

@@ -21,6 +21,11 @@ import java.util.function.Supplier;
  * probes reach.
  */
 final class HealthEndpoints implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HealthEndpoints.class);
+  private static final int THREADS = 4;
+  /** The longest a request may take to arrive, and its answer to leave. */
+  static final int REQUEST_SECONDS = 5;
+
   private final HttpServer server;
   private final ExecutorService executor;
 
@@ -37,14 +42,24 @@ final class HealthEndpoints implements AutoCloseable {
    */
   static HealthEndpoints start(String hostPort, Supplier<Health> health) {
     InetSocketAddress address = address(hostPort);
+    // The JDK server reads a request on a worker thread with no time limit by default: a client that
+    // sends a byte and stops would hold a worker for good. Bound reading and answering (seconds),
+    // unless the operator set them; read once, when the server's configuration class loads.
+    if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+      System.setProperty("sun.net.httpserver.maxReqTime", String.valueOf(REQUEST_SECONDS));
+    }
+    if (System.getProperty("sun.net.httpserver.maxRspTime") == null) {
+      System.setProperty("sun.net.httpserver.maxRspTime", String.valueOf(REQUEST_SECONDS));
+    }
     HttpServer server;
     try {
       server = HttpServer.create(address, 16);
     } catch (IOException e) {
       throw new UncheckedIOException("--http-address " + hostPort + " cannot be bound: " + e.getMessage(), e);
     }
-    ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "roster-http");
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    ExecutorService executor = Executors.newFixedThreadPool(THREADS, r -> {
+      Thread t = new Thread(r, "roster-http-" + n.incrementAndGet());
       t.setDaemon(true);
       return t;
     });
@@ -73,7 +88,11 @@ final class HealthEndpoints implements AutoCloseable {
     if (port < 0 || port > 65_535) {
       throw new IllegalArgumentException("--http-address: port " + port + " is out of range");
     }
-    return new InetSocketAddress(hostPort.substring(0, colon), port);
+    InetSocketAddress address = new InetSocketAddress(hostPort.substring(0, colon), port);
+    if (address.isUnresolved()) {
+      throw new IllegalArgumentException("--http-address: host " + hostPort.substring(0, colon) + " is unknown");
+    }
+    return address;
   }
 
   private static void answer(HttpExchange exchange, Supplier<Health> health) throws IOException {
@@ -85,17 +104,26 @@ final class HealthEndpoints implements AutoCloseable {
         return;
       }
       String path = exchange.getRequestURI().getPath();
-      switch (path) {
-        case "/livez" -> {
-          Health h = health.get();
-          send(exchange, h.live() ? 200 : 503, h.live() ? "ok\n" : lines(h));
-        }
-        case "/readyz" -> {
-          Health h = health.get();
-          send(exchange, h.ready() ? 200 : 503, h.ready() ? "ok\n" : lines(h));
-        }
-        default -> send(exchange, 404, "not found: the node serves /livez and /readyz\n");
+      try {
+        route(exchange, path, health);
+      } catch (RuntimeException e) {
+        LOG.warn("{} {}: the node's health could not be read", method, path, e);
+        send(exchange, 500, "the node's health could not be read: " + e + "\n");
       }
+    }
+  }
+
+  private static void route(HttpExchange exchange, String path, Supplier<Health> health) throws IOException {
+    switch (path) {
+      case "/livez" -> {
+        Health h = health.get();
+        send(exchange, h.live() ? 200 : 503, h.live() ? "ok\n" : lines(h));
+      }
+      case "/readyz" -> {
+        Health h = health.get();
+        send(exchange, h.ready() ? 200 : 503, h.ready() ? "ok\n" : lines(h));
+      }
+      default -> send(exchange, 404, "not found: the node serves /livez and /readyz\n");
     }
   }
 

@@ -190,7 +190,7 @@ public final class Main implements Runnable {
       if (httpAddress != null) {
         try {
           http = HealthEndpoints.start(httpAddress, node::health);
-        } catch (java.io.UncheckedIOException e) {
+        } catch (RuntimeException e) { // cannot bind (in use, not this host's address)
           node.close();
           System.err.println("roster node: " + e.getMessage());
           return 1;

@@ -89,7 +89,21 @@ class HealthEndpointsTest {
   }
 
   @Test
+  void aHealthThatCannotBeReadIsAnErrorAnswerNotASilentlyClosedConnection() throws Exception {
+    try (HealthEndpoints failing = HealthEndpoints.start("127.0.0.1:0", () -> {
+      throw new IllegalStateException("planted");
+    })) {
+      URI uri = URI.create("http://127.0.0.1:" + failing.address().getPort() + "/readyz");
+      HttpResponse<String> r = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(500);
+      assertThat(r.body()).contains("planted");
+    }
+  }
+
+  @Test
   void aMalformedAddressIsRefusedWithItsReason() {
+    assertThatThrownBy(() -> HealthEndpoints.address("no-such-host.invalid:8080")).hasMessageContaining("is unknown");
     assertThatThrownBy(() -> HealthEndpoints.address("localhost")).hasMessageContaining("is not host:port");
     assertThatThrownBy(() -> HealthEndpoints.address("localhost:http")).hasMessageContaining("has no port number");
     assertThatThrownBy(() -> HealthEndpoints.address("localhost:70000")).hasMessageContaining("out of range");

@@ -256,7 +256,9 @@ final class Group {
    */
   void health(java.util.List<String> dead, java.util.List<String> notReady) {
     if (stateMachine != null && stateMachine.stopped() != null) {
-      dead.add(label + ": this replica stopped serving: " + stateMachine.stopped());
+      // not a reason to restart: a restart does not mend a corrupt or diverged store (and would forget
+      // a divergence found in memory); the member is to be replaced
+      notReady.add(label + ": this replica stopped serving (replace the member): " + stateMachine.stopped());
       return;
     }
     SessionKeeper s = session;
@@ -269,7 +271,7 @@ final class Group {
         notReady.add(label + ": no leader has heard this node for " + unheard + " ms");
       }
     }
-    if (leader().isEmpty()) {
+    if (s.knownLeader().isEmpty()) { // a voter's own Raft state, else the last heartbeat answers
       notReady.add(label + ": no leader known");
     }
     if (server != null) {

@@ -475,7 +475,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
 
   @Override
   public io.roster.Health health() {
-    List<String> dead = new ArrayList<>();
+    List<String> dead = new ArrayList<>(); // a restart is what mends these
     List<String> notReady = new ArrayList<>();
     if (closed) {
       dead.add("node " + nodeId() + " is closed");
