@@ -166,7 +166,8 @@ public interface RegistryNode extends AutoCloseable {
   /**
    * This node's health as it sees it, at once and without a network call: whether it is live
    * (else it must be restarted) and ready to serve, with the reasons when it is not: see
-   * {@link Health}.
+   * {@link Health}. Never throws, also once the node is closed; a snapshot that the next heartbeat
+   * or election may change.
    */
   Health health();
 

@@ -251,10 +251,10 @@ final class Group {
   }
 
   /**
-   * Adds to {@code dead} what makes this group's replica unfit to serve (it stopped: corrupt or
-   * diverged) and to {@code notReady} what keeps it from serving now (see {@link io.roster.Health}).
+   * Adds to {@code notReady} what keeps this group from serving here now, one line each (see
+   * {@link io.roster.Health}); nothing in one group calls for a restart.
    */
-  void health(java.util.List<String> dead, java.util.List<String> notReady) {
+  void health(java.util.List<String> notReady) {
     if (stateMachine != null && stateMachine.stopped() != null) {
       // not a reason to restart: a restart does not mend a corrupt or diverged store (and would forget
       // a divergence found in memory); the member is to be replaced

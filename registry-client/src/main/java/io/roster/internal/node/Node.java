@@ -475,22 +475,17 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
 
   @Override
   public io.roster.Health health() {
-    List<String> dead = new ArrayList<>(); // a restart is what mends these
-    List<String> notReady = new ArrayList<>();
     if (closed) {
-      dead.add("node " + nodeId() + " is closed");
-    } else if (expired && server == null) {
-      dead.add(expiredMessage()); // a client node must be restarted
-    } else if (expired) {
-      notReady.add(expiredMessage()); // a voter rejoins by itself
-    } else {
-      for (Group g : groups()) {
-        g.health(dead, notReady);
-      }
+      return new io.roster.Health(false, false, List.of("node " + nodeId() + " is closed"));
     }
-    List<String> reasons = new ArrayList<>(dead);
-    reasons.addAll(notReady);
-    return new io.roster.Health(dead.isEmpty(), reasons.isEmpty(), reasons);
+    if (expired) { // a client node must be restarted; a voter rejoins by itself
+      return new io.roster.Health(server != null, false, List.of(expiredMessage()));
+    }
+    List<String> notReady = new ArrayList<>();
+    for (Group g : groups()) {
+      g.health(notReady);
+    }
+    return new io.roster.Health(true, notReady.isEmpty(), notReady);
   }
 
   @Override
