@@ -226,6 +226,7 @@ public interface RegistryNode extends AutoCloseable {
     private Tls tls;
     private boolean insecure;
     private int processesMax = PROCESSES_MAX_DEFAULT;
+    private io.micrometer.core.instrument.MeterRegistry meters; // null: no metrics
 
     Builder() {}
 
@@ -360,6 +361,19 @@ public interface RegistryNode extends AutoCloseable {
       return this;
     }
 
+    /**
+     * Publishes the node's metrics to {@code registry} (Micrometer): writes by command and result,
+     * write and consistent-read latency, batch sizes, the group-commit queue, leader presence and
+     * changes, commit and apply indexes, sessions, registrations per registry, snapshots, messages
+     * and calls, each tagged with the node and the Raft group. None by default (nothing is measured);
+     * the node's meters are removed from the registry when it closes. The names are listed in the
+     * README's Operations section.
+     */
+    public Builder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
+      this.meters = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
     public Builder listener(NodeListener listener) {
       this.listener = Objects.requireNonNull(listener, "listener");
       return this;
@@ -376,7 +390,7 @@ public interface RegistryNode extends AutoCloseable {
       NodeConfig config = new NodeConfig(nodeId, listenAddress, Map.copyOf(voters), dataDir, role, cluster,
           sessionTimeout, requestTimeout, listener,
           new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos()),
-          messageAddress, tls, insecure, processesMax, selfFencing);
+          messageAddress, tls, insecure, processesMax, selfFencing, meters);
       return Node.start(config);
     }
   }

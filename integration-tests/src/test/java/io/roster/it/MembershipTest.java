@@ -157,4 +157,118 @@ class MembershipTest {
           .isEqualTo(p.pid());
     }
   }
+
+  /**
+   * A voter replaced under its old id replays, in each partition group, a log in which it was
+   * removed; the leader admits it again only once it has caught up. Here the leader is slow to do
+   * so: every request to n2 in a partition group is held back for 2 s from the first that admits it.
+   * Had n2 hosted the groups with itself in their first configuration, its election timer would run
+   * during the replay, time out past the entry that removed it, and Ratis would shut the group down
+   * on n2 for good (its mirror then stops, and the writes it reads back time out).
+   */
+  @Test
+  void aVoterReplacedUnderItsIdKeepsItsPartitionGroupsWhenTheLeaderIsSlowToAdmitIt() throws Exception {
+    cluster = LocalCluster.start(dir, 3, Duration.ofSeconds(3), Duration.ofSeconds(10));
+    cluster.awaitReady(WAIT);
+    Node writer = cluster.node("n3");
+    Registry<String> spread = writer.registry("spread", Keys.UNIQUE, 2, ValueCodec.utf8());
+    LocalProcess owner = writer.spawn();
+    for (int i = 0; i < 20; i++) {
+      spread.register("before-" + i, owner, "v");
+    }
+    java.util.Set<org.apache.ratis.protocol.RaftGroupId> partitions = new java.util.HashSet<>();
+    writer.partitionGroups("spread").forEach(g -> partitions.add(g.getGroupId()));
+    AdmissionDelay delay = new AdmissionDelay(org.apache.ratis.protocol.RaftPeerId.valueOf("n2"), partitions, 2_000);
+    try (Membership membership = cluster.membership()) {
+      cluster.stop("n2");
+      membership.removeVoter("n2");
+      LocalCluster.deleteTree(dir.resolve("n2"));
+      for (int i = 0; i < 20; i++) {
+        spread.register("between-" + i, owner, "v"); // entries after the removal
+      }
+      org.apache.ratis.util.CodeInjectionForTesting.put(AdmissionDelay.APPEND_ENTRIES, delay);
+      cluster.startVoter("n2");
+      membership.addVoter("n2", cluster.voters().get("n2"));
+      org.awaitility.Awaitility.await().atMost(WAIT).until(() -> delay.released().containsAll(partitions));
+    } finally {
+      org.apache.ratis.util.CodeInjectionForTesting.remove(AdmissionDelay.APPEND_ENTRIES);
+    }
+
+    Node replaced = cluster.node("n2");
+    for (org.apache.ratis.protocol.RaftGroupId g : partitions) {
+      assertThat(replaced.raftServer().getDivision(g).getInfo().isAlive()).as("n2's replica of %s", g).isTrue();
+    }
+    Registry<String> there = replaced.registry("spread", Keys.UNIQUE, 2, ValueCodec.utf8());
+    for (int i = 0; i < 20; i++) {
+      spread.register("after-" + i, owner, "v");
+    }
+    for (String prefix : List.of("before-", "between-", "after-")) {
+      for (int i = 0; i < 20; i++) {
+        assertThat(there.whereisConsistent(prefix + i)).as(prefix + i).isEqualTo(owner.pid());
+      }
+    }
+  }
+
+  /**
+   * Holds back a peer's incoming appendEntries in some groups (Ratis' test hook, run before the
+   * request is handled): from the first request of a group that admits the peer (tells it it is no
+   * longer catching up, or carries the configuration that adds it) every request there waits until
+   * {@code millis} after that one.
+   */
+  static final class AdmissionDelay implements org.apache.ratis.util.CodeInjectionForTesting.Code {
+    private boolean names(List<org.apache.ratis.proto.RaftProtos.RaftPeerProto> peers) {
+      return peers.stream().anyMatch(p -> p.getId().equals(peer.toByteString()));
+    }
+
+    static final String APPEND_ENTRIES = "RaftServerImpl.appendEntries";
+    private final org.apache.ratis.protocol.RaftPeerId peer;
+    private final java.util.Set<org.apache.ratis.protocol.RaftGroupId> groups;
+    private final long millis;
+    private final Map<org.apache.ratis.protocol.RaftGroupId, Long> holdUntil = new java.util.concurrent.ConcurrentHashMap<>();
+
+    AdmissionDelay(org.apache.ratis.protocol.RaftPeerId peer, java.util.Set<org.apache.ratis.protocol.RaftGroupId> groups,
+        long millis) {
+      this.peer = peer;
+      this.groups = groups;
+      this.millis = millis;
+    }
+
+    /** The groups whose hold is over. */
+    java.util.Set<org.apache.ratis.protocol.RaftGroupId> released() {
+      long now = System.nanoTime();
+      java.util.Set<org.apache.ratis.protocol.RaftGroupId> out = new java.util.HashSet<>();
+      holdUntil.forEach((g, until) -> {
+        if (now - until >= 0) {
+          out.add(g);
+        }
+      });
+      return out;
+    }
+
+    @Override
+    public boolean execute(Object localId, Object remoteId, Object... args) {
+      if (!peer.equals(localId) || args.length < 2
+          || !(args[1] instanceof org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto r)) {
+        return false;
+      }
+      org.apache.ratis.protocol.RaftGroupId g =
+          org.apache.ratis.util.ProtoUtils.toRaftGroupId(r.getServerRequest().getRaftGroupId());
+      if (!groups.contains(g)) {
+        return false;
+      }
+      boolean admits = !r.getInitializing() || r.getEntriesList().stream().anyMatch(e -> e.hasConfigurationEntry()
+          && e.getConfigurationEntry().getOldPeersCount() > 0 // a change under way: old and new voters
+          && names(e.getConfigurationEntry().getPeersList()) && !names(e.getConfigurationEntry().getOldPeersList()));
+      Long until = admits ? holdUntil.computeIfAbsent(g, k -> System.nanoTime() + millis * 1_000_000) : holdUntil.get(g);
+      long wait = until == null ? 0 : until - System.nanoTime();
+      if (wait > 0) {
+        try {
+          TimeUnit.NANOSECONDS.sleep(wait);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return wait > 0;
+    }
+  }
 }

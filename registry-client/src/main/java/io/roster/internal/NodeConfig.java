@@ -26,7 +26,8 @@ public record NodeConfig(
     Tls tls,
     boolean insecure,
     int processesMax,
-    boolean selfFencing) {
+    boolean selfFencing,
+    io.micrometer.core.instrument.MeterRegistry meters) {
 
   /** Group commit settings, validated by {@link BatchSettings}. */
   public record Batching(int commandsMax, int bytesMax, long lingerNanos) {

@@ -5,7 +5,7 @@ import io.roster.proto.KeyMode;
 /**
  * A registry's replicated settings, fixed at creation.
  *
- * @param revision the revision of the create command
+ * @param revision the Raft index of the entry that created the registry
  * @param voters a partitioned registry's first configuration of its partition groups (id → address),
  *     the cluster group's voters when it was created; empty for one created before this was kept
  */

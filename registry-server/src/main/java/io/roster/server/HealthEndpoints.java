@@ -15,7 +15,8 @@ import java.util.function.Supplier;
 /**
  * A node's health over plain HTTP, for probes and load balancers: {@code GET /livez} answers 200
  * while the node is live and 503 when it must be restarted, {@code GET /readyz} 200 while it is
- * ready and 503 while it is not, each with the reasons one per line ({@link Health}). Nothing is
+ * ready and 503 while it is not, each with the reasons one per line ({@link Health}); and its
+ * metrics in Prometheus' text format on {@code GET /metrics} when it is given them. Nothing is
  * read from a request but its method and path; every other path is 404 and every other method 405.
  * The answers carry no secret, but the port is not authenticated: bind it to an address only
  * probes reach.
@@ -41,6 +42,17 @@ final class HealthEndpoints implements AutoCloseable {
    * @throws UncheckedIOException if it cannot be bound
    */
   static HealthEndpoints start(String hostPort, Supplier<Health> health) {
+    return start(hostPort, health, null);
+  }
+
+  /**
+   * Serves {@code health}, and {@code metrics} (Prometheus' text format) on {@code /metrics} unless
+   * it is null, on {@code hostPort} (port 0: a free one).
+   *
+   * @throws IllegalArgumentException if the address is not host:port
+   * @throws UncheckedIOException if it cannot be bound
+   */
+  static HealthEndpoints start(String hostPort, Supplier<Health> health, Supplier<String> metrics) {
     InetSocketAddress address = address(hostPort);
     // The JDK server reads a request on a worker thread with no time limit by default: a client that
     // sends a byte and stops would hold a worker for good. Bound reading and answering (seconds),
@@ -64,7 +76,7 @@ final class HealthEndpoints implements AutoCloseable {
       return t;
     });
     server.setExecutor(executor);
-    server.createContext("/", exchange -> answer(exchange, health));
+    server.createContext("/", exchange -> answer(exchange, health, metrics));
     server.start();
     return new HealthEndpoints(server, executor);
   }
@@ -95,7 +107,8 @@ final class HealthEndpoints implements AutoCloseable {
     return address;
   }
 
-  private static void answer(HttpExchange exchange, Supplier<Health> health) throws IOException {
+  private static void answer(HttpExchange exchange, Supplier<Health> health, Supplier<String> metrics)
+      throws IOException {
     try (exchange) {
       String method = exchange.getRequestMethod();
       if (!method.equals("GET") && !method.equals("HEAD")) {
@@ -105,15 +118,16 @@ final class HealthEndpoints implements AutoCloseable {
       }
       String path = exchange.getRequestURI().getPath();
       try {
-        route(exchange, path, health);
+        route(exchange, path, health, metrics);
       } catch (RuntimeException e) {
-        LOG.warn("{} {}: the node's health could not be read", method, path, e);
-        send(exchange, 500, "the node's health could not be read: " + e + "\n");
+        LOG.warn("{} {}: the node's state could not be read", method, path, e);
+        send(exchange, 500, "the node's state could not be read: " + e + "\n");
       }
     }
   }
 
-  private static void route(HttpExchange exchange, String path, Supplier<Health> health) throws IOException {
+  private static void route(HttpExchange exchange, String path, Supplier<Health> health, Supplier<String> metrics)
+      throws IOException {
     switch (path) {
       case "/livez" -> {
         Health h = health.get();
@@ -123,7 +137,15 @@ final class HealthEndpoints implements AutoCloseable {
         Health h = health.get();
         send(exchange, h.ready() ? 200 : 503, h.ready() ? "ok\n" : lines(h));
       }
-      default -> send(exchange, 404, "not found: the node serves /livez and /readyz\n");
+      case "/metrics" -> {
+        if (metrics == null) {
+          send(exchange, 404, "not found: this node publishes no metrics\n");
+        } else {
+          send(exchange, 200, metrics.get(), PROMETHEUS_TEXT);
+        }
+      }
+      default -> send(exchange, 404, "not found: the node serves /livez, /readyz"
+          + (metrics == null ? "" : " and /metrics") + "\n");
     }
   }
 
@@ -131,9 +153,16 @@ final class HealthEndpoints implements AutoCloseable {
     return String.join("\n", h.reasons()) + "\n";
   }
 
+  /** Prometheus' text exposition format. */
+  static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
   private static void send(HttpExchange exchange, int status, String body) throws IOException {
+    send(exchange, status, body, "text/plain; charset=utf-8");
+  }
+
+  private static void send(HttpExchange exchange, int status, String body, String contentType) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+    exchange.getResponseHeaders().set("Content-Type", contentType);
     exchange.getResponseHeaders().set("Cache-Control", "no-store");
     boolean head = exchange.getRequestMethod().equals("HEAD");
     exchange.sendResponseHeaders(status, head ? -1 : bytes.length);

@@ -115,8 +115,9 @@ public final class Main implements Runnable {
     boolean insecure;
 
     @Option(names = "--http-address", paramLabel = "HOST:PORT",
-        description = "Serve GET /livez and /readyz here in plain HTTP (200, or 503 with the reasons), for probes: "
-            + "unauthenticated, so bind an address only they reach. Off by default.")
+        description = "Serve GET /livez and /readyz (200, or 503 with the reasons) and /metrics (Prometheus) here "
+            + "in plain HTTP, for probes and scrapers: unauthenticated, so bind an address only they reach. Off by "
+            + "default.")
     String httpAddress;
 
     @Override
@@ -176,6 +177,11 @@ public final class Main implements Runnable {
       if (data != null) {
         b.dataDir(data);
       }
+      io.micrometer.prometheusmetrics.PrometheusMeterRegistry metrics = null;
+      if (httpAddress != null) {
+        metrics = Metrics.prometheus();
+        b.meterRegistry(metrics);
+      }
       RegistryNode node;
       try {
         node = b.start();
@@ -189,13 +195,13 @@ public final class Main implements Runnable {
       HealthEndpoints http = null;
       if (httpAddress != null) {
         try {
-          http = HealthEndpoints.start(httpAddress, node::health);
+          http = HealthEndpoints.start(httpAddress, node::health, metrics::scrape);
         } catch (RuntimeException e) { // cannot bind (in use, not this host's address)
           node.close();
           System.err.println("roster node: " + e.getMessage());
           return 1;
         }
-        System.out.println("node " + id + " serves /livez and /readyz on http://" + http.address().getHostString()
+        System.out.println("node " + id + " serves /livez, /readyz and /metrics on http://" + http.address().getHostString()
             + ":" + http.address().getPort());
       }
       HealthEndpoints served = http;

@@ -82,6 +82,10 @@ public class RegistryStateMachine extends BaseStateMachine {
   });
   private final AppliedIndexWaiters waiters = new AppliedIndexWaiters(this::mirrorAppliedIndex, 100_000, notifier);
   private final AtomicLong snapshotsInstalled = new AtomicLong();
+  /** For metrics: leaders this peer has seen come (or go), snapshots taken and the time they took. */
+  private final AtomicLong leaderChanges = new AtomicLong();
+  private final AtomicLong snapshotsTaken = new AtomicLong();
+  private final AtomicLong snapshotNanos = new AtomicLong();
   private final SessionTracker sessions = new SessionTracker(System::nanoTime);
   /** Client nodes' first loads, in chunks. */
   private final Dumps dumps = new Dumps(System::nanoTime);
@@ -149,6 +153,8 @@ public class RegistryStateMachine extends BaseStateMachine {
     if (seeds != null) {
       storage.adopt(seeds.resolve(groupId.getUuid().toString()), dbDir);
     }
+    // a new replica has been no voter until a configuration names it; a restarted one was one
+    votingMember = storage.getLatestSnapshot() == null && !Files.exists(dbDir.resolve("CURRENT")) ? Boolean.FALSE : null;
     getLifeCycle().startAndTransition(() -> {
       openReplica();
       SnapshotInfo snapshot = storage.getLatestSnapshot();
@@ -300,6 +306,21 @@ public class RegistryStateMachine extends BaseStateMachine {
     return snapshotsInstalled.get();
   }
 
+  /** How many times this peer has seen its group's leader change (or be lost) since it started. */
+  public long leaderChanges() {
+    return leaderChanges.get();
+  }
+
+  /** How many snapshots this peer has taken since it started. */
+  public long snapshotsTaken() {
+    return snapshotsTaken.get();
+  }
+
+  /** The time the snapshots this peer has taken since it started took, in total (nanoseconds). */
+  public long snapshotNanos() {
+    return snapshotNanos.get();
+  }
+
   /** The leader's heartbeat record (meaningful only while this peer leads). */
   public SessionTracker sessionTracker() {
     return sessions;
@@ -323,6 +344,42 @@ public class RegistryStateMachine extends BaseStateMachine {
     }
   }
 
+  /**
+   * Whether the last configuration this peer applied (or installed) lists it as a voter; null when
+   * unknown: a peer restarted on its own store learns only the configurations after its snapshot.
+   */
+  private volatile Boolean votingMember;
+  /** The index of the configuration that last made this peer a voter here; -1 while none was applied. */
+  private volatile long joinedAtIndex = -1;
+
+  /**
+   * Tracks when this peer last became a voter of the group: Ratis calls this for every
+   * configuration entry it applies and for the configuration of an installed snapshot. A voter
+   * replaced under its old id, or added, replays entries in which it is absent and then the one that
+   * (re)admits it, so the index tells it which partitioned registries are older than its membership.
+   */
+  @Override
+  public void notifyConfigurationChanged(long term, long index,
+      org.apache.ratis.proto.RaftProtos.RaftConfigurationProto conf) {
+    org.apache.ratis.thirdparty.com.google.protobuf.ByteString self = getId().toByteString();
+    boolean member = conf.getPeersList().stream().anyMatch(p -> p.getId().equals(self));
+    if (member && Boolean.FALSE.equals(votingMember)) {
+      joinedAtIndex = index;
+    }
+    votingMember = member;
+  }
+
+  /**
+   * Whether this peer is a voter of the group only since after {@code index}, or is none now, as far
+   * as the configurations it applied (or installed) since it started with an empty store tell: a
+   * voter added since, or replaced under its old id, replays a log in which it is absent, or present
+   * and then removed, up to the entry that admits it. False for a voter since the group's first
+   * entry, and for one restarted on its own store (it was a voter before).
+   */
+  public boolean becameVoterAfter(long index) {
+    return Boolean.FALSE.equals(votingMember) || joinedAtIndex > index;
+  }
+
   @Override
   public void notifyLeaderReady() {
     sessions.becameLeader();
@@ -331,6 +388,7 @@ public class RegistryStateMachine extends BaseStateMachine {
 
   @Override
   public void notifyLeaderChanged(RaftGroupMemberId member, RaftPeerId newLeaderId) {
+    leaderChanges.incrementAndGet();
     if (!member.getPeerId().equals(newLeaderId)) {
       sessions.lostLeadership();
     }
@@ -448,6 +506,16 @@ public class RegistryStateMachine extends BaseStateMachine {
 
   @Override
   public long takeSnapshot() throws IOException {
+    long started = System.nanoTime();
+    long index = snapshot();
+    if (index >= 0) {
+      snapshotNanos.addAndGet(System.nanoTime() - started);
+      snapshotsTaken.incrementAndGet();
+    }
+    return index;
+  }
+
+  private long snapshot() throws IOException {
     synchronized (this) {
       Replica r = replica;
       TermIndex last = getLastAppliedTermIndex();

@@ -112,6 +112,7 @@ public final class Messaging implements AutoCloseable {
   private final Map<String, Peer> peers = new ConcurrentHashMap<>();
   private final AtomicLong callIds = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
+  private final AtomicLong sent = new AtomicLong();
   private final long fullMailboxWaitMillis;
   /** Retries deliveries into full mailboxes. */
   private final java.util.concurrent.ScheduledExecutorService retries;
@@ -204,7 +205,16 @@ public final class Messaging implements AutoCloseable {
     if (peer == null) {
       return false;
     }
-    return peer.send(frame(to, body, 0));
+    boolean queued = peer.send(frame(to, body, 0));
+    if (queued) {
+      sent.incrementAndGet();
+    }
+    return queued;
+  }
+
+  /** Messages and calls this node's processes sent to other nodes (queued for their peer). */
+  public long sent() {
+    return sent.get();
   }
 
   public CompletableFuture<byte[]> call(Pid to, byte[] body, Duration timeout) {
@@ -235,6 +245,7 @@ public final class Messaging implements AutoCloseable {
     }
     long id = callIds.incrementAndGet();
     peer.call(id, frame(to, body, id), answer);
+    sent.incrementAndGet();
     return withTimeout(answer, to, timeout, () -> peer.cancel(id));
   }
 

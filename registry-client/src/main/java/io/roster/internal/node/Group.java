@@ -277,6 +277,11 @@ final class Group {
     if (server != null) {
       try {
         org.apache.ratis.server.RaftServer.Division d = server.getDivision(raftGroup.getGroupId());
+        if (!d.getInfo().isAlive() && !node.isClosed()) {
+          notReady.add(label + ": Raft shut this voter's replica of the group down (it found itself outside the "
+              + "group's configuration): remove the member and add it again");
+          return;
+        }
         long lag = d.getRaftLog().getLastCommittedIndex() - d.getInfo().getLastAppliedIndex();
         if (lag > io.roster.Health.APPLY_LAG_MAX) {
           notReady.add(label + ": " + lag + " committed entries not applied yet");
@@ -284,8 +289,18 @@ final class Group {
       } catch (IOException e) {
         notReady.add(label + ": this voter does not host the group yet");
       }
+    } else if (mirror instanceof StreamMirror stream) {
+      long silent = stream.silentMillis();
+      if (!stream.loaded()) {
+        notReady.add(label + ": the change stream has not loaded the state yet");
+      } else if (silent > STREAM_SILENCE_MAX_MILLIS) {
+        notReady.add(label + ": the change stream has had no answer for " + silent + " ms");
+      }
     }
   }
+
+  /** A client's change stream silent longer than this is not ready (a voter answers twice a second). */
+  static final long STREAM_SILENCE_MAX_MILLIS = 3 * StreamMirror.POLL_TIMEOUT_MILLIS;
 
   /** The leader this node knows of. */
   Optional<RaftPeerId> leader() {
@@ -342,7 +357,13 @@ final class Group {
           }
           return r;
         });
-    return result.thenCompose(this::visibleHere);
+    CompletableFuture<Result> visible = result.thenCompose(this::visibleHere);
+    NodeMetrics metrics = node.metrics();
+    if (!metrics.on()) {
+      return visible;
+    }
+    long started = metrics.start();
+    return visible.whenComplete((r, e) -> metrics.written(started, label, command, r, e));
   }
 
   /** This group's session, open before {@code deadline} (System.nanoTime), or the reason it is not. */
@@ -398,8 +419,14 @@ final class Group {
   CompletableFuture<Long> reach(Consistency consistency) {
     long timeoutMillis = node.timeoutMillis();
     if (consistency.linearizable() && !unsafeReads) {
-      return node.withTimeout(barrier.join().thenCompose(index -> mirror.awaitApplied(index, timeoutMillis)),
-          "a linearizable read");
+      CompletableFuture<Long> read = node.withTimeout(barrier.join()
+          .thenCompose(index -> mirror.awaitApplied(index, timeoutMillis)), "a linearizable read");
+      NodeMetrics metrics = node.metrics();
+      if (!metrics.on()) {
+        return read;
+      }
+      long started = metrics.start();
+      return read.whenComplete((i, e) -> metrics.consistentRead(started));
     }
     if (consistency.revision() > 0) {
       long revision = consistency.revision();
@@ -427,7 +454,34 @@ final class Group {
     mirror.awaitApplied(Revisions.index(revision), node.timeoutMillis()).whenComplete((i, e) -> action.run());
   }
 
+  /** Whether this node knows the group's leader (see {@link #knownLeader}). */
+  boolean hasLeader() {
+    return knownLeader().isPresent();
+  }
+
+  /** Read barriers this node asked of the leader since it started. */
+  long barriersTaken() {
+    return barriers.get();
+  }
+
+  /** The group's commit index as this voter knows it; -1 on a client or when the group is not open here. */
+  long commitIndex() {
+    try {
+      return server == null ? -1 : server.getDivision(raftGroup.getGroupId()).getRaftLog().getLastCommittedIndex();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /** On a client: milliseconds since its change stream's last answer (-1 before the first); -1 on a voter. */
+  long streamSilentMillis() {
+    return mirror instanceof StreamMirror stream ? stream.silentMillis() : -1;
+  }
+
+  private final java.util.concurrent.atomic.AtomicLong barriers = new java.util.concurrent.atomic.AtomicLong();
+
   private CompletableFuture<Long> takeBarrier() {
+    barriers.incrementAndGet();
     Query q = Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build();
     Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
     // A voter reads through itself: Ratis asks the leader for the read index and waits until this

@@ -123,6 +123,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
   private final ProcessTable processes;
   /** Messages to and from the processes of other nodes. */
   private final Messaging messaging;
+  private final NodeMetrics metrics;
   private final PendingRemovals pending = new PendingRemovals();
 
   /** A registry this node has created or opened: its settings and the groups of its partitions, in order. */
@@ -156,6 +157,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
         task.run(); // the node stopped: complete the future anyway, here
       }
     };
+    this.metrics = new NodeMetrics(config.meters(), config.nodeId());
     this.processes = new ProcessTable(config.nodeId(), incarnation, processExecutor, this::processDied,
         timeoutMillis, config.processesMax());
     Messaging m = null;
@@ -172,6 +174,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
       throw e;
     }
     this.messaging = m;
+    metrics.bindGroup(main);
   }
 
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
@@ -197,6 +200,11 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
     }
     node.main.start();
     node.scheduler.scheduleWithFixedDelay(node.messaging::checkPeers, 1, 1, TimeUnit.SECONDS);
+    if (node.metrics.on()) {
+      node.metrics.bindNode(node);
+      node.scheduler.scheduleWithFixedDelay(() -> node.metrics.refreshRegistrations(node.groups()), 0,
+          METRICS_REFRESH_SECONDS, TimeUnit.SECONDS);
+    }
     if (server != null) {
       node.reconciler.scheduleWithFixedDelay(node::reconcile, 0, RECONCILE_CHECK_MILLIS, TimeUnit.MILLISECONDS);
       node.scheduler.scheduleWithFixedDelay(node::consistencyDuty, CONSISTENCY_CHECK_MINUTES,
@@ -329,15 +337,36 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
     }
     checkOpen();
     if (server != null) {
-      PartitionGroups.host(server, raftGroup);
+      if (!PartitionGroups.hosted(server, raftGroup.getGroupId()) && !clusterHistoryKnown()) {
+        throw new RegistryUnavailableException(nodeId() + " is still catching up with the cluster's group (its "
+            + "session there is not open, or not applied here yet): partition " + i + " of registry '" + registry
+            + "' is hosted after that; try again", null);
+      }
+      PartitionGroups.host(server, PartitionGroups.joinsLate(described, main.stateMachine())
+          ? PartitionGroups.withoutSelf(raftGroup, server.getId()) : raftGroup);
     }
     g = new Group(this, config, server, raftGroup, registry + "#" + i, scheduler);
     partitionGroups.put(raftGroup.getGroupId(), g);
+    metrics.bindGroup(g);
     g.start();
     LOG.info("{}: opened partition {} of {} of registry '{}' ({})", nodeId(), i, partitions, registry,
         raftGroup.getGroupId());
     return g;
   }
+
+  /**
+   * Whether this voter's replica of the cluster's group has applied the entry that opened this
+   * node's session there: it then knows the group's configurations up to that point, enough to tell
+   * whether it joined after a registry was created (see {@link PartitionGroups#joinsLate}). Before,
+   * a voter replaced under its old id that is replaying the log still looks like the voter it was.
+   */
+  private boolean clusterHistoryKnown() {
+    CompletableFuture<Long> opened = main.session().openIndex();
+    return opened.isDone() && !opened.isCompletedExceptionally() && main.mirror().appliedIndex() >= opened.join();
+  }
+
+  /** How often the registrations-per-registry gauges are recounted from the mirrors. */
+  static final long METRICS_REFRESH_SECONDS = 5;
 
   /** How often the leader of each group asks its replicas to compare digests. */
   static final long CONSISTENCY_CHECK_MINUTES = 10;
@@ -381,6 +410,9 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
     try {
       // A new registry is hosted at once: a voter that adds a partition group late may still be
       // starting it when the other voters' leader sends it entries, which Ratis logs at ERROR.
+      if (!clusterHistoryKnown()) {
+        return; // see partition(): nothing is hosted before
+      }
       int registries = main.mirror().registryCount();
       long now = System.nanoTime();
       if (registries == registriesSeen && now - reconciledAtNanos < TimeUnit.MILLISECONDS.toNanos(RECONCILE_MILLIS)) {
@@ -424,12 +456,26 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
   public CompletableFuture<byte[]> callAsync(Pid to, byte[] request, java.time.Duration timeout) {
     Objects.requireNonNull(timeout, "timeout");
     checkOpen();
-    return messaging.call(to, request, timeout);
+    if (!metrics.on()) {
+      return messaging.call(to, request, timeout);
+    }
+    long started = metrics.start();
+    return messaging.call(to, request, timeout).whenComplete((r, e) -> metrics.call(started));
+  }
+
+  /** This node's meters (none without a registry). */
+  NodeMetrics metrics() {
+    return metrics;
   }
 
   /** Where this node's processes receive messages from other nodes (host:port), as its session publishes it. */
   public String messageAddress() {
     return messaging.address();
+  }
+
+  /** Messages and calls this node's processes sent to processes on other nodes. */
+  public long messagesSent() {
+    return messaging.sent();
   }
 
   /** Messages from other nodes dropped on arrival (dead process, full mailbox); for tests and tools. */
@@ -547,6 +593,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
       closed = true;
     }
     reconciler.shutdownNow();
+    metrics.close();
     groups().forEach(g -> g.session().close());
     processes.killAll(); // fails their unanswered calls, remote callers' too: the message server is still up
     messaging.close();

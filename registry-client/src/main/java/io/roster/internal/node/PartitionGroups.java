@@ -2,6 +2,7 @@ package io.roster.internal.node;
 
 import io.roster.RegistryUnavailableException;
 import io.roster.internal.NodeConfig;
+import io.roster.ratis.RegistryStateMachine;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
@@ -69,13 +70,42 @@ final class PartitionGroups {
     return first;
   }
 
+  /**
+   * Whether this voter became a voter of the cluster's group after the registry was created: added
+   * since, or replaced under its old id (removed, then added again). Its partition groups then exist
+   * already, with a log in which it is absent, or present and then removed.
+   */
+  static boolean joinsLate(io.roster.schema.RegistryDescriptor described, RegistryStateMachine cluster) {
+    return described != null && cluster != null && cluster.becameVoterAfter(described.revision());
+  }
+
+  /**
+   * {@code group} without this server: the first configuration of a partition group that this voter
+   * joins late. Ratis starts a member that its configuration does not name as initializing: it runs
+   * no election timer until the leader has caught it up and admitted it. Named in it, the voter would
+   * run the timer while it replays the log; past the entry that once removed it, its configuration
+   * no longer names it, and a timeout there (the leader slow to send the entry that admits it again)
+   * makes Ratis shut the group down on this server for good.
+   */
+  static RaftGroup withoutSelf(RaftGroup group, org.apache.ratis.protocol.RaftPeerId self) {
+    return RaftGroup.valueOf(group.getGroupId(),
+        group.getPeers().stream().filter(p -> !p.getId().equals(self)).toList());
+  }
+
+  /** Whether this voter's server hosts group {@code id}: found on disk at start, or added since. */
+  static boolean hosted(RaftServer server, org.apache.ratis.protocol.RaftGroupId id) {
+    try {
+      server.getDivision(id);
+      return true;
+    } catch (IOException notHosted) {
+      return false;
+    }
+  }
+
   /** Makes this voter's server host {@code raftGroup} if it does not already (it then catches up from the leader). */
   static void host(RaftServer server, RaftGroup raftGroup) {
-    try {
-      server.getDivision(raftGroup.getGroupId());
-      return; // hosted: found on disk at start, or added before
-    } catch (IOException notHosted) {
-      // add it below
+    if (hosted(server, raftGroup.getGroupId())) {
+      return;
     }
     try {
       RaftClientReply reply = server.groupManagement(GroupManagementRequest.newAdd(ClientId.randomId(),

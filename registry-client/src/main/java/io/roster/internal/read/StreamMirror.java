@@ -66,6 +66,22 @@ public final class StreamMirror implements MirrorSource {
   private final ChangeHistory history = new ChangeHistory(ChangeHistory.ENTRIES_MAX, ChangeHistory.BYTES_MAX,
       Runnable::run);
   private volatile boolean loaded;
+  /** When the stream last had an answer (System.nanoTime); 0 before its first. */
+  private volatile long answeredNanos;
+
+  /** Whether the whole state was loaded (before, this mirror holds nothing). */
+  public boolean loaded() {
+    return loaded;
+  }
+
+  /**
+   * Milliseconds since the stream's last answer, or -1 before its first: a voter answers at least
+   * every {@value #WAIT_MILLIS} ms while nothing changes, so more means the stream is cut off.
+   */
+  public long silentMillis() {
+    long at = answeredNanos;
+    return at == 0 ? -1 : java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - at);
+  }
   private volatile boolean closed;
   private int voter;
   /** The Raft index of this node's session opening; -1 until it is open. */
@@ -168,6 +184,7 @@ public final class StreamMirror implements MirrorSource {
         m.advanceTo(r.getAppliedIndex());
         history.append(m.appliedIndex(), null);
         waiters.advance(m.appliedIndex());
+        answeredNanos = System.nanoTime();
       } catch (IllegalArgumentException e) {
         LOG.warn("{}: change stream from {} out of step ({}); reloading", nodeId, peer, e.getMessage());
         reload = true;

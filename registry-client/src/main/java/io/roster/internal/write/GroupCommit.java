@@ -220,7 +220,20 @@ final class GroupCommit implements AutoCloseable {
     return batch;
   }
 
+  /** Learns each batch's command count as it is sent (metrics); the default does nothing. */
+  void onBatch(java.util.function.IntConsumer listener) {
+    this.batchListener = listener;
+  }
+
+  private volatile java.util.function.IntConsumer batchListener = n -> { };
+
+  /** The writes waiting for a batch (the group-commit queue; not those of the batch in flight). */
+  int queued() {
+    return queue.size() + (carried != null ? 1 : 0);
+  }
+
   private void ship(List<Pending> batch) {
+    batchListener.accept(batch.size());
     List<Command> commands = new ArrayList<>(batch.size());
     for (Pending p : batch) {
       commands.add(p.command());

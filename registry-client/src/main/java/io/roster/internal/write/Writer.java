@@ -97,6 +97,16 @@ public final class Writer implements AutoCloseable {
     });
   }
 
+  /** The writes waiting for a batch. */
+  public int queued() {
+    return groupCommit.queued();
+  }
+
+  /** {@code listener} learns each batch's command count as it is sent. */
+  public void onBatch(java.util.function.IntConsumer listener) {
+    groupCommit.onBatch(listener);
+  }
+
   @Override
   public void close() {
     groupCommit.close();
