@@ -227,6 +227,7 @@ public interface RegistryNode extends AutoCloseable {
     private boolean insecure;
     private int processesMax = PROCESSES_MAX_DEFAULT;
     private io.micrometer.core.instrument.MeterRegistry meters; // null: no metrics
+    private boolean joining;
 
     Builder() {}
 
@@ -374,6 +375,20 @@ public interface RegistryNode extends AutoCloseable {
       return this;
     }
 
+    /**
+     * A voter that joins a running cluster, to be added (or replaced under its old id) by {@code
+     * Membership.addVoter} / {@code roster voters add}: on an empty data directory it starts the
+     * cluster's group outside its configuration, so Raft starts it initializing, with no election
+     * timer, until the leader has caught it up and admitted it. Without it, a voter replaying a log
+     * in which it is absent (or was removed) runs the timer, and a leader slow to admit it makes Raft
+     * shut the group down on it for good. Ignored on a data directory that holds the group already (a
+     * restart). Never for the voters that form a new cluster: none of them would start an election.
+     */
+    public Builder joining(boolean joining) {
+      this.joining = joining;
+      return this;
+    }
+
     public Builder listener(NodeListener listener) {
       this.listener = Objects.requireNonNull(listener, "listener");
       return this;
@@ -390,7 +405,7 @@ public interface RegistryNode extends AutoCloseable {
       NodeConfig config = new NodeConfig(nodeId, listenAddress, Map.copyOf(voters), dataDir, role, cluster,
           sessionTimeout, requestTimeout, listener,
           new NodeConfig.Batching(batchCommandsMax, batchBytesMax, batchLinger.toNanos()),
-          messageAddress, tls, insecure, processesMax, selfFencing, meters);
+          messageAddress, tls, insecure, processesMax, selfFencing, meters, joining);
       return Node.start(config);
     }
   }

@@ -32,4 +32,16 @@ class EmbeddingTest {
       Thread.setDefaultUncaughtExceptionHandler(before);
     }
   }
+
+  @Test
+  void joiningIsRefusedToAClientAndToAVoterThatListsNoOtherVoter() {
+    assertThatThrownBy(() -> RegistryNode.builder().nodeId("n1").listenAddress("127.0.0.1:7001")
+        .voter("n1", "127.0.0.1:7001").dataDir(dir).insecure().joining(true).start())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("a joining voter needs the running cluster's voters besides itself");
+    assertThatThrownBy(() -> RegistryNode.builder().nodeId("c1").role(io.roster.Role.CLIENT)
+        .voter("n1", "127.0.0.1:7001").insecure().joining(true).start())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("joining is for a voter");
+  }
 }

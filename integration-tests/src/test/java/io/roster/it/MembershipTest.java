@@ -159,15 +159,16 @@ class MembershipTest {
   }
 
   /**
-   * A voter replaced under its old id replays, in each partition group, a log in which it was
-   * removed; the leader admits it again only once it has caught up. Here the leader is slow to do
-   * so: every request to n2 in a partition group is held back for 2 s from the first that admits it.
-   * Had n2 hosted the groups with itself in their first configuration, its election timer would run
-   * during the replay, time out past the entry that removed it, and Ratis would shut the group down
-   * on n2 for good (its mirror then stops, and the writes it reads back time out).
+   * A voter replaced under its old id replays, in each group, a log in which it was removed; the
+   * leader admits it again only once it has caught up. Here the leader is slow to do so: every
+   * request to n2 in a group is held back for 2 s from the first that admits it. Had n2 hosted the
+   * groups with itself in their first configuration (the cluster's group: started without joining;
+   * the partitions': not knowing it joined late), its election timer would run during the replay,
+   * time out past the entry that removed it, and Ratis would shut the group down on n2 for good (its
+   * mirror then stops, and the writes it reads back time out).
    */
   @Test
-  void aVoterReplacedUnderItsIdKeepsItsPartitionGroupsWhenTheLeaderIsSlowToAdmitIt() throws Exception {
+  void aVoterReplacedUnderItsIdKeepsItsGroupsWhenTheLeaderIsSlowToAdmitIt() throws Exception {
     cluster = LocalCluster.start(dir, 3, Duration.ofSeconds(3), Duration.ofSeconds(10));
     cluster.awaitReady(WAIT);
     Node writer = cluster.node("n3");
@@ -178,7 +179,9 @@ class MembershipTest {
     }
     java.util.Set<org.apache.ratis.protocol.RaftGroupId> partitions = new java.util.HashSet<>();
     writer.partitionGroups("spread").forEach(g -> partitions.add(g.getGroupId()));
-    AdmissionDelay delay = new AdmissionDelay(org.apache.ratis.protocol.RaftPeerId.valueOf("n2"), partitions, 2_000);
+    java.util.Set<org.apache.ratis.protocol.RaftGroupId> groups = new java.util.HashSet<>();
+    writer.raftServer().getGroupIds().forEach(groups::add); // the cluster's group and the partitions'
+    AdmissionDelay delay = new AdmissionDelay(org.apache.ratis.protocol.RaftPeerId.valueOf("n2"), groups, 2_000);
     try (Membership membership = cluster.membership()) {
       cluster.stop("n2");
       membership.removeVoter("n2");
@@ -189,13 +192,13 @@ class MembershipTest {
       org.apache.ratis.util.CodeInjectionForTesting.put(AdmissionDelay.APPEND_ENTRIES, delay);
       cluster.startVoter("n2");
       membership.addVoter("n2", cluster.voters().get("n2"));
-      org.awaitility.Awaitility.await().atMost(WAIT).until(() -> delay.released().containsAll(partitions));
+      org.awaitility.Awaitility.await().atMost(WAIT).until(() -> delay.released().containsAll(groups));
     } finally {
       org.apache.ratis.util.CodeInjectionForTesting.remove(AdmissionDelay.APPEND_ENTRIES);
     }
 
     Node replaced = cluster.node("n2");
-    for (org.apache.ratis.protocol.RaftGroupId g : partitions) {
+    for (org.apache.ratis.protocol.RaftGroupId g : groups) {
       assertThat(replaced.raftServer().getDivision(g).getInfo().isAlive()).as("n2's replica of %s", g).isTrue();
     }
     Registry<String> there = replaced.registry("spread", Keys.UNIQUE, 2, ValueCodec.utf8());

@@ -27,7 +27,8 @@ public record NodeConfig(
     boolean insecure,
     int processesMax,
     boolean selfFencing,
-    io.micrometer.core.instrument.MeterRegistry meters) {
+    io.micrometer.core.instrument.MeterRegistry meters,
+    boolean joining) {
 
   /** Group commit settings, validated by {@link BatchSettings}. */
   public record Batching(int commandsMax, int bytesMax, long lingerNanos) {
@@ -92,6 +93,9 @@ public record NodeConfig(
         + "the cluster's CA (roster cert makes them), or choose insecure() to run in plaintext on a trusted network");
     require(tls == null || !insecure, "both tls(...) and insecure() are given: choose one");
     require(processesMax >= 1 && processesMax <= (1 << 24), "processesMax must be 1..16777216, was " + processesMax);
+    require(!joining || role == Role.VOTER, "joining is for a voter (a client node joins by opening its session)");
+    require(!joining || voters.size() > 1, "a joining voter needs the running cluster's voters besides itself, was "
+        + voters.keySet());
   }
 
   private static void requireHostPort(String address, String what) {

@@ -114,6 +114,12 @@ public final class Main implements Runnable {
             + "that nothing else reaches.")
     boolean insecure;
 
+    @Option(names = "--join",
+        description = "This voter joins a running cluster (to be added, or replaced under its old id, by "
+            + "'roster voters add'): on an empty data directory it waits outside the groups' configurations, with "
+            + "no election timer, until the leader admits it. Not for the voters that form a new cluster.")
+    boolean join;
+
     @Option(names = "--http-address", paramLabel = "HOST:PORT",
         description = "Serve GET /livez and /readyz (200, or 503 with the reasons) and /metrics (Prometheus) here "
             + "in plain HTTP, for probes and scrapers: unauthenticated, so bind an address only they reach. Off by "
@@ -177,6 +183,7 @@ public final class Main implements Runnable {
       if (data != null) {
         b.dataDir(data);
       }
+      b.joining(join);
       io.micrometer.prometheusmetrics.PrometheusMeterRegistry metrics = null;
       if (httpAddress != null) {
         metrics = Metrics.prometheus();

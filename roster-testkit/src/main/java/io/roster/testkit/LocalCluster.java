@@ -105,6 +105,9 @@ public final class LocalCluster implements AutoCloseable {
     ca.writeRevocations(tlsDir.resolve("crl.pem"), revoked, Duration.ofDays(30));
   }
 
+  /** Whether the first voters all started: a voter started later on an empty directory joins. */
+  private volatile boolean formed;
+
   /** Starts {@code size} voters named n1..nN, each with data under {@code root/nI}. */
   public static LocalCluster start(Path root, int size, Duration sessionTimeout, Duration requestTimeout) {
     return start(root, size, sessionTimeout, requestTimeout, true);
@@ -127,6 +130,7 @@ public final class LocalCluster implements AutoCloseable {
         for (String id : voters.keySet()) {
           cluster.startVoter(id);
         }
+        cluster.formed = true;
         return cluster;
       } catch (RosterException e) {
         cluster.close();
@@ -195,9 +199,15 @@ public final class LocalCluster implements AutoCloseable {
         .build();
   }
 
-  /** Starts (or restarts, from its data) the voter {@code id}. */
+  /**
+   * Starts (or restarts, from its data) the voter {@code id}; once the cluster has formed, a voter on
+   * an empty data directory starts as joining ({@link RegistryNode.Builder#joining}): it is to be
+   * added, or replaced under its old id, by {@link #membership()}.
+   */
   public Node startVoter(String id) {
-    RegistryNode.Builder b = builder(id).role(Role.VOTER).listenAddress(voters.get(id)).dataDir(root.resolve(id));
+    boolean joining = formed && !Files.isDirectory(root.resolve(id).resolve("raft"));
+    RegistryNode.Builder b = builder(id).role(Role.VOTER).listenAddress(voters.get(id)).dataDir(root.resolve(id))
+        .joining(joining);
     Node node = (Node) (tlsOn ? b.tls(tls(id, io.roster.Tls.CertRole.VOTER, tlsDir.resolve(id))) : b).start();
     nodes.put(id, node);
     return node;

@@ -190,7 +190,10 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
     }
     long incarnation = DataDirIdentity.nextIncarnation(config.dataDir());
     RaftGroup group = RatisWiring.group(config);
-    RaftServer server = config.role() == Role.VOTER ? VoterServer.start(config, group) : null;
+    // a joining voter hosts the cluster's group with no configuration (see Builder.joining): Ratis takes
+    // a server's first group with peers only if they name the server
+    RaftServer server = config.role() == Role.VOTER
+        ? VoterServer.start(config, config.joining() ? RaftGroup.valueOf(group.getGroupId()) : group) : null;
     Node node;
     try {
       node = new Node(config, incarnation, server, group);

@@ -124,6 +124,9 @@ final class VoterServer {
     for (RaftPeer p : server.getDivision(group.getGroupId()).getRaftConf().getCurrentPeers()) {
       stored.put(p.getId().toString(), p.getAddress());
     }
+    if (stored.isEmpty()) {
+      return; // a joining voter on an empty directory: nothing stored yet, the leader brings it
+    }
     String conflict = DataDirIdentity.votersConflict(stored, config.voters());
     if (conflict != null) {
       throw new IllegalArgumentException("node " + config.nodeId() + ": " + conflict + " (data directory "
