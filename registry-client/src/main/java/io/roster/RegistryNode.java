@@ -172,6 +172,14 @@ public interface RegistryNode extends AutoCloseable {
   Health health();
 
   /**
+   * This node's view of itself and of each Raft group it is in (role, leader, term, commit and
+   * applied index, session, registrations per registry), at once and without a network call; the
+   * JSON {@code /status} of {@code roster node --http-address}. Never throws, also once the node is
+   * closed (then with no groups).
+   */
+  NodeStatus status();
+
+  /**
    * The current leader's node id, as this node knows it; empty if none is known. Local, never blocks;
    * may be stale during an election.
    */

@@ -15,8 +15,9 @@ import java.util.function.Supplier;
 /**
  * A node's health over plain HTTP, for probes and load balancers: {@code GET /livez} answers 200
  * while the node is live and 503 when it must be restarted, {@code GET /readyz} 200 while it is
- * ready and 503 while it is not, each with the reasons one per line ({@link Health}); and its
- * metrics in Prometheus' text format on {@code GET /metrics} when it is given them. Nothing is
+ * ready and 503 while it is not, each with the reasons one per line ({@link Health}); its status as
+ * JSON on {@code GET /status} ({@link io.roster.NodeStatus}) and its metrics in Prometheus' text
+ * format on {@code GET /metrics} when it is given them. Nothing is
  * read from a request but its method and path; every other path is 404 and every other method 405.
  * The answers carry no secret, but the port is not authenticated: bind it to an address only
  * probes reach.
@@ -42,17 +43,18 @@ final class HealthEndpoints implements AutoCloseable {
    * @throws UncheckedIOException if it cannot be bound
    */
   static HealthEndpoints start(String hostPort, Supplier<Health> health) {
-    return start(hostPort, health, null);
+    return start(hostPort, health, null, null);
   }
 
   /**
-   * Serves {@code health}, and {@code metrics} (Prometheus' text format) on {@code /metrics} unless
-   * it is null, on {@code hostPort} (port 0: a free one).
+   * Serves {@code health}, {@code status} as JSON on {@code /status} and {@code metrics} (Prometheus'
+   * text format) on {@code /metrics} (each unless null), on {@code hostPort} (port 0: a free one).
    *
    * @throws IllegalArgumentException if the address is not host:port
    * @throws UncheckedIOException if it cannot be bound
    */
-  static HealthEndpoints start(String hostPort, Supplier<Health> health, Supplier<String> metrics) {
+  static HealthEndpoints start(String hostPort, Supplier<Health> health, Supplier<io.roster.NodeStatus> status,
+      Supplier<String> metrics) {
     InetSocketAddress address = address(hostPort);
     // The JDK server reads a request on a worker thread with no time limit by default: a client that
     // sends a byte and stops would hold a worker for good. Bound reading and answering (seconds),
@@ -76,7 +78,7 @@ final class HealthEndpoints implements AutoCloseable {
       return t;
     });
     server.setExecutor(executor);
-    server.createContext("/", exchange -> answer(exchange, health, metrics));
+    server.createContext("/", exchange -> answer(exchange, health, status, metrics));
     server.start();
     return new HealthEndpoints(server, executor);
   }
@@ -107,8 +109,8 @@ final class HealthEndpoints implements AutoCloseable {
     return address;
   }
 
-  private static void answer(HttpExchange exchange, Supplier<Health> health, Supplier<String> metrics)
-      throws IOException {
+  private static void answer(HttpExchange exchange, Supplier<Health> health, Supplier<io.roster.NodeStatus> status,
+      Supplier<String> metrics) throws IOException {
     try (exchange) {
       String method = exchange.getRequestMethod();
       if (!method.equals("GET") && !method.equals("HEAD")) {
@@ -118,7 +120,7 @@ final class HealthEndpoints implements AutoCloseable {
       }
       String path = exchange.getRequestURI().getPath();
       try {
-        route(exchange, path, health, metrics);
+        route(exchange, path, health, status, metrics);
       } catch (RuntimeException e) {
         LOG.warn("{} {}: the node's state could not be read", method, path, e);
         send(exchange, 500, "the node's state could not be read: " + e + "\n");
@@ -126,8 +128,8 @@ final class HealthEndpoints implements AutoCloseable {
     }
   }
 
-  private static void route(HttpExchange exchange, String path, Supplier<Health> health, Supplier<String> metrics)
-      throws IOException {
+  private static void route(HttpExchange exchange, String path, Supplier<Health> health,
+      Supplier<io.roster.NodeStatus> status, Supplier<String> metrics) throws IOException {
     switch (path) {
       case "/livez" -> {
         Health h = health.get();
@@ -137,6 +139,13 @@ final class HealthEndpoints implements AutoCloseable {
         Health h = health.get();
         send(exchange, h.ready() ? 200 : 503, h.ready() ? "ok\n" : lines(h));
       }
+      case "/status" -> {
+        if (status == null) {
+          send(exchange, 404, "not found: this node serves no status\n");
+        } else {
+          send(exchange, 200, Json.write(status.get()) + "\n", "application/json");
+        }
+      }
       case "/metrics" -> {
         if (metrics == null) {
           send(exchange, 404, "not found: this node publishes no metrics\n");
@@ -145,7 +154,7 @@ final class HealthEndpoints implements AutoCloseable {
         }
       }
       default -> send(exchange, 404, "not found: the node serves /livez, /readyz"
-          + (metrics == null ? "" : " and /metrics") + "\n");
+          + (status == null ? "" : ", /status") + (metrics == null ? "" : ", /metrics") + "\n");
     }
   }
 

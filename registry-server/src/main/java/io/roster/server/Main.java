@@ -121,9 +121,9 @@ public final class Main implements Runnable {
     boolean join;
 
     @Option(names = "--http-address", paramLabel = "HOST:PORT",
-        description = "Serve GET /livez and /readyz (200, or 503 with the reasons) and /metrics (Prometheus) here "
-            + "in plain HTTP, for probes and scrapers: unauthenticated, so bind an address only they reach. Off by "
-            + "default.")
+        description = "Serve GET /livez and /readyz (200, or 503 with the reasons), /status (JSON) and /metrics "
+            + "(Prometheus) here in plain HTTP, for probes and scrapers: unauthenticated, so bind an address only "
+            + "they reach. Off by default.")
     String httpAddress;
 
     @Override
@@ -202,13 +202,14 @@ public final class Main implements Runnable {
       HealthEndpoints http = null;
       if (httpAddress != null) {
         try {
-          http = HealthEndpoints.start(httpAddress, node::health, metrics::scrape);
+          http = HealthEndpoints.start(httpAddress, node::health, node::status, metrics::scrape);
         } catch (RuntimeException e) { // cannot bind (in use, not this host's address)
           node.close();
           System.err.println("roster node: " + e.getMessage());
           return 1;
         }
-        System.out.println("node " + id + " serves /livez, /readyz and /metrics on http://" + http.address().getHostString()
+        System.out.println("node " + id + " serves /livez, /readyz, /status and /metrics on http://"
+            + http.address().getHostString()
             + ":" + http.address().getPort());
       }
       HealthEndpoints served = http;

@@ -80,7 +80,7 @@ class MetricsEndpointTest {
     node = RegistryNode.builder().nodeId("m1").voter("m1", address).listenAddress(address)
         .dataDir(dir.resolve("m1")).insecure().sessionTimeout(Duration.ofSeconds(3)).meterRegistry(metrics).start();
     node.ready().get(WAIT.toSeconds(), TimeUnit.SECONDS);
-    http = HealthEndpoints.start("127.0.0.1:0", node::health, metrics::scrape);
+    http = HealthEndpoints.start("127.0.0.1:0", node::health, node::status, metrics::scrape);
     Registry<String> names = node.registry("names", Keys.UNIQUE, ValueCodec.utf8());
     Registry<String> spread = node.registry("spread", Keys.UNIQUE, 2, ValueCodec.utf8());
     LocalProcess p = node.spawn();
@@ -121,6 +121,23 @@ class MetricsEndpointTest {
     Awaitility.await("registrations counted").atMost(WAIT).until(() ->
         sample(get("/metrics").body(), "roster_registrations", "registry=\"names\"", "group=\"cluster\"") == 50
             && sample(get("/metrics").body(), "roster_registrations", "registry=\"spread\"") == 50);
+
+    HttpResponse<String> status = get("/status");
+    assertThat(status.statusCode()).isEqualTo(200);
+    assertThat(status.headers().firstValue("Content-Type")).hasValue("application/json");
+    com.fasterxml.jackson.databind.JsonNode json = Json.mapper().readTree(status.body());
+    assertThat(json.get("nodeId").asText()).isEqualTo("m1");
+    assertThat(json.get("role").asText()).isEqualTo("VOTER");
+    assertThat(json.get("health").get("ready").asBoolean()).isTrue();
+    com.fasterxml.jackson.databind.JsonNode clusterGroup = json.get("groups").get(0);
+    assertThat(clusterGroup.get("name").asText()).isEqualTo("cluster");
+    assertThat(clusterGroup.get("raftRole").asText()).isEqualTo("LEADER");
+    assertThat(clusterGroup.get("leader").asText()).isEqualTo("m1");
+    assertThat(clusterGroup.get("term").asLong()).isPositive();
+    assertThat(clusterGroup.get("commitIndex").asLong()).isGreaterThanOrEqualTo(clusterGroup.get("appliedIndex").asLong());
+    assertThat(clusterGroup.get("sessionOpen").asBoolean()).isTrue();
+    assertThat(clusterGroup.get("registrations").get("names").asLong()).isEqualTo(50);
+    assertThat(json.get("groups")).extracting(g -> g.get("name").asText()).contains("spread#0", "spread#1");
 
     for (int i = 50; i < 100; i++) {
       names.register("k" + i, p, "v");

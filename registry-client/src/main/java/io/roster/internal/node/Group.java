@@ -454,6 +454,26 @@ final class Group {
     mirror.awaitApplied(Revisions.index(revision), node.timeoutMillis()).whenComplete((i, e) -> action.run());
   }
 
+  /** This group as this node sees it now (see {@link io.roster.NodeStatus.Group}). */
+  io.roster.NodeStatus.Group status() {
+    Optional<DivisionInfo> d = division();
+    String role = server == null ? "CLIENT" : d.map(i -> i.getCurrentRole().name()).orElse("NOT_HOSTED");
+    long term = d.map(DivisionInfo::getCurrentTerm).orElse(-1L);
+    Mirror m = mirror.mirror();
+    java.util.Map<String, Long> registrations = new java.util.TreeMap<>();
+    for (io.roster.schema.RegistryDescriptor r : m.registries()) {
+      Mirror.RegistryState state = m.registryState(r.name());
+      if (state != null && r.partitions() <= 1) {
+        registrations.put(r.name(), state.size());
+      }
+    }
+    SessionKeeper s = session;
+    boolean open = s.ready().isDone() && !s.ready().isCompletedExceptionally() && !node.expired();
+    return new io.roster.NodeStatus.Group(label, raftGroup.getGroupId().getUuid().toString(), role,
+        knownLeader().map(RaftPeerId::toString).orElse(null), term, commitIndex(), m.appliedIndex(), open,
+        registrations);
+  }
+
   /** Whether this node knows the group's leader (see {@link #knownLeader}). */
   boolean hasLeader() {
     return knownLeader().isPresent();

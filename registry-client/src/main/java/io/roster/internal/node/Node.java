@@ -538,6 +538,19 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
   }
 
   @Override
+  public io.roster.NodeStatus status() {
+    List<io.roster.NodeStatus.Group> out = new ArrayList<>();
+    for (Group g : groups()) {
+      try {
+        out.add(g.status());
+      } catch (RuntimeException closing) {
+        // a group closing as the node closes: left out
+      }
+    }
+    return new io.roster.NodeStatus(nodeId(), config.role(), incarnation, health(), out);
+  }
+
+  @Override
   public List<Member> members() {
     List<Member> members = new ArrayList<>();
     for (Session s : mirror().openSessions()) {
