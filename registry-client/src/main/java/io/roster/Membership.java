@@ -10,14 +10,15 @@ import java.util.Map;
  *
  * <pre>{@code
  * try (Membership m = Membership.connect("roster", Map.of("n1", "10.0.0.1:7001"), Tls.pem(cert, key, ca))) {
- *   m.addVoter("n4", "10.0.0.4:7001");   // n4 runs already, started with the voters list that names it
+ *   m.addVoter("n4", "10.0.0.4:7001");   // n4 runs already, joining, started with the voters list that names it
  *   m.removeVoter("n1");                  // then stop n1
  * }
  * }</pre>
  *
  * <p>Replacing a voter whose disk was lost: stop it, {@link #removeVoter} it, give it an empty data
- * directory, start it (same id and address, or new ones) with the current voters list, and
- * {@link #addVoter} it: it joins as a new member and receives the state from the leader.
+ * directory, start it (same id and address, or new ones) with the current voters list and {@code
+ * joining(true)} ({@code roster node --join}), and {@link #addVoter} it: it joins as a new member and
+ * receives the state from the leader.
  */
 public final class Membership implements AutoCloseable {
   private final MembershipAdmin admin;
@@ -61,6 +62,16 @@ public final class Membership implements AutoCloseable {
    */
   public void removeVoter(String id) {
     admin.removeVoter(id);
+  }
+
+  /**
+   * Every Raft group as its leader describes it, and each voter as it describes itself (role, commit
+   * and applied index, lag, last contact): the cluster's group first.
+   *
+   * @throws RosterException if no voter answers, or the certificate is not an admin's
+   */
+  public ClusterStatus status() {
+    return admin.status();
   }
 
   /**

@@ -77,6 +77,77 @@ class MembershipTest {
   }
 
   @Test
+  void rosterStatusShowsEveryGroupAndVoterAndTurnsDegradedWhenAVoterIsDown() throws Exception {
+    cluster = LocalCluster.start(dir, 3, Duration.ofSeconds(3), Duration.ofSeconds(10));
+    cluster.awaitReady(WAIT);
+    Registry<String> spread = cluster.node("n1").registry("spread", Keys.UNIQUE, 2, ValueCodec.utf8());
+    LocalProcess p = cluster.node("n1").spawn();
+    for (int i = 0; i < 20; i++) {
+      spread.register("k" + i, p, "v");
+    }
+    Path admin = dir.resolve("admin");
+    io.roster.testkit.CertificateAuthority.Issued ops = cluster.ca().issue("ops", io.roster.Tls.CertRole.ADMIN,
+        List.of("127.0.0.1"), Duration.ofDays(1));
+    ops.save(admin);
+    Path ca = cluster.tlsDir().resolve(io.roster.testkit.CertificateAuthority.CA_FILE);
+    List<String> reach = List.of("--voters", "n1=" + cluster.voters().get("n1") + ",n2=" + cluster.voters().get("n2"),
+        "--tls-cert", ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(),
+        "--tls-ca", ca.toString());
+
+    IntegrityTest.Run table = IntegrityTest.roster(args("status", reach));
+    assertThat(table.exit()).as(table.output()).isZero();
+    assertThat(table.output()).contains("GROUP", "ROLE", "APPLIED", "cluster ", "partition ", "LEADER", "FOLLOWER",
+        "n1", "n2", "n3", cluster.voters().get("n3"), "healthy");
+
+    IntegrityTest.Run json = IntegrityTest.roster(args("status", reach, "--json"));
+    assertThat(json.exit()).as(json.output()).isZero();
+    com.fasterxml.jackson.databind.JsonNode groups = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(json.output()).get("groups");
+    assertThat(groups).hasSize(3); // the cluster's group and two partitions
+    assertThat(groups.get(0).get("cluster").asBoolean()).isTrue();
+    for (com.fasterxml.jackson.databind.JsonNode g : groups) {
+      assertThat(g.get("leader").asText()).isIn("n1", "n2", "n3");
+      assertThat(g.get("term").asLong()).isPositive();
+      assertThat(g.get("members")).hasSize(3).allSatisfy(m -> {
+        assertThat(m.get("reachable").asBoolean()).isTrue();
+        assertThat(m.get("appliedIndex").asLong()).isPositive();
+      });
+    }
+
+    // a voter down: still answered by the others, degraded (exit 3), the voter unreachable
+    String down = cluster.leader().nodeId().equals("n3") ? "n2" : "n3";
+    cluster.crash(down);
+    IntegrityTest.Run degraded = IntegrityTest.roster(args("status", reach, "--json"));
+    assertThat(degraded.exit()).as(degraded.output()).isEqualTo(3);
+    com.fasterxml.jackson.databind.JsonNode first = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(degraded.output()).get("groups").get(0);
+    assertThat(first.get("members")).anySatisfy(m -> {
+      assertThat(m.get("nodeId").asText()).isEqualTo(down);
+      assertThat(m.get("reachable").asBoolean()).isFalse();
+      assertThat(m.get("role").asText()).isEqualTo("UNREACHABLE");
+    });
+
+    // a client certificate may not
+    Path client = dir.resolve("client");
+    io.roster.testkit.CertificateAuthority.Issued c9 = cluster.ca().issue("c9", io.roster.Tls.CertRole.CLIENT,
+        List.of("127.0.0.1"), Duration.ofDays(1));
+    c9.save(client);
+    IntegrityTest.Run refused = IntegrityTest.roster("status", "--voters", "n1=" + cluster.voters().get("n1"),
+        "--tls-cert", c9.certFile(client).toString(), "--tls-key", c9.keyFile(client).toString(), "--tls-ca",
+        ca.toString());
+    assertThat(refused.exit()).as(refused.output()).isEqualTo(1);
+    assertThat(refused.output()).contains("admin certificate");
+  }
+
+  private static String[] args(String command, List<String> reach, String... more) {
+    List<String> all = new java.util.ArrayList<>();
+    all.add(command);
+    all.addAll(reach);
+    all.addAll(List.of(more));
+    return all.toArray(new String[0]);
+  }
+
+  @Test
   void addRemoveAndReplaceVotersUnderLoadLoseNoAcknowledgedWrite() throws Exception {
     cluster = LocalCluster.start(dir, 3, Duration.ofSeconds(3), Duration.ofSeconds(10));
     cluster.awaitReady(WAIT);

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 /** The {@code roster} command: a local cluster demo, or one standalone node. */
 @Command(name = "roster", mixinStandardHelpOptions = true, version = "roster 0.1.0",
     description = "A Raft-replicated process registry for the JVM.",
-    subcommands = {Main.Demo.class, Main.NodeCommand.class, CertCommand.class, VotersCommand.class,
+    subcommands = {Main.Demo.class, Main.NodeCommand.class, CertCommand.class, VotersCommand.class, StatusCommand.class,
         SnapshotCommand.class})
 public final class Main implements Runnable {
   /** Held so that the level sticks: shaded gRPC logs its transport choice through java.util.logging. */

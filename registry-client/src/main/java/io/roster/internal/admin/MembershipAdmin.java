@@ -169,6 +169,70 @@ public final class MembershipAdmin implements AutoCloseable {
     }
   }
 
+  /**
+   * Every group as its leader describes it, and each of its voters as it describes itself: the
+   * cluster's group first. A voter that does not answer within a short bound is reported unreachable
+   * with what the leader knows of it.
+   */
+  public io.roster.ClusterStatus status() {
+    List<io.roster.ClusterStatus.Group> out = new ArrayList<>();
+    for (RaftGroupId g : groups()) {
+      GroupInfoReply leader;
+      try {
+        leader = info(g);
+      } catch (RosterException noLeader) {
+        out.add(new io.roster.ClusterStatus.Group(g.getUuid().toString(), g.equals(clusterGroup), null, -1, -1,
+            List.of()));
+        continue;
+      }
+      long commit = leader.getLogInfoProto().getCommitted().getIndex();
+      java.util.Map<String, Long> known = new java.util.HashMap<>();
+      leader.getCommitInfos().forEach(c -> known.put(c.getServer().getId().toStringUtf8(), c.getCommitIndex()));
+      java.util.Map<String, Long> contact = new java.util.HashMap<>();
+      leader.getRoleInfoProto().getLeaderInfo().getFollowerInfoList()
+          .forEach(f -> contact.put(f.getId().getId().toStringUtf8(), f.getLastRpcElapsedTimeMs()));
+      String leaderId = leader.getRoleInfoProto().getSelf().getId().toStringUtf8();
+      List<io.roster.ClusterStatus.Member> members = new ArrayList<>();
+      for (RaftPeer p : leader.getGroup().getPeers()) {
+        String id = p.getId().toString();
+        long lastContact = id.equals(leaderId) ? 0 : contact.getOrDefault(id, -1L);
+        GroupInfoReply own = id.equals(leaderId) ? leader : memberInfo(p, g);
+        if (own == null) {
+          long c = known.getOrDefault(id, -1L);
+          members.add(new io.roster.ClusterStatus.Member(id, p.getAddress(), false, "UNREACHABLE", c, -1,
+              Math.max(0, commit - Math.max(c, 0)), lastContact));
+        } else {
+          long applied = own.getLogInfoProto().getApplied().getIndex();
+          members.add(new io.roster.ClusterStatus.Member(id, p.getAddress(), true,
+              own.getRoleInfoProto().getRole().name(), own.getLogInfoProto().getCommitted().getIndex(), applied,
+              Math.max(0, commit - applied), lastContact));
+        }
+      }
+      members.sort(java.util.Comparator.comparing(io.roster.ClusterStatus.Member::nodeId));
+      out.add(new io.roster.ClusterStatus.Group(g.getUuid().toString(), g.equals(clusterGroup), leaderId,
+          leader.getRoleInfoProto().getLeaderInfo().getTerm(), commit, members));
+    }
+    return new io.roster.ClusterStatus(out);
+  }
+
+  /** Group {@code g} as voter {@code p} describes it, or null if it does not answer within a few seconds. */
+  private GroupInfoReply memberInfo(RaftPeer p, RaftGroupId g) {
+    try (RaftClient c = client(RaftGroup.valueOf(clusterGroup, p), MEMBER_INFO_MILLIS, 1)) {
+      GroupInfoReply reply = c.getGroupManagementApi(p.getId()).info(g);
+      return reply.isSuccess() ? reply : null;
+    } catch (IOException | RuntimeException e) {
+      if (RaftAccess.refused(e)) {
+        throw new RosterException("voter " + p.getId() + " refuses this certificate (an admin certificate is "
+            + "needed): " + e.getMessage(), e);
+      }
+      LOG.debug("{} does not answer: {}", p.getId(), e.toString());
+      return null;
+    }
+  }
+
+  /** How long a member is given to describe itself in {@link #status()}. */
+  private static final long MEMBER_INFO_MILLIS = 3_000;
+
   /** The cluster's group first, then the partition groups, as the cluster group's leader lists them. */
   private List<RaftGroupId> groups() {
     String leader = info(clusterGroup).getRoleInfoProto().getSelf().getId().toStringUtf8();
@@ -231,15 +295,19 @@ public final class MembershipAdmin implements AutoCloseable {
   }
 
   RaftClient client(RaftGroup group) {
+    return client(group, ATTEMPT_MILLIS, ATTEMPTS);
+  }
+
+  private RaftClient client(RaftGroup group, long attemptMillis, int attempts) {
     RaftProperties p = new RaftProperties();
-    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(ATTEMPT_MILLIS, TimeUnit.MILLISECONDS));
+    RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(attemptMillis, TimeUnit.MILLISECONDS));
     Parameters parameters = new Parameters();
     if (tls != null) {
       GrpcConfigKeys.TLS.setConf(parameters, new GrpcTlsConfig(tls.keyManager(), tls.trustManager(), true));
     }
     return RaftClient.newBuilder().setClientId(ClientId.randomId()).setProperties(p).setParameters(parameters)
         .setRaftGroup(group)
-        .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(ATTEMPTS,
+        .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(attempts,
             TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
         .build();
   }
