@@ -62,6 +62,12 @@ public final class Load implements Callable<Integer> {
           + "voter as its leader); a list such as 1,4 measures each in turn (default: ${DEFAULT-VALUE})")
   List<Integer> partitions;
 
+  @Option(names = "--metrics", split = ",", defaultValue = "off",
+      description = "With --cluster processes: on gives each node process --http-address (its Micrometer meters, "
+          + "Prometheus' registry) and the load's client node a registry too; a list such as on,off measures each "
+          + "in turn, to see what the metrics cost (default: ${DEFAULT-VALUE})")
+  List<String> metrics;
+
   @Option(names = "--csv", description = "Also append results to this CSV file")
   Path csv;
 
@@ -97,14 +103,28 @@ public final class Load implements Callable<Integer> {
         throw new IllegalArgumentException("--tls takes on, off or on,off; was " + mode);
       }
     }
+    for (String mode : metrics) {
+      if (!mode.equals("on") && !mode.equals("off")) {
+        throw new IllegalArgumentException("--metrics takes on, off or on,off; was " + mode);
+      }
+      if (mode.equals("on") && !cluster.equals("processes")) {
+        throw new IllegalArgumentException("--metrics on needs --cluster processes");
+      }
+    }
     for (String mode : tls) {
-      int code = runCluster(mode.equals("on"));
-      if (code != 0) {
-        return code;
+      for (String m : metrics) {
+        metricsOn = m.equals("on");
+        int code = runCluster(mode.equals("on"));
+        if (code != 0) {
+          return code;
+        }
       }
     }
     return 0;
   }
+
+  /** Whether the cluster being measured publishes metrics (see --metrics). */
+  private boolean metricsOn;
 
   private int runCluster(boolean tlsOn) throws Exception {
     Path data = Files.createTempDirectory("roster-load-");
@@ -121,13 +141,14 @@ public final class Load implements Callable<Integer> {
       } else {
         throw new IllegalArgumentException("--cluster must be in-jvm or processes");
       }
-      out.printf("cluster: %s, %s, %d cores; %s warm-up, %s measured per point%n", cluster,
-          tlsOn ? "mutual TLS" : "plaintext (insecure)", Runtime.getRuntime().availableProcessors(), warmup, duration);
+      out.printf("cluster: %s, %s, metrics %s, %d cores; %s warm-up, %s measured per point%n", cluster,
+          tlsOn ? "mutual TLS" : "plaintext (insecure)", metricsOn ? "on" : "off",
+          Runtime.getRuntime().availableProcessors(), warmup, duration);
       out.println(Point.HEADER);
       for (int parts : partitions) {
         for (String workload : workloads) {
           for (int n : inFlight) {
-            String system = (tlsOn ? "roster" : "roster-pt") + (parts > 1 ? "-p" + parts : "");
+            String system = (tlsOn ? "roster" : "roster-pt") + (parts > 1 ? "-p" + parts : "") + (metricsOn ? "-m" : "");
             Point p = run(system, workload, n, parts, nodes);
             out.println(p.row());
             if (csv != null) {
@@ -163,7 +184,7 @@ public final class Load implements Callable<Integer> {
       throw new IllegalArgumentException(rosterJar + " is missing: run mvn -B -DskipTests package first");
     }
     Map<String, String> voters = new LinkedHashMap<>();
-    List<Integer> ports = io.roster.testkit.LocalCluster.freePorts(3);
+    List<Integer> ports = io.roster.testkit.LocalCluster.freePorts(metricsOn ? 6 : 3);
     for (int i = 1; i <= 3; i++) {
       voters.put("n" + i, "127.0.0.1:" + ports.get(i - 1));
     }
@@ -183,6 +204,9 @@ public final class Load implements Callable<Integer> {
       }
       command.addAll(List.of("-jar", rosterJar.toString(), "node", "--id", id, "--voters", votersArg, "--data",
           data.resolve(id).toString()));
+      if (metricsOn) { // the node's meters in Prometheus' registry (not scraped during the run)
+        command.addAll(List.of("--http-address", "127.0.0.1:" + ports.get(2 + Integer.parseInt(id.substring(1)))));
+      }
       if (tlsOn) {
         CertificateAuthority.Issued issued = ca.issue(id, Tls.CertRole.VOTER, List.of("127.0.0.1"), Duration.ofDays(1));
         issued.save(tlsDir);
@@ -194,8 +218,11 @@ public final class Load implements Callable<Integer> {
       processes.add(new ProcessBuilder(command)
           .redirectErrorStream(true).redirectOutput(data.resolve(id + ".log").toFile()).start());
     }
+    // A 15 s session: the three node JVMs start and compile at once on the same cores, and a self-fencing
+    // client with 5 s gave up its session during that start in 2 of 4 runs (no leader that had heard a
+    // majority answered its heartbeats for 5 s), leaving the run without a session.
     RegistryNode.Builder b = RegistryNode.builder().nodeId("load").role(Role.CLIENT)
-        .requestTimeout(Duration.ofSeconds(10));
+        .requestTimeout(Duration.ofSeconds(10)).sessionTimeout(Duration.ofSeconds(15));
     if (tlsOn) {
       // creating a partitioned registry (Raft groups of its own) takes a voter or admin certificate
       Tls.CertRole role = partitions != null && partitions.stream().anyMatch(n -> n > 1) ? Tls.CertRole.ADMIN
@@ -205,6 +232,9 @@ public final class Load implements Callable<Integer> {
       b.insecure();
     }
     voters.forEach(b::voter);
+    if (metricsOn) {
+      b.meterRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+    }
     RegistryNode client = b.start();
     client.ready().get(60, TimeUnit.SECONDS);
     return client;
