@@ -16,6 +16,10 @@ import java.util.concurrent.CompletableFuture;
  * close it to leave the cluster (its processes die and its registrations are removed).
  *
  * <p>Thread-safe.
+ *
+ * <p>This file is long because it is a node's whole public surface, each method with its contract,
+ * and its builder with every setting's bounds: splitting them would scatter what a user reads in one
+ * place.
  */
 public interface RegistryNode extends AutoCloseable {
 
