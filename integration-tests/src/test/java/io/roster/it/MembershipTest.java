@@ -281,6 +281,23 @@ class MembershipTest {
         assertThat(there.whereisConsistent(prefix + i)).as(prefix + i).isEqualTo(owner.pid());
       }
     }
+
+    // what n2 learned survives a restart: it became a voter of the cluster's group after 'spread' was created
+    long created = replaced.mirror().registry("spread").revision();
+    org.apache.ratis.protocol.RaftGroupId clusterGroup = replaced.raftGroup().getGroupId();
+    cluster.stop("n2");
+    Node restarted = cluster.startVoter("n2");
+    io.roster.ratis.RegistryStateMachine sm = (io.roster.ratis.RegistryStateMachine)
+        restarted.raftServer().getDivision(clusterGroup).getStateMachine();
+    assertThat(sm.becameVoterAfter(created)).as("joined after the registry's creation, recorded across a restart")
+        .isTrue();
+    assertThat(java.nio.file.Files.readString(dir.resolve("n2").resolve("raft")
+        .resolve(clusterGroup.getUuid().toString()).resolve(io.roster.ratis.RegistryStateMachine.MEMBERSHIP_FILE)))
+        .contains("voter=true");
+    // and a voter of old does not count as late
+    io.roster.ratis.RegistryStateMachine old = (io.roster.ratis.RegistryStateMachine)
+        writer.raftServer().getDivision(clusterGroup).getStateMachine();
+    assertThat(old.becameVoterAfter(created)).isFalse();
   }
 
   /**

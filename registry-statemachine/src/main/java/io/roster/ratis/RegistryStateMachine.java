@@ -153,8 +153,12 @@ public class RegistryStateMachine extends BaseStateMachine {
     if (seeds != null) {
       storage.adopt(seeds.resolve(groupId.getUuid().toString()), dbDir);
     }
-    // a new replica has been no voter until a configuration names it; a restarted one was one
-    votingMember = storage.getLatestSnapshot() == null && !Files.exists(dbDir.resolve("CURRENT")) ? Boolean.FALSE : null;
+    // a new replica has been no voter until a configuration names it; a restarted one knows what it
+    // recorded (else, a directory from before that was recorded, it was a voter)
+    membershipFile = raftStorage.getStorageDir().getRoot().toPath().resolve(MEMBERSHIP_FILE);
+    boolean fresh = storage.getLatestSnapshot() == null && !Files.exists(dbDir.resolve("CURRENT"));
+    votingMember = fresh ? Boolean.FALSE : null;
+    readMembership();
     getLifeCycle().startAndTransition(() -> {
       openReplica();
       SnapshotInfo snapshot = storage.getLatestSnapshot();
@@ -363,18 +367,63 @@ public class RegistryStateMachine extends BaseStateMachine {
       org.apache.ratis.proto.RaftProtos.RaftConfigurationProto conf) {
     org.apache.ratis.thirdparty.com.google.protobuf.ByteString self = getId().toByteString();
     boolean member = conf.getPeersList().stream().anyMatch(p -> p.getId().equals(self));
+    Boolean before = votingMember;
+    long joinedBefore = joinedAtIndex;
     if (member && Boolean.FALSE.equals(votingMember)) {
       joinedAtIndex = index;
     }
     votingMember = member;
+    if (!Boolean.valueOf(member).equals(before) || joinedAtIndex != joinedBefore) {
+      writeMembership();
+    }
+  }
+
+  /** Where this replica records {@link #becameVoterAfter}'s facts: they outlive its log across restarts. */
+  public static final String MEMBERSHIP_FILE = "roster-membership.properties";
+  private volatile Path membershipFile;
+
+  private void readMembership() {
+    Path f = membershipFile;
+    if (f == null || !Files.exists(f)) {
+      return;
+    }
+    java.util.Properties p = new java.util.Properties();
+    try (java.io.Reader r = Files.newBufferedReader(f, java.nio.charset.StandardCharsets.UTF_8)) {
+      p.load(r);
+      String member = p.getProperty("voter");
+      long joined = Long.parseLong(p.getProperty("joinedAtIndex", "-1"));
+      if (!"true".equals(member) && !"false".equals(member)) {
+        throw new IllegalArgumentException("voter is '" + member + "'");
+      }
+      votingMember = Boolean.valueOf(member);
+      joinedAtIndex = joined;
+    } catch (IOException | RuntimeException e) {
+      // advisory: without it, a restarted replica counts as a voter of old (as before it was kept)
+      LOG.warn("{}: {} is unreadable ({}); taking this replica for a voter of old", getId(), f, e.toString());
+    }
+  }
+
+  private void writeMembership() {
+    Path f = membershipFile;
+    if (f == null) {
+      return;
+    }
+    try {
+      Path tmp = f.resolveSibling(MEMBERSHIP_FILE + ".tmp");
+      Files.writeString(tmp, "# Roster: whether this replica is a voter of its group, and since which Raft index\n"
+          + "voter=" + votingMember + "\njoinedAtIndex=" + joinedAtIndex + "\n", java.nio.charset.StandardCharsets.UTF_8);
+      Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      LOG.warn("{}: cannot record its membership in {}: {}", getId(), f, e.toString());
+    }
   }
 
   /**
    * Whether this peer is a voter of the group only since after {@code index}, or is none now, as far
-   * as the configurations it applied (or installed) since it started with an empty store tell: a
-   * voter added since, or replaced under its old id, replays a log in which it is absent, or present
-   * and then removed, up to the entry that admits it. False for a voter since the group's first
-   * entry, and for one restarted on its own store (it was a voter before).
+   * as the configurations it applied (or installed) since it started with an empty store tell (kept
+   * in {@value #MEMBERSHIP_FILE} across restarts): a voter added since, or replaced under its old id,
+   * replays a log in which it is absent, or present and then removed, up to the entry that admits it.
+   * False for a voter since the group's first entry, and for a replica from before this was kept.
    */
   public boolean becameVoterAfter(long index) {
     return Boolean.FALSE.equals(votingMember) || joinedAtIndex > index;

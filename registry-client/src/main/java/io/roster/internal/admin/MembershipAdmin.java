@@ -172,10 +172,11 @@ public final class MembershipAdmin implements AutoCloseable {
   /**
    * Every group as its leader describes it, and each of its voters as it describes itself: the
    * cluster's group first. A voter that does not answer within a short bound is reported unreachable
-   * with what the leader knows of it.
+   * with what the leader knows of it, in every group, and asked only once.
    */
   public io.roster.ClusterStatus status() {
     List<io.roster.ClusterStatus.Group> out = new ArrayList<>();
+    java.util.Set<RaftPeerId> silent = new java.util.HashSet<>(); // asked once per call, not once per group
     for (RaftGroupId g : groups()) {
       GroupInfoReply leader;
       try {
@@ -196,7 +197,10 @@ public final class MembershipAdmin implements AutoCloseable {
       for (RaftPeer p : leader.getGroup().getPeers()) {
         String id = p.getId().toString();
         long lastContact = id.equals(leaderId) ? 0 : contact.getOrDefault(id, -1L);
-        GroupInfoReply own = id.equals(leaderId) ? leader : memberInfo(p, g);
+        GroupInfoReply own = id.equals(leaderId) ? leader : silent.contains(p.getId()) ? null : memberInfo(p, g);
+        if (own == null) {
+          silent.add(p.getId());
+        }
         if (own == null) {
           long c = known.getOrDefault(id, -1L);
           members.add(new io.roster.ClusterStatus.Member(id, p.getAddress(), false, "UNREACHABLE", c, -1,

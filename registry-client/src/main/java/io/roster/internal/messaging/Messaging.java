@@ -112,7 +112,7 @@ public final class Messaging implements AutoCloseable {
   private final Map<String, Peer> peers = new ConcurrentHashMap<>();
   private final AtomicLong callIds = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
-  private final AtomicLong sent = new AtomicLong();
+  private final java.util.concurrent.atomic.LongAdder sent = new java.util.concurrent.atomic.LongAdder();
   private final long fullMailboxWaitMillis;
   /** Retries deliveries into full mailboxes. */
   private final java.util.concurrent.ScheduledExecutorService retries;
@@ -207,14 +207,14 @@ public final class Messaging implements AutoCloseable {
     }
     boolean queued = peer.send(frame(to, body, 0));
     if (queued) {
-      sent.incrementAndGet();
+      sent.increment();
     }
     return queued;
   }
 
   /** Messages and calls this node's processes sent to other nodes (queued for their peer). */
   public long sent() {
-    return sent.get();
+    return sent.sum();
   }
 
   public CompletableFuture<byte[]> call(Pid to, byte[] body, Duration timeout) {
@@ -245,7 +245,7 @@ public final class Messaging implements AutoCloseable {
     }
     long id = callIds.incrementAndGet();
     peer.call(id, frame(to, body, id), answer);
-    sent.incrementAndGet();
+    sent.increment();
     return withTimeout(answer, to, timeout, () -> peer.cancel(id));
   }
 

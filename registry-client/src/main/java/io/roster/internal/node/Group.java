@@ -279,7 +279,8 @@ final class Group {
         org.apache.ratis.server.RaftServer.Division d = server.getDivision(raftGroup.getGroupId());
         if (!d.getInfo().isAlive() && !node.isClosed()) {
           notReady.add(label + ": Raft shut this voter's replica of the group down (it found itself outside the "
-              + "group's configuration): remove the member and add it again");
+              + "group's configuration, or its log or state machine failed: see the log); it serves nothing "
+              + "until the node restarts, or is removed and added again");
           return;
         }
         long lag = d.getRaftLog().getLastCommittedIndex() - d.getInfo().getLastAppliedIndex();
@@ -481,7 +482,7 @@ final class Group {
 
   /** Read barriers this node asked of the leader since it started. */
   long barriersTaken() {
-    return barriers.get();
+    return barriers.sum();
   }
 
   /** The group's commit index as this voter knows it; -1 on a client or when the group is not open here. */
@@ -498,10 +499,10 @@ final class Group {
     return mirror instanceof StreamMirror stream ? stream.silentMillis() : -1;
   }
 
-  private final java.util.concurrent.atomic.AtomicLong barriers = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.LongAdder barriers = new java.util.concurrent.atomic.LongAdder();
 
   private CompletableFuture<Long> takeBarrier() {
-    barriers.incrementAndGet();
+    barriers.increment();
     Query q = Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build();
     Message m = Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray()));
     // A voter reads through itself: Ratis asks the leader for the read index and waits until this

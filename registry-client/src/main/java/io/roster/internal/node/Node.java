@@ -540,7 +540,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
   @Override
   public io.roster.NodeStatus status() {
     List<io.roster.NodeStatus.Group> out = new ArrayList<>();
-    for (Group g : groups()) {
+    for (Group g : closed ? List.<Group>of() : groups()) {
       try {
         out.add(g.status());
       } catch (RuntimeException closing) {
@@ -623,6 +623,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
     callbackPool.shutdown(); // lets queued completions run
     groups().forEach(Group::close);
     Failures.closeQuietly(server);
+    metrics.close(); // again: a refresh under way as the node closed may have put its rows back
     LOG.info("node {} stopped", nodeId());
   }
 

@@ -70,8 +70,15 @@ final class NodeMetrics {
 
   private <M extends Meter> M keep(M meter) {
     meters.add(meter);
+    if (closed) { // registered by a write that ended as the node closed
+      meters.remove(meter);
+      registry.remove(meter);
+    }
     return meter;
   }
+
+  /** Set once the node closes: nothing is registered or recounted after. */
+  private volatile boolean closed;
 
   /** The node's own meters: messages sent and dropped. */
   void bindNode(Node node) {
@@ -143,7 +150,7 @@ final class NodeMetrics {
 
   /** A write's end: counted by command and result, and timed. */
   void written(long startNanos, String group, Command command, Result result, Throwable error) {
-    if (registry == null) {
+    if (registry == null || closed) {
       return;
     }
     writeLatency.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
@@ -189,7 +196,7 @@ final class NodeMetrics {
 
   /** Refreshes the registrations per registry (from this node's mirrors). */
   void refreshRegistrations(List<Group> groups) {
-    if (registry == null) {
+    if (registry == null || closed) {
       return;
     }
     List<MultiGauge.Row<?>> rows = new ArrayList<>();
@@ -210,8 +217,14 @@ final class NodeMetrics {
     if (registry == null) {
       return;
     }
+    closed = true;
     registrations.register(List.of(), true);
-    meters.forEach(registry::remove);
+    for (Meter m : meters) {
+      registry.remove(m);
+    }
     meters.clear();
+    registry.remove(writeLatency);
+    registry.remove(consistentReadLatency);
+    registry.remove(callLatency);
   }
 }

@@ -184,7 +184,6 @@ public final class StreamMirror implements MirrorSource {
         m.advanceTo(r.getAppliedIndex());
         history.append(m.appliedIndex(), null);
         waiters.advance(m.appliedIndex());
-        answeredNanos = System.nanoTime();
       } catch (IllegalArgumentException e) {
         LOG.warn("{}: change stream from {} out of step ({}); reloading", nodeId, peer, e.getMessage());
         reload = true;
@@ -261,14 +260,16 @@ public final class StreamMirror implements MirrorSource {
     return query(client, q, peer, minIndex);
   }
 
-  /** Asks {@code peer} once it has applied {@code minIndex}. */
-  private static QueryResult query(RaftClient client, Query q, RaftPeerId peer, long minIndex) throws Exception {
+  /** Asks {@code peer} once it has applied {@code minIndex}; an answer counts as the stream being heard. */
+  private QueryResult query(RaftClient client, Query q, RaftPeerId peer, long minIndex) throws Exception {
     RaftClientReply reply = client.io().sendStaleRead(
         Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())), minIndex, peer);
     if (!reply.isSuccess()) {
       throw reply.getException();
     }
-    return QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+    QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+    answeredNanos = System.nanoTime(); // a load's chunks and a COMPACTED answer too: the stream is alive
+    return r;
   }
 
   private static void sleep(long millis) {
