@@ -118,6 +118,10 @@ class MetricsEndpointTest {
     assertThat(samples(before, "roster_messages_dropped_total")).isNotEmpty();
     assertThat(samples(before, "roster_snapshot_duration_seconds_count")).isNotEmpty();
     assertThat(samples(before, "jvm_memory_used_bytes")).isNotEmpty();
+    // Ratis' own, tagged with the node and its member: the log's fsync among them
+    assertThat(samples(before, "ratis_log_worker_flushTime_count_total").keySet())
+        .anySatisfy(k -> assertThat(k).contains("node=\"m1\"", "group=\"group-"));
+    assertThat(samples(before, "ratis_")).hasSizeGreaterThan(20);
     Awaitility.await("registrations counted").atMost(WAIT).until(() ->
         sample(get("/metrics").body(), "roster_registrations", "registry=\"names\"", "group=\"cluster\"") == 50
             && sample(get("/metrics").body(), "roster_registrations", "registry=\"spread\"") == 50);
@@ -151,6 +155,7 @@ class MetricsEndpointTest {
 
     node.close();
     assertThat(samples(get("/metrics").body(), "roster_")).as("the node's meters leave with it").isEmpty();
+    assertThat(samples(get("/metrics").body(), "ratis_")).as("and Ratis' with them").isEmpty();
     node = null;
   }
 }

@@ -180,6 +180,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
   /** Starts a node as the builder describes; see {@link RegistryNode.Builder#start()}. */
   public static Node start(NodeConfig config) {
     io.roster.ratis.RatisEmbedding.init();
+    RatisMeters.install(); // before Ratis' first metric registry: one reporter for the process
     if (config.tls() != null) {
       NodeTls.checkOwn(config.tls(), config.nodeId(), config.role());
     } else {

@@ -80,11 +80,15 @@ final class NodeMetrics {
   /** Set once the node closes: nothing is registered or recounted after. */
   private volatile boolean closed;
 
-  /** The node's own meters: messages sent and dropped. */
+  /** Ratis' own metrics of this node's divisions (see {@link RatisMeters}); null with no registry. */
+  private volatile RatisMeters ratis;
+
+  /** The node's own meters: messages sent and dropped; and Ratis' metrics of its divisions. */
   void bindNode(Node node) {
     if (registry == null) {
       return;
     }
+    ratis = RatisMeters.start(node.nodeId(), registry);
     keep(FunctionCounter.builder("roster.messages.sent", node, Node::messagesSent)
         .description("messages this node's processes sent to processes on other nodes").tags(nodeTags)
         .register(registry));
@@ -218,6 +222,10 @@ final class NodeMetrics {
       return;
     }
     closed = true;
+    RatisMeters r = ratis;
+    if (r != null) {
+      r.close();
+    }
     registrations.register(List.of(), true);
     for (Meter m : meters) {
       registry.remove(m);
