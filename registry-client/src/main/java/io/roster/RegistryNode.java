@@ -17,7 +17,7 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Thread-safe.
  *
- * <p>This file is long because it is a node's whole public surface, each method with its contract,
+ * <p>This file is large because it is a node's whole public surface, each method with its contract,
  * and its builder with every setting's bounds: splitting them would scatter what a user reads in one
  * place.
  */
