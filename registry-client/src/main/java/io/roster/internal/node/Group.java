@@ -460,19 +460,28 @@ final class Group {
     Optional<DivisionInfo> d = division();
     String role = server == null ? "CLIENT" : d.map(i -> i.getCurrentRole().name()).orElse("NOT_HOSTED");
     long term = d.map(DivisionInfo::getCurrentTerm).orElse(-1L);
-    Mirror m = mirror.mirror();
-    java.util.Map<String, Long> registrations = new java.util.TreeMap<>();
-    for (io.roster.schema.RegistryDescriptor r : m.registries()) {
-      Mirror.RegistryState state = m.registryState(r.name());
-      if (state != null && r.partitions() <= 1) {
-        registrations.put(r.name(), state.size());
-      }
-    }
     SessionKeeper s = session;
     boolean open = s.ready().isDone() && !s.ready().isCompletedExceptionally() && !node.expired();
     return new io.roster.NodeStatus.Group(label, raftGroup.getGroupId().getUuid().toString(), role,
-        knownLeader().map(RaftPeerId::toString).orElse(null), term, commitIndex(), m.appliedIndex(), open,
-        registrations);
+        knownLeader().map(RaftPeerId::toString).orElse(null), term, commitIndex(), mirror.mirror().appliedIndex(),
+        open, registrations());
+  }
+
+  /**
+   * The registrations of each registry held in this group, as this node's mirror has them (a
+   * partitioned registry: its share in this partition group; in the cluster's group only its
+   * descriptor, so it is left out there).
+   */
+  java.util.Map<String, Long> registrations() {
+    Mirror m = mirror.mirror();
+    java.util.Map<String, Long> out = new java.util.TreeMap<>();
+    for (io.roster.schema.RegistryDescriptor r : m.registries()) {
+      Mirror.RegistryState state = m.registryState(r.name());
+      if (state != null && r.partitions() <= 1) {
+        out.put(r.name(), state.size());
+      }
+    }
+    return out;
   }
 
   /** Whether this node knows the group's leader (see {@link #knownLeader}). */

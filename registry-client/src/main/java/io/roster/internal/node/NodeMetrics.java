@@ -205,13 +205,8 @@ final class NodeMetrics {
     }
     List<MultiGauge.Row<?>> rows = new ArrayList<>();
     for (Group g : groups) {
-      io.roster.mirror.Mirror m = g.mirror();
-      for (io.roster.schema.RegistryDescriptor d : m.registries()) {
-        io.roster.mirror.Mirror.RegistryState state = m.registryState(d.name());
-        if (state != null && d.partitions() <= 1) {
-          rows.add(MultiGauge.Row.of(Tags.of("group", g.label(), "registry", d.name()), state.size()));
-        }
-      }
+      g.registrations().forEach((registry, count) ->
+          rows.add(MultiGauge.Row.of(Tags.of("group", g.label(), "registry", registry), count)));
     }
     registrations.register(rows, true);
   }
