@@ -23,13 +23,15 @@ public record ClusterStatus(List<Group> groups) {
    * One Raft group.
    *
    * @param groupId the group's id
+   * @param name {@code cluster}, or a partition's {@code registry#partition}; null if its registry is not
+   *     known (the cluster's group has no leader, or the registry is being created)
    * @param cluster whether it is the cluster's group (else a partition group)
    * @param leader the leader's node id, or null if none answered as the leader
    * @param term the leader's term, or -1
    * @param commitIndex the leader's commit index, or -1
    * @param members the voters of the leader's configuration
    */
-  public record Group(String groupId, boolean cluster, String leader, long term, long commitIndex,
+  public record Group(String groupId, String name, boolean cluster, String leader, long term, long commitIndex,
       List<Member> members) {
     public Group {
       members = List.copyOf(members);

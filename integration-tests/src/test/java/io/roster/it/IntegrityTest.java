@@ -138,6 +138,17 @@ class IntegrityTest {
     assertThat(r.whereisConsistent("service-1")).isEqualTo(p.pid());
     assertThat(cluster.node("n2").registry("services", Keys.UNIQUE, ValueCodec.utf8()).whereis("service-1"))
         .isEqualTo(p.pid());
+
+    // an operator's roster check finds it too (exit 3), with an admin certificate
+    Path admin = dir.resolve("admin");
+    io.roster.testkit.CertificateAuthority.Issued ops = cluster.ca().issue("ops", io.roster.Tls.CertRole.ADMIN,
+        List.of("127.0.0.1"), Duration.ofDays(1));
+    ops.save(admin);
+    AdminCliTest.Run check = AdminCliTest.roster(List.of("check", "--voters", "n1=" + cluster.voters().get("n1"),
+        "--tls-cert", ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(), "--tls-ca",
+        cluster.tlsDir().resolve(io.roster.testkit.CertificateAuthority.CA_FILE).toString()));
+    assertThat(check.exit()).as(check.all()).isEqualTo(3);
+    assertThat(check.out()).containsPattern("n3 .*(DIVERGED|NO ANSWER)").contains("INCONSISTENT");
   }
 
   @Test

@@ -52,14 +52,14 @@ class MembershipTest {
     String voters = "n1=" + cluster.voters().get("n1");
     Path ca = cluster.tlsDir().resolve(io.roster.testkit.CertificateAuthority.CA_FILE);
 
-    IntegrityTest.Run list = IntegrityTest.roster("voters", "list", "--voters", voters, "--tls-cert",
+    IntegrityTest.Run list = IntegrityTest.roster("members", "list", "--voters", voters, "--tls-cert",
         ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(), "--tls-ca", ca.toString());
     assertThat(list.exit()).as(list.output()).isZero();
     assertThat(list.output()).contains("n1=" + cluster.voters().get("n1"), "n2=" + cluster.voters().get("n2"),
         "n3=" + cluster.voters().get("n3"));
 
     String other = cluster.leader().nodeId().equals("n2") ? "n3" : "n2";
-    IntegrityTest.Run transfer = IntegrityTest.roster("voters", "transfer-leadership", "--id", other, "--voters",
+    IntegrityTest.Run transfer = IntegrityTest.roster("leader", "transfer", "--id", other, "--voters",
         voters, "--tls-cert", ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(), "--tls-ca",
         ca.toString());
     assertThat(transfer.exit()).as(transfer.output()).isZero();
@@ -67,7 +67,7 @@ class MembershipTest {
         && cluster.leader().nodeId().equals(other));
 
     // a client certificate may not
-    IntegrityTest.Run refused = IntegrityTest.roster("voters", "remove", "--id", "n1", "--voters", voters,
+    IntegrityTest.Run refused = IntegrityTest.roster("members", "remove", "--id", "n1", "--voters", voters,
         "--tls-cert", c9.certFile(client).toString(), "--tls-key", c9.keyFile(client).toString(), "--tls-ca",
         ca.toString());
     assertThat(refused.exit()).isEqualTo(1);
@@ -96,7 +96,8 @@ class MembershipTest {
 
     IntegrityTest.Run table = IntegrityTest.roster(args("status", reach));
     assertThat(table.exit()).as(table.output()).isZero();
-    assertThat(table.output()).contains("GROUP", "ROLE", "APPLIED", "cluster ", "partition ", "LEADER", "FOLLOWER",
+    assertThat(table.output()).contains("GROUP", "ROLE", "APPLIED", "cluster ", "spread#0", "spread#1", "LEADER",
+        "FOLLOWER",
         "n1", "n2", "n3", cluster.voters().get("n3"), "healthy");
 
     IntegrityTest.Run json = IntegrityTest.roster(args("status", reach, "--json"));

@@ -19,6 +19,15 @@ final class Json {
     }
   }
 
+  /** One line, for a stream of objects (one per line). */
+  static String compact(Object value) {
+    try {
+      return MAPPER.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write " + value.getClass().getSimpleName() + " as JSON: " + e, e);
+    }
+  }
+
   static ObjectMapper mapper() {
     return MAPPER;
   }

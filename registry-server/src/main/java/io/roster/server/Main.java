@@ -16,7 +16,9 @@ import picocli.CommandLine.Option;
 /** The {@code roster} command: a local cluster demo, or one standalone node. */
 @Command(name = "roster", mixinStandardHelpOptions = true, version = "roster 0.1.0",
     description = "A Raft-replicated process registry for the JVM.",
-    subcommands = {Main.Demo.class, Main.NodeCommand.class, CertCommand.class, VotersCommand.class, StatusCommand.class,
+    subcommands = {Main.Demo.class, Main.NodeCommand.class, CertCommand.class, StatusCommand.class,
+        MembersCommand.class, LeaderCommand.class, ReadCommands.Registries.class, ReadCommands.Get.class,
+        ReadCommands.ListKeys.class, ReadCommands.Watch.class, ReadCommands.Sessions.class, ReadCommands.Check.class,
         SnapshotCommand.class})
 public final class Main implements Runnable {
   /** Held so that the level sticks: shaded gRPC logs its transport choice through java.util.logging. */
@@ -116,7 +118,7 @@ public final class Main implements Runnable {
 
     @Option(names = "--join",
         description = "This voter joins a running cluster (to be added, or replaced under its old id, by "
-            + "'roster voters add'): on an empty data directory it waits outside the groups' configurations, with "
+            + "'roster members add'): on an empty data directory it waits outside the groups' configurations, with "
             + "no election timer, until the leader admits it. Not for the voters that form a new cluster.")
     boolean join;
 

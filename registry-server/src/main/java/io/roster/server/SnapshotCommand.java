@@ -74,7 +74,7 @@ final class SnapshotCommand implements Runnable {
       description = "Saves the live cluster's state (every group, each after a linearizable read) into FILE, with an "
           + "admin certificate. Writes FILE.part and renames it when complete.")
   static final class Save implements Callable<Integer> {
-    @Mixin VotersCommand.Reach reach;
+    @Mixin MembersCommand.Reach reach;
 
     @Parameters(index = "0", paramLabel = "FILE", description = "The file to write.")
     Path file;

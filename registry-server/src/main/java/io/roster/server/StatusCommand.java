@@ -2,7 +2,6 @@ package io.roster.server;
 
 import io.roster.ClusterStatus;
 import io.roster.Membership;
-import io.roster.RosterException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,34 +18,36 @@ final class StatusCommand implements Callable<Integer> {
   /** Exit code: the cluster answered, but a group has no leader or a voter is unreachable or far behind. */
   static final int DEGRADED = 3;
 
-  @Mixin VotersCommand.Reach reach;
+  @Mixin MembersCommand.Reach reach;
 
   @Option(names = "--json", description = "Print JSON (io.roster.ClusterStatus) instead of a table.")
   boolean json;
 
   @Override
   public Integer call() {
-    ClusterStatus status;
-    try (Membership m = reach.connect()) {
-      status = m.status();
-    } catch (IllegalArgumentException e) {
-      System.err.println("roster status: " + e.getMessage());
-      return 2;
-    } catch (RosterException e) {
-      System.err.println("roster status: " + e.getMessage());
-      return 1;
-    }
-    System.out.print(json ? Json.write(status) + "\n" : table(status));
-    return status.healthy() ? 0 : DEGRADED;
+    return Admin.run("status", () -> {
+      ClusterStatus status;
+      try (Membership m = reach.connect()) {
+        status = m.status();
+      }
+      System.out.print(json ? Json.write(status) + "\n" : table(status));
+      return status.healthy() ? 0 : DEGRADED;
+    });
+  }
+
+  /** The group's name, or its id when its registry is not known. */
+  private static String label(ClusterStatus.Group g) {
+    return g.name() != null ? g.name() : (g.cluster() ? "cluster " : "partition ") + g.groupId();
   }
 
   static String table(ClusterStatus status) {
     StringBuilder out = new StringBuilder();
-    String row = "%-44s %-8s %-22s %-12s %6s %10s %10s %8s %9s%n";
+    int w = Math.max(36, status.groups().stream().mapToInt(g -> label(g).length()).max().orElse(36));
+    String row = "%-" + w + "s %-8s %-22s %-12s %6s %10s %10s %8s %9s%n";
     out.append(String.format(row, "GROUP", "MEMBER", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG",
         "CONTACT"));
     for (ClusterStatus.Group g : status.groups()) {
-      String name = (g.cluster() ? "cluster " : "partition ") + g.groupId();
+      String name = label(g);
       if (g.leader() == null) {
         out.append(String.format(row, name, "-", "-", "NO LEADER", "-", "-", "-", "-", "-"));
         continue;

@@ -37,6 +37,7 @@ public final class MembershipAdmin implements AutoCloseable {
   private static final long ATTEMPT_MILLIS = 10_000;
   private static final int ATTEMPTS = 30;
 
+  private final String cluster;
   private final RaftGroupId clusterGroup;
   private final Tls tls;
   /** The voters the admin starts from: any one that answers tells the groups and their configurations. */
@@ -46,6 +47,7 @@ public final class MembershipAdmin implements AutoCloseable {
     if (voters.isEmpty()) {
       throw new IllegalArgumentException("at least one voter is needed to reach the cluster");
     }
+    this.cluster = cluster;
     this.clusterGroup = RatisWiring.groupId(cluster);
     this.seeds = new java.util.concurrent.ConcurrentHashMap<>(voters);
     this.tls = tls;
@@ -176,14 +178,16 @@ public final class MembershipAdmin implements AutoCloseable {
    */
   public io.roster.ClusterStatus status() {
     List<io.roster.ClusterStatus.Group> out = new ArrayList<>();
+    List<RaftGroupId> groups = groups(); // fails when the cluster's group has no leader
+    Map<String, String> names = groupNames();
     java.util.Set<RaftPeerId> silent = new java.util.HashSet<>(); // asked once per call, not once per group
-    for (RaftGroupId g : groups()) {
+    for (RaftGroupId g : groups) {
       GroupInfoReply leader;
       try {
         leader = info(g);
       } catch (RosterException noLeader) {
-        out.add(new io.roster.ClusterStatus.Group(g.getUuid().toString(), g.equals(clusterGroup), null, -1, -1,
-            List.of()));
+        out.add(new io.roster.ClusterStatus.Group(g.getUuid().toString(), names.get(g.getUuid().toString()),
+            g.equals(clusterGroup), null, -1, -1, List.of()));
         continue;
       }
       long commit = leader.getLogInfoProto().getCommitted().getIndex();
@@ -213,10 +217,24 @@ public final class MembershipAdmin implements AutoCloseable {
         }
       }
       members.sort(java.util.Comparator.comparing(io.roster.ClusterStatus.Member::nodeId));
-      out.add(new io.roster.ClusterStatus.Group(g.getUuid().toString(), g.equals(clusterGroup), leaderId,
+      out.add(new io.roster.ClusterStatus.Group(g.getUuid().toString(), names.get(g.getUuid().toString()),
+          g.equals(clusterGroup), leaderId,
           leader.getRoleInfoProto().getLeaderInfo().getTerm(), commit, members));
     }
     return new io.roster.ClusterStatus(out);
+  }
+
+  /**
+   * Each group's label by its id ({@code cluster}, {@code registry#partition}), from the cluster
+   * group's state; without a leader of that group, only the cluster's own.
+   */
+  private Map<String, String> groupNames() {
+    try {
+      return new ClusterReads(cluster, this).groupNames();
+    } catch (RosterException noLeader) {
+      LOG.debug("partition groups unnamed: {}", noLeader.toString());
+      return Map.of(clusterGroup.getUuid().toString(), "cluster");
+    }
   }
 
   /** Group {@code g} as voter {@code p} describes it, or null if it does not answer within a few seconds. */
@@ -225,10 +243,7 @@ public final class MembershipAdmin implements AutoCloseable {
       GroupInfoReply reply = c.getGroupManagementApi(p.getId()).info(g);
       return reply.isSuccess() ? reply : null;
     } catch (IOException | RuntimeException e) {
-      if (RaftAccess.refused(e)) {
-        throw new RosterException("voter " + p.getId() + " refuses this certificate (an admin certificate is "
-            + "needed): " + e.getMessage(), e);
-      }
+      refusedOrNot(e, "voter " + p.getId());
       LOG.debug("{} does not answer: {}", p.getId(), e.toString());
       return null;
     }
@@ -274,10 +289,7 @@ public final class MembershipAdmin implements AutoCloseable {
             return reply;
           }
         } catch (IOException | RuntimeException e) { // a voter that is down: the next one
-          if (RaftAccess.refused(e)) {
-            throw new RosterException("voter " + peer + " refuses this certificate (an admin certificate is needed): "
-                + e.getMessage(), e);
-          }
+          refusedOrNot(e, "voter " + peer);
           last = e;
         }
       }
@@ -292,6 +304,14 @@ public final class MembershipAdmin implements AutoCloseable {
         + (last == null ? "" : ": " + last), last);
   }
 
+  /** Throws if {@code e} is {@code who}'s refusal of this certificate: no other voter will take it either. */
+  static void refusedOrNot(Throwable e, String who) {
+    if (RaftAccess.refused(e)) {
+      throw new RosterException(who + " refuses this certificate (an admin certificate is needed): "
+          + e.getMessage(), e);
+    }
+  }
+
   private RaftGroup seedGroup() {
     Map<String, String> sorted = new java.util.TreeMap<>(seeds);
     return RaftGroup.valueOf(clusterGroup, sorted.entrySet().stream()
@@ -302,7 +322,7 @@ public final class MembershipAdmin implements AutoCloseable {
     return client(group, ATTEMPT_MILLIS, ATTEMPTS);
   }
 
-  private RaftClient client(RaftGroup group, long attemptMillis, int attempts) {
+  RaftClient client(RaftGroup group, long attemptMillis, int attempts) {
     RaftProperties p = new RaftProperties();
     RaftClientConfigKeys.Rpc.setRequestTimeout(p, TimeDuration.valueOf(attemptMillis, TimeUnit.MILLISECONDS));
     Parameters parameters = new Parameters();

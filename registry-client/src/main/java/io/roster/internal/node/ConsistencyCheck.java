@@ -105,7 +105,7 @@ public final class ConsistencyCheck {
           digests.put(peer, digest);
         }
       });
-      report.complete(judge(index, digests, voterCount));
+      report.complete(judge(index, digests, voterCount, asked.keySet()));
     });
     return report;
   }
@@ -152,12 +152,14 @@ public final class ConsistencyCheck {
     });
   }
 
-  private ConsistencyReport judge(long index, Map<String, String> digests, int voterCount) {
+  private ConsistencyReport judge(long index, Map<String, String> digests, int voterCount,
+      java.util.Set<String> asked) {
     Map<String, Integer> counts = new java.util.HashMap<>();
     digests.values().forEach(d -> counts.merge(d, 1, Integer::sum));
     String majority = counts.entrySet().stream().filter(e -> e.getValue() > voterCount / 2).map(Map.Entry::getKey)
         .findFirst().orElse(null);
-    ConsistencyReport report = new ConsistencyReport(label, index, Map.copyOf(digests), majority);
+    ConsistencyReport report = new ConsistencyReport(label, index, digests, majority,
+        asked.stream().filter(v -> !digests.containsKey(v)).sorted().toList());
     String own = digests.get(nodeId);
     if (majority == null) {
       if (counts.size() > 1) {

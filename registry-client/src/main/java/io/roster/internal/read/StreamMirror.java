@@ -7,7 +7,6 @@ import io.roster.mirror.Mirror;
 import io.roster.proto.Barrier;
 import io.roster.proto.ChangeEntry;
 import io.roster.proto.Changes;
-import io.roster.proto.Dump;
 import io.roster.proto.Query;
 import io.roster.proto.QueryResult;
 import io.roster.proto.Status;
@@ -15,11 +14,8 @@ import io.roster.schema.Change;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.protocol.Message;
-import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
-import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -216,40 +212,22 @@ public final class StreamMirror implements MirrorSource {
   }
 
   private void load(RaftPeerId peer) throws Exception {
-    QueryResult r = query(loadClient, Query.newBuilder().setDump(Dump.getDefaultInstance()).build(), peer, 0);
-    if (r.getStatus() != Status.OK) {
-      throw new IllegalStateException("dump from " + peer + " failed: " + r.getStatus() + " " + r.getDetail());
-    }
-    if (loaded && r.getAppliedIndex() < mirror.appliedIndex()) {
+    Mirror fresh = Dumps.load(loadClient, peer, 0, this::answered);
+    if (loaded && fresh.appliedIndex() < mirror.appliedIndex()) {
       // a lagging voter: reads on this node must never go back in time
-      throw new IllegalStateException(peer + " is at index " + r.getAppliedIndex() + ", behind this mirror's "
+      throw new IllegalStateException(peer + " is at index " + fresh.appliedIndex() + ", behind this mirror's "
           + mirror.appliedIndex());
     }
-    // the dump comes in chunks of one applied index, asked for one by one from the same voter
-    Mirror fresh = new Mirror();
-    long dumpId = r.getDumpId();
-    for (int chunk = 0; ; ) {
-      for (ChangeEntry e : r.getChangeEntriesList()) {
-        fresh.applyStreamed(e.getIndex(), e.getChangesList());
-      }
-      if (++chunk >= r.getChunks()) {
-        break;
-      }
-      QueryResult next = query(loadClient,
-          Query.newBuilder().setDump(Dump.newBuilder().setDumpId(dumpId).setChunk(chunk)).build(), peer, 0);
-      if (next.getStatus() != Status.OK || next.getAppliedIndex() != r.getAppliedIndex()
-          || next.getChunks() != r.getChunks() || next.getDumpId() != dumpId) {
-        throw new IllegalStateException("chunk " + chunk + " of dump " + dumpId + " from " + peer + " failed or is "
-            + "of another dump: " + next.getStatus() + " " + next.getDetail());
-      }
-      r = next;
-    }
-    fresh.advanceTo(r.getAppliedIndex());
     mirror = fresh;
     history.reset(fresh.appliedIndex());
     loaded = true;
     waiters.advance(fresh.appliedIndex());
-    LOG.info("{}: loaded the state at index {} from {}", nodeId, r.getAppliedIndex(), peer);
+    LOG.info("{}: loaded the state at index {} from {}", nodeId, fresh.appliedIndex(), peer);
+  }
+
+  /** An answer counts as the stream being heard: a load's chunks and a COMPACTED answer too. */
+  private void answered() {
+    answeredNanos = System.nanoTime();
   }
 
   private QueryResult query(Query q, RaftPeerId peer) throws Exception {
@@ -260,16 +238,9 @@ public final class StreamMirror implements MirrorSource {
     return query(client, q, peer, minIndex);
   }
 
-  /** Asks {@code peer} once it has applied {@code minIndex}; an answer counts as the stream being heard. */
+  /** Asks {@code peer} once it has applied {@code minIndex}. */
   private QueryResult query(RaftClient client, Query q, RaftPeerId peer, long minIndex) throws Exception {
-    RaftClientReply reply = client.io().sendStaleRead(
-        Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())), minIndex, peer);
-    if (!reply.isSuccess()) {
-      throw reply.getException();
-    }
-    QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
-    answeredNanos = System.nanoTime(); // a load's chunks and a COMPACTED answer too: the stream is alive
-    return r;
+    return Dumps.query(client, q, peer, minIndex, this::answered);
   }
 
   private static void sleep(long millis) {

@@ -1,7 +1,7 @@
 package io.roster.server;
 
+import io.roster.ClusterReader;
 import io.roster.Membership;
-import io.roster.RosterException;
 import io.roster.Tls;
 import java.nio.file.Path;
 import java.util.List;
@@ -11,12 +11,12 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code roster voters}: list, add, remove voters and hand over leadership, with an admin certificate. */
-@Command(name = "voters", mixinStandardHelpOptions = true,
+/** {@code roster members}: list, add, remove and replace voters, with an admin certificate. */
+@Command(name = "members", aliases = "voters", mixinStandardHelpOptions = true,
     description = "Lists or changes the cluster's voters (the cluster's group and every partition group).",
-    subcommands = {VotersCommand.ListVoters.class, VotersCommand.Add.class, VotersCommand.Remove.class,
-        VotersCommand.Transfer.class})
-final class VotersCommand implements Runnable {
+    subcommands = {MembersCommand.ListVoters.class, MembersCommand.Add.class, MembersCommand.Remove.class,
+        MembersCommand.Replace.class})
+final class MembersCommand implements Runnable {
   @Override
   public void run() {
     new picocli.CommandLine(this).usage(System.out);
@@ -47,6 +47,10 @@ final class VotersCommand implements Runnable {
       return Membership.connect(cluster, seeds(), tls());
     }
 
+    ClusterReader reader() {
+      return ClusterReader.connect(cluster, seeds(), tls());
+    }
+
     /** The voters given (id → address). */
     Map<String, String> seeds() {
       return Main.voters(voters);
@@ -67,16 +71,12 @@ final class VotersCommand implements Runnable {
 
   /** Runs {@code action}, printing a failure in one line; 2 for bad input, 1 for a failed change. */
   static int run(String what, java.util.function.Consumer<Membership> action, Reach reach) {
-    try (Membership m = reach.connect()) {
-      action.accept(m);
-      return 0;
-    } catch (IllegalArgumentException e) {
-      System.err.println("roster voters " + what + ": " + e.getMessage());
-      return 2;
-    } catch (RosterException e) {
-      System.err.println("roster voters " + what + ": " + e.getMessage());
-      return 1;
-    }
+    return Admin.run(what.startsWith("leader") ? what : "members " + what, () -> {
+      try (Membership m = reach.connect()) {
+        action.accept(m);
+        return 0;
+      }
+    });
   }
 
   @Command(name = "list", mixinStandardHelpOptions = true, description = "Prints the cluster's voters.")
@@ -127,19 +127,33 @@ final class VotersCommand implements Runnable {
     }
   }
 
-  @Command(name = "transfer-leadership", mixinStandardHelpOptions = true,
-      description = "Hands the cluster group's leadership to a voter.")
-  static final class Transfer implements Callable<Integer> {
+  @Command(name = "replace", mixinStandardHelpOptions = true,
+      description = "Replaces a voter (a lost or corrupt disk, a moved host): removes it from every group, then adds "
+          + "its replacement. Stop the old node first; start the new one (roster node --join, empty data directory, "
+          + "the same id or another) once this command says the old one is removed: it waits 60 s for it.")
+  static final class Replace implements Callable<Integer> {
     @Mixin Reach reach;
 
-    @Option(names = "--id", required = true, description = "The voter to lead.")
+    @Option(names = "--id", required = true, description = "The voter to replace.")
     String id;
+
+    @Option(names = "--with", description = "The replacement's id (default: the same id).")
+    String with;
+
+    @Option(names = "--address", required = true, description = "The replacement's Raft address, host:port.")
+    String address;
 
     @Override
     public Integer call() {
-      return run("transfer-leadership", m -> {
-        m.transferLeadership(id);
-        System.out.println("voter " + id + " leads the cluster's group");
+      return run("replace", m -> {
+        if (!m.voters().containsKey(id)) {
+          throw new IllegalArgumentException("voter " + id + " is not a member: " + m.voters().keySet());
+        }
+        m.removeVoter(id);
+        String next = with == null ? id : with;
+        System.out.println("voter " + id + " removed; start " + next + " now (roster node --join) at " + address);
+        m.addVoter(next, address);
+        System.out.println("voter " + next + " added; voters now " + m.voters().keySet());
       }, reach);
     }
   }
