@@ -192,6 +192,30 @@ class AdminCliTest {
     assertThat(transfer.exit()).as(transfer.all()).isZero();
     Awaitility.await().atMost(WAIT).until(() -> cluster.leader().nodeId().equals(other));
 
+    // members replace: a voter whose disk is lost, under its id; the new node starts once the old is removed
+    // (never n2: its process p2 is read back below)
+    String lost = List.of("n1", "n3").stream().filter(v -> !v.equals(cluster.leader().nodeId())).findFirst()
+        .orElseThrow();
+    cluster.stop(lost);
+    LocalCluster.deleteTree(dir.resolve(lost));
+    Process replacing = start("members", "replace", "--id", lost, "--address", cluster.voters().get(lost));
+    Path replaceOut = dir.resolve("members.out");
+    try {
+      Awaitility.await().atMost(WAIT).failFast(() -> !replacing.isAlive())
+          .until(() -> Files.readString(replaceOut).contains("voter " + lost + " removed"));
+    } catch (RuntimeException e) {
+      throw new AssertionError(Files.readString(replaceOut) + Files.readString(dir.resolve("members.err")), e);
+    }
+    cluster.startVoter(lost); // joining: an empty data directory in a formed cluster
+    assertThat(replacing.waitFor(90, TimeUnit.SECONDS)).isTrue();
+    assertThat(replacing.exitValue()).as(Files.readString(replaceOut) + Files.readString(dir.resolve("members.err")))
+        .isZero();
+    assertThat(Files.readString(replaceOut)).contains("voter " + lost + " added");
+    Registry<String> there = cluster.node(lost).registry("spread", Keys.UNIQUE, 2, ValueCodec.utf8());
+    Awaitility.await().atMost(WAIT).until(() -> p2.pid().equals(there.whereis("k3"))); // n2's process lives on
+    Run consistent = run("check");
+    assertThat(consistent.exit()).as(consistent.all()).isZero();
+
     // a client's certificate reads nothing
     Path client = dir.resolve("client");
     CertificateAuthority.Issued c9 = cluster.ca().issue("c9", io.roster.Tls.CertRole.CLIENT, List.of("127.0.0.1"),
