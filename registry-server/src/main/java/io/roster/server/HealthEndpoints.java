@@ -17,7 +17,8 @@ import java.util.function.Supplier;
  * while the node is live and 503 when it must be restarted, {@code GET /readyz} 200 while it is
  * ready and 503 while it is not, each with the reasons one per line ({@link Health}); its status as
  * JSON on {@code GET /status} ({@link io.roster.NodeStatus}) and its metrics in Prometheus' text
- * format on {@code GET /metrics} when it is given them. Nothing is
+ * format on {@code GET /metrics} when it is given them, and a page at {@code GET /} that shows
+ * both to a browser, refreshed every 2 s (its script at {@code /status.js}). Nothing is
  * read from a request but its method and path; every other path is 404 and every other method 405.
  * The answers carry no secret, but the port is not authenticated: bind it to an address only
  * probes reach.
@@ -153,9 +154,50 @@ final class HealthEndpoints implements AutoCloseable {
           send(exchange, 200, metrics.get(), PROMETHEUS_TEXT);
         }
       }
+      case "/" -> {
+        if (status == null) {
+          send(exchange, 404, "not found: this node serves no status\n");
+        } else {
+          page(exchange, PAGE, "text/html; charset=utf-8");
+        }
+      }
+      case "/status.js" -> {
+        if (status == null) {
+          send(exchange, 404, "not found: this node serves no status\n");
+        } else {
+          page(exchange, SCRIPT, "text/javascript; charset=utf-8");
+        }
+      }
       default -> send(exchange, 404, "not found: the node serves /livez, /readyz"
           + (status == null ? "" : ", /status") + (metrics == null ? "" : ", /metrics") + "\n");
     }
+  }
+
+  /** The status page and its script (resources of this package): read once. */
+  private static final String PAGE = resource("status.html");
+  private static final String SCRIPT = resource("status.js");
+
+  private static String resource(String name) {
+    try (java.io.InputStream in = HealthEndpoints.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("resource " + name + " is missing from the jar");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * The page or its script, under a policy that lets it load only this node's own script and
+   * fetch only this node's endpoints (no inline script, no other origin, no framing).
+   */
+  private static void page(HttpExchange exchange, String body, String contentType) throws IOException {
+    exchange.getResponseHeaders().set("Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; "
+            + "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    exchange.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
+    send(exchange, 200, body, contentType);
   }
 
   private static String lines(Health h) {
