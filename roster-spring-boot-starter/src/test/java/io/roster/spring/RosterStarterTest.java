@@ -1,0 +1,135 @@
+package io.roster.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.roster.RegistryNode;
+import io.roster.Role;
+import io.roster.testkit.RosterCluster;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.springframework.boot.actuate.health.HealthEndpoint;
+import org.springframework.boot.actuate.health.Status;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.cloud.client.ServiceInstance;
+import org.springframework.cloud.client.discovery.DiscoveryClient;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.web.client.RestClient;
+
+/**
+ * The starter in real Spring Boot applications against a real 3-voter TLS cluster from the testkit's
+ * {@link RosterCluster}: the node starts from {@code roster.*} properties and closes with the context,
+ * Actuator's health follows the cluster's quorum, and Spring Cloud's DiscoveryClient and LoadBalancer
+ * find a second application (a JVM of its own) through Roster and lose it when that JVM is killed.
+ */
+class RosterStarterTest {
+  static final Duration WAIT = Duration.ofSeconds(60);
+
+  @RegisterExtension
+  final RosterCluster cluster = RosterCluster.voters(3).sessionTimeout(Duration.ofSeconds(3)).build();
+
+  final List<ConfigurableApplicationContext> contexts = new ArrayList<>();
+  Process second;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (second != null) {
+      second.destroyForcibly();
+      second.waitFor(10, TimeUnit.SECONDS);
+    }
+    contexts.forEach(ConfigurableApplicationContext::close);
+  }
+
+  /** The properties of application node {@code id}, a client node of the test's cluster. */
+  private List<String> properties(String id, String name) {
+    RosterCluster.CertificateFiles tls = cluster.clientTls(id);
+    List<String> p = new ArrayList<>(List.of("--roster.node-id=" + id, "--spring.application.name=" + name,
+        "--roster.session-timeout=3s", "--server.port=0", "--server.address=127.0.0.1",
+        "--roster.discovery.host=127.0.0.1", "--roster.tls.cert=" + tls.cert(), "--roster.tls.key=" + tls.key(),
+        "--roster.tls.ca=" + tls.ca(), "--management.endpoint.health.show-details=always",
+        "--spring.cloud.loadbalancer.cache.enabled=false", "--spring.main.banner-mode=off"));
+    cluster.voters().forEach((v, address) -> p.add("--roster.voters." + v + "=" + address));
+    return p;
+  }
+
+  private ConfigurableApplicationContext start(String id, String name) {
+    ConfigurableApplicationContext c = new SpringApplicationBuilder(GreeterApp.class)
+        .run(properties(id, name).toArray(new String[0]));
+    contexts.add(c);
+    return c;
+  }
+
+  @Test
+  void theNodeStartsFromPropertiesAndItsHealthFollowsTheClustersQuorum() throws Exception {
+    ConfigurableApplicationContext app = start("app1", "orders");
+    RegistryNode node = app.getBean(RegistryNode.class);
+    assertThat(node.nodeId()).isEqualTo("app1");
+    assertThat(node.role()).isEqualTo(Role.CLIENT);
+    node.ready().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    HealthEndpoint health = app.getBean(HealthEndpoint.class);
+    Awaitility.await().atMost(WAIT).until(() -> health.healthForPath("roster").getStatus().equals(Status.UP));
+
+    // two voters of three down: no quorum, no leader hears this node: DOWN
+    String leader = cluster.leader();
+    List<String> down = cluster.voters().keySet().stream().filter(v -> !v.equals(leader)).toList();
+    down.forEach(cluster::crash);
+    Awaitility.await().atMost(WAIT).until(() -> health.healthForPath("roster").getStatus().equals(Status.DOWN));
+    down.forEach(cluster::restart);
+    Awaitility.await().atMost(WAIT).until(() -> health.healthForPath("roster").getStatus().equals(Status.UP));
+
+    app.close(); // the node closes with the context
+    assertThat(node.health().live()).isFalse();
+  }
+
+  @Test
+  void discoveryFindsASecondApplicationAndLosesItWhenItsJvmIsKilled() throws Exception {
+    ConfigurableApplicationContext caller = start("caller1", "caller");
+    DiscoveryClient discovery = caller.getBean(DiscoveryClient.class);
+
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx256m", "-cp", System.getProperty("java.class.path"), GreeterApp.class.getName()));
+    command.addAll(properties("greeter1", "greeter"));
+    Path log = Files.createTempFile("greeter", ".log");
+    second = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      Awaitility.await().atMost(WAIT).failFast("the greeter exited", () -> !second.isAlive())
+          .until(() -> discovery.getInstances("greeter").size() == 1);
+    } catch (RuntimeException e) {
+      throw new AssertionError(Files.readString(log), e);
+    }
+    ServiceInstance greeter = discovery.getInstances("greeter").get(0);
+    assertThat(greeter.getHost()).isEqualTo("127.0.0.1");
+    assertThat(greeter.getPort()).isPositive();
+    assertThat(discovery.getServices()).contains("greeter", "caller");
+    // Spring Cloud LoadBalancer resolves the service name through Roster
+    RestClient client = caller.getBean(RestClient.Builder.class).build();
+    assertThat(client.get().uri("http://greeter/hello").retrieve().body(String.class)).isEqualTo("hello from greeter1");
+
+    second.destroyForcibly(); // kill -9: no deregistration, no goodbye
+    second.waitFor(10, TimeUnit.SECONDS);
+    Awaitility.await().atMost(WAIT).until(() -> discovery.getInstances("greeter").isEmpty());
+    assertThat(discovery.getInstances("caller")).hasSize(1);
+  }
+
+  @Test
+  void missingOrContradictoryPropertiesStopTheContextWithTheirNames() {
+    assertThatThrownBy(() -> new SpringApplicationBuilder(GreeterApp.class).run("--server.port=0",
+        "--roster.voters.n1=127.0.0.1:1", "--spring.main.banner-mode=off"))
+        .hasStackTraceContaining("roster.node-id is not set");
+    assertThatThrownBy(() -> new SpringApplicationBuilder(GreeterApp.class).run("--server.port=0",
+        "--roster.node-id=x", "--roster.voters.n1=127.0.0.1:1", "--spring.main.banner-mode=off"))
+        .hasStackTraceContaining("roster.tls.cert, roster.tls.key and roster.tls.ca are not set");
+    assertThatThrownBy(() -> new SpringApplicationBuilder(GreeterApp.class).run("--server.port=0",
+        "--roster.node-id=x", "--roster.voters.n1=127.0.0.1:1", "--roster.role=VOTER", "--roster.insecure=true",
+        "--spring.main.banner-mode=off"))
+        .hasStackTraceContaining("roster.data-dir is not set");
+  }
+}
