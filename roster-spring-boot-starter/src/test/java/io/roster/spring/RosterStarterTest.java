@@ -49,10 +49,10 @@ class RosterStarterTest {
   }
 
   /** The properties of application node {@code id}, a client node of the test's cluster. */
-  private List<String> properties(String id, String name) {
+  private List<String> properties(String id, String name, String sessionTimeout) {
     RosterCluster.CertificateFiles tls = cluster.clientTls(id);
     List<String> p = new ArrayList<>(List.of("--roster.node-id=" + id, "--spring.application.name=" + name,
-        "--roster.session-timeout=3s", "--server.port=0", "--server.address=127.0.0.1",
+        "--roster.session-timeout=" + sessionTimeout, "--server.port=0", "--server.address=127.0.0.1",
         "--roster.discovery.host=127.0.0.1", "--roster.tls.cert=" + tls.cert(), "--roster.tls.key=" + tls.key(),
         "--roster.tls.ca=" + tls.ca(), "--management.endpoint.health.show-details=always",
         "--spring.cloud.loadbalancer.cache.enabled=false", "--spring.main.banner-mode=off"));
@@ -60,24 +60,32 @@ class RosterStarterTest {
     return p;
   }
 
-  private ConfigurableApplicationContext start(String id, String name) {
+  private ConfigurableApplicationContext start(String id, String name, String sessionTimeout) {
     ConfigurableApplicationContext c = new SpringApplicationBuilder(GreeterApp.class)
-        .run(properties(id, name).toArray(new String[0]));
+        .run(properties(id, name, sessionTimeout).toArray(new String[0]));
     contexts.add(c);
     return c;
   }
 
   @Test
   void theNodeStartsFromPropertiesAndItsHealthFollowsTheClustersQuorum() throws Exception {
-    ConfigurableApplicationContext app = start("app1", "orders");
+    // a session long enough that the voters are back before this node gives it up (self-fencing: after
+    // the timeout without a leader's answer the node is not live, to be restarted)
+    ConfigurableApplicationContext app = start("app1", "orders", "15s");
     RegistryNode node = app.getBean(RegistryNode.class);
     assertThat(node.nodeId()).isEqualTo("app1");
     assertThat(node.role()).isEqualTo(Role.CLIENT);
     node.ready().get(WAIT.toSeconds(), TimeUnit.SECONDS);
     HealthEndpoint health = app.getBean(HealthEndpoint.class);
     Awaitility.await().atMost(WAIT).until(() -> health.healthForPath("roster").getStatus().equals(Status.UP));
+    // the node's meters are in the application's registry, tagged with the node
+    io.micrometer.core.instrument.MeterRegistry meters = app.getBean(io.micrometer.core.instrument.MeterRegistry.class);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
+        meters.find("roster.server.has.leader").tag("node", "app1").gauges())
+        .as(meters.getClass() + " " + meters.getMeters().stream().map(m -> m.getId().toString()).toList())
+        .singleElement().satisfies(g -> assertThat(g.value()).isEqualTo(1.0)));
 
-    // two voters of three down: no quorum, no leader hears this node: DOWN
+    // two voters of three down: no quorum, no leader hears this node: DOWN within 2/3 of the session
     String leader = cluster.leader();
     List<String> down = cluster.voters().keySet().stream().filter(v -> !v.equals(leader)).toList();
     down.forEach(cluster::crash);
@@ -91,12 +99,12 @@ class RosterStarterTest {
 
   @Test
   void discoveryFindsASecondApplicationAndLosesItWhenItsJvmIsKilled() throws Exception {
-    ConfigurableApplicationContext caller = start("caller1", "caller");
+    ConfigurableApplicationContext caller = start("caller1", "caller", "3s");
     DiscoveryClient discovery = caller.getBean(DiscoveryClient.class);
 
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx256m", "-cp", System.getProperty("java.class.path"), GreeterApp.class.getName()));
-    command.addAll(properties("greeter1", "greeter"));
+    command.addAll(properties("greeter1", "greeter", "3s"));
     Path log = Files.createTempFile("greeter", ".log");
     second = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
