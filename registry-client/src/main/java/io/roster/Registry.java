@@ -96,7 +96,8 @@ public interface Registry<V> {
    * then removes exactly the matching ones (one command per 4,096 entries). Blocks until committed.
    *
    * @return how many entries were removed
-   * @throws RegistryUnavailableException, SessionExpiredException as for {@link #register}
+   * @throws RegistryUnavailableException as for {@link #register}
+   * @throws SessionExpiredException as for {@link #register}
    * @throws IllegalArgumentException if the key is empty or the process is not alive or not of this node
    */
   int unregisterMatch(String key, LocalProcess process, Predicate<? super V> pattern);
@@ -110,7 +111,9 @@ public interface Registry<V> {
    *
    * @return the new and old values, or empty if {@code process} does not hold {@code key}
    * @throws IllegalArgumentException if the registry has duplicate keys (as Elixir raises)
-   * @throws RegistryUnavailableException, SessionExpiredException, LimitExceededException as for {@link #register}
+   * @throws RegistryUnavailableException as for {@link #register}
+   * @throws SessionExpiredException as for {@link #register}
+   * @throws LimitExceededException as for {@link #register}
    * @throws RosterException if 16 compare-and-set rounds in a row lose to other writers of the value
    */
   Optional<ValueUpdate<V>> updateValue(String key, LocalProcess process, UnaryOperator<V> update);
@@ -121,7 +124,8 @@ public interface Registry<V> {
    * decoding of no bytes).
    *
    * @return the revision of the write
-   * @throws RegistryUnavailableException, SessionExpiredException as for {@link #register}
+   * @throws RegistryUnavailableException as for {@link #register}
+   * @throws SessionExpiredException as for {@link #register}
    * @throws LimitExceededException if the key or value is too large, or the registry has 10,000 metadata keys
    */
   long putMeta(String key, V value);
@@ -129,7 +133,8 @@ public interface Registry<V> {
   /**
    * Deletes registry metadata under {@code key}, if any. Blocks until committed; returns its revision.
    *
-   * @throws RegistryUnavailableException, SessionExpiredException as for {@link #register}
+   * @throws RegistryUnavailableException as for {@link #register}
+   * @throws SessionExpiredException as for {@link #register}
    */
   long deleteMeta(String key);
 

@@ -163,7 +163,9 @@ public interface RegistryNode extends AutoCloseable {
    * received anything.
    *
    * @throws AlreadyStartedException if the name is taken (carries the owner's pid)
-   * @throws RegistryUnavailableException, SessionExpiredException, LimitExceededException as for register
+   * @throws RegistryUnavailableException as for register
+   * @throws SessionExpiredException as for register
+   * @throws LimitExceededException as for register
    */
   <V> LocalProcess spawn(Via<V> name, MessageHandler handler);
 

@@ -7,7 +7,7 @@ import io.roster.schema.RegistryDescriptor;
 import io.roster.schema.Session;
 import java.util.List;
 
-/** What {@link RegistryCore} reads to decide a command. Implemented by the {@link Mirror}. */
+/** What {@link RegistryCore} reads to decide a command. Implemented by the {@link io.roster.mirror.Mirror}. */
 public interface StateView {
   /** The registry, or null. */
   RegistryDescriptor registry(String name);

@@ -394,7 +394,7 @@ public final class Mirror implements StateView {
   // ---------------------------------------------------------------- writes (apply thread only)
 
   /**
-   * Applies one change decided by {@link RegistryCore}. Only the single writer (the apply thread)
+   * Applies one change decided by {@link io.roster.core.RegistryCore}. Only the single writer (the apply thread)
    * may call it; public for benchmarks and tools that drive a mirror without a store.
    *
    * @throws IllegalStateException if the change breaks an invariant (a bug upstream)

@@ -34,7 +34,7 @@ import java.util.List;
  * meaning (they must load as a state), the partition groups against the registries the cluster's
  * group describes, and the SHA-256 of the whole file. Only a file that passes all of it seeds
  * anything: each group becomes a verified snapshot, named by its group, in a {@code seeds}
- * directory that a voter's state machine adopts at its first start ({@link RegistryStateMachine}).
+ * directory that a voter's state machine adopts at its first start ({@link io.roster.ratis.RegistryStateMachine}).
  */
 public final class SnapshotArchive {
   private SnapshotArchive() {}

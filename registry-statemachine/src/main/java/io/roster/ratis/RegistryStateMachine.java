@@ -117,7 +117,7 @@ public class RegistryStateMachine extends BaseStateMachine {
 
   /**
    * As {@link #RegistryStateMachine(ClientIdentities)}, and a group that starts with no state of
-   * its own adopts its restored snapshot from {@code seeds} ({@link SnapshotArchive#restore}), if
+   * its own adopts its restored snapshot from {@code seeds} ({@link io.roster.backup.SnapshotArchive#restore}), if
    * there is one for it; null: no seeds.
    */
   public RegistryStateMachine(ClientIdentities identities, Path seeds) {

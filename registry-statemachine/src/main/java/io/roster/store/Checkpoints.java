@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Checkpoints of a store on disk, as files: the digest file a snapshot carries and its check, the
  * rebuild of a live store from a checkpoint, forcing to disk and deleting trees. No Raft here:
- * snapshots ({@link CheckpointSnapshotStorage}) and backups ({@link SnapshotArchive}) both use it.
+ * snapshots ({@link io.roster.ratis.CheckpointSnapshotStorage}) and backups ({@link io.roster.backup.SnapshotArchive}) both use it.
  */
 public final class Checkpoints {
   private static final Logger LOG = LoggerFactory.getLogger(Checkpoints.class);
