@@ -12,10 +12,11 @@ import java.util.function.Consumer;
  * {@code check}), with an {@code admin} certificate and no node of its own: nothing is registered,
  * no session opened.
  *
- * <p>Every read but {@link #watch} is linearizable: a group's state is read from its leader after
- * a ReadIndex barrier, so it holds every write acknowledged before the call. Listing reads loads a
- * group's whole state (as a client node's mirror does when it starts): meant for operators, not for
- * a request path.
+ * <p>Every read but {@link #watch} is linearizable: it follows a ReadIndex barrier through the
+ * group's leader, so it holds every write acknowledged before the call. {@link #registries} and
+ * {@link #get} are queries answered from a replica's mirror; {@link #list} and {@link #sessions}
+ * load a group's whole state from a voter that has applied the barrier (followers first), as a
+ * client node's mirror does when it starts: meant for operators, not for a request path.
  *
  * <pre>{@code
  * try (ClusterReader r = ClusterReader.connect("roster", Map.of("n1", "10.0.0.1:7001"), Tls.pem(cert, key, ca))) {
@@ -101,7 +102,7 @@ public final class ClusterReader implements AutoCloseable {
    * @throws IllegalArgumentException if there is no such registry
    */
   public List<Entry> get(String registry, String key) {
-    return reads.get(registry, key);
+    return reads.get(java.util.Objects.requireNonNull(registry, "registry"), java.util.Objects.requireNonNull(key, "key"));
   }
 
   /**
@@ -111,7 +112,8 @@ public final class ClusterReader implements AutoCloseable {
    * @throws IllegalArgumentException if there is no such registry, or {@code limit} is below 1
    */
   public Listing list(String registry, String prefix, int limit) {
-    return reads.list(registry, prefix, limit);
+    return reads.list(java.util.Objects.requireNonNull(registry, "registry"),
+        java.util.Objects.requireNonNull(prefix, "prefix"), limit);
   }
 
   /** Every open session, in the cluster's group and in each partition group. */
@@ -129,13 +131,17 @@ public final class ClusterReader implements AutoCloseable {
    * interrupted (then returns, with the thread's interrupt status set): from revision {@code fromRevision} on (inclusive), or from now when it
    * is 0, of partition {@code partition}, or of all partitions when it is -1 (resuming from a
    * revision needs a partition: each has revisions of its own). {@code started} hears, per
-   * partition, the revision the watch starts after.
+   * partition, the revision the watch starts after, and each move to another voter. A watch that no
+   * voter answers for 30 s ends with a {@link RosterException}.
    *
    * @throws IllegalArgumentException if there is no such registry or partition
    * @throws RosterException if the cluster cannot be reached, or the voters no longer keep changes that old
    */
   public void watch(String registry, int partition, long fromRevision, Consumer<Event> each, Consumer<String> started)
       throws InterruptedException {
+    java.util.Objects.requireNonNull(registry, "registry");
+    java.util.Objects.requireNonNull(each, "each");
+    java.util.Objects.requireNonNull(started, "started");
     if (fromRevision < 0) {
       throw new IllegalArgumentException("a revision is not negative: " + fromRevision);
     }
@@ -153,6 +159,7 @@ public final class ClusterReader implements AutoCloseable {
 
   @Override
   public void close() {
+    reads.close();
     admin.close();
   }
 }

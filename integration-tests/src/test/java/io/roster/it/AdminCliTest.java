@@ -82,10 +82,13 @@ class AdminCliTest {
         "--tls-cert", ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(),
         "--tls-ca", ca.toString());
 
+    // a key made to move the terminal's cursor and forge a row (a client's key, in an admin's table)
+    services.register("evil\u001b[31mRED\nFAKE ROW", p1, "v");
+
     // registries list
     Run registries = run("registries", "list");
     assertThat(registries.exit()).as(registries.all()).isZero();
-    assertThat(registries.out()).containsPattern("services\\s+UNIQUE\\s+1\\s+2\\s")
+    assertThat(registries.out()).containsPattern("services\\s+UNIQUE\\s+1\\s+3\\s")
         .containsPattern("spread\\s+UNIQUE\\s+2\\s+10\\s").containsPattern("topics\\s+DUPLICATE\\s+1\\s+2\\s");
     JsonNode all = JSON.readTree(run("registries", "list", "--json").out());
     assertThat(all).hasSize(3);
@@ -123,6 +126,10 @@ class AdminCliTest {
     assertThat(listing.get("total").asInt()).isEqualTo(1);
     assertThat(listing.get("entries").get(0).get("key").asText()).isEqualTo("k1");
     assertThat(run("list", "spread", "--limit", "0").exit()).isEqualTo(2);
+    Run evil = run("list", "services", "--prefix", "evil");
+    assertThat(evil.out()).contains("evil\\u001b[31mRED\\u000aFAKE ROW").doesNotContain("\u001b")
+        .doesNotContain("\nFAKE ROW");
+    assertThat(evil.out().lines().toList()).hasSize(2); // the header and one row
 
     // sessions list: every voter in the cluster's group and in both partitions
     Run sessions = run("sessions", "list");
@@ -151,7 +158,7 @@ class AdminCliTest {
         l -> assertThat(l).contains("REGISTERED", "mailer", p1.pid().toString(), "v3"),
         l -> assertThat(l).contains("UNREGISTERED", "billing"));
     // watch from a revision: the past replayed, as JSON lines
-    Run replay = run("watch", "services", "--from", Long.toString(searchRevision), "--count", "2", "--json");
+    Run replay = run("watch", "services", "--from", Long.toString(searchRevision), "--count", "3", "--json");
     assertThat(replay.exit()).as(replay.all()).isZero();
     List<JsonNode> replayed = replay.out().lines().map(l -> {
       try {
@@ -160,10 +167,16 @@ class AdminCliTest {
         throw new AssertionError(l, e);
       }
     }).toList();
-    assertThat(replayed).hasSize(2);
+    assertThat(replayed).hasSize(3);
     assertThat(replayed.get(0).get("revision").asLong()).isEqualTo(searchRevision);
     assertThat(replayed.get(0).get("key").asText()).isEqualTo("search");
-    assertThat(replayed.get(1).get("key").asText()).isEqualTo("mailer");
+    assertThat(replayed.get(1).get("key").asText()).startsWith("evil\u001b"); // JSON gives keys as they are
+    assertThat(replayed.get(2).get("key").asText()).isEqualTo("mailer");
+    // from revision 1: the registry's whole history, its creation first
+    Run fromStart = run("watch", "services", "--from", "1", "--count", "1");
+    assertThat(fromStart.exit()).as(fromStart.all()).isZero();
+    assertThat(fromStart.out()).contains("REGISTRY_CREATED");
+    assertThat(run("watch", "spread", "--partition", "-5").exit()).isEqualTo(2);
     Run partitioned = run("watch", "spread", "--from", "1");
     assertThat(partitioned.exit()).as(partitioned.all()).isEqualTo(2);
     assertThat(partitioned.err()).contains("--partition");
@@ -215,6 +228,17 @@ class AdminCliTest {
     Awaitility.await().atMost(WAIT).until(() -> p2.pid().equals(there.whereis("k3"))); // n2's process lives on
     Run consistent = run("check");
     assertThat(consistent.exit()).as(consistent.all()).isZero();
+
+    // bad input: a voter without a port, a replacement that is a member already
+    Run noPort = roster(List.of("members", "list", "--voters", "n1=127.0.0.1", "--tls-cert",
+        ops.certFile(admin).toString(), "--tls-key", ops.keyFile(admin).toString(), "--tls-ca", ca.toString()));
+    assertThat(noPort.exit()).as(noPort.all()).isEqualTo(2);
+    assertThat(noPort.err()).contains("'127.0.0.1' is not host:port");
+    String member = cluster.voters().keySet().stream().filter(v -> !v.equals(lost)).findFirst().orElseThrow();
+    Run taken = run("members", "replace", "--id", lost, "--with", member, "--address", "127.0.0.1:1");
+    assertThat(taken.exit()).as(taken.all()).isEqualTo(2);
+    assertThat(taken.err()).contains("is a member already");
+    assertThat(run("members", "list").out().lines().toList()).hasSize(3); // nothing removed
 
     // a client's certificate reads nothing
     Path client = dir.resolve("client");

@@ -20,7 +20,7 @@ import io.roster.proto.Query;
  *       registry, a namespace in the cluster's group, is created by any member, as
  *       {@code node.registry(name)} does when it is missing. Metadata: any member.
  *   <li>A heartbeat keeps only the sender's own session alive.
- *   <li>The whole state ({@code Dump}) and the change stream go to members only: the voters, admin
+ *   <li>The whole state ({@code Dump}), the registries' list and the change stream go to members only: the voters, admin
  *       certificates, and client nodes while they hold an open session in the group. A node whose
  *       session expired (declared dead) or that never joined reads no more than single keys.
  * </ul>
@@ -116,7 +116,8 @@ public final class Authorization {
     if (query.hasHeartbeat() && !query.getHeartbeat().getNodeId().equals(who.nodeId())) {
       return who + " may not heartbeat for node " + query.getHeartbeat().getNodeId();
     }
-    if ((query.hasDump() || query.hasChanges()) && who.kind() == Identity.Kind.CLIENT && !member.getAsBoolean()) {
+    if ((query.hasDump() || query.hasChanges() || query.hasRegistries()) && who.kind() == Identity.Kind.CLIENT
+        && !member.getAsBoolean()) {
       return who + " is not a member of this group (no open session in it): the whole state and the change "
           + "stream are served to voters, admins and nodes with an open session only";
     }

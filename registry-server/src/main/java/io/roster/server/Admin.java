@@ -38,6 +38,30 @@ final class Admin {
   }
 
   /**
+   * A name for a table or a line (a key, a registry, an address): control characters and a
+   * backslash escaped as a backslash, u and four hex digits, so that no key can move the terminal's cursor or forge a
+   * line. {@code --json} gives names as they are.
+   */
+  static String text(String name) {
+    if (name == null) {
+      return "-";
+    }
+    StringBuilder out = null;
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (Character.isISOControl(c) || c == '\\' || Character.getType(c) == Character.FORMAT) {
+        if (out == null) {
+          out = new StringBuilder(name.length() + 8).append(name, 0, i);
+        }
+        out.append(String.format("\\u%04x", (int) c));
+      } else if (out != null) {
+        out.append(c);
+      }
+    }
+    return out == null ? name : out.toString();
+  }
+
+  /**
    * A value for a table: its text when it is UTF-8 without control characters, else {@code base64:}
    * and its bytes; {@code -} for none.
    */
@@ -48,7 +72,8 @@ final class Admin {
     try {
       String text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
           .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(value)).toString();
-      if (text.codePoints().noneMatch(Character::isISOControl) && !text.startsWith("base64:")) {
+      if (text.codePoints().noneMatch(c -> Character.isISOControl(c) || Character.getType(c) == Character.FORMAT)
+          && !text.startsWith("base64:")) {
         return text;
       }
     } catch (CharacterCodingException binary) {

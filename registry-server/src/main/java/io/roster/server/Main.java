@@ -51,11 +51,34 @@ public final class Main implements Runnable {
         throw new IllegalArgumentException("--voters: '" + spec + "' is not id=host:port");
       }
       String voter = spec.substring(0, eq).trim();
-      if (voters.putIfAbsent(voter, spec.substring(eq + 1).trim()) != null) {
+      String address = spec.substring(eq + 1).trim();
+      hostPort("--voters: voter " + voter, address);
+      if (voters.putIfAbsent(voter, address) != null) {
         throw new IllegalArgumentException("--voters: voter " + voter + " is given twice");
       }
     }
     return voters;
+  }
+
+  /**
+   * Checks that {@code address} is host:port with a port in 1..65535.
+   *
+   * @throws IllegalArgumentException naming {@code what} and the address otherwise
+   */
+  static void hostPort(String what, String address) {
+    int colon = address.lastIndexOf(':');
+    if (colon <= 0 || colon == address.length() - 1) {
+      throw new IllegalArgumentException(what + ": '" + address + "' is not host:port");
+    }
+    int port;
+    try {
+      port = Integer.parseInt(address.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(what + ": '" + address + "' has no port number");
+    }
+    if (port < 1 || port > 65_535) {
+      throw new IllegalArgumentException(what + ": port " + port + " is out of range (1..65535)");
+    }
   }
 
   @Command(name = "demo", mixinStandardHelpOptions = true,

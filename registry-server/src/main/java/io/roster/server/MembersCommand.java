@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "members", aliases = "voters", mixinStandardHelpOptions = true,
     description = "Lists or changes the cluster's voters (the cluster's group and every partition group).",
     subcommands = {MembersCommand.ListVoters.class, MembersCommand.Add.class, MembersCommand.Remove.class,
-        MembersCommand.Replace.class})
+        MembersCommand.Replace.class, MembersCommand.TransferLeadership.class})
 final class MembersCommand implements Runnable {
   @Override
   public void run() {
@@ -104,6 +104,7 @@ final class MembersCommand implements Runnable {
     @Override
     public Integer call() {
       return run("add", m -> {
+        Main.hostPort("--address", address);
         m.addVoter(id, address);
         System.out.println("voter " + id + " added; voters now " + m.voters().keySet());
       }, reach);
@@ -146,14 +147,43 @@ final class MembersCommand implements Runnable {
     @Override
     public Integer call() {
       return run("replace", m -> {
-        if (!m.voters().containsKey(id)) {
-          throw new IllegalArgumentException("voter " + id + " is not a member: " + m.voters().keySet());
+        Main.hostPort("--address", address);
+        java.util.Map<String, String> now = m.voters();
+        if (!now.containsKey(id)) {
+          throw new IllegalArgumentException("voter " + id + " is not a member: " + now.keySet());
         }
+        if (with != null && !with.equals(id) && now.containsKey(with)) {
+          throw new IllegalArgumentException("voter " + with + " is a member already: the replacement needs an id "
+              + "that is not (or the old one's)");
+        }
+        now.forEach((voter, at) -> {
+          if (!voter.equals(id) && at.equals(address)) {
+            throw new IllegalArgumentException("address " + address + " is voter " + voter + "'s");
+          }
+        });
         m.removeVoter(id);
         String next = with == null ? id : with;
         System.out.println("voter " + id + " removed; start " + next + " now (roster node --join) at " + address);
         m.addVoter(next, address);
         System.out.println("voter " + next + " added; voters now " + m.voters().keySet());
+      }, reach);
+    }
+  }
+
+  /** The name {@code leader transfer} had before, kept for scripts. */
+  @Command(name = "transfer-leadership", hidden = true, mixinStandardHelpOptions = true,
+      description = "Hands the cluster group's leadership to a voter: roster leader transfer.")
+  static final class TransferLeadership implements Callable<Integer> {
+    @Mixin Reach reach;
+
+    @Option(names = "--id", required = true, description = "The voter to lead.")
+    String id;
+
+    @Override
+    public Integer call() {
+      return run("transfer-leadership", m -> {
+        m.transferLeadership(id);
+        System.out.println("voter " + id + " leads the cluster's group");
       }, reach);
     }
   }

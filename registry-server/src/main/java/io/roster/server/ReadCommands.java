@@ -51,10 +51,10 @@ final class ReadCommands {
             if (output.json) {
               System.out.println(Json.write(all));
             } else {
-              int w = Math.max(8, all.stream().mapToInt(i -> i.name().length()).max().orElse(8));
+              int w = Math.max(8, all.stream().mapToInt(i -> Admin.text(i.name()).length()).max().orElse(8));
               String row = "%-" + w + "s  %-16s  %10s  %13s  %12s%n";
               System.out.printf(row, "REGISTRY", "MODE", "PARTITIONS", "REGISTRATIONS", "REVISION");
-              all.forEach(i -> System.out.printf(row, i.name(), i.mode(), i.partitions(), i.registrations(),
+              all.forEach(i -> System.out.printf(row, Admin.text(i.name()), i.mode(), i.partitions(), i.registrations(),
                   i.revision()));
             }
             return 0;
@@ -70,10 +70,10 @@ final class ReadCommands {
       System.out.println(Json.write(entries));
       return;
     }
-    int w = Math.max(3, entries.stream().mapToInt(e -> e.key().length()).max().orElse(3));
+    int w = Math.max(3, entries.stream().mapToInt(e -> Admin.text(e.key()).length()).max().orElse(3));
     String row = "%-" + w + "s  %-32s  %12s  %9s  %s%n";
     System.out.printf(row, "KEY", "PID", "REVISION", "PARTITION", "VALUE");
-    entries.forEach(e -> System.out.printf(row, e.key(), e.pid(), e.revision(),
+    entries.forEach(e -> System.out.printf(row, Admin.text(e.key()), Admin.text(e.pid()), e.revision(),
         e.partition() < 0 ? "-" : e.partition(), Admin.value(e.value())));
   }
 
@@ -170,14 +170,14 @@ final class ReadCommands {
             if (output.json) {
               System.out.println(Json.compact(e));
             } else {
-              System.out.printf("%d %s %s %s %s%s%n", e.revision(), e.kind(), e.key(), e.pid() == null ? "-" : e.pid(),
+              System.out.printf("%d %s %s %s %s%s%n", e.revision(), e.kind(), Admin.text(e.key()), Admin.text(e.pid()),
                   Admin.value(e.value()), e.partition() < 0 ? "" : " partition=" + e.partition());
             }
             System.out.flush();
             if (count > 0 && seen.incrementAndGet() >= count) {
               caller.interrupt();
             }
-          }, started -> System.err.println("watching " + registry + " " + started));
+          }, System.err::println);
           Thread.interrupted(); // the count reached: a normal end
           return 0;
         }
@@ -208,11 +208,11 @@ final class ReadCommands {
             if (output.json) {
               System.out.println(Json.write(all));
             } else {
-              int w = Math.max(7, all.stream().mapToInt(s -> s.group().length()).max().orElse(7));
+              int w = Math.max(7, all.stream().mapToInt(s -> Admin.text(s.group()).length()).max().orElse(7));
               String row = "%-" + w + "s  %-12s  %14s  %8s  %-22s  %12s%n";
               System.out.printf(row, "GROUP", "NODE", "INCARNATION", "TIMEOUT", "ADDRESS", "REVISION");
-              all.forEach(s -> System.out.printf(row, s.group(), s.nodeId(), s.incarnation(),
-                  s.timeoutMillis() + "ms", s.address().isEmpty() ? "-" : s.address(), s.revision()));
+              all.forEach(s -> System.out.printf(row, Admin.text(s.group()), Admin.text(s.nodeId()), s.incarnation(),
+                  s.timeoutMillis() + "ms", s.address().isEmpty() ? "-" : Admin.text(s.address()), s.revision()));
             }
             return 0;
           }
@@ -239,11 +239,11 @@ final class ReadCommands {
           if (output.json) {
             System.out.println(Json.write(reports));
           } else {
-            int w = Math.max(5, reports.stream().mapToInt(c -> c.group().length()).max().orElse(5));
+            int w = Math.max(5, reports.stream().mapToInt(c -> Admin.text(c.group()).length()).max().orElse(5));
             String row = "%-" + w + "s  %10s  %-8s  %-64s  %s%n";
             System.out.printf(row, "GROUP", "INDEX", "MEMBER", "SHA-256", "");
             for (ConsistencyReport c : reports) {
-              String name = c.group();
+              String name = Admin.text(c.group());
               for (var d : c.digests().entrySet()) {
                 System.out.printf(row, name, c.index(), d.getKey(), d.getValue(),
                     d.getValue().equals(c.majority()) ? "ok" : "DIVERGED");

@@ -37,7 +37,7 @@ final class StatusCommand implements Callable<Integer> {
 
   /** The group's name, or its id when its registry is not known. */
   private static String label(ClusterStatus.Group g) {
-    return g.name() != null ? g.name() : (g.cluster() ? "cluster " : "partition ") + g.groupId();
+    return g.name() != null ? Admin.text(g.name()) : (g.cluster() ? "cluster " : "partition ") + g.groupId();
   }
 
   static String table(ClusterStatus status) {

@@ -107,6 +107,14 @@ final class Answers {
         }
         return b.setStatus(Status.OK).build();
       }
+      case REGISTRIES -> {
+        for (io.roster.schema.RegistryDescriptor d : mirror.registries()) {
+          Mirror.RegistryState state = mirror.registryState(d.name());
+          b.addRegistries(io.roster.proto.RegistrySummary.newBuilder().setName(d.name())
+              .setRecord(io.roster.schema.Records.of(d)).setRegistrations(state == null ? 0 : state.size()));
+        }
+        return b.setStatus(Status.OK).build();
+      }
       case BARRIER -> {
         return b.setStatus(Status.OK).build(); // Ratis answers only after the read index is applied
       }

@@ -16,18 +16,25 @@ import io.roster.proto.Lookup;
 import io.roster.proto.Query;
 import io.roster.proto.QueryResult;
 import io.roster.proto.RegistrationChange;
+import io.roster.proto.Registries;
+import io.roster.proto.RegistrySummary;
 import io.roster.proto.Status;
 import io.roster.schema.Codec;
 import io.roster.schema.Commands;
+import io.roster.schema.Records;
 import io.roster.schema.Registration;
 import io.roster.schema.RegistryDescriptor;
 import io.roster.schema.Revisions;
 import io.roster.schema.Session;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.ratis.client.RaftClient;
@@ -41,20 +48,26 @@ import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 
 /**
- * The admin's reads of a cluster's state (see {@link ClusterReader}): each group's state loaded
- * from its leader after a linearizable barrier, keys looked up through linearizable reads, the
- * change stream followed from any voter, and digest checks proposed and compared, all through an
- * admin certificate.
+ * The admin's reads of a cluster's state (see {@link ClusterReader}), through an admin
+ * certificate: registries and counts through a linearizable query answered from the leader's
+ * mirror; a group's whole state (for listings) after a linearizable barrier, from any voter that has
+ * applied it, followers first, so that the leader's apply thread is not the one copying it; keys
+ * looked up through linearizable reads; the change stream followed from any voter; digest checks
+ * proposed and compared. One Ratis client per group, closed with this object.
  */
-public final class ClusterReads {
+public final class ClusterReads implements AutoCloseable {
   /** How long a digest check waits for every voter's digest. */
   private static final long DIGEST_MILLIS = 30_000;
   /** How long a voter holds a poll for changes when it has none. */
   private static final int WAIT_MILLIS = 500;
+  /** How long a watch goes without any voter answering before it gives up. */
+  static final long WATCH_SILENCE_MILLIS = 30_000;
   private static final long RETRY_MILLIS = 200;
 
   private final String cluster;
   private final MembershipAdmin admin;
+  private final Map<RaftGroupId, RaftClient> clients = new ConcurrentHashMap<>();
+  private volatile boolean closed;
 
   public ClusterReads(String cluster, MembershipAdmin admin) {
     this.cluster = cluster;
@@ -66,19 +79,22 @@ public final class ClusterReads {
 
   /** The registries the cluster's group describes, with their registrations counted in every partition. */
   public List<ClusterReader.RegistryInfo> registries() {
-    Mirror main = load(admin.clusterGroup());
     List<ClusterReader.RegistryInfo> out = new ArrayList<>();
-    for (RegistryDescriptor d : main.registries()) {
+    for (RegistrySummary s : summaries(admin.clusterGroup())) {
+      RegistryDescriptor d = Records.descriptor(s.getName(), s.getRecord());
       long count = 0;
       for (Place p : places(d)) {
-        Mirror m = p.partition < 0 ? main : load(p.group);
-        Mirror.RegistryState s = m.registryState(d.name());
-        count += s == null ? 0 : s.size();
+        if (p.partition < 0) {
+          count += s.getRegistrations();
+        } else {
+          count += summaries(p.group).stream().filter(x -> x.getName().equals(d.name()))
+              .mapToLong(RegistrySummary::getRegistrations).sum();
+        }
       }
       out.add(new ClusterReader.RegistryInfo(d.name(), d.mode().name(), Math.max(1, d.partitions()), count,
           d.revision()));
     }
-    out.sort(java.util.Comparator.comparing(ClusterReader.RegistryInfo::name));
+    out.sort(Comparator.comparing(ClusterReader.RegistryInfo::name));
     return out;
   }
 
@@ -93,41 +109,58 @@ public final class ClusterReads {
             e.hasValue() ? e.getValue().toByteArray() : null, e.getRevision(), p.partition));
       }
     }
-    out.sort(java.util.Comparator.comparingLong(ClusterReader.Entry::revision));
+    out.sort(Comparator.comparingLong(ClusterReader.Entry::revision));
     return out;
   }
 
+  private static final Comparator<Registration> KEY_ORDER = Comparator.comparing(Registration::key)
+      .thenComparingLong(Registration::revision);
+
   /**
    * The registrations whose key starts with {@code prefix}, in key order (then revision), at most
-   * {@code limit}; {@code total} counts every match.
+   * {@code limit}; {@code total} counts every match. Holds at most {@code limit} of them at a time.
    */
   public ClusterReader.Listing list(String registry, String prefix, int limit) {
     if (limit < 1) {
       throw new IllegalArgumentException("the limit must be at least 1: " + limit);
     }
-    List<ClusterReader.Entry> all = new ArrayList<>();
+    PriorityQueue<Registration> kept = new PriorityQueue<>(KEY_ORDER.reversed()); // the largest on top
+    Map<Registration, Integer> partitionOf = new java.util.IdentityHashMap<>();
+    int total = 0;
     for (Place p : places(descriptor(registry))) {
       Mirror.RegistryState s = load(p.group).registryState(registry);
-      if (s != null) {
-        s.forEach(r -> {
-          if (r.key().startsWith(prefix)) {
-            all.add(entry(r, p.partition));
-          }
-        });
+      if (s == null) {
+        continue;
+      }
+      List<Registration> matches = new ArrayList<>();
+      s.forEach(r -> {
+        if (r.key().startsWith(prefix)) {
+          matches.add(r);
+        }
+      });
+      total += matches.size();
+      for (Registration r : matches) {
+        if (kept.size() < limit) {
+          kept.add(r);
+          partitionOf.put(r, p.partition);
+        } else if (KEY_ORDER.compare(r, kept.peek()) < 0) {
+          partitionOf.remove(kept.poll());
+          kept.add(r);
+          partitionOf.put(r, p.partition);
+        }
       }
     }
-    all.sort(java.util.Comparator.comparing(ClusterReader.Entry::key)
-        .thenComparingLong(ClusterReader.Entry::revision));
-    return new ClusterReader.Listing(List.copyOf(all.subList(0, Math.min(limit, all.size()))), all.size());
+    List<Registration> sorted = new ArrayList<>(kept);
+    sorted.sort(KEY_ORDER);
+    return new ClusterReader.Listing(sorted.stream().map(r -> entry(r, partitionOf.get(r))).toList(), total);
   }
 
   /** Every open session of every group: the cluster's, then each partition's. */
   public List<ClusterReader.SessionInfo> sessions() {
-    Mirror main = load(admin.clusterGroup());
     List<ClusterReader.SessionInfo> out = new ArrayList<>();
-    add(out, "cluster", main);
-    for (RegistryDescriptor d : main.registries()) {
-      for (Place p : places(d)) {
+    add(out, "cluster", load(admin.clusterGroup()));
+    for (RegistrySummary s : summaries(admin.clusterGroup())) {
+      for (Place p : places(Records.descriptor(s.getName(), s.getRecord()))) {
         if (p.partition >= 0) {
           add(out, p.label, load(p.group));
         }
@@ -137,7 +170,7 @@ public final class ClusterReads {
   }
 
   private static void add(List<ClusterReader.SessionInfo> out, String group, Mirror m) {
-    m.openSessions().stream().sorted(java.util.Comparator.comparing(Session::nodeId)).forEach(s -> out.add(
+    m.openSessions().stream().sorted(Comparator.comparing(Session::nodeId)).forEach(s -> out.add(
         new ClusterReader.SessionInfo(group, s.nodeId(), s.incarnation(), s.timeoutMillis(), s.address(),
             s.revision())));
   }
@@ -146,8 +179,8 @@ public final class ClusterReads {
   public Map<String, String> groupNames() {
     Map<String, String> out = new LinkedHashMap<>();
     out.put(admin.clusterGroup().getUuid().toString(), "cluster");
-    for (RegistryDescriptor d : load(admin.clusterGroup()).registries()) {
-      for (Place p : places(d)) {
+    for (RegistrySummary s : summaries(admin.clusterGroup())) {
+      for (Place p : places(Records.descriptor(s.getName(), s.getRecord()))) {
         if (p.partition >= 0) {
           out.put(p.group.getUuid().toString(), p.label);
         }
@@ -158,14 +191,16 @@ public final class ClusterReads {
 
   /**
    * Follows {@code registry}'s changes (of one partition, or all when {@code partition} is -1)
-   * from {@code fromRevision} (0: from now) until the calling thread is interrupted; {@code started}
-   * is told the revision the watch starts after, once per partition.
-   *
+   * from {@code fromRevision} (0: from now) until the calling thread is interrupted; {@code notices}
+   * hears where each partition's watch starts, and each move to another voter.
    */
   public void watch(String registry, int partition, long fromRevision, Consumer<ClusterReader.Event> each,
-      Consumer<String> started) throws InterruptedException {
+      Consumer<String> notices) throws InterruptedException {
     if (Thread.currentThread().isInterrupted()) {
       return;
+    }
+    if (partition < -1) {
+      throw new IllegalArgumentException("a partition is 0 or more (or -1 for all): " + partition);
     }
     RegistryDescriptor d = descriptor(registry);
     List<Place> places = places(d);
@@ -190,7 +225,7 @@ public final class ClusterReads {
             synchronized (order) {
               each.accept(e);
             }
-          }, started);
+          }, notices);
         } catch (InterruptedException stop) {
           // asked to stop
         } catch (RuntimeException e) {
@@ -217,7 +252,7 @@ public final class ClusterReads {
     }
     for (Thread t : followers) {
       try {
-        t.join(5_000); // their clients closed before this returns
+        t.join(5_000);
       } catch (InterruptedException again) {
         interrupted = true;
       }
@@ -231,57 +266,67 @@ public final class ClusterReads {
   }
 
   private void follow(String registry, Place p, long fromRevision, Consumer<ClusterReader.Event> each,
-      Consumer<String> started) throws InterruptedException {
-    GroupInfoReply info = admin.info(p.group);
-    List<RaftPeerId> voters = new ArrayList<>(info.getGroup().getPeers().stream().map(RaftPeer::getId).toList());
-    int at = voters.indexOf(RaftPeerId.valueOf(info.getRoleInfoProto().getSelf().getId()));
-    long after;
-    if (fromRevision > 0) {
-      after = Revisions.index(fromRevision) - 1;
-    } else {
-      after = linearizable(p.group, Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build())
-          .getAppliedIndex();
-    }
-    started.accept(p.label + " after revision " + Revisions.entryEnd(after));
-    try (RaftClient c = admin.client(info.getGroup(), WAIT_MILLIS + 2_000L, 1)) {
-      while (!Thread.currentThread().isInterrupted()) {
-        RaftPeerId peer = voters.get(Math.max(0, at) % voters.size());
-        QueryResult r;
+      Consumer<String> notices) throws InterruptedException {
+    long after = fromRevision > 0 ? Math.max(0, Revisions.index(fromRevision) - 1)
+        : linearizable(p.group, Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build()).getAppliedIndex();
+    notices.accept("watching " + registry + " " + p.label + " after revision " + Revisions.entryEnd(after));
+    List<RaftPeerId> voters = voters(p.group);
+    int at = 0;
+    int compacted = 0; // voters in a row whose history does not reach back to `after`
+    long heardNanos = System.nanoTime();
+    RaftClient c = client(p.group);
+    while (!Thread.currentThread().isInterrupted()) {
+      RaftPeerId peer = voters.get(Math.floorMod(at, voters.size()));
+      QueryResult r;
+      try {
+        r = Dumps.query(c, Query.newBuilder().setChanges(Changes.newBuilder().setFromIndex(after)
+            .setWaitMillis(WAIT_MILLIS)).build(), peer, 0, () -> { });
+      } catch (Exception e) {
+        MembershipAdmin.refusedOrNot(e, peer.toString());
+        if (Thread.currentThread().isInterrupted() || e instanceof InterruptedException
+            || e instanceof java.io.InterruptedIOException) {
+          throw new InterruptedException();
+        }
+        if (System.nanoTime() - heardNanos > TimeUnit.MILLISECONDS.toNanos(WATCH_SILENCE_MILLIS)) {
+          throw new RosterException(p.label + ": no voter answered the change stream for "
+              + WATCH_SILENCE_MILLIS / 1000 + " s (last: " + peer + ", " + e + ")");
+        }
+        at++;
+        notices.accept(p.label + ": " + peer + " does not answer (" + e.getClass().getSimpleName()
+            + "); following " + voters.get(Math.floorMod(at, voters.size())));
+        Thread.sleep(RETRY_MILLIS);
         try {
-          r = Dumps.query(c, Query.newBuilder().setChanges(Changes.newBuilder().setFromIndex(after)
-              .setWaitMillis(WAIT_MILLIS)).build(), peer, 0, () -> { });
-        } catch (Exception e) {
-          MembershipAdmin.refusedOrNot(e, peer.toString());
-          if (Thread.currentThread().isInterrupted() || e instanceof InterruptedException
-              || e instanceof java.io.InterruptedIOException) {
-            throw new InterruptedException();
-          }
-          at++; // another voter
-          Thread.sleep(RETRY_MILLIS);
-          continue;
+          voters = voters(p.group); // a voter replaced since the watch began
+        } catch (RosterException noLeaderYet) {
+          // keep the ones known
         }
-        if (r.getStatus() == Status.COMPACTED) {
-          throw new RosterException(p.label + ": revision " + Math.max(fromRevision, 1) + " is older than the change "
-              + "history that " + peer + " keeps (" + r.getDetail() + "): list the registry, then watch from now");
-        }
-        if (r.getStatus() != Status.OK) {
-          throw new RosterException(p.label + ": " + peer + " refused the change stream: " + r.getStatus() + " "
-              + r.getDetail());
-        }
-        for (ChangeEntry e : r.getChangeEntriesList()) {
-          for (ChangeProto change : e.getChangesList()) {
-            long revision = Revisions.of(e.getIndex(), change.getOrdinal());
-            ClusterReader.Event event = event(change, revision, p.partition);
-            if (event != null && event.registry().equals(registry) && revision >= fromRevision) {
-              each.accept(event);
-            }
-          }
-          after = Math.max(after, e.getIndex());
-        }
-        after = Math.max(after, r.getAppliedIndex());
+        continue;
       }
-    } catch (IOException e) {
-      throw new RosterException("closing the change stream of " + p.label + ": " + e.getMessage(), e);
+      heardNanos = System.nanoTime();
+      if (r.getStatus() == Status.COMPACTED) {
+        if (++compacted >= voters.size()) {
+          throw new RosterException(p.label + ": revision " + (Revisions.entryEnd(after) + 1) + " is older than "
+              + "the change history every voter keeps: list the registry, then watch from now");
+        }
+        at++; // another voter's history may reach further back (one restarted since, not)
+        continue;
+      }
+      compacted = 0;
+      if (r.getStatus() != Status.OK) {
+        throw new RosterException(p.label + ": " + peer + " refused the change stream: " + r.getStatus() + " "
+            + r.getDetail());
+      }
+      for (ChangeEntry e : r.getChangeEntriesList()) {
+        for (ChangeProto change : e.getChangesList()) {
+          long revision = Revisions.of(e.getIndex(), change.getOrdinal());
+          ClusterReader.Event event = event(change, revision, p.partition);
+          if (event != null && event.registry().equals(registry) && revision >= fromRevision) {
+            each.accept(event);
+          }
+        }
+        after = Math.max(after, e.getIndex());
+      }
+      after = Math.max(after, r.getAppliedIndex());
     }
     throw new InterruptedException();
   }
@@ -320,8 +365,7 @@ public final class ClusterReads {
    */
   public List<ConsistencyReport> check(Consumer<String> progress) {
     List<ConsistencyReport> out = new ArrayList<>();
-    Map<String, String> names = groupNames();
-    for (Map.Entry<String, String> g : names.entrySet()) {
+    for (Map.Entry<String, String> g : groupNames().entrySet()) {
       RaftGroupId id = RaftGroupId.valueOf(java.util.UUID.fromString(g.getKey()));
       progress.accept(g.getValue());
       out.add(check(g.getValue(), id));
@@ -332,8 +376,8 @@ public final class ClusterReads {
   private ConsistencyReport check(String label, RaftGroupId g) {
     RaftGroup group = admin.info(g).getGroup();
     long index;
-    try (RaftClient c = admin.client(group)) {
-      RaftClientReply reply = c.io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(
+    try {
+      RaftClientReply reply = client(g).io().send(Message.valueOf(UnsafeByteOperations.unsafeWrap(
           Codec.encode(Commands.digestCheck()))));
       if (!reply.isSuccess()) {
         throw new RosterException(label + ": the digest check was not committed: " + reply.getException(),
@@ -345,15 +389,31 @@ public final class ClusterReads {
       }
       index = reply.getLogIndex();
     } catch (IOException e) {
+      MembershipAdmin.refusedOrNot(e, "the leader of " + label);
       throw new RosterException(label + ": the digest check failed: " + e.getMessage(), e);
     }
-    Map<String, String> digests = new java.util.TreeMap<>();
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DIGEST_MILLIS);
-    for (RaftPeer peer : group.getPeers()) {
-      String d = digest(group, peer, index, deadline);
-      if (d != null) {
-        digests.put(peer.getId().toString(), d);
+    Map<String, CompletableFuture<String>> asked = new LinkedHashMap<>();
+    java.util.concurrent.ExecutorService askers = java.util.concurrent.Executors.newFixedThreadPool(
+        group.getPeers().size(), r -> {
+          Thread t = new Thread(r, "roster-check-" + label);
+          t.setDaemon(true);
+          return t;
+        });
+    Map<String, String> digests = new java.util.TreeMap<>();
+    try {
+      for (RaftPeer peer : group.getPeers()) { // all at once: one down costs its timeout once, not per voter
+        asked.put(peer.getId().toString(),
+            CompletableFuture.supplyAsync(() -> digest(group, peer, index, deadline), askers));
       }
+      asked.forEach((peer, d) -> {
+        String digest = d.join();
+        if (digest != null) {
+          digests.put(peer, digest);
+        }
+      });
+    } finally {
+      askers.shutdownNow();
     }
     Map<String, Integer> counts = new java.util.HashMap<>();
     digests.values().forEach(d -> counts.merge(d, 1, Integer::sum));
@@ -363,7 +423,11 @@ public final class ClusterReads {
         .map(v -> v.getId().toString()).filter(v -> !digests.containsKey(v)).sorted().toList());
   }
 
-  /** {@code peer}'s digest at {@code index}, or null if it has none by the deadline (down, or too far behind). */
+  /**
+   * {@code peer}'s digest at {@code index}, asked again until the deadline while it computes it, is
+   * not there yet (behind: Ratis refuses the stale read) or does not answer; null if it has none by
+   * then, or none for that index.
+   */
   private String digest(RaftGroup group, RaftPeer peer, long index, long deadline) {
     try (RaftClient c = admin.client(group, 5_000, 1)) {
       while (System.nanoTime() < deadline) {
@@ -373,13 +437,14 @@ public final class ClusterReads {
               peer.getId(), index, () -> { });
         } catch (Exception e) {
           MembershipAdmin.refusedOrNot(e, peer.getId().toString());
-          return null;
+          Thread.sleep(RETRY_MILLIS); // down, or behind: again until the deadline
+          continue;
         }
         if (r.getStatus() == Status.OK) {
           return r.getDigest();
         }
         if (r.getStatus() != Status.BUSY) {
-          return null;
+          return null; // no digest for that index (it keeps the last few)
         }
         Thread.sleep(RETRY_MILLIS);
       }
@@ -388,7 +453,7 @@ public final class ClusterReads {
       return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new RosterException("interrupted", e);
+      return null;
     }
   }
 
@@ -397,13 +462,20 @@ public final class ClusterReads {
         r.revision(), partition);
   }
 
+  /** Group {@code g}'s registries and their registrations, read linearizably (no copy of its state). */
+  private List<RegistrySummary> summaries(RaftGroupId g) {
+    QueryResult r = linearizable(g, Query.newBuilder().setRegistries(Registries.getDefaultInstance()).build());
+    return r.getRegistriesList();
+  }
+
   /** The registry as the cluster's group describes it, read linearizably. */
   private RegistryDescriptor descriptor(String registry) {
-    RegistryDescriptor d = load(admin.clusterGroup()).registry(registry);
-    if (d == null) {
-      throw new IllegalArgumentException("no registry '" + registry + "' in cluster '" + cluster + "'");
+    for (RegistrySummary s : summaries(admin.clusterGroup())) {
+      if (s.getName().equals(registry)) {
+        return Records.descriptor(s.getName(), s.getRecord());
+      }
     }
-    return d;
+    throw new IllegalArgumentException("no registry '" + registry + "' in cluster '" + cluster + "'");
   }
 
   /** The groups that hold {@code d}'s entries: the cluster's (partition -1), or each partition's. */
@@ -418,29 +490,48 @@ public final class ClusterReads {
     return out;
   }
 
-  /** Group {@code g}'s whole state from its leader, holding every write acknowledged before the call. */
-  private Mirror load(RaftGroupId g) {
+  /** Group {@code g}'s voters, followers first (its leader last), as its leader's configuration lists them. */
+  private List<RaftPeerId> voters(RaftGroupId g) {
     GroupInfoReply info = admin.info(g);
     RaftPeerId leader = RaftPeerId.valueOf(info.getRoleInfoProto().getSelf().getId());
+    List<RaftPeerId> out = new ArrayList<>(info.getGroup().getPeers().stream().map(RaftPeer::getId)
+        .filter(id -> !id.equals(leader)).toList());
+    out.add(leader);
+    return out;
+  }
+
+  /**
+   * Group {@code g}'s whole state, holding every write acknowledged before the call: a barrier
+   * through the leader, then a dump from the first voter (followers first) that has applied it.
+   */
+  private Mirror load(RaftGroupId g) {
     long barrier = linearizable(g, Query.newBuilder().setBarrier(Barrier.getDefaultInstance()).build())
         .getAppliedIndex();
-    try (RaftClient c = admin.client(info.getGroup())) {
-      return Dumps.load(c, leader, barrier, () -> { });
-    } catch (Exception e) {
-      MembershipAdmin.refusedOrNot(e, leader.toString());
-      throw new RosterException("loading the state of group " + g + " from " + leader + " failed: " + e, e);
+    Exception last = null;
+    for (RaftPeerId peer : voters(g)) {
+      try {
+        return Dumps.load(client(g), peer, barrier, () -> { });
+      } catch (Exception e) {
+        MembershipAdmin.refusedOrNot(e, peer.toString());
+        last = e; // down, behind or busy: the next voter
+      }
     }
+    throw new RosterException("no voter of group " + g + " served its state at index " + barrier + ": " + last, last);
   }
 
   /** {@code q} answered after a linearizable barrier (Ratis' ReadIndex) by group {@code g}'s leader. */
   private QueryResult linearizable(RaftGroupId g, Query q) {
-    RaftGroup group = admin.info(g).getGroup();
-    try (RaftClient c = admin.client(group)) {
-      RaftClientReply reply = c.io().sendReadOnly(Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())));
+    try {
+      RaftClientReply reply = client(g).io().sendReadOnly(
+          Message.valueOf(UnsafeByteOperations.unsafeWrap(q.toByteArray())));
       if (!reply.isSuccess()) {
         throw new RosterException("group " + g + " did not answer: " + reply.getException(), reply.getException());
       }
       QueryResult r = QueryResult.parseFrom(reply.getMessage().getContent().toByteArray());
+      if (r.getStatus() == Status.UNKNOWN_COMMAND) {
+        throw new RosterException("group " + g + " does not know this query (a voter of an older version?): "
+            + r.getDetail());
+      }
       if (r.getStatus() != Status.OK) {
         throw new RosterException("group " + g + " refused the read: " + r.getStatus() + " " + r.getDetail());
       }
@@ -449,5 +540,26 @@ public final class ClusterReads {
       MembershipAdmin.refusedOrNot(e, "the leader of group " + g);
       throw new RosterException("reading group " + g + " failed: " + e.getMessage(), e);
     }
+  }
+
+  /** This reader's client of group {@code g}, made at first use with the voters its leader names. */
+  private RaftClient client(RaftGroupId g) {
+    if (closed) {
+      throw new IllegalStateException("this reader is closed");
+    }
+    return clients.computeIfAbsent(g, id -> admin.client(admin.info(id).getGroup()));
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    for (RaftClient c : clients.values()) {
+      try {
+        c.close();
+      } catch (IOException e) {
+        // closing: nothing to do
+      }
+    }
+    clients.clear();
   }
 }

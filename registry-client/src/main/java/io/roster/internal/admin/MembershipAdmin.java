@@ -230,7 +230,9 @@ public final class MembershipAdmin implements AutoCloseable {
    */
   private Map<String, String> groupNames() {
     try {
-      return new ClusterReads(cluster, this).groupNames();
+      try (ClusterReads reads = new ClusterReads(cluster, this)) {
+        return reads.groupNames();
+      }
     } catch (RosterException noLeader) {
       LOG.debug("partition groups unnamed: {}", noLeader.toString());
       return Map.of(clusterGroup.getUuid().toString(), "cluster");

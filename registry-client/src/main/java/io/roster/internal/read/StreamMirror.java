@@ -212,11 +212,12 @@ public final class StreamMirror implements MirrorSource {
   }
 
   private void load(RaftPeerId peer) throws Exception {
-    Mirror fresh = Dumps.load(loadClient, peer, 0, this::answered);
-    if (loaded && fresh.appliedIndex() < mirror.appliedIndex()) {
-      // a lagging voter: reads on this node must never go back in time
-      throw new IllegalStateException(peer + " is at index " + fresh.appliedIndex() + ", behind this mirror's "
-          + mirror.appliedIndex());
+    // a lagging voter refuses (Ratis' stale read) before sending anything: reads on this node must
+    // never go back in time
+    long at = loaded ? mirror.appliedIndex() : 0;
+    Mirror fresh = Dumps.load(loadClient, peer, at, this::answered);
+    if (fresh.appliedIndex() < at) {
+      throw new IllegalStateException(peer + " is at index " + fresh.appliedIndex() + ", behind this mirror's " + at);
     }
     mirror = fresh;
     history.reset(fresh.appliedIndex());
