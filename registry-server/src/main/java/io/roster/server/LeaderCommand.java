@@ -16,7 +16,7 @@ final class LeaderCommand implements Runnable {
 
   @Command(name = "transfer", mixinStandardHelpOptions = true,
       description = "Hands the cluster group's leadership to a voter (before restarting the leader's host, say).")
-  static final class Transfer implements Callable<Integer> {
+  static class Transfer implements Callable<Integer> {
     @Mixin MembersCommand.Reach reach;
 
     @Option(names = "--id", required = true, description = "The voter to lead.")

@@ -173,18 +173,5 @@ final class MembersCommand implements Runnable {
   /** The name {@code leader transfer} had before, kept for scripts. */
   @Command(name = "transfer-leadership", hidden = true, mixinStandardHelpOptions = true,
       description = "Hands the cluster group's leadership to a voter: roster leader transfer.")
-  static final class TransferLeadership implements Callable<Integer> {
-    @Mixin Reach reach;
-
-    @Option(names = "--id", required = true, description = "The voter to lead.")
-    String id;
-
-    @Override
-    public Integer call() {
-      return run("transfer-leadership", m -> {
-        m.transferLeadership(id);
-        System.out.println("voter " + id + " leads the cluster's group");
-      }, reach);
-    }
-  }
+  static final class TransferLeadership extends LeaderCommand.Transfer {}
 }
