@@ -3,7 +3,7 @@ package io.roster.internal.admin;
 import io.roster.ClusterReader;
 import io.roster.ConsistencyReport;
 import io.roster.RosterException;
-import io.roster.internal.read.Dumps;
+import io.roster.internal.transport.Dumps;
 import io.roster.internal.transport.RatisWiring;
 import io.roster.mirror.Mirror;
 import io.roster.proto.Barrier;

@@ -1,6 +1,7 @@
 package io.roster.internal.read;
 
 import io.roster.internal.transport.RaftAccess;
+import io.roster.internal.transport.Dumps;
 import io.roster.mirror.AppliedIndexWaiters;
 import io.roster.mirror.ChangeHistory;
 import io.roster.mirror.Mirror;

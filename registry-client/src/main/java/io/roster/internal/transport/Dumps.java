@@ -1,4 +1,4 @@
-package io.roster.internal.read;
+package io.roster.internal.transport;
 
 import io.roster.mirror.Mirror;
 import io.roster.proto.ChangeEntry;
@@ -12,7 +12,10 @@ import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 
-/** A voter's whole state, loaded into a fresh mirror (a client node's stream, the admin's reads). */
+/**
+ * Queries to one voter over Ratis, and its whole state loaded into a fresh mirror (a client node's
+ * stream, the admin's reads).
+ */
 public final class Dumps {
   private Dumps() {}
 
