@@ -5,15 +5,32 @@
 # DiscoveryClient and LoadBalancer), calls it and prints the answer. Everything it starts is stopped
 # and its temp directory removed when it ends. Usage: bash examples/run.sh
 set -euo pipefail
+if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${BASH_VERSINFO[1]}" -lt 4 ]; }; then
+  echo "run.sh needs bash 4.4 or later (this is $BASH_VERSION)" >&2
+  exit 2
+fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d -t roster-examples.XXXXXX)"
 pids=()
 cleanup() {
+  local code=$?
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
+  for _ in $(seq 50); do # up to 5 s for goodbyes, then no more waiting
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  if [ "$code" = 0 ]; then
+    rm -rf "$work"
+  else
+    echo "failed (exit $code): the logs are in $work" >&2
+  fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "[1] building Roster and the two services (the first time takes a few minutes)..."
 (cd "$root" && mvn -B -q -Dstyle.color=never -DskipTests install -pl roster-bom,roster-spring-boot-starter,registry-server -am) >&2
@@ -54,6 +71,14 @@ app_args() { # the roster.* properties of application node $1, named $2
   printf '%s\n' "${args[@]}"
 }
 
+for _ in $(seq 600); do # until every voter has its session open (a leader elected), at most 60 s
+  ready=0
+  for id in n1 n2 n3; do grep -q "session in cluster open" "$work/$id.log" 2>/dev/null && ready=$((ready + 1)); done
+  [ "$ready" = 3 ] && break
+  sleep 0.1
+done
+[ "$ready" = 3 ] || { echo "the voters did not form a cluster within 60 s" >&2; exit 1; }
+
 echo "[4] starting the greeter service (registers itself in Roster as 'greeter')"
 mapfile -t greeter_args < <(app_args greeter-1 greeter)
 java -Xmx256m -jar "$root/examples/greeter-service/target/greeter-service.jar" "${greeter_args[@]}" \
@@ -62,12 +87,16 @@ pids+=($!)
 
 echo "[5] running the caller service: it finds the greeter through Roster and calls it"
 mapfile -t caller_args < <(app_args caller-1 caller)
-if ! java -Xmx256m -jar "$root/examples/caller-service/target/caller-service.jar" "${caller_args[@]}" \
-    --spring.main.web-application-type=none 2>&1 | tee "$work/caller.log" | grep '^caller:'; then
+java -Xmx256m -jar "$root/examples/caller-service/target/caller-service.jar" "${caller_args[@]}" \
+  --spring.main.web-application-type=none >"$work/caller.log" 2>&1 &
+caller=$!
+pids+=("$caller")
+if ! wait "$caller"; then
   echo "the caller failed; its log:" >&2
   cat "$work/caller.log" >&2
-  echo "the greeter's log:" >&2
+  echo "the greeter's log (end):" >&2
   tail -20 "$work/greeter.log" >&2
   exit 1
 fi
+grep '^caller:' "$work/caller.log"
 echo "[6] stopping everything"

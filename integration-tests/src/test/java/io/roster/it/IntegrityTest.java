@@ -11,12 +11,10 @@ import io.roster.Registry;
 import io.roster.RosterException;
 import io.roster.ValueCodec;
 import io.roster.testkit.LocalCluster;
-import io.roster.server.Main;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -207,8 +205,7 @@ class IntegrityTest {
 
   /** Runs {@code roster args} in a JVM of its own; what it printed (stdout and stderr) and its exit code. */
   static Run roster(String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    List<String> command = AdminCliTest.java();
     command.addAll(List.of(args));
     Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
     try {

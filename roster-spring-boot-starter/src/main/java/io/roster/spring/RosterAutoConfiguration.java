@@ -1,6 +1,7 @@
 package io.roster.spring;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.roster.NodeListener;
 import io.roster.RegistryNode;
 import io.roster.Role;
 import io.roster.Tls;
@@ -11,6 +12,9 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
+import org.springframework.boot.availability.AvailabilityChangeEvent;
+import org.springframework.boot.availability.LivenessState;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Configuration;
 
 /**
@@ -18,7 +22,9 @@ import org.springframework.context.annotation.Configuration;
  * the context and closed with it (its session ends: its names go at once); its metrics in the
  * application's {@link MeterRegistry} when there is one (Micrometer metrics with Actuator), after
  * Actuator's metrics auto-configuration made it; and an Actuator health indicator named
- * {@code roster}.
+ * {@code roster}. A client node whose session expired (it can only be restarted) marks the
+ * application's liveness {@code BROKEN}; {@link RosterNodeEvents} beans hear of expiries and of a
+ * voter's rejoining.
  */
 @AutoConfiguration(afterName = {
     "org.springframework.boot.actuate.autoconfigure.metrics.CompositeMeterRegistryAutoConfiguration",
@@ -26,10 +32,31 @@ import org.springframework.context.annotation.Configuration;
 @ConditionalOnProperty(prefix = "roster", name = "enabled", matchIfMissing = true)
 @EnableConfigurationProperties(RosterProperties.class)
 public class RosterAutoConfiguration {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RosterAutoConfiguration.class);
+
   @Bean(destroyMethod = "close")
   @ConditionalOnMissingBean
-  public RegistryNode rosterNode(RosterProperties properties, ObjectProvider<MeterRegistry> meters) {
-    return builder(properties, meters.getIfUnique()).start();
+  public RegistryNode rosterNode(RosterProperties properties, ObjectProvider<MeterRegistry> meters,
+      ApplicationEventPublisher events, ObjectProvider<RosterNodeEvents> listeners) {
+    RegistryNode.Builder b = builder(properties, meters.getIfUnique());
+    b.listener(new NodeListener() {
+      @Override
+      public void sessionExpired(String nodeId, long incarnation) {
+        if (properties.getRole() == Role.CLIENT) {
+          // a client node refuses writes from now on and its mirror stops: only a restart mends it
+          LOG.warn("Roster node {} lost its session (incarnation {}): the application is marked broken "
+              + "(liveness) to be restarted", nodeId, incarnation);
+          AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN);
+        }
+        listeners.orderedStream().forEach(l -> l.sessionExpired(nodeId, incarnation));
+      }
+
+      @Override
+      public void rejoined(String nodeId, long lost, long incarnation) {
+        listeners.orderedStream().forEach(l -> l.rejoined(nodeId, lost, incarnation));
+      }
+    });
+    return b.start();
   }
 
   /**
@@ -96,6 +123,7 @@ public class RosterAutoConfiguration {
   @ConditionalOnClass(name = "org.springframework.boot.actuate.health.HealthIndicator")
   static class Health {
     @Bean
+    @org.springframework.boot.actuate.autoconfigure.health.ConditionalOnEnabledHealthIndicator("roster")
     @ConditionalOnMissingBean(name = "rosterHealthIndicator")
     RosterHealthIndicator rosterHealthIndicator(RegistryNode node) {
       return new RosterHealthIndicator(node);

@@ -5,9 +5,10 @@ import io.roster.RegistryNode;
 import org.springframework.boot.actuate.health.AbstractHealthIndicator;
 
 /**
- * The node's {@link RegistryNode#health()} for Actuator: UP while it is ready (a leader known, its
- * session open and heard, its mirror caught up), DOWN with the reasons otherwise; local, no network
- * call.
+ * The node's {@link RegistryNode#health()} for Actuator, with the reasons: UP while it is ready (a
+ * leader known, its session open and heard, its mirror caught up), OUT_OF_SERVICE while it is live
+ * but not ready (an election, a lost quorum: it may come back by itself), DOWN when it is not live
+ * (closed, or a client node whose session expired: to be restarted). Local, no network call.
  */
 public class RosterHealthIndicator extends AbstractHealthIndicator {
   private final RegistryNode node;
@@ -26,8 +27,10 @@ public class RosterHealthIndicator extends AbstractHealthIndicator {
     }
     if (h.ready()) {
       builder.up();
+    } else if (h.live()) {
+      builder.outOfService(); // waiting for a leader, its session, or its mirror: it may come back by itself
     } else {
-      builder.down();
+      builder.down(); // to be restarted
     }
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.roster.RegistryNode;
+import io.roster.spring.app.GreeterApp;
 import io.roster.Role;
 import io.roster.testkit.RosterCluster;
 import java.nio.file.Files;
@@ -18,6 +19,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.boot.actuate.health.HealthEndpoint;
 import org.springframework.boot.actuate.health.Status;
+import org.springframework.boot.availability.ApplicationAvailability;
+import org.springframework.boot.availability.LivenessState;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.cloud.client.ServiceInstance;
 import org.springframework.cloud.client.discovery.DiscoveryClient;
@@ -85,16 +88,37 @@ class RosterStarterTest {
         .as(meters.getClass() + " " + meters.getMeters().stream().map(m -> m.getId().toString()).toList())
         .singleElement().satisfies(g -> assertThat(g.value()).isEqualTo(1.0)));
 
-    // two voters of three down: no quorum, no leader hears this node: DOWN within 2/3 of the session
+    // two voters of three down: no quorum, no leader hears this node: out of service within 2/3 of the
+    // session (live: it may come back by itself), then UP again when the voters are back
     String leader = cluster.leader();
     List<String> down = cluster.voters().keySet().stream().filter(v -> !v.equals(leader)).toList();
     down.forEach(cluster::crash);
-    Awaitility.await().atMost(WAIT).until(() -> health.healthForPath("roster").getStatus().equals(Status.DOWN));
+    Awaitility.await().atMost(WAIT).until(() ->
+        health.healthForPath("roster").getStatus().equals(Status.OUT_OF_SERVICE));
+    assertThat(app.getBean(ApplicationAvailability.class).getLivenessState()).isEqualTo(LivenessState.CORRECT);
     down.forEach(cluster::restart);
     Awaitility.await().atMost(WAIT).until(() -> health.healthForPath("roster").getStatus().equals(Status.UP));
 
     app.close(); // the node closes with the context
     assertThat(node.health().live()).isFalse();
+  }
+
+  @Test
+  void aClientNodeThatLostItsSessionIsDownMarksTheApplicationBrokenAndListsNoStaleInstance() throws Exception {
+    ConfigurableApplicationContext app = start("app2", "orders", "3s");
+    RegistryNode node = app.getBean(RegistryNode.class);
+    node.ready().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    DiscoveryClient discovery = app.getBean(DiscoveryClient.class);
+    Awaitility.await().atMost(WAIT).until(() -> discovery.getInstances("orders").size() == 1);
+    String leader = cluster.leader();
+    cluster.voters().keySet().stream().filter(v -> !v.equals(leader)).toList().forEach(cluster::crash);
+    // no leader hears it for its session timeout: it gives its session up (self-fencing) and can only be
+    // restarted: liveness BROKEN, health DOWN, and its frozen mirror lists nothing
+    Awaitility.await().atMost(WAIT).until(() ->
+        app.getBean(ApplicationAvailability.class).getLivenessState() == LivenessState.BROKEN);
+    HealthEndpoint health = app.getBean(HealthEndpoint.class);
+    assertThat(health.healthForPath("roster").getStatus()).isEqualTo(Status.DOWN);
+    assertThat(discovery.getInstances("orders")).isEmpty();
   }
 
   @Test
@@ -120,6 +144,12 @@ class RosterStarterTest {
     // Spring Cloud LoadBalancer resolves the service name through Roster
     RestClient client = caller.getBean(RestClient.Builder.class).build();
     assertThat(client.get().uri("http://greeter/hello").retrieve().body(String.class)).isEqualTo("hello from greeter1");
+
+    // a third application in this JVM, closed: it deregisters as its context starts closing
+    ConfigurableApplicationContext third = start("greeter2", "greeter", "3s");
+    Awaitility.await().atMost(WAIT).until(() -> discovery.getInstances("greeter").size() == 2);
+    third.close();
+    Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> discovery.getInstances("greeter").size() == 1);
 
     second.destroyForcibly(); // kill -9: no deregistration, no goodbye
     second.waitFor(10, TimeUnit.SECONDS);

@@ -5,7 +5,8 @@ import org.springframework.cloud.client.serviceregistry.AutoServiceRegistrationP
 
 /**
  * Registers this application's instance once its web server has a port (Spring Cloud's
- * {@code WebServerInitializedEvent} path), and deregisters it when the context closes.
+ * {@code WebServerInitializedEvent} path), and deregisters it as soon as the context starts
+ * closing.
  */
 public class RosterAutoServiceRegistration extends AbstractAutoServiceRegistration<RosterRegistration> {
   private final RosterRegistration registration;
@@ -24,6 +25,17 @@ public class RosterAutoServiceRegistration extends AbstractAutoServiceRegistrati
       registration.setPort(getPort().get()); // the port the web server took
     }
     super.register();
+  }
+
+  /**
+   * Deregisters as the context starts closing, before the web server's graceful shutdown drains it:
+   * callers stop choosing this instance while it still answers.
+   */
+  @org.springframework.context.event.EventListener
+  public void contextClosing(org.springframework.context.event.ContextClosedEvent event) {
+    if (event.getApplicationContext() == getContext() && isRunning()) { // not a child context's (LoadBalancer's)
+      stop();
+    }
   }
 
   @Override

@@ -22,6 +22,8 @@ import org.springframework.context.annotation.Bean;
 @AutoConfiguration(after = RosterDiscoveryAutoConfiguration.class, afterName = {
     "org.springframework.cloud.client.serviceregistry.AutoServiceRegistrationConfiguration",
     "org.springframework.cloud.client.serviceregistry.AutoServiceRegistrationAutoConfiguration"})
+@org.springframework.boot.autoconfigure.condition.ConditionalOnClass(
+    name = "org.springframework.cloud.client.serviceregistry.AbstractAutoServiceRegistration")
 @ConditionalOnBean({RosterServiceRegistry.class, AutoServiceRegistrationProperties.class})
 @ConditionalOnProperty(value = "spring.cloud.service-registry.auto-registration.enabled", matchIfMissing = true)
 public class RosterAutoServiceRegistrationAutoConfiguration {

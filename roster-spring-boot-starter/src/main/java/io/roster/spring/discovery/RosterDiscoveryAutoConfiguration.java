@@ -21,7 +21,9 @@ import org.springframework.context.annotation.Bean;
     "org.springframework.cloud.client.discovery.composite.CompositeDiscoveryClientAutoConfiguration"})
 @ConditionalOnClass(name = "org.springframework.cloud.client.discovery.DiscoveryClient")
 @ConditionalOnBean(RegistryNode.class)
-@ConditionalOnProperty(prefix = "roster.discovery", name = "enabled", matchIfMissing = true)
+@ConditionalOnProperty(prefix = "roster", name = {"enabled", "discovery.enabled"}, matchIfMissing = true)
+@org.springframework.cloud.client.ConditionalOnDiscoveryEnabled
+@org.springframework.cloud.client.ConditionalOnBlockingDiscoveryEnabled
 public class RosterDiscoveryAutoConfiguration {
   @Bean
   @ConditionalOnMissingBean

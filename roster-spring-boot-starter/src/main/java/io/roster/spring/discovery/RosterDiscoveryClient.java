@@ -15,8 +15,11 @@ import org.springframework.cloud.client.discovery.DiscoveryClient;
 
 /**
  * Spring Cloud's {@link DiscoveryClient} on a Roster registry ({@link RosterServiceRegistry}):
- * read from this node's local mirror, no network hop. An instance whose node died is gone once the
- * cluster expired the node's session (its session timeout).
+ * read from this node's local mirror, no network hop (once the registry is found: its first use
+ * creates it if missing, a write). An instance whose node died is gone once the cluster expired the
+ * node's session (its session timeout). A node that is not live (a client node whose session
+ * expired: its mirror is no longer fed) lists no instance rather than stale ones. An instance's id
+ * is its holding process ({@code service@<node.incarnation.serial>}).
  */
 public class RosterDiscoveryClient implements DiscoveryClient {
   private static final Logger LOG = LoggerFactory.getLogger(RosterDiscoveryClient.class);
@@ -31,8 +34,36 @@ public class RosterDiscoveryClient implements DiscoveryClient {
     this.registryName = registryName;
   }
 
+  private volatile Registry<byte[]> registry;
+
+  /**
+   * The registry, or null while it cannot be had (its creation is a write, which waits for the
+   * cluster): found once, then every read is the local mirror's.
+   */
   private Registry<byte[]> registry() {
-    return node.registry(registryName, Keys.DUPLICATE, ValueCodec.bytes());
+    Registry<byte[]> r = registry;
+    if (r == null) {
+      try {
+        r = node.registry(registryName, Keys.DUPLICATE, ValueCodec.bytes());
+        registry = r;
+      } catch (RuntimeException notYet) {
+        warn("registry '{}' is not available yet ({}): no instances", registryName, notYet.getMessage());
+      }
+    }
+    return r;
+  }
+
+  /**
+   * Whether this node's mirror can be trusted: a client node whose session expired is no longer
+   * fed, and would answer from a frozen past.
+   */
+  private boolean live() {
+    if (node.health().live()) {
+      return true;
+    }
+    warn("Roster node {} is not live ({}): no instances until it is restarted", node.nodeId(),
+        node.health().reasons());
+    return false;
   }
 
   @Override
@@ -42,25 +73,48 @@ public class RosterDiscoveryClient implements DiscoveryClient {
 
   @Override
   public List<ServiceInstance> getInstances(String serviceId) {
+    Registry<byte[]> r = registry();
+    if (r == null || !live()) {
+      return List.of();
+    }
     List<ServiceInstance> out = new ArrayList<>();
-    for (RegistryEntry<byte[]> e : registry().lookup(serviceId)) {
-      try {
-        out.add(Instances.decode(serviceId, e.value()));
-      } catch (IllegalArgumentException bad) {
-        long now = System.nanoTime();
-        if (now - warnedNanos >= 60_000_000_000L) {
-          warnedNanos = now;
-          LOG.warn("registry '{}': the registration of {} by {} is not a service instance ({}); skipped",
-              registryName, serviceId, e.pid(), bad.getMessage());
-        }
+    for (RegistryEntry<byte[]> e : r.lookup(serviceId)) {
+      ServiceInstance i = decode(serviceId, e);
+      if (i != null) {
+        out.add(i);
       }
     }
     return out;
   }
 
+  /** The instance of a registration, its id made of the holding process (which no writer can forge), or null. */
+  private ServiceInstance decode(String serviceId, RegistryEntry<byte[]> e) {
+    try {
+      ServiceInstance i = Instances.decode(serviceId, e.value());
+      return new org.springframework.cloud.client.DefaultServiceInstance(serviceId + "@" + e.pid(), serviceId,
+          i.getHost(), i.getPort(), i.isSecure(), i.getMetadata());
+    } catch (IllegalArgumentException bad) {
+      warn("registry '{}': the registration of {} by {} is not a service instance ({}); skipped", registryName,
+          serviceId, e.pid(), bad.getMessage());
+      return null;
+    }
+  }
+
   @Override
   public List<String> getServices() {
-    return List.copyOf(new TreeSet<>(registry().select(e -> true, RegistryEntry::key)));
+    Registry<byte[]> r = registry();
+    if (r == null || !live()) {
+      return List.of();
+    }
+    return List.copyOf(new TreeSet<>(r.select(e -> decode(e.key(), e) != null, RegistryEntry::key)));
+  }
+
+  private void warn(String format, Object... args) {
+    long now = System.nanoTime();
+    if (now - warnedNanos >= 60_000_000_000L) { // once a minute at most
+      warnedNanos = now;
+      LOG.warn(format, args);
+    }
   }
 
   @Override

@@ -24,7 +24,6 @@ public class RosterServiceRegistry implements ServiceRegistry<RosterRegistration
   private final RegistryNode node;
   private final String registryName;
   private final Map<String, LocalProcess> holders = new ConcurrentHashMap<>();
-  private final Map<String, Object> status = new ConcurrentHashMap<>();
 
   public RosterServiceRegistry(RegistryNode node, String registryName) {
     this.node = node;
@@ -35,6 +34,13 @@ public class RosterServiceRegistry implements ServiceRegistry<RosterRegistration
     return node.registry(registryName, Keys.DUPLICATE, ValueCodec.bytes());
   }
 
+  /**
+   * Registers {@code r}, held by a new process of this node. A voter's registration that its
+   * session's expiry removed is made again once the voter has rejoined (a client node's is not: it
+   * is to be restarted).
+   *
+   * @throws io.roster.RosterException if the cluster does not take it within the node's request timeout
+   */
   @Override
   public void register(RosterRegistration r) {
     LocalProcess holder = node.spawn();
@@ -50,6 +56,20 @@ public class RosterServiceRegistry implements ServiceRegistry<RosterRegistration
       throw e;
     }
     LOG.info("registered {} in Roster registry '{}'", r, registryName);
+    holder.exited().thenRun(() -> {
+      if (holders.get(r.getInstanceId()) == holder && node.role() == io.roster.Role.VOTER) {
+        // not deregistered: the node's session expired and took it; a voter rejoins by itself
+        node.ready().thenRun(() -> {
+          if (holders.get(r.getInstanceId()) == holder) {
+            try {
+              register(r);
+            } catch (RuntimeException e) {
+              LOG.warn("registering {} again after the node rejoined failed: {}", r, e.toString());
+            }
+          }
+        });
+      }
+    });
   }
 
   @Override
@@ -67,14 +87,17 @@ public class RosterServiceRegistry implements ServiceRegistry<RosterRegistration
     holders.clear();
   }
 
+  /** Not supported: an instance is registered or not (deregister it to take it out of rotation). */
   @Override
   public void setStatus(RosterRegistration r, String value) {
-    status.put(r.getInstanceId(), value);
+    throw new UnsupportedOperationException("Roster instances have no status: deregister the instance to take it "
+        + "out of rotation");
   }
 
+  /** Whether {@code r} is registered here: {@code UP}, or null. */
   @Override
   @SuppressWarnings("unchecked")
   public <T> T getStatus(RosterRegistration r) {
-    return (T) status.get(r.getInstanceId());
+    return holders.containsKey(r.getInstanceId()) ? (T) "UP" : null;
   }
 }

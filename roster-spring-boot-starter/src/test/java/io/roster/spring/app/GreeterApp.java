@@ -1,4 +1,4 @@
-package io.roster.spring;
+package io.roster.spring.app;
 
 import io.roster.RegistryNode;
 import org.springframework.boot.SpringApplication;
