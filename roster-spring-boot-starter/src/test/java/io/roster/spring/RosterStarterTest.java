@@ -1,7 +1,6 @@
 package io.roster.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.roster.RegistryNode;
 import io.roster.spring.app.GreeterApp;
@@ -155,19 +154,5 @@ class RosterStarterTest {
     second.waitFor(10, TimeUnit.SECONDS);
     Awaitility.await().atMost(WAIT).until(() -> discovery.getInstances("greeter").isEmpty());
     assertThat(discovery.getInstances("caller")).hasSize(1);
-  }
-
-  @Test
-  void missingOrContradictoryPropertiesStopTheContextWithTheirNames() {
-    assertThatThrownBy(() -> new SpringApplicationBuilder(GreeterApp.class).run("--server.port=0",
-        "--roster.voters.n1=127.0.0.1:1", "--spring.main.banner-mode=off"))
-        .hasStackTraceContaining("roster.node-id is not set");
-    assertThatThrownBy(() -> new SpringApplicationBuilder(GreeterApp.class).run("--server.port=0",
-        "--roster.node-id=x", "--roster.voters.n1=127.0.0.1:1", "--spring.main.banner-mode=off"))
-        .hasStackTraceContaining("roster.tls.cert, roster.tls.key and roster.tls.ca are not set");
-    assertThatThrownBy(() -> new SpringApplicationBuilder(GreeterApp.class).run("--server.port=0",
-        "--roster.node-id=x", "--roster.voters.n1=127.0.0.1:1", "--roster.role=VOTER", "--roster.insecure=true",
-        "--spring.main.banner-mode=off"))
-        .hasStackTraceContaining("roster.data-dir is not set");
   }
 }

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 /**
  * A JUnit 5 extension that runs a Roster cluster of voters in the test's JVM over loopback, with
  * mutual TLS and a certificate authority made for it, data in a temp directory: started before the
- * tests and closed after them (for the class when the field is static, for each test otherwise).
+ * tests and closed after them (for the class when the field is static, and its {@code @Nested}
+ * classes share it; for each test otherwise).
  *
  * <pre>{@code
  * class OrdersTest {
@@ -48,6 +49,8 @@ public final class RosterCluster implements BeforeAllCallback, AfterAllCallback,
   private LocalCluster cluster;
   /** Whether it was started for the whole class (a static field), so that each test does not restart it. */
   private boolean perClass;
+  /** The test class that started it: a {@code @Nested} class inherits the field and must not start it again. */
+  private String startedBy;
 
   private RosterCluster(Builder b) {
     this.size = b.size;
@@ -100,18 +103,25 @@ public final class RosterCluster implements BeforeAllCallback, AfterAllCallback,
 
   @Override
   public void beforeAll(ExtensionContext context) {
+    if (cluster != null) {
+      return; // an enclosing class's cluster: a @Nested class shares it
+    }
     perClass = true;
+    startedBy = context.getUniqueId();
     start();
   }
 
   @Override
   public void afterAll(ExtensionContext context) {
-    stop();
+    if (context.getUniqueId().equals(startedBy)) {
+      startedBy = null;
+      stop();
+    }
   }
 
   @Override
   public void beforeEach(ExtensionContext context) {
-    if (!perClass) {
+    if (!perClass && cluster == null) {
       start();
     }
   }
@@ -157,7 +167,7 @@ public final class RosterCluster implements BeforeAllCallback, AfterAllCallback,
 
   /** The voters, id to host:port. */
   public Map<String, String> voters() {
-    return cluster().voters();
+    return java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(cluster().voters()));
   }
 
   /** The voters as one {@code id=host:port,...} list, as {@code roster node --voters} and properties take it. */
@@ -192,15 +202,16 @@ public final class RosterCluster implements BeforeAllCallback, AfterAllCallback,
    * cluster's temp directory. Null files in plaintext.
    */
   public CertificateFiles certificates(String id, Tls.CertRole role) {
+    LocalCluster running = cluster(); // throws outside the tests' run
     if (!tls) {
       return new CertificateFiles(null, null, null);
     }
     Path dir = root.resolve("certs-" + id);
-    CertificateAuthority.Issued issued = cluster().ca().issue(id, role, List.of("127.0.0.1", "localhost"),
+    CertificateAuthority.Issued issued = running.ca().issue(id, role, List.of("127.0.0.1", "localhost"),
         Duration.ofDays(1));
     issued.save(dir);
     return new CertificateFiles(issued.certFile(dir), issued.keyFile(dir),
-        cluster().tlsDir().resolve(CertificateAuthority.CA_FILE));
+        running.tlsDir().resolve(CertificateAuthority.CA_FILE));
   }
 
   /** A client node's certificate files ({@link #certificates} in the client role). */

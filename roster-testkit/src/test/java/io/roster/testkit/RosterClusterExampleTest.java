@@ -15,6 +15,14 @@ class RosterClusterExampleTest {
   @RegisterExtension
   static final RosterCluster cluster = RosterCluster.voters(3).sessionTimeout(Duration.ofSeconds(3)).build();
 
+  /** The cluster the class started. */
+  static LocalCluster started;
+
+  @org.junit.jupiter.api.BeforeAll
+  static void remember() {
+    started = cluster.cluster();
+  }
+
   @Test
   void billingIsFoundAfterALeaderCrash() {
     RegistryNode app = cluster.client("app");
@@ -32,5 +40,16 @@ class RosterClusterExampleTest {
   void aClassWideClusterServesEveryTest() {
     assertThat(cluster.cluster().nodes()).hasSizeGreaterThanOrEqualTo(3);
     assertThat(cluster.clientTls("other").cert()).exists();
+  }
+
+  /** A nested class shares the enclosing class's cluster: it is not started twice. */
+  @org.junit.jupiter.api.Nested
+  class Nested {
+    @Test
+    void seesTheSameCluster() {
+      assertThat(cluster.cluster()).isSameAs(started); // not a second cluster, leaking the first
+      assertThat(cluster.voters()).hasSize(3);
+      assertThat(cluster.leader()).isNotNull();
+    }
   }
 }
