@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Randomized fault runs against real voter processes, tabulated (FaultCampaignTest).
 #   bash integration-tests/faults.sh [RUNS] [SEED]
+#   KINDS=kill-leader,pause-leader bash integration-tests/faults.sh 10   (only these faults)
 # Needs root, iproute2 and nftables (.ci/run installs them). About 20 s per run on 2 cores.
 # The table is printed and written to integration-tests/target/fault-campaign.md.
 set -euo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 runs="${1:-100}"
 seed_arg=()
 if [ -n "${2:-}" ]; then seed_arg=("-Droster.faults.seed=$2"); fi
+if [ -n "${KINDS:-}" ]; then seed_arg+=("-Droster.faults.kinds=$KINDS"); fi
 mvn -B -q install -DskipTests
 mvn -B verify -pl integration-tests -Dtest=FaultCampaignTest -Dsurefire.failIfNoSpecifiedTests=false \
   -Droster.faults.runs="$runs" "${seed_arg[@]}"

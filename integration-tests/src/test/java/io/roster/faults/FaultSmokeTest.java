@@ -125,6 +125,30 @@ class FaultSmokeTest {
         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - healed));
   }
 
+  @Test
+  void aVoterRestartedAfterSecondsDownCatchesUpSoonAfterItAnswers() throws Exception {
+    startClients("r1");
+    Registry<byte[]> registry = clients.get(0).registry("restart", io.roster.Keys.UNIQUE, io.roster.ValueCodec.bytes());
+    io.roster.LocalProcess p = clients.get(0).spawn();
+    String follower = cluster.ids().stream().filter(id -> !id.equals(cluster.leader())).findFirst().orElseThrow();
+    cluster.kill(follower);
+    // down for a while, the cluster writing on: the leader's tries to reach it fail one after the other
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    for (int i = 0; System.nanoTime() < until; i++) {
+      registry.register("key-" + i, p);
+      Thread.sleep(20); // a write about every 20 ms while the follower is down
+    }
+    cluster.startVoter(follower);
+    org.awaitility.Awaitility.await(follower + " answers").atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(50)).until(() -> cluster.answers(follower));
+    long answered = System.nanoTime();
+    // with Ratis' default the leader then tried it once per 5 s (its pause after 30 failed tries), each
+    // INCONSISTENCY reply of the restarted voter one more failure: 17-39 s in the fault campaign
+    cluster.awaitCaughtUp(Duration.ofSeconds(2));
+    System.out.printf("%s caught up %d ms after it answered%n", follower,
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - answered));
+  }
+
   /** A client node in a process of its own holding name {@code key} and lock {@code key} (guest {@code host}). */
   private static GuestLines holder(int host, long sessionTimeoutMillis, String key) {
     return new GuestLines(cluster.startGuest(host, FencedHolder.class, List.of("h" + host,
