@@ -37,7 +37,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class SessionGuaranteesTest {
   static final Duration WAIT = Duration.ofSeconds(30);
-  static final int ROUNDS = 200;
+  static final int ROUNDS = 100;
 
   @TempDir Path dir;
   LocalCluster cluster;
