@@ -189,15 +189,7 @@ public final class NetCluster implements AutoCloseable {
   /** Whether voter {@code id} answers a query about the cluster group now (it runs and its port is open). */
   public boolean answers(String id) {
     org.apache.ratis.protocol.RaftGroupId group = io.roster.internal.transport.RatisWiring.groupId(CLUSTER);
-    List<org.apache.ratis.protocol.RaftPeer> peers = voters.entrySet().stream()
-        .map(e -> org.apache.ratis.protocol.RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build())
-        .toList();
-    org.apache.ratis.conf.RaftProperties properties = new org.apache.ratis.conf.RaftProperties();
-    org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(properties,
-        org.apache.ratis.util.TimeDuration.valueOf(1, TimeUnit.SECONDS));
-    try (org.apache.ratis.client.RaftClient client = org.apache.ratis.client.RaftClient.newBuilder()
-        .setProperties(properties).setRaftGroup(org.apache.ratis.protocol.RaftGroup.valueOf(group, peers))
-        .setRetryPolicy(org.apache.ratis.retry.RetryPolicies.noRetry()).build()) {
+    try (org.apache.ratis.client.RaftClient client = adminClient(group, peers())) {
       client.getGroupManagementApi(org.apache.ratis.protocol.RaftPeerId.valueOf(id)).info(group);
       return true;
     } catch (IOException | RuntimeException e) {
@@ -205,18 +197,28 @@ public final class NetCluster implements AutoCloseable {
     }
   }
 
-  private org.apache.ratis.protocol.GroupInfoReply leaderInfo(org.apache.ratis.protocol.RaftGroupId group) {
-    List<org.apache.ratis.protocol.RaftPeer> peers = voters.entrySet().stream()
+  private List<org.apache.ratis.protocol.RaftPeer> peers() {
+    return voters.entrySet().stream()
         .map(e -> org.apache.ratis.protocol.RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build())
         .toList();
+  }
+
+  /** A Ratis client for group queries to single voters: one try of at most 1 s each. */
+  private static org.apache.ratis.client.RaftClient adminClient(org.apache.ratis.protocol.RaftGroupId group,
+      List<org.apache.ratis.protocol.RaftPeer> peers) {
     org.apache.ratis.conf.RaftProperties properties = new org.apache.ratis.conf.RaftProperties();
     org.apache.ratis.client.RaftClientConfigKeys.Rpc.setRequestTimeout(properties,
         org.apache.ratis.util.TimeDuration.valueOf(1, TimeUnit.SECONDS));
+    return org.apache.ratis.client.RaftClient.newBuilder()
+        .setProperties(properties).setRaftGroup(org.apache.ratis.protocol.RaftGroup.valueOf(group, peers))
+        .setRetryPolicy(org.apache.ratis.retry.RetryPolicies.noRetry()).build();
+  }
+
+  private org.apache.ratis.protocol.GroupInfoReply leaderInfo(org.apache.ratis.protocol.RaftGroupId group) {
+    List<org.apache.ratis.protocol.RaftPeer> peers = peers();
     org.apache.ratis.protocol.GroupInfoReply best = null;
     long bestTerm = -1;
-    try (org.apache.ratis.client.RaftClient client = org.apache.ratis.client.RaftClient.newBuilder()
-        .setProperties(properties).setRaftGroup(org.apache.ratis.protocol.RaftGroup.valueOf(group, peers))
-        .setRetryPolicy(org.apache.ratis.retry.RetryPolicies.noRetry()).build()) {
+    try (org.apache.ratis.client.RaftClient client = adminClient(group, peers)) {
       for (org.apache.ratis.protocol.RaftPeer peer : peers) {
         String id = peer.getId().toString();
         synchronized (this) {
