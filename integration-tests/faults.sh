@@ -2,7 +2,7 @@
 # Randomized fault runs against real voter processes, tabulated (FaultCampaignTest).
 #   bash integration-tests/faults.sh [RUNS] [SEED]
 #   KINDS=kill-leader,pause-leader bash integration-tests/faults.sh 10   (only these faults)
-# Needs root, iproute2 and nftables (.ci/run installs them). About 20 s per run on 2 cores.
+# Needs root, iproute2 and nftables (.ci/run installs them). About 30 s a run on 2 cores (100 runs: 49 min).
 # The table is printed and written to integration-tests/target/fault-campaign.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
