@@ -29,11 +29,14 @@ public record NodeStatus(String nodeId, Role role, long incarnation, Health heal
    * @param commitIndex the commit index this voter knows, or -1 on a client node
    * @param appliedIndex the Raft index this node's mirror of the group has applied
    * @param sessionOpen whether this node's session in the group is open
+   * @param mirrorSource on a client node, the voter whose change stream its mirror of the group follows
+   *     (a voter other than the leader when one answers), or null before the stream starts; on a voter,
+   *     its own id (its state machine is its mirror)
    * @param registrations the registrations of each registry held in the group (a partitioned
    *     registry: its share in this partition group), as this node's mirror has them
    */
   public record Group(String name, String groupId, String raftRole, String leader, long term, long commitIndex,
-      long appliedIndex, boolean sessionOpen, Map<String, Long> registrations) {
+      long appliedIndex, boolean sessionOpen, String mirrorSource, Map<String, Long> registrations) {
     public Group {
       registrations = Map.copyOf(registrations);
     }

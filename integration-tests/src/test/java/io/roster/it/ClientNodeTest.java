@@ -61,6 +61,36 @@ class ClientNodeTest {
         assertThat(client.mirror().describe()).isEqualTo(voter.stateMachine().mirror().describe()));
   }
 
+  /**
+   * A client node's writes wait for its change stream; a stream held by a leader that freezes would
+   * stall them until its poll times out, after the election. So the stream follows another voter,
+   * and leaves one that becomes the leader.
+   */
+  @Test
+  void aClientNodesChangeStreamLeavesTheVoterThatBecomesLeader() {
+    Registry<byte[]> onClient = client.registry("svc");
+    LocalProcess p = client.spawn();
+    for (int round = 0; round < 3; round++) {
+      String followed = Awaitility.await("the stream follows a voter").atMost(WAIT)
+          .until(() -> clusterGroup(client).mirrorSource(), java.util.Objects::nonNull);
+      assertThat(followed).as("the stream follows the leader").isNotEqualTo(clusterGroup(client).leader());
+      try (io.roster.Membership m = cluster.membership()) {
+        m.transferLeadership(followed);
+      }
+      Awaitility.await(client.nodeId() + " knows that " + followed + " leads").atMost(WAIT)
+          .until(() -> followed.equals(clusterGroup(client).leader()));
+      Awaitility.await("the stream leaves " + followed).atMost(WAIT)
+          .until(() -> clusterGroup(client).mirrorSource(), s -> s != null && !s.equals(followed));
+      // and the node's writes still see themselves
+      onClient.register("round-" + round, p);
+      assertThat(onClient.whereis("round-" + round)).isEqualTo(p.pid());
+    }
+  }
+
+  private static io.roster.NodeStatus.Group clusterGroup(Node node) {
+    return node.status().groups().get(0);
+  }
+
   @Test
   void aLiveClientKeepsItsSessionThroughLeaderCrashes() {
     Registry<byte[]> onClient = client.registry("kept");

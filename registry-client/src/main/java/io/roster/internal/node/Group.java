@@ -91,13 +91,13 @@ final class Group {
         throw new RosterException("node " + config.nodeId() + " does not host the group of " + label + ": "
             + e.getMessage(), e);
       }
-      this.mirror = new VoterMirror(stateMachine);
+      this.mirror = new VoterMirror(stateMachine, config.nodeId());
     } else {
       this.stateMachine = null;
       this.mirror = new StreamMirror(config.nodeId() + "-" + label,
           RatisWiring.streamClient(raftGroup, config, StreamMirror.POLL_TIMEOUT_MILLIS),
           RatisWiring.streamClient(raftGroup, config, StreamMirror.LOAD_TIMEOUT_MILLIS),
-          raftGroup.getPeers().stream().toList());
+          raftGroup.getPeers().stream().toList(), () -> session == null ? Optional.empty() : knownLeader());
     }
     String prefix = "roster-" + config.nodeId() + (label.equals(Node.CLUSTER_LABEL) ? "" : "-" + label);
     RenewableClient writes = null;
@@ -464,7 +464,7 @@ final class Group {
     boolean open = s.ready().isDone() && !s.ready().isCompletedExceptionally() && !node.expired();
     return new io.roster.NodeStatus.Group(label, raftGroup.getGroupId().getUuid().toString(), role,
         knownLeader().map(RaftPeerId::toString).orElse(null), term, commitIndex(), mirror.mirror().appliedIndex(),
-        open, registrations());
+        open, mirror.source().orElse(null), registrations());
   }
 
   /**

@@ -879,7 +879,7 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
           // Say goodbye, and stop the heartbeats: should the goodbye be lost, the group's leader
           // expires the session after its timeout of silence.
           g.writer().submit(Commands.expireSession(nodeId(), incarnation));
-          g.session().close();
+          g.session().close(new SessionExpiredException(expiredMessage()));
         }
       }
     }

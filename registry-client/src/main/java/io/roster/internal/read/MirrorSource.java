@@ -12,6 +12,9 @@ public interface MirrorSource extends AutoCloseable {
   /** Completes once the mirror has applied {@code index}; times out after {@code timeoutMillis}. */
   CompletableFuture<Long> awaitApplied(long index, long timeoutMillis);
 
+  /** The node whose Raft log this mirror follows (this voter, or the voter a change stream follows), if any yet. */
+  java.util.Optional<String> source();
+
   /** The recent changes the mirror applied, in index order: what watchers read. */
   ChangeHistory history();
 

@@ -29,6 +29,11 @@ import org.slf4j.LoggerFactory;
  * <p>Voters serve the whole state and the change stream to members only: the mirror starts once this
  * node's session in the group is open, and before it asks a voter it waits for that voter to have
  * applied the session's opening (a barrier read at that index).
+ *
+ * <p>The stream follows a voter that is not the group's leader when one answers: this node's writes
+ * wait for its mirror, and a stream held by a leader that freezes would stall them until its poll
+ * timed out, well after the election that replaces the leader. A follower learns each commit from the
+ * leader's next append, which Ratis sends as soon as the commit index moves.
  */
 public final class StreamMirror implements MirrorSource {
   private static final Logger LOG = LoggerFactory.getLogger(StreamMirror.class);
@@ -51,11 +56,20 @@ public final class StreamMirror implements MirrorSource {
    * so that a write to the next leader waits little longer for this node's mirror than the election.
    */
   static final long STALL_MILLIS = 800;
+  /**
+   * How long a voter that failed the stream (or a leader this node saw deposed) is passed over when
+   * another one can be followed.
+   */
+  static final long FAILED_AVOID_MILLIS = 5_000;
 
   private final String nodeId;
   private final RaftClient client;
   private final RaftClient loadClient;
   private final List<RaftPeerId> voters;
+  /** The group's leader as this node knows it, or empty: the stream follows another voter if it can. */
+  private final java.util.function.Supplier<java.util.Optional<RaftPeerId>> leader;
+  /** When each voter last failed the stream (System.nanoTime); 0 for never. The follower thread only. */
+  private final long[] failedNanos;
   private final AppliedIndexWaiters waiters;
   private final Thread follower;
   private volatile Mirror mirror = new Mirror();
@@ -80,7 +94,7 @@ public final class StreamMirror implements MirrorSource {
     return at == 0 ? -1 : java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - at);
   }
   private volatile boolean closed;
-  private int voter;
+  private volatile int voter;
   /** The Raft index of this node's session opening; -1 until it is open. */
   private long memberIndex = -1;
   /** The voter known to have applied {@link #memberIndex}; null for none. */
@@ -88,12 +102,19 @@ public final class StreamMirror implements MirrorSource {
   private java.util.function.BooleanSupplier sessionEnded = () -> false;
   static final long REFUSED_BACKOFF_MILLIS = 1_000;
 
-  /** Polls through {@code client} and loads the whole state through {@code loadClient} (longer tries). */
-  public StreamMirror(String nodeId, RaftClient client, RaftClient loadClient, List<RaftPeer> voters) {
+  /**
+   * Polls through {@code client} and loads the whole state through {@code loadClient} (longer tries);
+   * {@code leader} tells the group's leader as this node knows it, which the stream leaves for
+   * another voter when one can be followed.
+   */
+  public StreamMirror(String nodeId, RaftClient client, RaftClient loadClient, List<RaftPeer> voters,
+      java.util.function.Supplier<java.util.Optional<RaftPeerId>> leader) {
     this.nodeId = nodeId;
     this.client = client;
     this.loadClient = loadClient;
     this.voters = voters.stream().map(RaftPeer::getId).toList();
+    this.leader = leader;
+    this.failedNanos = new long[voters.size()];
     this.waiters = new AppliedIndexWaiters(() -> mirror.appliedIndex(), 100_000, Runnable::run); // no locks held
     this.voter = Math.floorMod(nodeId.hashCode(), voters.size()); // spread clients over voters
     this.follower = new Thread(this::follow, "roster-" + nodeId + "-stream");
@@ -117,6 +138,11 @@ public final class StreamMirror implements MirrorSource {
   }
 
   @Override
+  public java.util.Optional<String> source() {
+    return follower.isAlive() ? java.util.Optional.of(voters.get(voter).toString()) : java.util.Optional.empty();
+  }
+
+  @Override
   public ChangeHistory history() {
     return history;
   }
@@ -135,8 +161,15 @@ public final class StreamMirror implements MirrorSource {
     boolean reload = true;
     long progressNanos = System.nanoTime();
     long progressIndex = 0;
+    RaftPeerId lastLeader = null;
     while (!closed) {
       RaftPeerId peer = voters.get(voter);
+      RaftPeerId known = leader.get().orElse(null);
+      if (lastLeader != null && !lastLeader.equals(known) && voters.contains(lastLeader)) {
+        // a deposed leader may be frozen or cut off: not the voter to move to while others answer
+        failedNanos[voters.indexOf(lastLeader)] = System.nanoTime();
+      }
+      lastLeader = known;
       long applied = mirror.appliedIndex();
       if (applied > progressIndex) {
         progressIndex = applied;
@@ -145,9 +178,19 @@ public final class StreamMirror implements MirrorSource {
           && System.nanoTime() - latest(progressNanos, waiters.waitingSinceNanos()) > STALL_MILLIS * 1_000_000L) {
         STALLS.info("{}: {} has not reached index {} in {} ms; following another voter", nodeId, peer,
             waiters.highestAwaited(), STALL_MILLIS);
-        voter = (voter + 1) % voters.size();
+        failedNanos[voter] = System.nanoTime();
+        voter = nextVoter(voter, true);
         progressNanos = System.nanoTime();
         continue;
+      }
+      if (peer.equals(known)) {
+        int other = nextVoter(voter, false);
+        if (other != voter) {
+          LOG.debug("{}: {} leads the group; following {}", nodeId, peer, voters.get(other));
+          voter = other;
+          progressNanos = System.nanoTime();
+          continue;
+        }
       }
       try {
         if (!peer.equals(reached)) {
@@ -201,10 +244,38 @@ public final class StreamMirror implements MirrorSource {
           continue;
         }
         LOG.debug("{}: change stream from {} failed: {}", nodeId, peer, e.toString());
-        voter = (voter + 1) % voters.size();
+        failedNanos[voter] = System.nanoTime();
+        voter = nextVoter(voter, true);
         sleep(BACKOFF_MILLIS);
+        progressNanos = System.nanoTime(); // the next voter has its own time to reach what is awaited
       }
     }
+  }
+
+  /**
+   * The voter to follow after {@code from}, in ring order: the first that is not the known leader and
+   * has not failed the stream in the last {@value #FAILED_AVOID_MILLIS} ms; else, if {@code anyway}, the
+   * first that has not failed (the leader included), else the next; if not {@code anyway}, {@code from}
+   * when no such voter exists.
+   */
+  private int nextVoter(int from, boolean anyway) {
+    RaftPeerId known = leader.get().orElse(null);
+    long now = System.nanoTime();
+    int unfailed = -1;
+    for (int step = 1; step < voters.size(); step++) {
+      int c = (from + step) % voters.size();
+      boolean failed = failedNanos[c] != 0 && now - failedNanos[c] < FAILED_AVOID_MILLIS * 1_000_000L;
+      if (!failed && !voters.get(c).equals(known)) {
+        return c;
+      }
+      if (!failed && unfailed < 0) {
+        unfailed = c;
+      }
+    }
+    if (!anyway) {
+      return from;
+    }
+    return unfailed >= 0 ? unfailed : (from + 1) % voters.size();
   }
 
   /** The later of two nanoTime readings. */

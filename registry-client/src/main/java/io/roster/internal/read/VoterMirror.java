@@ -8,9 +8,16 @@ import java.util.concurrent.CompletableFuture;
 /** A voter's mirror: the one its own state machine applies to. */
 public final class VoterMirror implements MirrorSource {
   private final RegistryStateMachine sm;
+  private final String nodeId;
 
-  public VoterMirror(RegistryStateMachine sm) {
+  public VoterMirror(RegistryStateMachine sm, String nodeId) {
     this.sm = sm;
+    this.nodeId = nodeId;
+  }
+
+  @Override
+  public java.util.Optional<String> source() {
+    return java.util.Optional.of(nodeId);
   }
 
   @Override

@@ -191,10 +191,15 @@ public final class SessionKeeper {
   private final java.util.Queue<java.util.concurrent.Future<?>> tasks = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
   public void close() {
+    close(new IllegalStateException("node " + node.nodeId() + " is closed"));
+  }
+
+  /** Stops the beats; a session not yet open fails with {@code why}. */
+  public void close(RuntimeException why) {
     closed = true;
     tasks.forEach(t -> t.cancel(false));
-    ready.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
-    openIndex.completeExceptionally(new IllegalStateException("node " + node.nodeId() + " is closed"));
+    ready.completeExceptionally(why);
+    openIndex.completeExceptionally(why);
   }
 
   private void open() {
