@@ -180,6 +180,7 @@ public final class StreamMirror implements MirrorSource {
             waiters.highestAwaited(), STALL_MILLIS);
         failedNanos[voter] = System.nanoTime();
         voter = nextVoter(voter, true);
+        LOG.debug("{}: {} stalled at index {}; following {}", nodeId, peer, applied, voters.get(voter));
         progressNanos = System.nanoTime();
         continue;
       }

@@ -391,7 +391,10 @@ public final class SessionKeeper {
               .orTimeout(beatPeriodMillis(), TimeUnit.MILLISECONDS))
           .whenComplete((reply, e) -> {
             if (e != null || !reply.isSuccess()) {
-              return; // no leader right now: the next beat tries again, the new leader grants grace
+              // no leader right now: the next beat tries again, the new leader grants grace
+              LOG.debug("{}: beat in {} to {} not answered: {}", node.nodeId(), label, peer,
+                  e != null ? e.toString() : reply.getException());
+              return;
             }
             answered(reply, sentAt);
           });
@@ -426,6 +429,10 @@ public final class SessionKeeper {
     }
     long excessMillis = Math.max(0, contact.getMajorityAgeMillis() + CONTACT_MARGIN_MILLIS
         - contact.getElectionTimeoutMinMillis());
+    if (excessMillis > 0) {
+      LOG.debug("{}: a leader of {} recorded a beat {} ms after it last heard a majority", node.nodeId(), label,
+          contact.getMajorityAgeMillis());
+    }
     long heardAt = sentAt - TimeUnit.MILLISECONDS.toNanos(excessMillis);
     heardSentNanos.accumulateAndGet(heardAt, (a, b) -> b - a > 0 ? b : a);
     uncountedAnswers.set(0);
