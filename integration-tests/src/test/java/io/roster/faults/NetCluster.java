@@ -107,13 +107,31 @@ public final class NetCluster implements AutoCloseable {
 
   // ---- processes ----
 
+  /**
+   * The JVM of a voter or guest process: the quick compiler only and a serial collector. Three voters,
+   * the test's JVM and any guest share this 2-core machine; with C2 and G1 the voters spent their
+   * first half minute compiling (a third of their CPU) and in 150-200 ms young pauses, vote round trips
+   * outgrew the 250-500 ms election timeout, and a group could take 7 s or more to elect after a heal.
+   * Further options, e.g. {@code -Droster.faults.voterJvm=-Xlog:gc:file=/tmp/gc-%p.log}, come last
+   * (so {@code -XX:TieredStopAtLevel=4} there restores C2).
+   */
+  private static List<String> java(String heap) {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        heap, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
+    String more = System.getProperty("roster.faults.voterJvm", "").trim();
+    if (!more.isEmpty()) {
+      cmd.addAll(List.of(more.split("\\s+")));
+    }
+    return cmd;
+  }
+
   public synchronized void startVoter(String id) {
     Process old = processes.get(id);
     if (old != null && old.isAlive()) {
       throw new IllegalStateException(id + " runs");
     }
-    List<String> cmd = new ArrayList<>(List.of(ip(), "netns", "exec", PREFIX + id.substring(1),
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g"));
+    List<String> cmd = new ArrayList<>(List.of(ip(), "netns", "exec", PREFIX + id.substring(1)));
+    cmd.addAll(java("-Xmx1g"));
     cmd.addAll(extraJvmArgs);
     // Ratis logs at WARN in the voters unless -Droster.faults.voterRatisLog=INFO (their elections)
     cmd.add("-Droster.ratis.log.level=" + System.getProperty("roster.faults.voterRatisLog", "WARN"));
@@ -279,8 +297,8 @@ public final class NetCluster implements AutoCloseable {
       throw new IllegalArgumentException("guest host must be free and in 11..99, was " + host);
     }
     addNamespace(host);
-    List<String> cmd = new ArrayList<>(List.of(ip(), "netns", "exec", PREFIX + host,
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
+    List<String> cmd = new ArrayList<>(List.of(ip(), "netns", "exec", PREFIX + host));
+    cmd.addAll(java("-Xmx512m"));
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass.getName()));
     cmd.addAll(args);
     try {

@@ -103,8 +103,15 @@ public final class SessionKeeper {
   private static final java.util.concurrent.atomic.AtomicLong BEATS = new java.util.concurrent.atomic.AtomicLong();
   /** How long the first OpenSession waits to learn the group's leader before it is sent anyway. */
   private static final long LEADER_WAIT_MILLIS = 3_000;
+  /**
+   * A client's probes for the leader: the first after 50 ms, each next pause doubling up to 200 ms.
+   * Every keeper of a new partition group probes while the group elects, so a fixed 50 ms to every
+   * voter was hundreds of requests a second at the moment the group's voters had least to spare.
+   */
   private static final long LEADER_PROBE_MILLIS = 50;
+  private static final long LEADER_PROBE_MAX_MILLIS = 200;
   private long leaderWaitedMillis;
+  private long probePauseMillis = LEADER_PROBE_MILLIS;
   /** The voter Ratis hands a partition's leadership to once it is up (its priority); null for none. */
   private final org.apache.ratis.protocol.RaftPeerId preferredLeader;
   /** How long the first OpenSession waits for the preferred voter to take over from a first leader. */
@@ -213,10 +220,14 @@ public final class SessionKeeper {
       // Learn the leader first (a new partition group is still electing, or not yet hosted by
       // every voter; or its first leader is about to hand over to the preferred voter): a write
       // sent blind is logged at ERROR by Ratis when it meets a non-leader.
-      leaderWaitedMillis += LEADER_PROBE_MILLIS;
-      Message probe = heartbeatMessage();
-      voters.forEach(peer -> beat(probe, peer));
-      scheduler.schedule(this::open, LEADER_PROBE_MILLIS, TimeUnit.MILLISECONDS);
+      if (local == null) { // a voter learns the leader from its own Raft server, unasked
+        Message probe = heartbeatMessage();
+        voters.forEach(peer -> beat(probe, peer));
+      }
+      long pause = local == null ? probePauseMillis : LEADER_PROBE_MILLIS;
+      probePauseMillis = Math.min(LEADER_PROBE_MAX_MILLIS, 2 * probePauseMillis);
+      leaderWaitedMillis += pause;
+      scheduler.schedule(this::open, pause, TimeUnit.MILLISECONDS);
       return;
     }
     long sentAt = System.nanoTime();
