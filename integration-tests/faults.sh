@@ -6,8 +6,9 @@
 # Options to look into a run: -Droster.faults.keep=true keeps the voters' logs (the path is printed),
 # -Droster.faults.voterRatisLog=INFO puts the voters' elections in them, -Droster.faults.trace=true prints
 # the probes' stacks in each fault and each fault's probe writes, and -Droster.read.log.level=DEBUG and
-# -Droster.session.log.level=DEBUG show the client nodes' change streams and heartbeats.
-# Needs root, iproute2 and nftables (.ci/run installs them). About 30 s a run on 2 cores (100 runs: 49 min).
+# -Droster.session.log.level=DEBUG show the client nodes' change streams and heartbeats, and
+# -Droster.faults.voterJvm="..." adds JVM options to the voters (which run with C1 and the serial collector).
+# Needs root, iproute2 and nftables (.ci/run installs them). About 20 s a run on 2 cores (100 runs: 34 min).
 # The table is printed and written to integration-tests/target/fault-campaign.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
