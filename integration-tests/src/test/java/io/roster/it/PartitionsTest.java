@@ -268,6 +268,27 @@ class PartitionsTest {
     assertThat(cluster.node("n2").mirror().registryState("spread").size()).isZero();
   }
 
+  /**
+   * While new partition groups elect, a voter's session keeper learns each group's leader from its own
+   * Raft server and asks no one; a client node probes the voters (with pauses that grow). Every keeper
+   * once probed every voter every 50 ms, hundreds of requests a second at the voters that were electing.
+   */
+  @Test
+  void votersLearnANewPartitionsLeaderFromRaftWithoutProbing() {
+    cluster.node("n1").registry("probed", Keys.UNIQUE, 4, ValueCodec.utf8()); // a voter creates it
+    Registry<String> r = client.registry("probed", Keys.UNIQUE, 4, ValueCodec.utf8());
+    LocalProcess p = client.spawn();
+    for (int i = 0; i < 16; i++) {
+      r.register("k" + i, p, "x");
+    }
+    assertThat(client.leaderProbesSent()).as("the client node's probes for the new groups' leaders").isPositive();
+    for (Node n : cluster.nodes()) {
+      if (n.raftServer() != null) {
+        assertThat(n.leaderProbesSent()).as("probes sent by voter %s", n.nodeId()).isZero();
+      }
+    }
+  }
+
   RaftPeerId leaderOf(RaftGroup g) {
     for (Node n : cluster.nodes()) {
       if (n.raftServer() == null) {

@@ -233,6 +233,11 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
 
   // ---------------------------------------------------------------- RegistryNode
 
+  /** Probes for a group's leader that this node's current session keepers sent (tests look at it). */
+  public long leaderProbesSent() {
+    return groups().stream().mapToLong(g -> g.session().leaderProbes()).sum();
+  }
+
   @Override
   public String nodeId() {
     return config.nodeId();

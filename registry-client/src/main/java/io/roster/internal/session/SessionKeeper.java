@@ -112,6 +112,8 @@ public final class SessionKeeper {
   private static final long LEADER_PROBE_MAX_MILLIS = 200;
   private long leaderWaitedMillis;
   private long probePauseMillis = LEADER_PROBE_MILLIS;
+  /** Probes sent for the leader, one per voter asked. */
+  private final java.util.concurrent.atomic.AtomicLong leaderProbes = new java.util.concurrent.atomic.AtomicLong();
   /** The voter Ratis hands a partition's leadership to once it is up (its priority); null for none. */
   private final org.apache.ratis.protocol.RaftPeerId preferredLeader;
   /** How long the first OpenSession waits for the preferred voter to take over from a first leader. */
@@ -152,6 +154,11 @@ public final class SessionKeeper {
   public java.util.Optional<org.apache.ratis.protocol.RaftPeerId> knownLeader() {
     java.util.Optional<org.apache.ratis.protocol.RaftPeerId> local = localLeader.get();
     return local.isPresent() ? local : java.util.Optional.ofNullable(leaderHint);
+  }
+
+  /** How many probes for the leader this keeper sent before its session opened (one per voter asked). */
+  public long leaderProbes() {
+    return leaderProbes.get();
   }
 
   /**
@@ -223,6 +230,7 @@ public final class SessionKeeper {
       if (local == null) { // a voter learns the leader from its own Raft server, unasked
         Message probe = heartbeatMessage();
         voters.forEach(peer -> beat(probe, peer));
+        leaderProbes.addAndGet(voters.size());
       }
       long pause = local == null ? probePauseMillis : LEADER_PROBE_MILLIS;
       probePauseMillis = Math.min(LEADER_PROBE_MAX_MILLIS, 2 * probePauseMillis);
