@@ -231,12 +231,16 @@ public final class Node implements RegistryNode, SessionKeeper.Owner {
     };
   }
 
-  // ---------------------------------------------------------------- RegistryNode
-
-  /** Probes for a group's leader that this node's current session keepers sent (tests look at it). */
+  /**
+   * Probes for a group's leader that this node's current session keepers sent, summed over its groups
+   * (tests look at it). A local count read without a lock, so it may miss a probe being sent at that
+   * moment; no request is made and it never throws. A voter's keepers send none.
+   */
   public long leaderProbesSent() {
     return groups().stream().mapToLong(g -> g.session().leaderProbes()).sum();
   }
+
+  // ---------------------------------------------------------------- RegistryNode
 
   @Override
   public String nodeId() {

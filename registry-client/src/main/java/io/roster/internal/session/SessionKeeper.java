@@ -156,7 +156,10 @@ public final class SessionKeeper {
     return local.isPresent() ? local : java.util.Optional.ofNullable(leaderHint);
   }
 
-  /** How many probes for the leader this keeper sent before its session opened (one per voter asked). */
+  /**
+   * How many probes for the leader this keeper sent before its session opened, one per voter asked
+   * (none on a voter). A local counter: no request, never throws.
+   */
   public long leaderProbes() {
     return leaderProbes.get();
   }
